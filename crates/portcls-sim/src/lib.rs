@@ -1,0 +1,795 @@
+//! A user-mode model of PortCls and the kernel services around its stream-resource API.
+//!
+//! `portcls-sim` is what a driver's code runs against on a development host. It is not a mock
+//! with canned answers: it keeps the state the real system would (port objects with reference
+//! counts, device objects, thread objects, interrupt connections, the live stream-resource
+//! registrations and which object made each), enforces the documented rules of each routine,
+//! and, like Driver Verifier, records every breach as a [`Violation`] instead of letting it pass.
+//!
+//! It defines, with `#[no_mangle]`, the very symbols `portcls-sys` declares
+//! (`PcAddStreamResource`, `PcRemoveStreamResource`, `PcGetPhysicalDeviceObject`,
+//! `ObfReferenceObject`, `ObfDereferenceObject`, `IoDisconnectInterruptEx`,
+//! `KeGetCurrentIrql`), so the library code under test is the code that ships. A test binary
+//! must reference this crate (`use portcls_sim as _;` or any call into it) for the linker to
+//! pick those definitions.
+//!
+//! # A simulated machine per test
+//! [`Sim::new`] makes a machine with an [`OsProfile`] and binds it to the calling thread; the
+//! exported routines act on the machine bound to the thread that calls them, so tests running
+//! in parallel never see each other. Other threads join with [`Sim::bind_current_thread`].
+//! IRQL is per thread ([`raise_irql`]).
+//!
+//! # Faults
+//! [`Sim::fail_nth_call`] and [`Sim::fail_call`] make a fallible routine return a chosen status
+//! (and do nothing else), which is how tests walk every failure point.
+#![allow(clippy::missing_panics_doc)]
+
+mod port;
+mod world;
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use portcls_sys::km::{
+    CONNECT_FULLY_SPECIFIED, CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED,
+    IO_DISCONNECT_INTERRUPT_PARAMETERS, KIRQL, PASSIVE_LEVEL,
+};
+use portcls_sys::{
+    GUID, NTSTATUS, PCSTREAMRESOURCE, PCSTREAMRESOURCE_DESCRIPTOR, PDEVICE_OBJECT, PETHREAD,
+    PUNKNOWN, PVOID, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
+};
+
+pub use world::TraceEvent;
+use world::{Injection, World};
+
+/// Which Windows the simulated PortCls behaves like.
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum OsProfile {
+    /// Windows 8.1: no stream-resource interface, and portcls.sys lacks the exports (a driver
+    /// that imports them would not load).
+    Windows81,
+    /// Windows 10 1507 (build 10240): interface v1 and the exports.
+    Win10_1507,
+    /// Windows 10 1511 (build 10586) and later: interfaces v2 and v1, and the exports.
+    Win10_1511,
+}
+
+impl OsProfile {
+    /// Every profile, oldest first.
+    pub const ALL: [Self; 3] = [Self::Windows81, Self::Win10_1507, Self::Win10_1511];
+
+    /// The build number the profile stands for.
+    #[must_use]
+    pub const fn build(self) -> u32 {
+        match self {
+            Self::Windows81 => 9600,
+            Self::Win10_1507 => 10240,
+            Self::Win10_1511 => 10586,
+        }
+    }
+
+    /// Whether ports answer `IID_IPortClsStreamResourceManager2`.
+    #[must_use]
+    pub const fn has_interface_v2(self) -> bool {
+        matches!(self, Self::Win10_1511)
+    }
+
+    /// Whether ports answer `IID_IPortClsStreamResourceManager`.
+    #[must_use]
+    pub const fn has_interface_v1(self) -> bool {
+        !matches!(self, Self::Windows81)
+    }
+
+    /// Whether portcls.sys exports `PcAddStreamResource` / `PcRemoveStreamResource`.
+    #[must_use]
+    pub const fn has_exports(self) -> bool {
+        !matches!(self, Self::Windows81)
+    }
+}
+
+impl fmt::Display for OsProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Windows81 => "Windows 8.1 (9600)",
+            Self::Win10_1507 => "Windows 10 1507 (10240)",
+            Self::Win10_1511 => "Windows 10 1511 (10586) and later",
+        })
+    }
+}
+
+/// A routine of the simulated system.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Ddi {
+    /// `IUnknown::QueryInterface` on a port.
+    QueryInterface,
+    /// `IUnknown::AddRef` on a port.
+    AddRef,
+    /// `IUnknown::Release` on a port.
+    Release,
+    /// `IPortClsStreamResourceManager::AddStreamResource`.
+    AddStreamResource,
+    /// `IPortClsStreamResourceManager2::AddStreamResource2`.
+    AddStreamResource2,
+    /// `IPortClsStreamResourceManager::RemoveStreamResource`.
+    RemoveStreamResource,
+    /// `PcAddStreamResource`.
+    PcAddStreamResource,
+    /// `PcRemoveStreamResource`.
+    PcRemoveStreamResource,
+    /// `PcGetPhysicalDeviceObject`.
+    PcGetPhysicalDeviceObject,
+    /// `ObfReferenceObject`.
+    ObfReferenceObject,
+    /// `ObfDereferenceObject`.
+    ObfDereferenceObject,
+    /// `IoDisconnectInterruptEx`.
+    IoDisconnectInterruptEx,
+}
+
+impl Ddi {
+    /// The highest IRQL the documentation allows the routine at.
+    #[must_use]
+    pub const fn max_irql(self) -> KIRQL {
+        match self {
+            Self::AddStreamResource
+            | Self::AddStreamResource2
+            | Self::RemoveStreamResource
+            | Self::PcAddStreamResource
+            | Self::PcRemoveStreamResource
+            | Self::IoDisconnectInterruptEx => PASSIVE_LEVEL,
+            Self::QueryInterface
+            | Self::AddRef
+            | Self::Release
+            | Self::ObfReferenceObject
+            | Self::ObfDereferenceObject => portcls_sys::km::DISPATCH_LEVEL,
+            // "Any level".
+            Self::PcGetPhysicalDeviceObject => u8::MAX,
+        }
+    }
+}
+
+impl fmt::Display for Ddi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Through which object a registration was made.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Via {
+    /// `AddStreamResource2` on the given port.
+    InterfaceV2 {
+        /// The port's id.
+        port: u64,
+    },
+    /// `AddStreamResource` on the given port.
+    InterfaceV1 {
+        /// The port's id.
+        port: u64,
+    },
+    /// The portcls.sys export.
+    Export,
+}
+
+impl Via {
+    /// Whether removal through `other` reaches the object that registered: the same port (v1
+    /// and v2 are one object), or the export for the export.
+    #[must_use]
+    pub const fn same_object(self, other: Self) -> bool {
+        match (self, other) {
+            (
+                Self::InterfaceV1 { port: a } | Self::InterfaceV2 { port: a },
+                Self::InterfaceV1 { port: b } | Self::InterfaceV2 { port: b },
+            ) => a == b,
+            (Self::Export, Self::Export) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InterfaceV2 { port } => write!(f, "v2 on port#{port}"),
+            Self::InterfaceV1 { port } => write!(f, "v1 on port#{port}"),
+            Self::Export => f.write_str("export"),
+        }
+    }
+}
+
+/// A resource as a registration names it (addresses, since the objects are opaque).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Resource {
+    /// A thread object.
+    Thread(usize),
+    /// An interrupt connection: its context and version.
+    Interrupt {
+        /// The `KINTERRUPT` or `IO_INTERRUPT_MESSAGE_INFO` address.
+        context: usize,
+        /// The `CONNECT_*` version.
+        version: u32,
+    },
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Thread(address) => write!(f, "thread {address:#x}"),
+            Self::Interrupt { context, version } => {
+                write!(f, "interrupt {context:#x} (version {version})")
+            }
+        }
+    }
+}
+
+/// A live stream-resource registration as PortCls holds it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StreamResource {
+    /// The handle handed back.
+    pub handle: usize,
+    /// The object that registered it.
+    pub via: Via,
+    /// The PDO it was registered for.
+    pub pdo: usize,
+    /// The resource.
+    pub resource: Resource,
+    /// The descriptor's 40 bytes exactly as PortCls read them.
+    pub descriptor: [u8; 40],
+}
+
+/// A breach of a documented rule, as Driver Verifier would report it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Violation {
+    /// A routine was called above its maximum IRQL (Windows would bug-check).
+    IrqlTooHigh {
+        /// The routine.
+        ddi: Ddi,
+        /// The caller's IRQL.
+        irql: KIRQL,
+    },
+    /// A routine was called on a port whose last reference had been released.
+    UseAfterRelease {
+        /// The routine.
+        ddi: Ddi,
+        /// The port id.
+        object: u64,
+    },
+    /// A resource was registered that is not a live thread or connected interrupt.
+    ResourceNotLive {
+        /// The routine.
+        ddi: Ddi,
+        /// The resource.
+        resource: Resource,
+    },
+    /// A resource was registered for a PDO the system does not know.
+    UnknownPdo {
+        /// The routine.
+        ddi: Ddi,
+        /// The address passed.
+        pdo: usize,
+    },
+    /// A handle that is not registered (never was, or already removed) was removed.
+    UnknownHandle {
+        /// The routine.
+        ddi: Ddi,
+        /// The handle.
+        handle: usize,
+    },
+    /// A registration was removed through another object than the one that made it.
+    RemovedThroughOtherObject {
+        /// The handle.
+        handle: usize,
+        /// Who registered it.
+        registered_via: Via,
+        /// Who tried to remove it.
+        via: Via,
+    },
+    /// The driver called a portcls.sys export this Windows does not have: the driver would not
+    /// have loaded.
+    ImportMissing {
+        /// The export.
+        ddi: Ddi,
+    },
+    /// A thread exited, or its object was freed, while still registered.
+    ThreadGoneWhileRegistered {
+        /// The thread object.
+        thread: usize,
+    },
+    /// An interrupt was disconnected while still registered.
+    DisconnectedWhileRegistered {
+        /// The connection context.
+        context: usize,
+    },
+    /// An object reference was dropped that was not held.
+    OverRelease {
+        /// The routine.
+        ddi: Ddi,
+        /// The object.
+        object: usize,
+    },
+    /// A kernel routine was given an object the system does not know, or the wrong version.
+    BadObject {
+        /// The routine.
+        ddi: Ddi,
+        /// The object.
+        object: usize,
+    },
+}
+
+/// Names the status codes the simulator deals in.
+#[must_use]
+pub fn status_name(status: NTSTATUS) -> String {
+    let name = match status {
+        STATUS_SUCCESS => "STATUS_SUCCESS",
+        STATUS_INVALID_PARAMETER => "STATUS_INVALID_PARAMETER",
+        STATUS_INVALID_DEVICE_STATE => "STATUS_INVALID_DEVICE_STATE",
+        STATUS_NOT_IMPLEMENTED => "STATUS_NOT_IMPLEMENTED",
+        portcls_sys::STATUS_NOINTERFACE => "STATUS_NOINTERFACE",
+        portcls_sys::STATUS_INSUFFICIENT_RESOURCES => "STATUS_INSUFFICIENT_RESOURCES",
+        portcls_sys::STATUS_UNSUCCESSFUL => "STATUS_UNSUCCESSFUL",
+        _ => return format!("{status:#010X}"),
+    };
+    name.to_owned()
+}
+
+/// Names the interface identifiers the simulator knows.
+#[must_use]
+pub fn guid_name(guid: &GUID) -> String {
+    let name = match *guid {
+        portcls_sys::IID_IUnknown => "IID_IUnknown",
+        portcls_sys::IID_IPortClsStreamResourceManager => "IID_IPortClsStreamResourceManager",
+        portcls_sys::IID_IPortClsStreamResourceManager2 => "IID_IPortClsStreamResourceManager2",
+        _ => return format!("{{{:032X}}}", guid.to_u128()),
+    };
+    name.to_owned()
+}
+
+/// How an interrupt is connected in the simulation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Connect {
+    /// `CONNECT_LINE_BASED`: the context is a `KINTERRUPT`.
+    LineBased,
+    /// `CONNECT_FULLY_SPECIFIED`: the context is a `KINTERRUPT`.
+    FullySpecified,
+    /// `CONNECT_MESSAGE_BASED`: the context is an `IO_INTERRUPT_MESSAGE_INFO`.
+    MessageBased,
+}
+
+impl Connect {
+    /// The `CONNECT_*` version `IoConnectInterruptEx` writes back.
+    #[must_use]
+    pub const fn version(self) -> u32 {
+        match self {
+            Self::LineBased => CONNECT_LINE_BASED,
+            Self::FullySpecified => CONNECT_FULLY_SPECIFIED,
+            Self::MessageBased => CONNECT_MESSAGE_BASED,
+        }
+    }
+}
+
+/// A simulated device stack: the FDO PortCls made and the PDO under it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Device {
+    /// The functional device object.
+    pub fdo: PDEVICE_OBJECT,
+    /// The physical device object.
+    pub pdo: PDEVICE_OBJECT,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
+    static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
+}
+
+/// The IRQL of the calling thread.
+#[must_use]
+pub fn current_irql() -> KIRQL {
+    IRQL.with(Cell::get)
+}
+
+/// Raises the calling thread's IRQL until the guard drops.
+#[must_use = "the IRQL drops back when the guard is dropped"]
+pub fn raise_irql(irql: KIRQL) -> IrqlGuard {
+    let previous = IRQL.with(|cell| cell.replace(irql));
+    IrqlGuard { previous }
+}
+
+/// Restores the previous IRQL on drop.
+#[derive(Debug)]
+pub struct IrqlGuard {
+    previous: KIRQL,
+}
+
+impl Drop for IrqlGuard {
+    fn drop(&mut self) {
+        IRQL.with(|cell| cell.set(self.previous));
+    }
+}
+
+fn abort_no_world(what: &str) -> ! {
+    eprintln!(
+        "portcls-sim: {what} was called on a thread with no simulated machine; \
+         create a Sim on this thread or bind it with Sim::bind_current_thread"
+    );
+    std::process::abort()
+}
+
+fn with_world<R>(what: &str, f: impl FnOnce(&Arc<World>) -> R) -> R {
+    let world = CURRENT.with(|current| current.borrow().clone());
+    match world {
+        Some(world) => f(&world),
+        None => abort_no_world(what),
+    }
+}
+
+/// Binds a machine to the current thread until dropped.
+#[derive(Debug)]
+#[must_use = "the thread is unbound when the binding is dropped"]
+pub struct ThreadBinding {
+    previous: Option<Arc<World>>,
+}
+
+impl Drop for ThreadBinding {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// Small allocations that give simulated kernel objects unique, valid addresses.
+#[derive(Default)]
+struct Allocations {
+    ports: Vec<port::PortAllocation>,
+    tokens: Vec<Box<[u64; 2]>>,
+}
+
+/// A simulated machine (PortCls plus the kernel services around it).
+///
+/// Drop it last: ports and kernel objects it made are freed with it.
+pub struct Sim {
+    world: Arc<World>,
+    allocations: Mutex<Allocations>,
+    _binding: ThreadBinding,
+}
+
+impl fmt::Debug for Sim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sim").field("profile", &self.profile()).finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// A new machine behaving like `profile`, bound to the calling thread.
+    #[must_use]
+    pub fn new(profile: OsProfile) -> Self {
+        let world = Arc::new(World::new(profile));
+        let binding = bind(&world);
+        Self { world, allocations: Mutex::default(), _binding: binding }
+    }
+
+    /// The OS profile.
+    #[must_use]
+    pub fn profile(&self) -> OsProfile {
+        self.world.lock().profile
+    }
+
+    /// Binds this machine to the calling thread (for threads a test starts itself).
+    pub fn bind_current_thread(&self) -> ThreadBinding {
+        bind(&self.world)
+    }
+
+    fn token(&self) -> *mut c_void {
+        let mut token = Box::new([0u64; 2]);
+        let address = std::ptr::from_mut(&mut *token).cast::<c_void>();
+        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).tokens.push(token);
+        address
+    }
+
+    /// Makes a port object (as `PcNewPort` would) and returns its `IUnknown` with one reference
+    /// for the caller.
+    #[must_use]
+    pub fn new_port(&self) -> PUNKNOWN {
+        let (unknown, allocation) = port::new_port(&self.world);
+        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).ports.push(allocation);
+        unknown
+    }
+
+    /// The port's reference count (0 once released for the last time).
+    #[must_use]
+    pub fn port_refs(&self, port: PUNKNOWN) -> u32 {
+        // SAFETY: `port` was made by this machine, whose allocations are alive with `self`.
+        let id = unsafe { port::port_id(port) };
+        id.and_then(|id| self.world.lock().ports.get(&id).map(|p| p.refs)).unwrap_or(0)
+    }
+
+    /// Makes a device stack (FDO over PDO).
+    #[must_use]
+    pub fn add_device(&self) -> Device {
+        let fdo: PDEVICE_OBJECT = self.token().cast();
+        let pdo: PDEVICE_OBJECT = self.token().cast();
+        self.world.lock().devices.insert(fdo.addr(), pdo.addr());
+        Device { fdo, pdo }
+    }
+
+    /// Starts a system thread and returns its object with one reference for the caller (what
+    /// `PsCreateSystemThread` plus `ObReferenceObjectByHandle` give a driver).
+    #[must_use]
+    pub fn create_thread(&self) -> PETHREAD {
+        let thread = self.token();
+        let mut state = self.world.lock();
+        let id = state.next_id();
+        state.threads.insert(thread.addr(), world::ThreadState { id, refs: 1, exited: false });
+        thread.cast()
+    }
+
+    /// Makes the thread exit (as `PsTerminateSystemThread`). Exiting while registered is a
+    /// violation.
+    pub fn exit_thread(&self, thread: PETHREAD) {
+        let mut state = self.world.lock();
+        if state.registered(&Resource::Thread(thread.addr())) {
+            state.violate(Violation::ThreadGoneWhileRegistered { thread: thread.addr() });
+        }
+        match state.threads.get_mut(&thread.addr()) {
+            Some(t) => t.exited = true,
+            None => state.violate(Violation::BadObject { ddi: Ddi::ObfDereferenceObject, object: thread.addr() }),
+        }
+    }
+
+    /// The references held on a thread object.
+    #[must_use]
+    pub fn thread_refs(&self, thread: PETHREAD) -> u32 {
+        self.world.lock().threads.get(&thread.addr()).map_or(0, |t| t.refs)
+    }
+
+    /// The simulated thread's id (stable for the machine's life).
+    #[must_use]
+    pub fn thread_id(&self, thread: PETHREAD) -> Option<u64> {
+        self.world.lock().threads.get(&thread.addr()).map(|t| t.id)
+    }
+
+    /// Connects an interrupt (as `IoConnectInterruptEx`) and returns the version and
+    /// connection context it writes back.
+    #[must_use]
+    pub fn connect_interrupt(&self, connect: Connect) -> (u32, PVOID) {
+        let context = self.token();
+        let version = connect.version();
+        let state = world::InterruptState { version, connected: true };
+        self.world.lock().interrupts.insert(context.addr(), state);
+        (version, context)
+    }
+
+    /// Whether the interrupt is still connected.
+    #[must_use]
+    pub fn is_connected(&self, context: PVOID) -> bool {
+        self.world.lock().interrupts.get(&context.addr()).is_some_and(|i| i.connected)
+    }
+
+    /// The live registrations, oldest first.
+    #[must_use]
+    pub fn registrations(&self) -> Vec<StreamResource> {
+        self.world.lock().registrations.values().copied().collect()
+    }
+
+    /// Every call so far, in order.
+    #[must_use]
+    pub fn trace(&self) -> Vec<TraceEvent> {
+        self.world.lock().trace.clone()
+    }
+
+    /// Every violation so far, in order.
+    #[must_use]
+    pub fn violations(&self) -> Vec<Violation> {
+        self.world.lock().violations.clone()
+    }
+
+    /// How many fallible calls (the ones failures can be injected into) were made so far.
+    #[must_use]
+    pub fn fallible_calls(&self) -> u64 {
+        self.world.lock().fallible_calls()
+    }
+
+    /// Makes the `n`-th fallible call (1-based, counting every routine) return `status`.
+    pub fn fail_nth_call(&self, n: u64, status: NTSTATUS) {
+        self.world.lock().inject(Injection::Nth { n, status });
+    }
+
+    /// Makes the `n`-th call (1-based) of `ddi` return `status`.
+    pub fn fail_call(&self, ddi: Ddi, n: u64, status: NTSTATUS) {
+        self.world.lock().inject(Injection::Call { ddi, n, status });
+    }
+
+    /// What is left over that a clean driver would have given back: live registrations, ports
+    /// and thread objects still referenced, interrupts still connected, and every violation.
+    /// Empty means clean.
+    #[must_use]
+    pub fn leftovers(&self) -> Vec<String> {
+        let state = self.world.lock();
+        let mut out: Vec<String> = state.violations.iter().map(|v| format!("violation: {v:?}")).collect();
+        out.extend(state.registrations.values().map(|r| format!("still registered: {} via {}", r.resource, r.via)));
+        out.extend(state.ports.iter().filter(|(_, p)| p.refs > 0).map(|(id, p)| format!("port#{id} still has {} reference(s)", p.refs)));
+        out.extend(state.threads.iter().filter(|(_, t)| t.refs > 0).map(|(a, t)| format!("thread {a:#x} still has {} reference(s)", t.refs)));
+        out.extend(state.interrupts.iter().filter(|(_, i)| i.connected).map(|(a, _)| format!("interrupt {a:#x} still connected")));
+        out
+    }
+
+    /// Panics with the list of [`Sim::leftovers`] unless there are none.
+    pub fn assert_clean(&self) {
+        let leftovers = self.leftovers();
+        assert!(leftovers.is_empty(), "the simulated system is not clean:\n  {}", leftovers.join("\n  "));
+    }
+}
+
+fn bind(world: &Arc<World>) -> ThreadBinding {
+    let previous = CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(world)));
+    ThreadBinding { previous }
+}
+
+// ---- The exported routines: the same symbols portcls-sys declares. ----
+
+/// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
+#[unsafe(no_mangle)]
+pub extern "system" fn KeGetCurrentIrql() -> KIRQL {
+    current_irql()
+}
+
+/// `PcAddStreamResource`.
+///
+/// # Safety
+/// As documented for the real routine: `descriptor` readable, `handle` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn PcAddStreamResource(
+    pdo: PDEVICE_OBJECT,
+    resource_set: PVOID,
+    descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+    handle: *mut PCSTREAMRESOURCE,
+) -> NTSTATUS {
+    with_world("PcAddStreamResource", |world| {
+        if !export_present(world, Ddi::PcAddStreamResource) {
+            return STATUS_NOT_IMPLEMENTED;
+        }
+        port::add(world, Ddi::PcAddStreamResource, Via::Export, pdo, resource_set, descriptor, handle)
+    })
+}
+
+/// `PcRemoveStreamResource`.
+///
+/// # Safety
+/// As documented for the real routine.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn PcRemoveStreamResource(handle: PCSTREAMRESOURCE) -> NTSTATUS {
+    with_world("PcRemoveStreamResource", |world| {
+        if !export_present(world, Ddi::PcRemoveStreamResource) {
+            return STATUS_NOT_IMPLEMENTED;
+        }
+        port::remove(world, Ddi::PcRemoveStreamResource, Via::Export, handle)
+    })
+}
+
+fn export_present(world: &World, ddi: Ddi) -> bool {
+    let mut state = world.lock();
+    if state.profile.has_exports() {
+        return true;
+    }
+    state.violate(Violation::ImportMissing { ddi });
+    state.record(ddi, "not exported by this portcls.sys".to_owned(), STATUS_NOT_IMPLEMENTED);
+    false
+}
+
+/// `PcGetPhysicalDeviceObject`.
+///
+/// # Safety
+/// `pdo` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn PcGetPhysicalDeviceObject(
+    fdo: PDEVICE_OBJECT,
+    pdo: *mut PDEVICE_OBJECT,
+) -> NTSTATUS {
+    with_world("PcGetPhysicalDeviceObject", |world| {
+        let mut state = world.lock();
+        let ddi = Ddi::PcGetPhysicalDeviceObject;
+        let detail = format!("fdo {fdo:p}");
+        if let Some(status) = state.fallible(ddi) {
+            return state.record(ddi, detail, status);
+        }
+        let known = state.devices.get(&fdo.addr()).copied();
+        match known {
+            Some(address) if !pdo.is_null() => {
+                // Device objects are only keys here: hand back a pointer with that address.
+                let found: PDEVICE_OBJECT = std::ptr::without_provenance_mut(address);
+                // SAFETY: `pdo` is writable (caller's contract, checked non-null).
+                unsafe { pdo.write(found) };
+                state.record(ddi, format!("{detail} -> pdo {found:p}"), STATUS_SUCCESS)
+            }
+            _ => state.record(ddi, detail, STATUS_INVALID_PARAMETER),
+        }
+    })
+}
+
+/// `ObfReferenceObject` on a simulated thread object.
+///
+/// # Safety
+/// `object` is a referenced object.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn ObfReferenceObject(object: PVOID) -> isize {
+    with_world("ObfReferenceObject", |world| {
+        let irql = current_irql();
+        let mut state = world.lock();
+        state.irql_ok(Ddi::ObfReferenceObject, irql);
+        match state.threads.get_mut(&object.addr()) {
+            Some(thread) if thread.refs > 0 => {
+                thread.refs += 1;
+                isize::try_from(thread.refs).unwrap_or(isize::MAX)
+            }
+            _ => {
+                state.violate(Violation::BadObject { ddi: Ddi::ObfReferenceObject, object: object.addr() });
+                0
+            }
+        }
+    })
+}
+
+/// `ObfDereferenceObject` on a simulated thread object.
+///
+/// # Safety
+/// `object` is a referenced object.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn ObfDereferenceObject(object: PVOID) -> isize {
+    with_world("ObfDereferenceObject", |world| {
+        let irql = current_irql();
+        let mut state = world.lock();
+        state.irql_ok(Ddi::ObfDereferenceObject, irql);
+        let address = object.addr();
+        let Some(thread) = state.threads.get_mut(&address) else {
+            state.violate(Violation::BadObject { ddi: Ddi::ObfDereferenceObject, object: address });
+            return 0;
+        };
+        if thread.refs == 0 {
+            state.violate(Violation::OverRelease { ddi: Ddi::ObfDereferenceObject, object: address });
+            return 0;
+        }
+        thread.refs -= 1;
+        let refs = thread.refs;
+        if refs == 0 && state.registered(&Resource::Thread(address)) {
+            state.violate(Violation::ThreadGoneWhileRegistered { thread: address });
+        }
+        isize::try_from(refs).unwrap_or(isize::MAX)
+    })
+}
+
+/// `IoDisconnectInterruptEx` on a simulated connection.
+///
+/// # Safety
+/// `parameters` readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn IoDisconnectInterruptEx(
+    parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS,
+) {
+    with_world("IoDisconnectInterruptEx", |world| {
+        let ddi = Ddi::IoDisconnectInterruptEx;
+        let irql = current_irql();
+        let mut state = world.lock();
+        if !state.irql_ok(ddi, irql) {
+            return;
+        }
+        if parameters.is_null() {
+            state.violate(Violation::BadObject { ddi, object: 0 });
+            return;
+        }
+        // SAFETY: readable (caller's contract, checked non-null).
+        let parameters = unsafe { parameters.read() };
+        let context = parameters.ConnectionContext.addr();
+        let resource = Resource::Interrupt { context, version: parameters.Version };
+        if state.registered(&resource) {
+            state.violate(Violation::DisconnectedWhileRegistered { context });
+        }
+        match state.interrupts.get_mut(&context) {
+            Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
+            _ => state.violate(Violation::BadObject { ddi, object: context }),
+        }
+        state.record(ddi, format!("{resource}"), STATUS_SUCCESS);
+    });
+}

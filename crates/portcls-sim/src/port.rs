@@ -1,0 +1,345 @@
+//! A PortCls port object: `IUnknown` plus, per OS profile, the stream-resource manager
+//! interfaces, laid out as a C++ object with two vtable pointers would be.
+
+use std::ffi::c_void;
+use std::sync::{Arc, Weak};
+
+use portcls_sys::km::KIRQL;
+use portcls_sys::{
+    GUID, IID_IPortClsStreamResourceManager, IID_IPortClsStreamResourceManager2, IID_IUnknown,
+    IPortClsStreamResourceManager, IPortClsStreamResourceManager2,
+    IPortClsStreamResourceManager2Vtbl, IPortClsStreamResourceManagerVtbl, IUnknownVtbl, NTSTATUS,
+    PCSTREAMRESOURCE, PCSTREAMRESOURCE_DESCRIPTOR, PDEVICE_OBJECT, PUNKNOWN, PVOID,
+    STATUS_INVALID_DEVICE_STATE, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
+};
+
+use crate::world::World;
+use crate::{Ddi, Via, Violation, current_irql, guid_name};
+
+/// The object. `unknown` is at offset 0 (the port's identity), `manager` right after it.
+#[repr(C)]
+pub(crate) struct PortObject {
+    unknown: *const IUnknownVtbl,
+    manager: *const c_void,
+    id: u64,
+    world: Weak<World>,
+}
+
+const MANAGER_OFFSET: usize = std::mem::offset_of!(PortObject, manager);
+
+/// An allocated port, freed with the world.
+pub(crate) struct PortAllocation(*mut PortObject);
+
+// SAFETY: the allocation is only freed (once) by the world that owns it.
+unsafe impl Send for PortAllocation {}
+
+impl Drop for PortAllocation {
+    fn drop(&mut self) {
+        // SAFETY: made by Box::into_raw in `new_port`, freed only here.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
+static UNKNOWN_VTBL: IUnknownVtbl = IUnknownVtbl {
+    QueryInterface: query_interface::<0>,
+    AddRef: add_ref::<0>,
+    Release: release::<0>,
+};
+
+const MANAGER_UNKNOWN: IUnknownVtbl = IUnknownVtbl {
+    QueryInterface: query_interface::<MANAGER_OFFSET>,
+    AddRef: add_ref::<MANAGER_OFFSET>,
+    Release: release::<MANAGER_OFFSET>,
+};
+
+static V1_VTBL: IPortClsStreamResourceManagerVtbl = IPortClsStreamResourceManagerVtbl {
+    base__: MANAGER_UNKNOWN,
+    AddStreamResource: add_stream_resource,
+    RemoveStreamResource: remove_stream_resource,
+};
+
+static V2_VTBL: IPortClsStreamResourceManager2Vtbl = IPortClsStreamResourceManager2Vtbl {
+    base__: IPortClsStreamResourceManagerVtbl {
+        base__: MANAGER_UNKNOWN,
+        AddStreamResource: add_stream_resource,
+        RemoveStreamResource: remove_stream_resource,
+    },
+    AddStreamResource2: add_stream_resource2,
+};
+
+/// Makes a port with one reference (the one `PcNewPort` hands its caller).
+pub(crate) fn new_port(world: &Arc<World>) -> (PUNKNOWN, PortAllocation) {
+    let mut state = world.lock();
+    let id = state.next_id();
+    state.ports.insert(id, crate::world::PortState { refs: 1 });
+    let manager: *const c_void = if state.profile.has_interface_v2() {
+        (&raw const V2_VTBL).cast()
+    } else if state.profile.has_interface_v1() {
+        (&raw const V1_VTBL).cast()
+    } else {
+        std::ptr::null()
+    };
+    drop(state);
+    let object = Box::into_raw(Box::new(PortObject {
+        unknown: &raw const UNKNOWN_VTBL,
+        manager,
+        id,
+        world: Arc::downgrade(world),
+    }));
+    (object.cast(), PortAllocation(object))
+}
+
+/// The port id of a port's `IUnknown` pointer, if it is one of ours.
+///
+/// # Safety
+/// `unknown` is null or a pointer this module handed out whose world is alive.
+pub(crate) unsafe fn port_id(unknown: PUNKNOWN) -> Option<u64> {
+    if unknown.is_null() {
+        return None;
+    }
+    // SAFETY: caller's contract: a live PortObject at offset 0.
+    Some(unsafe { (*unknown.cast::<PortObject>()).id })
+}
+
+/// Finds the object and its world from an interface pointer at `OFFSET` within it.
+///
+/// # Safety
+/// `this` points `OFFSET` bytes into a live `PortObject`.
+unsafe fn object<const OFFSET: usize>(this: *mut c_void) -> (*mut PortObject, u64, Arc<World>) {
+    // SAFETY: caller's contract; the pointer keeps the allocation's provenance.
+    let object = unsafe { this.byte_sub(OFFSET) }.cast::<PortObject>();
+    // SAFETY: `object` is live (caller's contract).
+    let id = unsafe { (*object).id };
+    // SAFETY: as above.
+    let world = unsafe { (*object).world.upgrade() };
+    match world {
+        Some(world) => (object, id, world),
+        None => crate::abort_no_world("a method of a port whose simulated machine is gone"),
+    }
+}
+
+/// Checks the object is still alive (refs > 0); records a violation when it is not.
+fn alive(world: &World, id: u64, ddi: Ddi) -> bool {
+    let mut state = world.lock();
+    let refs = state.ports.get(&id).map_or(0, |p| p.refs);
+    if refs == 0 {
+        state.violate(Violation::UseAfterRelease { ddi, object: id });
+    }
+    refs > 0
+}
+
+unsafe extern "system" fn query_interface<const OFFSET: usize>(
+    this: PUNKNOWN,
+    riid: *const GUID,
+    out: *mut PVOID,
+) -> NTSTATUS {
+    // SAFETY: PortCls's callers pass an interface pointer of this object.
+    let (object, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::QueryInterface) {
+        return STATUS_INVALID_DEVICE_STATE;
+    }
+    let mut state = world.lock();
+    if riid.is_null() || out.is_null() {
+        return state.record(Ddi::QueryInterface, format!("port#{id}, null argument"), portcls_sys::STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: non-null IID pointer from the caller.
+    let iid = unsafe { *riid };
+    let detail = format!("port#{id}, {}", guid_name(&iid));
+    if let Some(status) = state.fallible(Ddi::QueryInterface) {
+        // SAFETY: `out` is a writable slot (checked non-null).
+        unsafe { out.write(std::ptr::null_mut()) };
+        return state.record(Ddi::QueryInterface, detail, status);
+    }
+    let profile = state.profile;
+    // SAFETY (of the field projections below): `object` is live.
+    let interface: PVOID = if iid == IID_IUnknown {
+        object.cast()
+    } else if (iid == IID_IPortClsStreamResourceManager2 && profile.has_interface_v2())
+        || (iid == IID_IPortClsStreamResourceManager && profile.has_interface_v1())
+    {
+        // SAFETY: projection to a field of the live object.
+        unsafe { (&raw mut (*object).manager).cast() }
+    } else {
+        std::ptr::null_mut()
+    };
+    // SAFETY: `out` is a writable slot (checked non-null).
+    unsafe { out.write(interface) };
+    if interface.is_null() {
+        return state.record(Ddi::QueryInterface, detail, STATUS_NOINTERFACE);
+    }
+    if let Some(port) = state.ports.get_mut(&id) {
+        port.refs += 1;
+    }
+    state.record(Ddi::QueryInterface, detail, STATUS_SUCCESS)
+}
+
+unsafe extern "system" fn add_ref<const OFFSET: usize>(this: PUNKNOWN) -> ULONG {
+    // SAFETY: called through one of this object's interface pointers.
+    let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::AddRef) {
+        return 0;
+    }
+    let mut state = world.lock();
+    state.ports.get_mut(&id).map_or(0, |port| {
+        port.refs += 1;
+        port.refs
+    })
+}
+
+unsafe extern "system" fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG {
+    // SAFETY: called through one of this object's interface pointers.
+    let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::Release) {
+        return 0;
+    }
+    let mut state = world.lock();
+    state.ports.get_mut(&id).map_or(0, |port| {
+        port.refs -= 1;
+        port.refs
+    })
+}
+
+/// Reads and validates a descriptor as PortCls documents it; `Err` carries the status.
+///
+/// # Safety
+/// `descriptor` is null or readable for `size_of::<PCSTREAMRESOURCE_DESCRIPTOR>()` bytes.
+pub(crate) unsafe fn read_descriptor(
+    descriptor: *const PCSTREAMRESOURCE_DESCRIPTOR,
+) -> Result<(crate::Resource, usize, [u8; 40]), NTSTATUS> {
+    use portcls_sys::{STATUS_INVALID_PARAMETER, ePcStreamResourceInterrupt, ePcStreamResourceThread};
+    if descriptor.is_null() || !descriptor.is_aligned() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: readable (caller's contract). Reading it as bytes also proves, under Miri, that
+    // the driver initialised every byte (padding included), as the INIT macro does.
+    let bytes = unsafe { descriptor.cast::<[u8; 40]>().read() };
+    // SAFETY: as above, aligned (checked).
+    let d = unsafe { descriptor.read() };
+    if d.Size != PCSTREAMRESOURCE_DESCRIPTOR::SIZE || d.Flags != 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let resource = if d.Type == ePcStreamResourceThread {
+        // SAFETY: the Thread member is the one the Type names.
+        let thread = unsafe { d.Resource.Thread };
+        if thread.is_null() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        crate::Resource::Thread(thread.addr())
+    } else if d.Type == ePcStreamResourceInterrupt {
+        // SAFETY: the Interrupt member is the one the Type names.
+        let interrupt = unsafe { d.Resource.Interrupt };
+        if interrupt.Generic.is_null() || !(1..=5).contains(&interrupt.Version) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        crate::Resource::Interrupt { context: interrupt.Generic.addr(), version: interrupt.Version }
+    } else {
+        // ePcStreamResourceSet is reserved; anything else is unknown.
+        return Err(STATUS_INVALID_PARAMETER);
+    };
+    Ok((resource, d.Pdo.addr(), bytes))
+}
+
+/// The shared body of every add routine.
+pub(crate) fn add(
+    world: &World,
+    ddi: Ddi,
+    via: Via,
+    pdo: PDEVICE_OBJECT,
+    resource_set: PVOID,
+    descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+    handle: *mut PCSTREAMRESOURCE,
+) -> NTSTATUS {
+    let irql: KIRQL = current_irql();
+    let mut state = world.lock();
+    if !state.irql_ok(ddi, irql) {
+        return state.record(ddi, format!("{via}, at IRQL {irql}"), STATUS_INVALID_DEVICE_STATE);
+    }
+    let mut detail = format!("{via}, pdo {pdo:p}");
+    if let Some(status) = state.fallible(ddi) {
+        return state.record(ddi, detail, status);
+    }
+    // SAFETY: the caller passes a descriptor it owns (or garbage we refuse as null/misaligned).
+    let parsed = unsafe { read_descriptor(descriptor) };
+    let (resource, descriptor_pdo, bytes) = match parsed {
+        Ok(parsed) => parsed,
+        Err(status) => return state.record(ddi, format!("{detail}, bad descriptor"), status),
+    };
+    // v1 takes the PDO from the descriptor; the others take it as a parameter.
+    let pdo = if matches!(via, Via::InterfaceV1 { .. }) { descriptor_pdo } else { pdo.addr() };
+    if pdo == 0 || !resource_set.is_null() || handle.is_null() {
+        return state.record(ddi, format!("{detail}, bad parameter"), portcls_sys::STATUS_INVALID_PARAMETER);
+    }
+    if !state.devices.values().any(|&known| known == pdo) {
+        state.violate(Violation::UnknownPdo { ddi, pdo });
+    }
+    state.check_live_resource(ddi, &resource);
+    let token = 0x1000 + 0x10 * usize::try_from(state.next_id()).unwrap_or(0);
+    state.registrations.insert(
+        token,
+        crate::StreamResource { handle: token, via, pdo, resource, descriptor: bytes },
+    );
+    // SAFETY: `handle` is a writable slot (checked non-null). The handle is an opaque token.
+    unsafe { handle.write(std::ptr::without_provenance_mut(token)) };
+    detail.push_str(&format!(", {resource} -> handle {token:#x}"));
+    state.record(ddi, detail, STATUS_SUCCESS)
+}
+
+/// The shared body of every remove routine.
+pub(crate) fn remove(world: &World, ddi: Ddi, via: Via, handle: PCSTREAMRESOURCE) -> NTSTATUS {
+    let irql = current_irql();
+    let mut state = world.lock();
+    if !state.irql_ok(ddi, irql) {
+        return state.record(ddi, format!("{via}, at IRQL {irql}"), STATUS_INVALID_DEVICE_STATE);
+    }
+    let detail = format!("{via}, handle {:#x}", handle.addr());
+    if let Some(status) = state.fallible(ddi) {
+        return state.record(ddi, detail, status);
+    }
+    let status = state.remove_registration(ddi, handle.addr(), via);
+    state.record(ddi, detail, status)
+}
+
+unsafe extern "system" fn add_stream_resource(
+    this: *mut IPortClsStreamResourceManager,
+    resource_set: PVOID,
+    descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+    handle: *mut PCSTREAMRESOURCE,
+) -> NTSTATUS {
+    // SAFETY: called through this object's manager interface.
+    let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::AddStreamResource) {
+        return STATUS_INVALID_DEVICE_STATE;
+    }
+    let via = Via::InterfaceV1 { port: id };
+    add(&world, Ddi::AddStreamResource, via, std::ptr::null_mut(), resource_set, descriptor, handle)
+}
+
+unsafe extern "system" fn add_stream_resource2(
+    this: *mut IPortClsStreamResourceManager2,
+    pdo: PDEVICE_OBJECT,
+    resource_set: PVOID,
+    descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+    handle: *mut PCSTREAMRESOURCE,
+) -> NTSTATUS {
+    // SAFETY: called through this object's manager interface.
+    let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::AddStreamResource2) {
+        return STATUS_INVALID_DEVICE_STATE;
+    }
+    let via = Via::InterfaceV2 { port: id };
+    add(&world, Ddi::AddStreamResource2, via, pdo, resource_set, descriptor, handle)
+}
+
+unsafe extern "system" fn remove_stream_resource(
+    this: *mut IPortClsStreamResourceManager,
+    handle: PCSTREAMRESOURCE,
+) -> NTSTATUS {
+    // SAFETY: called through this object's manager interface.
+    let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+    if !alive(&world, id, Ddi::RemoveStreamResource) {
+        return STATUS_INVALID_DEVICE_STATE;
+    }
+    let has_v2 = world.lock().profile.has_interface_v2();
+    let via = if has_v2 { Via::InterfaceV2 { port: id } } else { Via::InterfaceV1 { port: id } };
+    remove(&world, Ddi::RemoveStreamResource, via, handle)
+}

@@ -1,0 +1,196 @@
+//! The simulated machine's state and the rules it enforces.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use portcls_sys::km::KIRQL;
+use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
+
+use crate::{Ddi, OsProfile, StreamResource, Via, Violation};
+
+/// A failure to inject.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Injection {
+    /// The n-th fallible call of any kind (1-based).
+    Nth { n: u64, status: NTSTATUS },
+    /// The n-th call (1-based) of one DDI.
+    Call { ddi: Ddi, n: u64, status: NTSTATUS },
+}
+
+/// One line of the conversation between the driver and the simulated system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// The routine called.
+    pub ddi: Ddi,
+    /// What it was called with, in words.
+    pub detail: String,
+    /// What it returned (`STATUS_SUCCESS` for routines without a status).
+    pub status: NTSTATUS,
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}) -> {}", self.ddi, self.detail, crate::status_name(self.status))
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PortState {
+    pub(crate) refs: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct ThreadState {
+    pub(crate) id: u64,
+    pub(crate) refs: u32,
+    pub(crate) exited: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct InterruptState {
+    pub(crate) version: u32,
+    pub(crate) connected: bool,
+}
+
+/// Everything the simulated system knows, behind one lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) profile: OsProfile,
+    next_id: u64,
+    pub(crate) ports: BTreeMap<u64, PortState>,
+    /// FDO address -> PDO address.
+    pub(crate) devices: BTreeMap<usize, usize>,
+    pub(crate) threads: BTreeMap<usize, ThreadState>,
+    pub(crate) interrupts: BTreeMap<usize, InterruptState>,
+    pub(crate) registrations: BTreeMap<usize, StreamResource>,
+    pub(crate) trace: Vec<TraceEvent>,
+    pub(crate) violations: Vec<Violation>,
+    injections: Vec<Injection>,
+    fallible_calls: u64,
+    per_ddi_calls: BTreeMap<Ddi, u64>,
+}
+
+impl State {
+    pub(crate) fn new(profile: OsProfile) -> Self {
+        Self {
+            profile,
+            next_id: 1,
+            ports: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            threads: BTreeMap::new(),
+            interrupts: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            trace: Vec::new(),
+            violations: Vec::new(),
+            injections: Vec::new(),
+            fallible_calls: 0,
+            per_ddi_calls: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn inject(&mut self, injection: Injection) {
+        self.injections.push(injection);
+    }
+
+    pub(crate) fn fallible_calls(&self) -> u64 {
+        self.fallible_calls
+    }
+
+    /// Counts a fallible call and returns the failure injected for it, if any.
+    pub(crate) fn fallible(&mut self, ddi: Ddi) -> Option<NTSTATUS> {
+        self.fallible_calls += 1;
+        let n = self.fallible_calls;
+        let per = self.per_ddi_calls.entry(ddi).or_insert(0);
+        *per += 1;
+        let per = *per;
+        self.injections.iter().find_map(|injection| match *injection {
+            Injection::Nth { n: k, status } if k == n => Some(status),
+            Injection::Call { ddi: d, n: k, status } if d == ddi && k == per => Some(status),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn violate(&mut self, violation: Violation) {
+        self.violations.push(violation);
+    }
+
+    pub(crate) fn record(&mut self, ddi: Ddi, detail: String, status: NTSTATUS) -> NTSTATUS {
+        self.trace.push(TraceEvent { ddi, detail, status });
+        status
+    }
+
+    /// Checks a DDI's IRQL rule; on a breach records a violation and returns false.
+    pub(crate) fn irql_ok(&mut self, ddi: Ddi, irql: KIRQL) -> bool {
+        if irql > ddi.max_irql() {
+            self.violate(Violation::IrqlTooHigh { ddi, irql });
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Whether the resource a descriptor names is a live simulated object, recording a
+    /// violation when it is not.
+    pub(crate) fn check_live_resource(&mut self, ddi: Ddi, resource: &crate::Resource) {
+        let live = match *resource {
+            crate::Resource::Thread(address) => {
+                self.threads.get(&address).is_some_and(|t| t.refs > 0 && !t.exited)
+            }
+            crate::Resource::Interrupt { context, version } => self
+                .interrupts
+                .get(&context)
+                .is_some_and(|i| i.connected && i.version == version),
+        };
+        if !live {
+            self.violate(Violation::ResourceNotLive { ddi, resource: *resource });
+        }
+    }
+
+    pub(crate) fn registered(&self, resource: &crate::Resource) -> bool {
+        self.registrations.values().any(|r| r.resource == *resource)
+    }
+
+    pub(crate) fn remove_registration(
+        &mut self,
+        ddi: Ddi,
+        handle: usize,
+        via: Via,
+    ) -> NTSTATUS {
+        let Some(record) = self.registrations.get(&handle) else {
+            self.violate(Violation::UnknownHandle { ddi, handle });
+            return portcls_sys::STATUS_INVALID_PARAMETER;
+        };
+        if !record.via.same_object(via) {
+            let registered_via = record.via;
+            self.violate(Violation::RemovedThroughOtherObject { handle, registered_via, via });
+            return portcls_sys::STATUS_INVALID_PARAMETER;
+        }
+        self.registrations.remove(&handle);
+        STATUS_SUCCESS
+    }
+}
+
+/// The machine: state behind a lock.
+#[derive(Debug)]
+pub(crate) struct World {
+    state: Mutex<State>,
+}
+
+impl World {
+    pub(crate) fn new(profile: OsProfile) -> Self {
+        Self { state: Mutex::new(State::new(profile)) }
+    }
+
+    /// Locks the state. A test that panicked while holding the lock leaves consistent data
+    /// (every update is a single step), so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
