@@ -38,8 +38,8 @@ use portcls_sys::km::{
 };
 use portcls_sys::{
     GUID, NTSTATUS, PCSTREAMRESOURCE, PCSTREAMRESOURCE_DESCRIPTOR, PDEVICE_OBJECT, PETHREAD,
-    PUNKNOWN, PVOID, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
+    PUNKNOWN, PVOID, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED,
+    STATUS_SUCCESS,
 };
 
 pub use world::TraceEvent;
@@ -444,6 +444,7 @@ impl Drop for ThreadBinding {
 #[derive(Default)]
 struct Allocations {
     ports: Vec<port::PortAllocation>,
+    #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
 }
 
@@ -458,7 +459,9 @@ pub struct Sim {
 
 impl fmt::Debug for Sim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sim").field("profile", &self.profile()).finish_non_exhaustive()
+        f.debug_struct("Sim")
+            .field("profile", &self.profile())
+            .finish_non_exhaustive()
     }
 }
 
@@ -468,7 +471,11 @@ impl Sim {
     pub fn new(profile: OsProfile) -> Self {
         let world = Arc::new(World::new(profile));
         let binding = bind(&world);
-        Self { world, allocations: Mutex::default(), _binding: binding }
+        Self {
+            world,
+            allocations: Mutex::default(),
+            _binding: binding,
+        }
     }
 
     /// The OS profile.
@@ -485,7 +492,11 @@ impl Sim {
     fn token(&self) -> *mut c_void {
         let mut token = Box::new([0u64; 2]);
         let address = std::ptr::from_mut(&mut *token).cast::<c_void>();
-        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).tokens.push(token);
+        self.allocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tokens
+            .push(token);
         address
     }
 
@@ -494,15 +505,19 @@ impl Sim {
     #[must_use]
     pub fn new_port(&self) -> PUNKNOWN {
         let (unknown, allocation) = port::new_port(&self.world);
-        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).ports.push(allocation);
+        self.allocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ports
+            .push(allocation);
         unknown
     }
 
     /// The port's reference count (0 once released for the last time).
     #[must_use]
     pub fn port_refs(&self, port: PUNKNOWN) -> u32 {
-        // SAFETY: `port` was made by this machine, whose allocations are alive with `self`.
-        let id = unsafe { port::port_id(port) };
+        let allocations = self.allocations.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = allocations.ports.iter().find(|a| a.is(port)).map(|a| a.id);
         id.and_then(|id| self.world.lock().ports.get(&id).map(|p| p.refs)).unwrap_or(0)
     }
 
@@ -522,7 +537,14 @@ impl Sim {
         let thread = self.token();
         let mut state = self.world.lock();
         let id = state.next_id();
-        state.threads.insert(thread.addr(), world::ThreadState { id, refs: 1, exited: false });
+        state.threads.insert(
+            thread.addr(),
+            world::ThreadState {
+                id,
+                refs: 1,
+                exited: false,
+            },
+        );
         thread.cast()
     }
 
@@ -531,18 +553,27 @@ impl Sim {
     pub fn exit_thread(&self, thread: PETHREAD) {
         let mut state = self.world.lock();
         if state.registered(&Resource::Thread(thread.addr())) {
-            state.violate(Violation::ThreadGoneWhileRegistered { thread: thread.addr() });
+            state.violate(Violation::ThreadGoneWhileRegistered {
+                thread: thread.addr(),
+            });
         }
         match state.threads.get_mut(&thread.addr()) {
             Some(t) => t.exited = true,
-            None => state.violate(Violation::BadObject { ddi: Ddi::ObfDereferenceObject, object: thread.addr() }),
+            None => state.violate(Violation::BadObject {
+                ddi: Ddi::ObfDereferenceObject,
+                object: thread.addr(),
+            }),
         }
     }
 
     /// The references held on a thread object.
     #[must_use]
     pub fn thread_refs(&self, thread: PETHREAD) -> u32 {
-        self.world.lock().threads.get(&thread.addr()).map_or(0, |t| t.refs)
+        self.world
+            .lock()
+            .threads
+            .get(&thread.addr())
+            .map_or(0, |t| t.refs)
     }
 
     /// The simulated thread's id (stable for the machine's life).
@@ -557,7 +588,10 @@ impl Sim {
     pub fn connect_interrupt(&self, connect: Connect) -> (u32, PVOID) {
         let context = self.token();
         let version = connect.version();
-        let state = world::InterruptState { version, connected: true };
+        let state = world::InterruptState {
+            version,
+            connected: true,
+        };
         self.world.lock().interrupts.insert(context.addr(), state);
         (version, context)
     }
@@ -565,7 +599,11 @@ impl Sim {
     /// Whether the interrupt is still connected.
     #[must_use]
     pub fn is_connected(&self, context: PVOID) -> bool {
-        self.world.lock().interrupts.get(&context.addr()).is_some_and(|i| i.connected)
+        self.world
+            .lock()
+            .interrupts
+            .get(&context.addr())
+            .is_some_and(|i| i.connected)
     }
 
     /// The live registrations, oldest first.
@@ -608,18 +646,49 @@ impl Sim {
     #[must_use]
     pub fn leftovers(&self) -> Vec<String> {
         let state = self.world.lock();
-        let mut out: Vec<String> = state.violations.iter().map(|v| format!("violation: {v:?}")).collect();
-        out.extend(state.registrations.values().map(|r| format!("still registered: {} via {}", r.resource, r.via)));
-        out.extend(state.ports.iter().filter(|(_, p)| p.refs > 0).map(|(id, p)| format!("port#{id} still has {} reference(s)", p.refs)));
-        out.extend(state.threads.iter().filter(|(_, t)| t.refs > 0).map(|(a, t)| format!("thread {a:#x} still has {} reference(s)", t.refs)));
-        out.extend(state.interrupts.iter().filter(|(_, i)| i.connected).map(|(a, _)| format!("interrupt {a:#x} still connected")));
+        let mut out: Vec<String> = state
+            .violations
+            .iter()
+            .map(|v| format!("violation: {v:?}"))
+            .collect();
+        out.extend(
+            state
+                .registrations
+                .values()
+                .map(|r| format!("still registered: {} via {}", r.resource, r.via)),
+        );
+        out.extend(
+            state
+                .ports
+                .iter()
+                .filter(|(_, p)| p.refs > 0)
+                .map(|(id, p)| format!("port#{id} still has {} reference(s)", p.refs)),
+        );
+        out.extend(
+            state
+                .threads
+                .iter()
+                .filter(|(_, t)| t.refs > 0)
+                .map(|(a, t)| format!("thread {a:#x} still has {} reference(s)", t.refs)),
+        );
+        out.extend(
+            state
+                .interrupts
+                .iter()
+                .filter(|(_, i)| i.connected)
+                .map(|(a, _)| format!("interrupt {a:#x} still connected")),
+        );
         out
     }
 
     /// Panics with the list of [`Sim::leftovers`] unless there are none.
     pub fn assert_clean(&self) {
         let leftovers = self.leftovers();
-        assert!(leftovers.is_empty(), "the simulated system is not clean:\n  {}", leftovers.join("\n  "));
+        assert!(
+            leftovers.is_empty(),
+            "the simulated system is not clean:\n  {}",
+            leftovers.join("\n  ")
+        );
     }
 }
 
@@ -651,7 +720,15 @@ pub unsafe extern "system" fn PcAddStreamResource(
         if !export_present(world, Ddi::PcAddStreamResource) {
             return STATUS_NOT_IMPLEMENTED;
         }
-        port::add(world, Ddi::PcAddStreamResource, Via::Export, pdo, resource_set, descriptor, handle)
+        port::add(
+            world,
+            Ddi::PcAddStreamResource,
+            Via::Export,
+            pdo,
+            resource_set,
+            descriptor,
+            handle,
+        )
     })
 }
 
@@ -675,7 +752,11 @@ fn export_present(world: &World, ddi: Ddi) -> bool {
         return true;
     }
     state.violate(Violation::ImportMissing { ddi });
-    state.record(ddi, "not exported by this portcls.sys".to_owned(), STATUS_NOT_IMPLEMENTED);
+    state.record(
+        ddi,
+        "not exported by this portcls.sys".to_owned(),
+        STATUS_NOT_IMPLEMENTED,
+    );
     false
 }
 
@@ -725,7 +806,10 @@ pub unsafe extern "system" fn ObfReferenceObject(object: PVOID) -> isize {
                 isize::try_from(thread.refs).unwrap_or(isize::MAX)
             }
             _ => {
-                state.violate(Violation::BadObject { ddi: Ddi::ObfReferenceObject, object: object.addr() });
+                state.violate(Violation::BadObject {
+                    ddi: Ddi::ObfReferenceObject,
+                    object: object.addr(),
+                });
                 0
             }
         }
@@ -744,11 +828,17 @@ pub unsafe extern "system" fn ObfDereferenceObject(object: PVOID) -> isize {
         state.irql_ok(Ddi::ObfDereferenceObject, irql);
         let address = object.addr();
         let Some(thread) = state.threads.get_mut(&address) else {
-            state.violate(Violation::BadObject { ddi: Ddi::ObfDereferenceObject, object: address });
+            state.violate(Violation::BadObject {
+                ddi: Ddi::ObfDereferenceObject,
+                object: address,
+            });
             return 0;
         };
         if thread.refs == 0 {
-            state.violate(Violation::OverRelease { ddi: Ddi::ObfDereferenceObject, object: address });
+            state.violate(Violation::OverRelease {
+                ddi: Ddi::ObfDereferenceObject,
+                object: address,
+            });
             return 0;
         }
         thread.refs -= 1;
@@ -782,13 +872,19 @@ pub unsafe extern "system" fn IoDisconnectInterruptEx(
         // SAFETY: readable (caller's contract, checked non-null).
         let parameters = unsafe { parameters.read() };
         let context = parameters.ConnectionContext.addr();
-        let resource = Resource::Interrupt { context, version: parameters.Version };
+        let resource = Resource::Interrupt {
+            context,
+            version: parameters.Version,
+        };
         if state.registered(&resource) {
             state.violate(Violation::DisconnectedWhileRegistered { context });
         }
         match state.interrupts.get_mut(&context) {
             Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
-            _ => state.violate(Violation::BadObject { ddi, object: context }),
+            _ => state.violate(Violation::BadObject {
+                ddi,
+                object: context,
+            }),
         }
         state.record(ddi, format!("{resource}"), STATUS_SUCCESS);
     });

@@ -27,8 +27,18 @@ pub(crate) struct PortObject {
 
 const MANAGER_OFFSET: usize = std::mem::offset_of!(PortObject, manager);
 
-/// An allocated port, freed with the world.
-pub(crate) struct PortAllocation(*mut PortObject);
+/// An allocated port, freed with the machine.
+pub(crate) struct PortAllocation {
+    object: *mut PortObject,
+    pub(crate) id: u64,
+}
+
+impl PortAllocation {
+    /// Whether `unknown` is this port's `IUnknown` pointer (compares addresses only).
+    pub(crate) fn is(&self, unknown: PUNKNOWN) -> bool {
+        self.object.addr() == unknown.addr()
+    }
+}
 
 // SAFETY: the allocation is only freed (once) by the world that owns it.
 unsafe impl Send for PortAllocation {}
@@ -36,7 +46,7 @@ unsafe impl Send for PortAllocation {}
 impl Drop for PortAllocation {
     fn drop(&mut self) {
         // SAFETY: made by Box::into_raw in `new_port`, freed only here.
-        drop(unsafe { Box::from_raw(self.0) });
+        drop(unsafe { Box::from_raw(self.object) });
     }
 }
 
@@ -86,19 +96,7 @@ pub(crate) fn new_port(world: &Arc<World>) -> (PUNKNOWN, PortAllocation) {
         id,
         world: Arc::downgrade(world),
     }));
-    (object.cast(), PortAllocation(object))
-}
-
-/// The port id of a port's `IUnknown` pointer, if it is one of ours.
-///
-/// # Safety
-/// `unknown` is null or a pointer this module handed out whose world is alive.
-pub(crate) unsafe fn port_id(unknown: PUNKNOWN) -> Option<u64> {
-    if unknown.is_null() {
-        return None;
-    }
-    // SAFETY: caller's contract: a live PortObject at offset 0.
-    Some(unsafe { (*unknown.cast::<PortObject>()).id })
+    (object.cast(), PortAllocation { object, id })
 }
 
 /// Finds the object and its world from an interface pointer at `OFFSET` within it.
@@ -140,7 +138,11 @@ unsafe extern "system" fn query_interface<const OFFSET: usize>(
     }
     let mut state = world.lock();
     if riid.is_null() || out.is_null() {
-        return state.record(Ddi::QueryInterface, format!("port#{id}, null argument"), portcls_sys::STATUS_INVALID_PARAMETER);
+        return state.record(
+            Ddi::QueryInterface,
+            format!("port#{id}, null argument"),
+            portcls_sys::STATUS_INVALID_PARAMETER,
+        );
     }
     // SAFETY: non-null IID pointer from the caller.
     let iid = unsafe { *riid };
@@ -206,7 +208,9 @@ unsafe extern "system" fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG 
 pub(crate) unsafe fn read_descriptor(
     descriptor: *const PCSTREAMRESOURCE_DESCRIPTOR,
 ) -> Result<(crate::Resource, usize, [u8; 40]), NTSTATUS> {
-    use portcls_sys::{STATUS_INVALID_PARAMETER, ePcStreamResourceInterrupt, ePcStreamResourceThread};
+    use portcls_sys::{
+        STATUS_INVALID_PARAMETER, ePcStreamResourceInterrupt, ePcStreamResourceThread,
+    };
     if descriptor.is_null() || !descriptor.is_aligned() {
         return Err(STATUS_INVALID_PARAMETER);
     }
@@ -231,7 +235,10 @@ pub(crate) unsafe fn read_descriptor(
         if interrupt.Generic.is_null() || !(1..=5).contains(&interrupt.Version) {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        crate::Resource::Interrupt { context: interrupt.Generic.addr(), version: interrupt.Version }
+        crate::Resource::Interrupt {
+            context: interrupt.Generic.addr(),
+            version: interrupt.Version,
+        }
     } else {
         // ePcStreamResourceSet is reserved; anything else is unknown.
         return Err(STATUS_INVALID_PARAMETER);
@@ -252,9 +259,13 @@ pub(crate) fn add(
     let irql: KIRQL = current_irql();
     let mut state = world.lock();
     if !state.irql_ok(ddi, irql) {
-        return state.record(ddi, format!("{via}, at IRQL {irql}"), STATUS_INVALID_DEVICE_STATE);
+        return state.record(
+            ddi,
+            format!("{via}, at IRQL {irql}"),
+            STATUS_INVALID_DEVICE_STATE,
+        );
     }
-    let mut detail = format!("{via}, pdo {pdo:p}");
+    let detail = format!("{via}, pdo {pdo:p}");
     if let Some(status) = state.fallible(ddi) {
         return state.record(ddi, detail, status);
     }
@@ -265,9 +276,17 @@ pub(crate) fn add(
         Err(status) => return state.record(ddi, format!("{detail}, bad descriptor"), status),
     };
     // v1 takes the PDO from the descriptor; the others take it as a parameter.
-    let pdo = if matches!(via, Via::InterfaceV1 { .. }) { descriptor_pdo } else { pdo.addr() };
+    let pdo = if matches!(via, Via::InterfaceV1 { .. }) {
+        descriptor_pdo
+    } else {
+        pdo.addr()
+    };
     if pdo == 0 || !resource_set.is_null() || handle.is_null() {
-        return state.record(ddi, format!("{detail}, bad parameter"), portcls_sys::STATUS_INVALID_PARAMETER);
+        return state.record(
+            ddi,
+            format!("{detail}, bad parameter"),
+            portcls_sys::STATUS_INVALID_PARAMETER,
+        );
     }
     if !state.devices.values().any(|&known| known == pdo) {
         state.violate(Violation::UnknownPdo { ddi, pdo });
@@ -276,12 +295,17 @@ pub(crate) fn add(
     let token = 0x1000 + 0x10 * usize::try_from(state.next_id()).unwrap_or(0);
     state.registrations.insert(
         token,
-        crate::StreamResource { handle: token, via, pdo, resource, descriptor: bytes },
+        crate::StreamResource {
+            handle: token,
+            via,
+            pdo,
+            resource,
+            descriptor: bytes,
+        },
     );
     // SAFETY: `handle` is a writable slot (checked non-null). The handle is an opaque token.
     unsafe { handle.write(std::ptr::without_provenance_mut(token)) };
-    detail.push_str(&format!(", {resource} -> handle {token:#x}"));
-    state.record(ddi, detail, STATUS_SUCCESS)
+    state.record(ddi, format!("{detail}, {resource} -> handle {token:#x}"), STATUS_SUCCESS)
 }
 
 /// The shared body of every remove routine.
@@ -289,7 +313,11 @@ pub(crate) fn remove(world: &World, ddi: Ddi, via: Via, handle: PCSTREAMRESOURCE
     let irql = current_irql();
     let mut state = world.lock();
     if !state.irql_ok(ddi, irql) {
-        return state.record(ddi, format!("{via}, at IRQL {irql}"), STATUS_INVALID_DEVICE_STATE);
+        return state.record(
+            ddi,
+            format!("{via}, at IRQL {irql}"),
+            STATUS_INVALID_DEVICE_STATE,
+        );
     }
     let detail = format!("{via}, handle {:#x}", handle.addr());
     if let Some(status) = state.fallible(ddi) {
@@ -311,7 +339,15 @@ unsafe extern "system" fn add_stream_resource(
         return STATUS_INVALID_DEVICE_STATE;
     }
     let via = Via::InterfaceV1 { port: id };
-    add(&world, Ddi::AddStreamResource, via, std::ptr::null_mut(), resource_set, descriptor, handle)
+    add(
+        &world,
+        Ddi::AddStreamResource,
+        via,
+        std::ptr::null_mut(),
+        resource_set,
+        descriptor,
+        handle,
+    )
 }
 
 unsafe extern "system" fn add_stream_resource2(
@@ -327,7 +363,15 @@ unsafe extern "system" fn add_stream_resource2(
         return STATUS_INVALID_DEVICE_STATE;
     }
     let via = Via::InterfaceV2 { port: id };
-    add(&world, Ddi::AddStreamResource2, via, pdo, resource_set, descriptor, handle)
+    add(
+        &world,
+        Ddi::AddStreamResource2,
+        via,
+        pdo,
+        resource_set,
+        descriptor,
+        handle,
+    )
 }
 
 unsafe extern "system" fn remove_stream_resource(
@@ -340,6 +384,10 @@ unsafe extern "system" fn remove_stream_resource(
         return STATUS_INVALID_DEVICE_STATE;
     }
     let has_v2 = world.lock().profile.has_interface_v2();
-    let via = if has_v2 { Via::InterfaceV2 { port: id } } else { Via::InterfaceV1 { port: id } };
+    let via = if has_v2 {
+        Via::InterfaceV2 { port: id }
+    } else {
+        Via::InterfaceV1 { port: id }
+    };
     remove(&world, Ddi::RemoveStreamResource, via, handle)
 }

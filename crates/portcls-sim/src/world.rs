@@ -31,7 +31,13 @@ pub struct TraceEvent {
 
 impl fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({}) -> {}", self.ddi, self.detail, crate::status_name(self.status))
+        write!(
+            f,
+            "{}({}) -> {}",
+            self.ddi,
+            self.detail,
+            crate::status_name(self.status)
+        )
     }
 }
 
@@ -110,11 +116,17 @@ impl State {
         let per = self.per_ddi_calls.entry(ddi).or_insert(0);
         *per += 1;
         let per = *per;
-        self.injections.iter().find_map(|injection| match *injection {
-            Injection::Nth { n: k, status } if k == n => Some(status),
-            Injection::Call { ddi: d, n: k, status } if d == ddi && k == per => Some(status),
-            _ => None,
-        })
+        self.injections
+            .iter()
+            .find_map(|injection| match *injection {
+                Injection::Nth { n: k, status } if k == n => Some(status),
+                Injection::Call {
+                    ddi: d,
+                    n: k,
+                    status,
+                } if d == ddi && k == per => Some(status),
+                _ => None,
+            })
     }
 
     pub(crate) fn violate(&mut self, violation: Violation) {
@@ -122,7 +134,11 @@ impl State {
     }
 
     pub(crate) fn record(&mut self, ddi: Ddi, detail: String, status: NTSTATUS) -> NTSTATUS {
-        self.trace.push(TraceEvent { ddi, detail, status });
+        self.trace.push(TraceEvent {
+            ddi,
+            detail,
+            status,
+        });
         status
     }
 
@@ -140,16 +156,20 @@ impl State {
     /// violation when it is not.
     pub(crate) fn check_live_resource(&mut self, ddi: Ddi, resource: &crate::Resource) {
         let live = match *resource {
-            crate::Resource::Thread(address) => {
-                self.threads.get(&address).is_some_and(|t| t.refs > 0 && !t.exited)
-            }
+            crate::Resource::Thread(address) => self
+                .threads
+                .get(&address)
+                .is_some_and(|t| t.refs > 0 && !t.exited),
             crate::Resource::Interrupt { context, version } => self
                 .interrupts
                 .get(&context)
                 .is_some_and(|i| i.connected && i.version == version),
         };
         if !live {
-            self.violate(Violation::ResourceNotLive { ddi, resource: *resource });
+            self.violate(Violation::ResourceNotLive {
+                ddi,
+                resource: *resource,
+            });
         }
     }
 
@@ -157,19 +177,18 @@ impl State {
         self.registrations.values().any(|r| r.resource == *resource)
     }
 
-    pub(crate) fn remove_registration(
-        &mut self,
-        ddi: Ddi,
-        handle: usize,
-        via: Via,
-    ) -> NTSTATUS {
+    pub(crate) fn remove_registration(&mut self, ddi: Ddi, handle: usize, via: Via) -> NTSTATUS {
         let Some(record) = self.registrations.get(&handle) else {
             self.violate(Violation::UnknownHandle { ddi, handle });
             return portcls_sys::STATUS_INVALID_PARAMETER;
         };
         if !record.via.same_object(via) {
             let registered_via = record.via;
-            self.violate(Violation::RemovedThroughOtherObject { handle, registered_via, via });
+            self.violate(Violation::RemovedThroughOtherObject {
+                handle,
+                registered_via,
+                via,
+            });
             return portcls_sys::STATUS_INVALID_PARAMETER;
         }
         self.registrations.remove(&handle);
@@ -185,7 +204,9 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) fn new(profile: OsProfile) -> Self {
-        Self { state: Mutex::new(State::new(profile)) }
+        Self {
+            state: Mutex::new(State::new(profile)),
+        }
     }
 
     /// Locks the state. A test that panicked while holding the lock leaves consistent data

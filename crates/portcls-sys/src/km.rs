@@ -98,11 +98,11 @@ const _: () = {
     link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
 )]
 unsafe extern "system" {
-    /// `ObfReferenceObject` (the function behind `ObReferenceObject`). IRQL <= DISPATCH_LEVEL.
+    /// `ObfReferenceObject` (the function behind `ObReferenceObject`). IRQL <= `DISPATCH_LEVEL`.
     pub fn ObfReferenceObject(Object: PVOID) -> isize;
-    /// `ObfDereferenceObject` (the function behind `ObDereferenceObject`). IRQL <= DISPATCH_LEVEL.
+    /// `ObfDereferenceObject` (the function behind `ObDereferenceObject`). IRQL <= `DISPATCH_LEVEL`.
     pub fn ObfDereferenceObject(Object: PVOID) -> isize;
-    /// `IoDisconnectInterruptEx`. IRQL: PASSIVE_LEVEL.
+    /// `IoDisconnectInterruptEx`. IRQL: `PASSIVE_LEVEL`.
     pub fn IoDisconnectInterruptEx(Parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS);
 }
 
@@ -119,6 +119,7 @@ unsafe extern "system" {
 /// Kernel mode only (reading CR8 faults in user mode).
 #[cfg(all(feature = "link", target_arch = "x86_64"))]
 #[inline]
+#[must_use]
 pub unsafe fn KeGetCurrentIrql() -> KIRQL {
     let irql: u64;
     // SAFETY: the caller runs in kernel mode, where reading CR8 has no side effect.
@@ -136,6 +137,7 @@ pub unsafe fn KeGetCurrentIrql() -> KIRQL {
 /// Kernel mode only (x18 holds the KPCR there).
 #[cfg(all(feature = "link", target_arch = "aarch64"))]
 #[inline]
+#[must_use]
 pub unsafe fn KeGetCurrentIrql() -> KIRQL {
     let irql: u32;
     // SAFETY: in kernel mode x18 points to this processor's KPCR, whose CurrentIrql byte is

@@ -291,7 +291,7 @@ pub struct IPortClsStreamResourceManager2Vtbl {
     link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
 )]
 unsafe extern "system" {
-    /// `PcAddStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: PASSIVE_LEVEL.
+    /// `PcAddStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
     ///
     /// A driver that imports it does not load where portcls.sys lacks it (Windows 8.1).
     pub fn PcAddStreamResource(
@@ -301,7 +301,7 @@ unsafe extern "system" {
         ResourceHandle: *mut PCSTREAMRESOURCE,
     ) -> NTSTATUS;
 
-    /// `PcRemoveStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: PASSIVE_LEVEL.
+    /// `PcRemoveStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
     pub fn PcRemoveStreamResource(ResourceHandle: PCSTREAMRESOURCE) -> NTSTATUS;
 
     /// `PcGetPhysicalDeviceObject` (portcls.sys, every version): the PDO under a PortCls FDO.
@@ -314,8 +314,8 @@ unsafe extern "system" {
 #[cfg(target_pointer_width = "64")]
 mod layout {
     use super::{
-        GUID, IPortClsStreamResourceManager2Vtbl, IPortClsStreamResourceManagerVtbl,
-        IUnknownVtbl, PCSTREAMRESOURCE_DESCRIPTOR, PCSTREAMRESOURCE_DESCRIPTOR_RESOURCE,
+        GUID, IPortClsStreamResourceManager2Vtbl, IPortClsStreamResourceManagerVtbl, IUnknownVtbl,
+        PCSTREAMRESOURCE_DESCRIPTOR, PCSTREAMRESOURCE_DESCRIPTOR_RESOURCE,
         PCSTREAMRESOURCE_INTERRUPT, PcStreamResourceType,
     };
     use core::mem::{align_of, offset_of, size_of};
@@ -335,10 +335,12 @@ mod layout {
     const _: () = assert!(offset_of!(PCSTREAMRESOURCE_INTERRUPT, Generic) == 8);
     // Vtable slots: each is one pointer, in declaration order.
     const _: () = assert!(size_of::<IUnknownVtbl>() == 3 * 8);
-    const _: () = assert!(offset_of!(IPortClsStreamResourceManagerVtbl, AddStreamResource) == 3 * 8);
+    const _: () =
+        assert!(offset_of!(IPortClsStreamResourceManagerVtbl, AddStreamResource) == 3 * 8);
     const _: () =
         assert!(offset_of!(IPortClsStreamResourceManagerVtbl, RemoveStreamResource) == 4 * 8);
-    const _: () = assert!(offset_of!(IPortClsStreamResourceManager2Vtbl, AddStreamResource2) == 5 * 8);
+    const _: () =
+        assert!(offset_of!(IPortClsStreamResourceManager2Vtbl, AddStreamResource2) == 5 * 8);
 }
 
 #[cfg(test)]

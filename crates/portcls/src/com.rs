@@ -73,7 +73,10 @@ impl<I: Interface> ComPtr<I> {
     /// reference that it hereby hands over.
     #[must_use]
     pub unsafe fn from_raw(raw: *mut I) -> Option<Self> {
-        NonNull::new(raw).map(|ptr| Self { ptr, _owns: PhantomData })
+        NonNull::new(raw).map(|ptr| Self {
+            ptr,
+            _owns: PhantomData,
+        })
     }
 
     /// Takes a new reference (`AddRef`) on an object the caller only borrows.
@@ -104,8 +107,10 @@ impl<I: Interface> ComPtr<I> {
     #[must_use]
     pub fn vtable(&self) -> &I::Vtable {
         // SAFETY: by the type invariant `ptr` is a live `I`, which by the `Interface` contract
-        // points to a pointer to a vtable that lives at least as long as the object.
-        unsafe { &**self.ptr.as_ptr().cast::<*const I::Vtable>() }
+        // begins with a pointer to its vtable.
+        let vtable = unsafe { self.ptr.as_ptr().cast::<*const I::Vtable>().read() };
+        // SAFETY: the vtable lives at least as long as the object, which outlives `&self`.
+        unsafe { &*vtable }
     }
 
     fn unknown(&self) -> (&IUnknownVtbl, PUNKNOWN) {
@@ -121,10 +126,11 @@ impl<I: Interface> ComPtr<I> {
     /// does not implement `J`; [`Error::NullResult`] if it claimed success with a null pointer.
     pub fn query<J: Interface>(&self) -> Result<ComPtr<J>, Error> {
         let (vtable, this) = self.unknown();
+        let iid = J::IID;
         let mut out: *mut c_void = core::ptr::null_mut();
         // SAFETY: `this` is a live object (type invariant) and `out` a writable pointer slot;
         // the IID lives for the duration of the call.
-        let status = unsafe { (vtable.QueryInterface)(this, &J::IID, &mut out) };
+        let status = unsafe { (vtable.QueryInterface)(this, &raw const iid, &raw mut out) };
         check(Step::Query, status)?;
         // SAFETY: on success QueryInterface handed us one reference on an object implementing
         // `J` (or null, handled by `from_raw`).
@@ -137,7 +143,10 @@ impl<I: Interface> Clone for ComPtr<I> {
         let (vtable, this) = self.unknown();
         // SAFETY: `this` is live (type invariant); AddRef gives the clone its own reference.
         unsafe { (vtable.AddRef)(this) };
-        Self { ptr: self.ptr, _owns: PhantomData }
+        Self {
+            ptr: self.ptr,
+            _owns: PhantomData,
+        }
     }
 }
 

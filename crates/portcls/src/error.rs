@@ -1,8 +1,8 @@
 //! Typed errors: each carries the `NTSTATUS` to hand back to the kernel and the step that failed.
 
 use portcls_sys::{
-    NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE,
-    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_UNSUCCESSFUL,
+    NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_NOINTERFACE, STATUS_UNSUCCESSFUL,
 };
 
 use crate::Mechanism;
@@ -162,12 +162,18 @@ mod tests {
     fn messages_name_the_step_and_the_status() {
         extern crate std;
         use std::string::ToString;
-        let e = Error::Failed { step: Step::Remove(Mechanism::Export), status: STATUS_UNSUCCESSFUL };
+        let e = Error::Failed {
+            step: Step::Remove(Mechanism::Export),
+            status: STATUS_UNSUCCESSFUL,
+        };
         assert_eq!(
             e.to_string(),
             "removing through PcRemoveStreamResource failed with NTSTATUS 0xC0000001"
         );
-        let e = Error::IrqlNotPassive { step: Step::Add(Mechanism::InterfaceV1), irql: 2 };
+        let e = Error::IrqlNotPassive {
+            step: Step::Add(Mechanism::InterfaceV1),
+            irql: 2,
+        };
         assert_eq!(
             e.to_string(),
             "registering through IPortClsStreamResourceManager::AddStreamResource must run at PASSIVE_LEVEL, but the IRQL is 2"

@@ -129,7 +129,7 @@ impl Route {
         &self,
         pdo: Pdo,
         resource_type: PcStreamResourceType,
-        fill: impl FnOnce(*mut PCSTREAMRESOURCE_DESCRIPTOR),
+        fill: impl FnOnce(&mut PCSTREAMRESOURCE_DESCRIPTOR),
     ) -> Result<Option<NonNull<_PCSTREAMRESOURCE>>, Error> {
         let step = Step::Add(self.mechanism());
         if matches!(self, Self::Unsupported) {
@@ -137,23 +137,30 @@ impl Route {
         }
         ensure_passive(step)?;
         // Like PCSTREAMRESOURCE_DESCRIPTOR_INIT: every byte zero (padding included, so PortCls
-        // sees exactly what a C driver sends), then Size and the fields we set.
-        let mut descriptor = core::mem::MaybeUninit::<PCSTREAMRESOURCE_DESCRIPTOR>::zeroed();
-        let d = descriptor.as_mut_ptr();
-        // SAFETY: `d` points to our zeroed local; raw field writes keep the zeroed padding.
-        unsafe { (&raw mut (*d).Size).write(PCSTREAMRESOURCE_DESCRIPTOR::SIZE) };
-        // SAFETY: as above.
-        unsafe { (&raw mut (*d).Pdo).write(pdo.as_raw()) };
-        // SAFETY: as above.
-        unsafe { (&raw mut (*d).Type).write(resource_type) };
-        fill(d);
+        // sees exactly what a C driver sends); field assignments then leave the padding alone.
+        let mut zeroed = core::mem::MaybeUninit::<PCSTREAMRESOURCE_DESCRIPTOR>::zeroed();
+        // SAFETY: all-zero bytes are a valid descriptor (integers and null pointers).
+        let descriptor = unsafe { zeroed.assume_init_mut() };
+        descriptor.Size = PCSTREAMRESOURCE_DESCRIPTOR::SIZE;
+        descriptor.Pdo = pdo.as_raw();
+        descriptor.Type = resource_type;
+        fill(descriptor);
+        let d = core::ptr::from_mut(descriptor);
         let mut handle: PCSTREAMRESOURCE = core::ptr::null_mut();
         let status = match self {
             Self::V2(manager) => {
                 let add = manager.vtable().AddStreamResource2;
                 // SAFETY: `manager` is live (ComPtr invariant), the descriptor is complete and
                 // `handle` writable; ResourceSet is NULL as documented.
-                unsafe { add(manager.as_raw(), pdo.as_raw(), core::ptr::null_mut(), d, &mut handle) }
+                unsafe {
+                    add(
+                        manager.as_raw(),
+                        pdo.as_raw(),
+                        core::ptr::null_mut(),
+                        d,
+                        &raw mut handle,
+                    )
+                }
             }
             #[cfg(feature = "export")]
             Self::Export => {
@@ -163,19 +170,21 @@ impl Route {
                         pdo.as_raw(),
                         core::ptr::null_mut(),
                         d,
-                        &mut handle,
+                        &raw mut handle,
                     )
                 }
             }
             Self::V1(manager) => {
                 let add = manager.vtable().AddStreamResource;
                 // SAFETY: as above; v1 takes the PDO from the descriptor.
-                unsafe { add(manager.as_raw(), core::ptr::null_mut(), d, &mut handle) }
+                unsafe { add(manager.as_raw(), core::ptr::null_mut(), d, &raw mut handle) }
             }
             Self::Unsupported => return Ok(None),
         };
         check(step, status)?;
-        NonNull::new(handle).map(Some).ok_or(Error::NullResult { step })
+        NonNull::new(handle)
+            .map(Some)
+            .ok_or(Error::NullResult { step })
     }
 
     /// Removes a registration through the mechanism that made it.
@@ -242,6 +251,7 @@ impl StreamResourceManager {
     /// and last [`Mechanism::Unsupported`]. A failing `QueryInterface` means "not there".
     ///
     /// Resources are registered for `pdo`.
+    #[must_use]
     pub fn new<I: Interface>(port: &ComPtr<I>, pdo: Pdo) -> Self {
         let v2 = port.query::<IPortClsStreamResourceManager2>().ok();
         let v1 = port.query::<IPortClsStreamResourceManager>().ok();
@@ -256,7 +266,11 @@ impl StreamResourceManager {
             (Mechanism::InterfaceV1, _, Some(v1)) => Route::V1(v1),
             _ => Route::Unsupported,
         };
-        Self { pdo, available, route }
+        Self {
+            pdo,
+            available,
+            route,
+        }
     }
 
     /// The mechanism registrations go through.
@@ -279,8 +293,7 @@ impl StreamResourceManager {
 
     fn add_thread(&self, thread: &Thread) -> Result<Option<NonNull<_PCSTREAMRESOURCE>>, Error> {
         self.route.add(self.pdo, ePcStreamResourceThread, |d| {
-            // SAFETY: `d` is the zeroed local descriptor `add` is filling in.
-            unsafe { (&raw mut (*d).Resource.Thread).write(thread.as_raw()) };
+            d.Resource.Thread = thread.as_raw();
         })
     }
 
@@ -289,10 +302,8 @@ impl StreamResourceManager {
         interrupt: &InterruptConnection,
     ) -> Result<Option<NonNull<_PCSTREAMRESOURCE>>, Error> {
         self.route.add(self.pdo, ePcStreamResourceInterrupt, |d| {
-            // SAFETY: `d` is the zeroed local descriptor `add` is filling in.
-            unsafe { (&raw mut (*d).Resource.Interrupt.Version).write(interrupt.kind().version()) };
-            // SAFETY: as above.
-            unsafe { (&raw mut (*d).Resource.Interrupt.Generic).write(interrupt.context()) };
+            d.Resource.Interrupt.Version = interrupt.kind().version();
+            d.Resource.Interrupt.Generic = interrupt.context();
         })
     }
 
@@ -305,7 +316,12 @@ impl StreamResourceManager {
     /// builds when called above `PASSIVE_LEVEL`. Nothing is registered then.
     pub fn register_thread<'a>(&'a self, thread: &'a Thread) -> Result<Registration<'a>, Error> {
         let handle = self.add_thread(thread)?;
-        Ok(Registration { active: Active { route: &self.route, handle } })
+        Ok(Registration {
+            active: Active {
+                route: &self.route,
+                handle,
+            },
+        })
     }
 
     /// Registers `interrupt` for as long as the returned value lives (scoped use).
@@ -317,7 +333,12 @@ impl StreamResourceManager {
         interrupt: &'a InterruptConnection,
     ) -> Result<Registration<'a>, Error> {
         let handle = self.add_interrupt(interrupt)?;
-        Ok(Registration { active: Active { route: &self.route, handle } })
+        Ok(Registration {
+            active: Active {
+                route: &self.route,
+                handle,
+            },
+        })
     }
 
     /// Registers `thread` and keeps it: the result owns the thread reference and a reference
@@ -331,7 +352,10 @@ impl StreamResourceManager {
     ) -> Result<OwnedThreadRegistration, (Error, Thread)> {
         match self.add_thread(&thread) {
             Ok(handle) => Ok(OwnedThreadRegistration {
-                active: Active { route: self.route.clone(), handle },
+                active: Active {
+                    route: self.route.clone(),
+                    handle,
+                },
                 thread,
             }),
             Err(error) => Err((error, thread)),
@@ -350,7 +374,10 @@ impl StreamResourceManager {
     ) -> Result<OwnedInterruptRegistration, (Error, InterruptConnection)> {
         match self.add_interrupt(&interrupt) {
             Ok(handle) => Ok(OwnedInterruptRegistration {
-                active: Active { route: self.route.clone(), handle },
+                active: Active {
+                    route: self.route.clone(),
+                    handle,
+                },
                 interrupt,
             }),
             Err(error) => Err((error, interrupt)),
@@ -496,7 +523,10 @@ impl OwnedInterruptRegistration {
     /// Removes the registration and hands the still-connected interrupt back (for example to
     /// disconnect on the way to D3), with the outcome of the removal.
     pub fn unregister(self) -> (InterruptConnection, Result<(), Error>) {
-        let Self { mut active, interrupt } = self;
+        let Self {
+            mut active,
+            interrupt,
+        } = self;
         let outcome = active.finish();
         (interrupt, outcome)
     }
@@ -510,11 +540,17 @@ mod tests {
     fn preference_is_v2_then_export_then_v1_then_unsupported() {
         let all = Mechanisms::all();
         assert_eq!(choose(all), Mechanism::InterfaceV2);
-        assert_eq!(choose(Mechanisms::INTERFACE_V1 | Mechanisms::EXPORT), Mechanism::Export);
+        assert_eq!(
+            choose(Mechanisms::INTERFACE_V1 | Mechanisms::EXPORT),
+            Mechanism::Export
+        );
         assert_eq!(choose(Mechanisms::INTERFACE_V1), Mechanism::InterfaceV1);
         assert_eq!(choose(Mechanisms::EXPORT), Mechanism::Export);
         assert_eq!(choose(Mechanisms::empty()), Mechanism::Unsupported);
-        assert_eq!(choose(Mechanisms::INTERFACE_V2 | Mechanisms::INTERFACE_V1), Mechanism::InterfaceV2);
+        assert_eq!(
+            choose(Mechanisms::INTERFACE_V2 | Mechanisms::INTERFACE_V1),
+            Mechanism::InterfaceV2
+        );
     }
 
     #[test]

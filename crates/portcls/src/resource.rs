@@ -11,7 +11,9 @@ use portcls_sys::km::{
     IO_DISCONNECT_INTERRUPT_PARAMETERS, IoDisconnectInterruptEx, ObfDereferenceObject,
     ObfReferenceObject,
 };
-use portcls_sys::{DEVICE_OBJECT, PDEVICE_OBJECT, PETHREAD, PKINTERRUPT, PcGetPhysicalDeviceObject};
+use portcls_sys::{
+    DEVICE_OBJECT, PDEVICE_OBJECT, PETHREAD, PKINTERRUPT, PcGetPhysicalDeviceObject,
+};
 
 use crate::error::{Error, Step, check};
 
@@ -53,9 +55,11 @@ impl Pdo {
     pub unsafe fn from_fdo(fdo: PDEVICE_OBJECT) -> Result<Self, Error> {
         let mut pdo: PDEVICE_OBJECT = core::ptr::null_mut();
         // SAFETY: `fdo` is a PortCls FDO (caller's contract) and `pdo` a writable slot.
-        let status = unsafe { PcGetPhysicalDeviceObject(fdo, &mut pdo) };
+        let status = unsafe { PcGetPhysicalDeviceObject(fdo, &raw mut pdo) };
         check(Step::PdoLookup, status)?;
-        NonNull::new(pdo).map(Self).ok_or(Error::NullResult { step: Step::PdoLookup })
+        NonNull::new(pdo).map(Self).ok_or(Error::NullResult {
+            step: Step::PdoLookup,
+        })
     }
 
     /// The raw pointer.
@@ -77,7 +81,7 @@ impl Pdo {
 #[derive(Debug)]
 pub struct Thread(NonNull<ETHREAD>);
 
-// SAFETY: object references may be taken and dropped on any thread (IRQL <= DISPATCH_LEVEL).
+// SAFETY: object references may be taken and dropped on any thread (IRQL <= `DISPATCH_LEVEL`).
 unsafe impl Send for Thread {}
 // SAFETY: as above; shared access only reads the pointer.
 unsafe impl Sync for Thread {}
@@ -196,7 +200,7 @@ pub struct InterruptConnection {
     context: NonNull<c_void>,
 }
 
-// SAFETY: a connection may be disconnected from any thread at PASSIVE_LEVEL.
+// SAFETY: a connection may be disconnected from any thread at `PASSIVE_LEVEL`.
 unsafe impl Send for InterruptConnection {}
 // SAFETY: shared access only reads the two fields.
 unsafe impl Sync for InterruptConnection {}
@@ -214,7 +218,10 @@ impl InterruptConnection {
     /// the returned value disconnects it.
     #[must_use]
     pub unsafe fn from_raw(version: u32, context: *mut c_void) -> Option<Self> {
-        Some(Self { kind: InterruptKind::from_version(version)?, context: NonNull::new(context)? })
+        Some(Self {
+            kind: InterruptKind::from_version(version)?,
+            context: NonNull::new(context)?,
+        })
     }
 
     /// Takes ownership of a line-based connection's interrupt object.
@@ -259,6 +266,6 @@ impl Drop for InterruptConnection {
             ConnectionContext: self.context.as_ptr(),
         };
         // SAFETY: we own the live connection (type invariant); this is its one disconnect.
-        unsafe { IoDisconnectInterruptEx(&mut parameters) };
+        unsafe { IoDisconnectInterruptEx(&raw mut parameters) };
     }
 }

@@ -5,6 +5,8 @@
 //! everything) first runs clean to count its fallible calls, then once more per call with that
 //! call failing. Each run checks the mechanism chosen, the descriptor bytes PortCls saw, the
 //! error surfaced, that removal went through the registering object, and what is left behind.
+// The scenario and its checks read best as one straight line each.
+#![allow(clippy::too_many_lines)]
 
 use portcls::{
     ComPtr, EXPORT_LINKED, Error, InterruptConnection, Mechanism, Mechanisms, Pdo, Step,
@@ -61,7 +63,11 @@ fn scenario(sim: &Sim, kind: Kind, form: Form) -> (Made, Observed) {
         Ok(pdo) => pdo,
         Err(error) => {
             seen.register = Some(Err(error));
-            let made = Made { port: raw_port, pdo: device.pdo.addr(), resource: Resource::Thread(0) };
+            let made = Made {
+                port: raw_port,
+                pdo: device.pdo.addr(),
+                resource: Resource::Thread(0),
+            };
             return (made, seen);
         }
     };
@@ -111,7 +117,10 @@ fn scenario(sim: &Sim, kind: Kind, form: Form) -> (Made, Observed) {
             let (version, context) = sim.connect_interrupt(connect);
             // SAFETY: a live connection sim made, handed over to the wrapper.
             let connection = unsafe { InterruptConnection::from_raw(version, context) }.unwrap();
-            assert_eq!(connection.kind().is_message_based(), connect == Connect::MessageBased);
+            assert_eq!(
+                connection.kind().is_message_based(),
+                connect == Connect::MessageBased
+            );
             match form {
                 Form::Borrowed => {
                     match manager.register_interrupt(&connection) {
@@ -139,13 +148,26 @@ fn scenario(sim: &Sim, kind: Kind, form: Form) -> (Made, Observed) {
                     }
                 },
             }
-            assert!(!sim.is_connected(context), "dropping the connection disconnects");
-            Resource::Interrupt { context: context.addr(), version }
+            assert!(
+                !sim.is_connected(context),
+                "dropping the connection disconnects"
+            );
+            Resource::Interrupt {
+                context: context.addr(),
+                version,
+            }
         }
     };
     drop(manager);
     drop(port);
-    (Made { port: raw_port, pdo: device.pdo.addr(), resource }, seen)
+    (
+        Made {
+            port: raw_port,
+            pdo: device.pdo.addr(),
+            resource,
+        },
+        seen,
+    )
 }
 
 /// The 40 descriptor bytes PortCls must see (x64 / arm64 layout, every padding byte zero).
@@ -177,14 +199,24 @@ fn fallible_ddis(sim: &Sim) -> Vec<Ddi> {
         Ddi::PcRemoveStreamResource,
         Ddi::PcGetPhysicalDeviceObject,
     ];
-    sim.trace().into_iter().map(|event| event.ddi).filter(|ddi| fallible.contains(ddi)).collect()
+    sim.trace()
+        .into_iter()
+        .map(|event| event.ddi)
+        .filter(|ddi| fallible.contains(ddi))
+        .collect()
 }
 
 fn expected_available(profile: OsProfile, failed_query: Option<usize>) -> Mechanisms {
     // The manager asks for v2 first, then v1 (queries 1 and 2).
     let mut available = Mechanisms::empty();
-    available.set(Mechanisms::INTERFACE_V2, profile.has_interface_v2() && failed_query != Some(1));
-    available.set(Mechanisms::INTERFACE_V1, profile.has_interface_v1() && failed_query != Some(2));
+    available.set(
+        Mechanisms::INTERFACE_V2,
+        profile.has_interface_v2() && failed_query != Some(1),
+    );
+    available.set(
+        Mechanisms::INTERFACE_V1,
+        profile.has_interface_v1() && failed_query != Some(2),
+    );
     available.set(Mechanisms::EXPORT, EXPORT_LINKED);
     available
 }
@@ -209,7 +241,9 @@ fn check_run(profile: OsProfile, kind: Kind, form: Form, inject: Option<(usize, 
     if inject.is_some_and(|(_, ddi)| ddi == Ddi::PcGetPhysicalDeviceObject) {
         assert_eq!(
             seen.register,
-            Some(Err(Error::InsufficientResources { step: Step::PdoLookup })),
+            Some(Err(Error::InsufficientResources {
+                step: Step::PdoLookup
+            })),
             "{label}"
         );
         assert_eq!(sim.port_refs(made.port), 0, "{label}");
@@ -237,15 +271,30 @@ fn check_run(profile: OsProfile, kind: Kind, form: Form, inject: Option<(usize, 
         // A driver importing the export does not load on 8.1; the model says so.
         assert_eq!(
             seen.register,
-            Some(Err(Error::Failed { step: Step::Add(Mechanism::Export), status: STATUS_NOT_IMPLEMENTED })),
+            Some(Err(Error::Failed {
+                step: Step::Add(Mechanism::Export),
+                status: STATUS_NOT_IMPLEMENTED
+            })),
             "{label}"
         );
-        assert_eq!(sim.violations(), vec![Violation::ImportMissing { ddi: Ddi::PcAddStreamResource }], "{label}");
+        assert_eq!(
+            sim.violations(),
+            vec![Violation::ImportMissing {
+                ddi: Ddi::PcAddStreamResource
+            }],
+            "{label}"
+        );
         return;
     }
     if add_failed {
         let error = seen.register.unwrap().unwrap_err();
-        assert_eq!(error, Error::InsufficientResources { step: Step::Add(mechanism) }, "{label}");
+        assert_eq!(
+            error,
+            Error::InsufficientResources {
+                step: Step::Add(mechanism)
+            },
+            "{label}"
+        );
         assert_eq!(error.status(), STATUS_INSUFFICIENT_RESOURCES, "{label}");
         assert!(seen.unregister.is_none(), "{label}");
         sim.assert_clean();
@@ -258,30 +307,53 @@ fn check_run(profile: OsProfile, kind: Kind, form: Form, inject: Option<(usize, 
         assert!(seen.registered_while_live.is_empty(), "{label}");
     } else {
         let [record] = seen.registered_while_live.as_slice() else {
-            panic!("{label}: expected one registration, got {:?}", seen.registered_while_live);
+            panic!(
+                "{label}: expected one registration, got {:?}",
+                seen.registered_while_live
+            );
         };
-        assert_eq!(record.pdo, made.pdo, "{label}: registered for the explicit PDO");
+        assert_eq!(
+            record.pdo, made.pdo,
+            "{label}: registered for the explicit PDO"
+        );
         assert_eq!(record.resource, made.resource, "{label}");
-        assert_eq!(record.descriptor, expected_descriptor(made.pdo, made.resource), "{label}");
-        let via_matches = match (mechanism, record.via) {
+        assert_eq!(
+            record.descriptor,
+            expected_descriptor(made.pdo, made.resource),
+            "{label}"
+        );
+        let via_matches = matches!(
+            (mechanism, record.via),
             (Mechanism::InterfaceV2, Via::InterfaceV2 { .. })
-            | (Mechanism::InterfaceV1, Via::InterfaceV1 { .. })
-            | (Mechanism::Export, Via::Export) => true,
-            _ => false,
-        };
+                | (Mechanism::InterfaceV1, Via::InterfaceV1 { .. })
+                | (Mechanism::Export, Via::Export)
+        );
         assert!(via_matches, "{label}: {mechanism:?} vs {:?}", record.via);
         // The port reference: ours, plus the manager's interface (v1/v2 routes); the
         // borrowed form adds none, the owned form holds one more.
-        let interface_refs = u32::from(matches!(mechanism, Mechanism::InterfaceV1 | Mechanism::InterfaceV2));
-        let owned_refs = if form == Form::Owned { interface_refs } else { 0 };
-        assert_eq!(seen.port_refs_while_registered, 1 + interface_refs + owned_refs, "{label}");
+        let interface_refs = u32::from(matches!(
+            mechanism,
+            Mechanism::InterfaceV1 | Mechanism::InterfaceV2
+        ));
+        let owned_refs = if form == Form::Owned {
+            interface_refs
+        } else {
+            0
+        };
+        assert_eq!(
+            seen.port_refs_while_registered,
+            1 + interface_refs + owned_refs,
+            "{label}"
+        );
     }
 
     // Removal outcome and what is left.
     if remove_failed {
         assert_eq!(
             seen.unregister,
-            Some(Err(Error::InsufficientResources { step: Step::Remove(mechanism) })),
+            Some(Err(Error::InsufficientResources {
+                step: Step::Remove(mechanism)
+            })),
             "{label}"
         );
         // PortCls still holds it, and tearing the resource down then breaks the rules: the
@@ -289,7 +361,9 @@ fn check_run(profile: OsProfile, kind: Kind, form: Form, inject: Option<(usize, 
         assert_eq!(sim.registrations().len(), 1, "{label}");
         let gone = match made.resource {
             Resource::Thread(thread) => Violation::ThreadGoneWhileRegistered { thread },
-            Resource::Interrupt { context, .. } => Violation::DisconnectedWhileRegistered { context },
+            Resource::Interrupt { context, .. } => {
+                Violation::DisconnectedWhileRegistered { context }
+            }
         };
         assert_eq!(sim.violations(), vec![gone], "{label}");
     } else {
@@ -348,9 +422,8 @@ fn mechanism_chosen_per_profile() {
         let manager = StreamResourceManager::new(&port, pdo);
         let expected = match profile {
             OsProfile::Win10_1511 => Mechanism::InterfaceV2,
-            OsProfile::Win10_1507 if EXPORT_LINKED => Mechanism::Export,
+            OsProfile::Win10_1507 | OsProfile::Windows81 if EXPORT_LINKED => Mechanism::Export,
             OsProfile::Win10_1507 => Mechanism::InterfaceV1,
-            OsProfile::Windows81 if EXPORT_LINKED => Mechanism::Export,
             OsProfile::Windows81 => Mechanism::Unsupported,
         };
         println!(

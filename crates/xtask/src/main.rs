@@ -14,7 +14,7 @@ const MIRI_TOOLCHAIN: &str = "nightly-2026-05-20";
 /// The Windows kernel targets the library and driver build for.
 const KERNEL_TARGETS: [&str; 2] = ["x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc"];
 
-/// The crates that make up the no_std library (cross-built for the kernel and run under Miri).
+/// The crates that make up the `no_std` library (cross-built for the kernel and run under Miri).
 const LIBRARY: [&str; 2] = ["portcls-sys", "portcls"];
 
 struct Step {
@@ -43,17 +43,46 @@ fn packages(args: &mut Vec<String>, crates: &[&str]) {
 fn test_plan(with_miri: bool) -> Vec<Step> {
     let mut plan = vec![
         step("format", &["fmt", "--all", "--check"]),
-        step("clippy (host)", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        step(
+            "clippy (host)",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
         step(
             "clippy (host, export compiled out)",
-            &["clippy", "-p", "portcls", "--all-targets", "--no-default-features", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "-p",
+                "portcls",
+                "--all-targets",
+                "--no-default-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
         ),
         step("tests (host)", &["test", "--workspace"]),
-        step("tests (host, export compiled out)", &["test", "-p", "portcls", "--no-default-features"]),
+        step(
+            "tests (host, export compiled out)",
+            &["test", "-p", "portcls", "--no-default-features"],
+        ),
     ];
     for target in KERNEL_TARGETS {
-        for (label, features) in [("", "portcls/link"), (", export compiled out", "portcls/link")] {
-            let mut args = vec!["clippy".to_owned(), "--target".to_owned(), target.to_owned()];
+        for (label, features) in [
+            ("", "portcls/link"),
+            (", export compiled out", "portcls/link"),
+        ] {
+            let mut args = vec![
+                "clippy".to_owned(),
+                "--target".to_owned(),
+                target.to_owned(),
+            ];
             packages(&mut args, &LIBRARY);
             args.extend(["--features".to_owned(), features.to_owned()]);
             if !label.is_empty() {
@@ -69,7 +98,10 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
         }
     }
     if with_miri {
-        for (label, extra) in [("", None), (", export compiled out", Some("--no-default-features"))] {
+        for (label, extra) in [
+            ("", None),
+            (", export compiled out", Some("--no-default-features")),
+        ] {
             let mut args = vec!["miri".to_owned(), "test".to_owned()];
             packages(&mut args, &LIBRARY);
             if extra.is_none() {
@@ -100,17 +132,30 @@ fn run(plan: &[Step]) -> ExitCode {
         println!("\n==> xtask: {} (cargo {})", step.name, step.args.join(" "));
         let at = Instant::now();
         let ok = command.status().is_ok_and(|status| status.success());
-        println!("==> xtask: {} {} in {:.1?}", step.name, if ok { "passed" } else { "FAILED" }, at.elapsed());
+        println!(
+            "==> xtask: {} {} in {:.1?}",
+            step.name,
+            if ok { "passed" } else { "FAILED" },
+            at.elapsed()
+        );
         if !ok {
             failed.push(step.name.as_str());
         }
     }
     let passed = plan.len() - failed.len();
-    println!("\nxtask: {passed} passed, {} failed ({:.1?})", failed.len(), started.elapsed());
+    println!(
+        "\nxtask: {passed} passed, {} failed ({:.1?})",
+        failed.len(),
+        started.elapsed()
+    );
     for name in &failed {
         println!("  failed: {name}");
     }
-    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn usage() -> ExitCode {
@@ -120,7 +165,12 @@ fn usage() -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["test"] => run(&test_plan(true)),
         ["test", "--quick"] => run(&test_plan(false)),
         _ => usage(),
