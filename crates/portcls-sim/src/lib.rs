@@ -516,9 +516,13 @@ impl Sim {
     /// The port's reference count (0 once released for the last time).
     #[must_use]
     pub fn port_refs(&self, port: PUNKNOWN) -> u32 {
-        let allocations = self.allocations.lock().unwrap_or_else(PoisonError::into_inner);
+        let allocations = self
+            .allocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let id = allocations.ports.iter().find(|a| a.is(port)).map(|a| a.id);
-        id.and_then(|id| self.world.lock().ports.get(&id).map(|p| p.refs)).unwrap_or(0)
+        id.and_then(|id| self.world.lock().ports.get(&id).map(|p| p.refs))
+            .unwrap_or(0)
     }
 
     /// Makes a device stack (FDO over PDO).

@@ -214,10 +214,7 @@ pub(crate) unsafe fn read_descriptor(
     if descriptor.is_null() || !descriptor.is_aligned() {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    // SAFETY: readable (caller's contract). Reading it as bytes also proves, under Miri, that
-    // the driver initialised every byte (padding included), as the INIT macro does.
-    let bytes = unsafe { descriptor.cast::<[u8; 40]>().read() };
-    // SAFETY: as above, aligned (checked).
+    // SAFETY: readable (caller's contract) and aligned (checked).
     let d = unsafe { descriptor.read() };
     if d.Size != PCSTREAMRESOURCE_DESCRIPTOR::SIZE || d.Flags != 0 {
         return Err(STATUS_INVALID_PARAMETER);
@@ -243,6 +240,9 @@ pub(crate) unsafe fn read_descriptor(
         // ePcStreamResourceSet is reserved; anything else is unknown.
         return Err(STATUS_INVALID_PARAMETER);
     };
+    // SAFETY: readable, as above. Reading it as bytes also proves, under Miri, that the driver
+    // initialised every byte (padding included), as the INIT macro does.
+    let bytes = unsafe { descriptor.cast::<[u8; 40]>().read() };
     Ok((resource, d.Pdo.addr(), bytes))
 }
 
@@ -305,7 +305,11 @@ pub(crate) fn add(
     );
     // SAFETY: `handle` is a writable slot (checked non-null). The handle is an opaque token.
     unsafe { handle.write(std::ptr::without_provenance_mut(token)) };
-    state.record(ddi, format!("{detail}, {resource} -> handle {token:#x}"), STATUS_SUCCESS)
+    state.record(
+        ddi,
+        format!("{detail}, {resource} -> handle {token:#x}"),
+        STATUS_SUCCESS,
+    )
 }
 
 /// The shared body of every remove routine.

@@ -213,7 +213,20 @@ impl PCSTREAMRESOURCE_DESCRIPTOR {
     #[allow(clippy::cast_possible_truncation)] // 40 bytes
     pub const SIZE: ULONG = core::mem::size_of::<Self>() as ULONG;
 
-    /// What `PCSTREAMRESOURCE_DESCRIPTOR_INIT` produces: all zero but `Size`.
+    /// `PCSTREAMRESOURCE_DESCRIPTOR_INIT` on a slot: zeroes every byte, padding included, and
+    /// sets `Size`. Field assignments through the returned reference keep the padding zero, so
+    /// PortCls reads exactly the bytes a C driver would send (a by-value descriptor, as
+    /// [`PCSTREAMRESOURCE_DESCRIPTOR::init`] returns, may lose its padding when moved).
+    pub fn init_in_place(slot: &mut core::mem::MaybeUninit<Self>) -> &mut Self {
+        // SAFETY: the slot is valid for writes of one descriptor.
+        unsafe { slot.as_mut_ptr().write_bytes(0, 1) };
+        // SAFETY: all-zero bytes are a valid descriptor (integers and null pointers).
+        let descriptor = unsafe { slot.assume_init_mut() };
+        descriptor.Size = Self::SIZE;
+        descriptor
+    }
+
+    /// What `PCSTREAMRESOURCE_DESCRIPTOR_INIT` produces, by value: all fields zero but `Size`.
     #[must_use]
     pub const fn init() -> Self {
         Self {

@@ -136,12 +136,9 @@ impl Route {
             return Ok(None);
         }
         ensure_passive(step)?;
-        // Like PCSTREAMRESOURCE_DESCRIPTOR_INIT: every byte zero (padding included, so PortCls
-        // sees exactly what a C driver sends); field assignments then leave the padding alone.
-        let mut zeroed = core::mem::MaybeUninit::<PCSTREAMRESOURCE_DESCRIPTOR>::zeroed();
-        // SAFETY: all-zero bytes are a valid descriptor (integers and null pointers).
-        let descriptor = unsafe { zeroed.assume_init_mut() };
-        descriptor.Size = PCSTREAMRESOURCE_DESCRIPTOR::SIZE;
+        // PCSTREAMRESOURCE_DESCRIPTOR_INIT in place, so the padding PortCls reads is zero.
+        let mut slot = core::mem::MaybeUninit::uninit();
+        let descriptor = PCSTREAMRESOURCE_DESCRIPTOR::init_in_place(&mut slot);
         descriptor.Pdo = pdo.as_raw();
         descriptor.Type = resource_type;
         fill(descriptor);
