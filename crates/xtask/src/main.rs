@@ -74,29 +74,29 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
         ),
     ];
     for target in KERNEL_TARGETS {
-        for (label, features) in [
-            ("", "portcls/link"),
-            (", export compiled out", "portcls/link"),
-        ] {
-            let mut args = vec![
-                "clippy".to_owned(),
-                "--target".to_owned(),
-                target.to_owned(),
-            ];
+        for export in [true, false] {
+            let mut args = vec!["clippy".to_owned(), "--target".to_owned(), target.to_owned()];
             packages(&mut args, &LIBRARY);
-            args.extend(["--features".to_owned(), features.to_owned()]);
-            if !label.is_empty() {
+            args.extend(["--features".to_owned(), "portcls/link".to_owned()]);
+            if !export {
                 args.push("--no-default-features".to_owned());
             }
             args.extend(["--".to_owned(), "-D".to_owned(), "warnings".to_owned()]);
+            let label = if export { "" } else { ", export compiled out" };
             plan.push(Step {
-                name: format!("cross-build {target} (kernel imports{label})"),
+                name: format!("cross-build {target} (raw-dylib kernel imports{label})"),
                 toolchain: None,
                 args,
                 env: Vec::new(),
             });
         }
     }
+    plan.push(Step {
+        name: "docs (broken links are errors)".to_owned(),
+        toolchain: None,
+        args: ["doc", "--workspace", "--no-deps"].map(str::to_owned).to_vec(),
+        env: vec![("RUSTDOCFLAGS", "-D warnings")],
+    });
     if with_miri {
         for (label, extra) in [
             ("", None),
@@ -119,7 +119,29 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
     plan
 }
 
+/// Makes sure the pinned nightly with Miri is installed (a fresh machine has only the stable
+/// toolchain `rust-toolchain.toml` names).
+fn ensure_miri() -> bool {
+    let present = Command::new("cargo")
+        .args([&format!("+{MIRI_TOOLCHAIN}"), "miri", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if present {
+        return true;
+    }
+    println!("==> xtask: installing {MIRI_TOOLCHAIN} with miri and rust-src");
+    Command::new("rustup")
+        .args(["toolchain", "install", MIRI_TOOLCHAIN, "--profile", "minimal"])
+        .args(["--component", "miri,rust-src"])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 fn run(plan: &[Step]) -> ExitCode {
+    if plan.iter().any(|step| step.toolchain == Some(MIRI_TOOLCHAIN)) && !ensure_miri() {
+        eprintln!("xtask: could not install {MIRI_TOOLCHAIN} with Miri (rustup toolchain install failed)");
+        return ExitCode::FAILURE;
+    }
     let started = Instant::now();
     let mut failed = Vec::new();
     for step in plan {
