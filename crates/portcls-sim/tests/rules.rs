@@ -18,7 +18,9 @@ use portcls_sys::{
 
 fn unknown_vtable(object: *mut c_void) -> IUnknownVtbl {
     // SAFETY: every object the model hands out starts with a pointer to an IUnknown-led vtable.
-    unsafe { *object.cast::<*const IUnknownVtbl>().read() }
+    let vtable = unsafe { object.cast::<*const IUnknownVtbl>().read() };
+    // SAFETY: that vtable is a static of the model.
+    unsafe { *vtable }
 }
 
 fn query(object: *mut c_void, iid: GUID) -> (NTSTATUS, *mut c_void) {
@@ -58,7 +60,9 @@ fn add2(
     let manager = manager.cast::<IPortClsStreamResourceManager2>();
     let mut handle: PCSTREAMRESOURCE = null_mut();
     // SAFETY: a live v2 manager of the model; the descriptor and slot are ours.
-    let add = unsafe { (*(*manager).lpVtbl).AddStreamResource2 };
+    let vtable = unsafe { (*manager).lpVtbl };
+    // SAFETY: the model's static vtable.
+    let add = unsafe { (*vtable).AddStreamResource2 };
     // SAFETY: as above.
     let status = unsafe { add(manager, pdo, null_mut(), descriptor, &raw mut handle) };
     (status, handle)
@@ -67,7 +71,9 @@ fn add2(
 fn remove(manager: *mut c_void, handle: PCSTREAMRESOURCE) -> NTSTATUS {
     let manager = manager.cast::<IPortClsStreamResourceManager>();
     // SAFETY: a live manager of the model.
-    let remove = unsafe { (*(*manager).lpVtbl).RemoveStreamResource };
+    let vtable = unsafe { (*manager).lpVtbl };
+    // SAFETY: the model's static vtable.
+    let remove = unsafe { (*vtable).RemoveStreamResource };
     // SAFETY: as above; the handle may be anything (the model checks it).
     unsafe { remove(manager, handle) }
 }
@@ -161,29 +167,31 @@ fn malformed_descriptors_are_refused_with_invalid_parameter() {
     let bench = Bench::new();
     let mut slot = Slot::uninit();
     let good = *thread_descriptor(&mut slot, bench.pdo, bench.thread);
-    let mut cases: Vec<(&str, PCSTREAMRESOURCE_DESCRIPTOR)> = Vec::new();
-    cases.push((
-        "wrong Size",
-        PCSTREAMRESOURCE_DESCRIPTOR { Size: 24, ..good },
-    ));
-    cases.push((
-        "non-zero Flags",
-        PCSTREAMRESOURCE_DESCRIPTOR { Flags: 1, ..good },
-    ));
-    cases.push((
-        "reserved type Set",
-        PCSTREAMRESOURCE_DESCRIPTOR {
-            Type: ePcStreamResourceSet,
-            ..good
-        },
-    ));
-    cases.push((
-        "unknown type",
-        PCSTREAMRESOURCE_DESCRIPTOR {
-            Type: portcls_sys::PcStreamResourceType(7),
-            ..good
-        },
-    ));
+    let unknown_type = portcls_sys::PcStreamResourceType(7);
+    let mut cases = vec![
+        (
+            "wrong Size",
+            PCSTREAMRESOURCE_DESCRIPTOR { Size: 24, ..good },
+        ),
+        (
+            "non-zero Flags",
+            PCSTREAMRESOURCE_DESCRIPTOR { Flags: 1, ..good },
+        ),
+        (
+            "reserved type Set",
+            PCSTREAMRESOURCE_DESCRIPTOR {
+                Type: ePcStreamResourceSet,
+                ..good
+            },
+        ),
+        (
+            "unknown type",
+            PCSTREAMRESOURCE_DESCRIPTOR {
+                Type: unknown_type,
+                ..good
+            },
+        ),
+    ];
     let mut null_thread = good;
     null_thread.Resource.Thread = null_mut();
     cases.push(("null thread", null_thread));
@@ -219,10 +227,8 @@ fn removal_rules_catch_unknown_double_and_foreign_removals() {
     assert_eq!(remove(other_manager, handle), STATUS_INVALID_PARAMETER);
     // Through the export: refused too.
     // SAFETY: any handle value may be passed; the model checks it.
-    assert_eq!(
-        unsafe { portcls_sim::PcRemoveStreamResource(handle) },
-        STATUS_INVALID_PARAMETER
-    );
+    let status = unsafe { portcls_sim::PcRemoveStreamResource(handle) };
+    assert_eq!(status, STATUS_INVALID_PARAMETER);
     assert_eq!(bench.sim.registrations().len(), 1);
 
     // Through the v1 interface of the same port: that is the same object, so it works.
@@ -335,10 +341,8 @@ fn the_export_registers_for_the_explicit_pdo_on_windows_10() {
         (Via::Export, pdo.addr(), Resource::Thread(thread.addr()))
     );
     // SAFETY: the handle just returned.
-    assert_eq!(
-        unsafe { portcls_sim::PcRemoveStreamResource(handle) },
-        STATUS_SUCCESS
-    );
+    let status = unsafe { portcls_sim::PcRemoveStreamResource(handle) };
+    assert_eq!(status, STATUS_SUCCESS);
     // SAFETY: the reference create_thread gave us.
     unsafe { portcls_sim::ObfDereferenceObject(thread.cast()) };
     sim.assert_clean();

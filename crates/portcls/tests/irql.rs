@@ -30,9 +30,22 @@ fn registering_at_dispatch_level_is_caught_and_registers_nothing() {
     let step = Step::Add(Mechanism::InterfaceV2);
     if cfg!(debug_assertions) {
         // The library's own check: PortCls is never called.
-        assert_eq!(result, Err(Error::IrqlNotPassive { step, irql: DISPATCH_LEVEL }));
-        assert_eq!(result.unwrap_err().status(), portcls_sys::STATUS_INVALID_DEVICE_STATE);
-        assert!(sim.trace().iter().all(|event| event.ddi != Ddi::AddStreamResource2));
+        assert_eq!(
+            result,
+            Err(Error::IrqlNotPassive {
+                step,
+                irql: DISPATCH_LEVEL
+            })
+        );
+        assert_eq!(
+            result.unwrap_err().status(),
+            portcls_sys::STATUS_INVALID_DEVICE_STATE
+        );
+        assert!(
+            sim.trace()
+                .iter()
+                .all(|event| event.ddi != Ddi::AddStreamResource2)
+        );
         assert!(sim.violations().is_empty());
     } else {
         // Release builds leave it to the verifier, which the model plays.
@@ -40,7 +53,10 @@ fn registering_at_dispatch_level_is_caught_and_registers_nothing() {
         assert_eq!(result, Err(Error::Failed { step, status }));
         assert_eq!(
             sim.violations(),
-            vec![Violation::IrqlTooHigh { ddi: Ddi::AddStreamResource2, irql: DISPATCH_LEVEL }]
+            vec![Violation::IrqlTooHigh {
+                ddi: Ddi::AddStreamResource2,
+                irql: DISPATCH_LEVEL
+            }]
         );
     }
     assert!(sim.registrations().is_empty());
@@ -68,7 +84,10 @@ fn dropping_a_registration_at_dispatch_level_is_caught() {
     if cfg!(debug_assertions) {
         assert_eq!(sim.violations(), vec![gone]);
     } else {
-        let irql = Violation::IrqlTooHigh { ddi: Ddi::RemoveStreamResource, irql: DISPATCH_LEVEL };
+        let irql = Violation::IrqlTooHigh {
+            ddi: Ddi::RemoveStreamResource,
+            irql: DISPATCH_LEVEL,
+        };
         assert_eq!(sim.violations(), vec![irql, gone]);
     }
     assert_eq!(sim.registrations()[0].resource, Resource::Thread(address));
@@ -77,13 +96,23 @@ fn dropping_a_registration_at_dispatch_level_is_caught() {
 #[test]
 fn unregister_at_dispatch_level_reports_the_error() {
     let sim = Sim::new(OsProfile::Win10_1511);
-    let (port, manager, thread) = setup(&sim);
-    let registration = manager.register_owned_thread(thread.clone()).map_err(|(e, _)| e).unwrap();
+    let (_port, manager, thread) = setup(&sim);
+    let registration = manager
+        .register_owned_thread(thread.clone())
+        .map_err(|(e, _)| e)
+        .unwrap();
     let (returned, outcome) = {
         let _irql = portcls_sim::raise_irql(DISPATCH_LEVEL);
         registration.unregister()
     };
-    assert_eq!(outcome.unwrap_err().step(), Step::Remove(Mechanism::InterfaceV2));
-    assert_eq!(returned.as_raw(), thread.as_raw(), "the thread comes back either way");
+    assert_eq!(
+        outcome.unwrap_err().step(),
+        Step::Remove(Mechanism::InterfaceV2)
+    );
+    assert_eq!(
+        returned.as_raw(),
+        thread.as_raw(),
+        "the thread comes back either way"
+    );
     assert_eq!(sim.registrations().len(), 1);
 }

@@ -75,7 +75,11 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
     ];
     for target in KERNEL_TARGETS {
         for export in [true, false] {
-            let mut args = vec!["clippy".to_owned(), "--target".to_owned(), target.to_owned()];
+            let mut args = vec![
+                "clippy".to_owned(),
+                "--target".to_owned(),
+                target.to_owned(),
+            ];
             packages(&mut args, &LIBRARY);
             args.extend(["--features".to_owned(), "portcls/link".to_owned()]);
             if !export {
@@ -94,7 +98,9 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
     plan.push(Step {
         name: "docs (broken links are errors)".to_owned(),
         toolchain: None,
-        args: ["doc", "--workspace", "--no-deps"].map(str::to_owned).to_vec(),
+        args: ["doc", "--workspace", "--no-deps"]
+            .map(str::to_owned)
+            .to_vec(),
         env: vec![("RUSTDOCFLAGS", "-D warnings")],
     });
     if with_miri {
@@ -131,15 +137,27 @@ fn ensure_miri() -> bool {
     }
     println!("==> xtask: installing {MIRI_TOOLCHAIN} with miri and rust-src");
     Command::new("rustup")
-        .args(["toolchain", "install", MIRI_TOOLCHAIN, "--profile", "minimal"])
+        .args([
+            "toolchain",
+            "install",
+            MIRI_TOOLCHAIN,
+            "--profile",
+            "minimal",
+        ])
         .args(["--component", "miri,rust-src"])
         .status()
         .is_ok_and(|status| status.success())
 }
 
 fn run(plan: &[Step]) -> ExitCode {
-    if plan.iter().any(|step| step.toolchain == Some(MIRI_TOOLCHAIN)) && !ensure_miri() {
-        eprintln!("xtask: could not install {MIRI_TOOLCHAIN} with Miri (rustup toolchain install failed)");
+    if plan
+        .iter()
+        .any(|step| step.toolchain == Some(MIRI_TOOLCHAIN))
+        && !ensure_miri()
+    {
+        eprintln!(
+            "xtask: could not install {MIRI_TOOLCHAIN} with Miri (rustup toolchain install failed)"
+        );
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
