@@ -1,0 +1,7 @@
+//! A sample WaveRT miniport: a virtual adapter with a render (speakers) and a capture
+//! (microphone) endpoint whose DMA engine is a driver-owned thread, registered with PortCls as a
+//! stream resource through the `portcls` crate.
+//!
+//! The logic that needs no kernel (formats, stream state, positions, tone) lives in plain
+//! modules with no FFI and is unit-tested directly.
+#![cfg_attr(not(test), no_std)]
