@@ -1,49 +1,56 @@
 //! `cargo xtask`: the workspace's portable build and test logic.
 //!
-//! - `cargo xtask test`: everything CI runs, in order (format, lints on the host and on both
-//!   Windows kernel targets, host tests with and without the `export` feature, the kernel
-//!   cross-builds, and the library tests under Miri).
+//! - `cargo xtask test`: everything CI runs, in order: format; lints on the host and for both
+//!   Windows kernel targets; host tests with and without the `export` feature; docs; kernel
+//!   images linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic);
+//!   and the library's tests under Miri.
 //! - `cargo xtask test --quick`: the same without Miri.
+
+mod kernel;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// The nightly toolchain Miri runs on (pinned: `.ci/run` installs it).
+/// The nightly toolchain Miri runs on (pinned; installed on demand).
 const MIRI_TOOLCHAIN: &str = "nightly-2026-05-20";
 
 /// The Windows kernel targets the library and driver build for.
 const KERNEL_TARGETS: [&str; 2] = ["x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc"];
 
-/// The crates that make up the `no_std` library (cross-built for the kernel and run under Miri).
-const LIBRARY: [&str; 2] = ["portcls-sys", "portcls"];
+/// What a step does.
+enum Action {
+    /// Run cargo (optionally with another toolchain and extra environment).
+    Cargo {
+        toolchain: Option<&'static str>,
+        args: Vec<String>,
+        env: Vec<(&'static str, &'static str)>,
+    },
+    /// Link the library probe for a kernel target and check the image.
+    LibraryProbe { target: &'static str, export: bool },
+}
 
 struct Step {
     name: String,
-    toolchain: Option<&'static str>,
-    args: Vec<String>,
-    env: Vec<(&'static str, &'static str)>,
+    action: Action,
 }
 
-fn step(name: impl Into<String>, args: &[&str]) -> Step {
+fn cargo(name: impl Into<String>, args: &[&str]) -> Step {
+    let args = args.iter().map(|&a| a.to_owned()).collect();
     Step {
         name: name.into(),
-        toolchain: None,
-        args: args.iter().map(|&a| a.to_owned()).collect(),
-        env: Vec::new(),
+        action: Action::Cargo {
+            toolchain: None,
+            args,
+            env: Vec::new(),
+        },
     }
 }
 
-fn packages(args: &mut Vec<String>, crates: &[&str]) {
-    for name in crates {
-        args.push("-p".to_owned());
-        args.push((*name).to_owned());
-    }
-}
-
-fn test_plan(with_miri: bool) -> Vec<Step> {
-    let mut plan = vec![
-        step("format", &["fmt", "--all", "--check"]),
-        step(
+/// Host lints and tests, each with and without the `export` feature of `portcls`.
+fn host_steps() -> Vec<Step> {
+    vec![
+        cargo("format", &["fmt", "--all", "--check"]),
+        cargo(
             "clippy (host)",
             &[
                 "clippy",
@@ -54,7 +61,7 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
                 "warnings",
             ],
         ),
-        step(
+        cargo(
             "clippy (host, export compiled out)",
             &[
                 "clippy",
@@ -67,60 +74,94 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
                 "warnings",
             ],
         ),
-        step("tests (host)", &["test", "--workspace"]),
-        step(
+        cargo("tests (host)", &["test", "--workspace"]),
+        cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
         ),
-    ];
+        Step {
+            name: "docs (warnings are errors)".to_owned(),
+            action: Action::Cargo {
+                toolchain: None,
+                args: ["doc", "--workspace", "--no-deps"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                env: vec![("RUSTDOCFLAGS", "-D warnings")],
+            },
+        },
+    ]
+}
+
+/// Lints of the library for each kernel target with the raw-dylib imports, then a kernel image
+/// linked from it and audited, with and without the export.
+fn kernel_steps() -> Vec<Step> {
+    let mut steps = Vec::new();
     for target in KERNEL_TARGETS {
         for export in [true, false] {
-            let mut args = vec![
-                "clippy".to_owned(),
-                "--target".to_owned(),
-                target.to_owned(),
-            ];
-            packages(&mut args, &LIBRARY);
+            let label = if export { "" } else { ", export compiled out" };
+            let mut args: Vec<String> = [
+                "clippy",
+                "--target",
+                target,
+                "-p",
+                "portcls-sys",
+                "-p",
+                "portcls",
+            ]
+            .map(str::to_owned)
+            .to_vec();
             args.extend(["--features".to_owned(), "portcls/link".to_owned()]);
             if !export {
                 args.push("--no-default-features".to_owned());
             }
-            args.extend(["--".to_owned(), "-D".to_owned(), "warnings".to_owned()]);
-            let label = if export { "" } else { ", export compiled out" };
-            plan.push(Step {
-                name: format!("cross-build {target} (raw-dylib kernel imports{label})"),
-                toolchain: None,
-                args,
-                env: Vec::new(),
+            args.extend(["--", "-D", "warnings"].map(str::to_owned));
+            steps.push(Step {
+                name: format!("clippy {target} (raw-dylib kernel imports{label})"),
+                action: Action::Cargo {
+                    toolchain: None,
+                    args,
+                    env: Vec::new(),
+                },
+            });
+            steps.push(Step {
+                name: format!("kernel image {target} (library probe{label})"),
+                action: Action::LibraryProbe { target, export },
             });
         }
     }
-    plan.push(Step {
-        name: "docs (broken links are errors)".to_owned(),
-        toolchain: None,
-        args: ["doc", "--workspace", "--no-deps"]
-            .map(str::to_owned)
-            .to_vec(),
-        env: vec![("RUSTDOCFLAGS", "-D warnings")],
-    });
-    if with_miri {
-        for (label, extra) in [
-            ("", None),
-            (", export compiled out", Some("--no-default-features")),
-        ] {
-            let mut args = vec!["miri".to_owned(), "test".to_owned()];
-            packages(&mut args, &LIBRARY);
-            if extra.is_none() {
-                args.extend(["-p".to_owned(), "portcls-sim".to_owned()]);
+    steps
+}
+
+/// The library and the model under Miri, with and without the export.
+fn miri_steps() -> Vec<Step> {
+    [("", true), (", export compiled out", false)]
+        .into_iter()
+        .map(|(label, export)| {
+            let mut args: Vec<String> = ["miri", "test", "-p", "portcls-sys", "-p", "portcls"]
+                .map(str::to_owned)
+                .to_vec();
+            if export {
+                args.extend(["-p", "portcls-sim"].map(str::to_owned));
+            } else {
+                args.push("--no-default-features".to_owned());
             }
-            args.extend(extra.map(str::to_owned));
-            plan.push(Step {
+            Step {
                 name: format!("Miri{label}"),
-                toolchain: Some(MIRI_TOOLCHAIN),
-                args,
-                env: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
-            });
-        }
+                action: Action::Cargo {
+                    toolchain: Some(MIRI_TOOLCHAIN),
+                    args,
+                    env: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
+                },
+            }
+        })
+        .collect()
+}
+
+fn test_plan(with_miri: bool) -> Vec<Step> {
+    let mut plan = host_steps();
+    plan.extend(kernel_steps());
+    if with_miri {
+        plan.extend(miri_steps());
     }
     plan
 }
@@ -149,12 +190,42 @@ fn ensure_miri() -> bool {
         .is_ok_and(|status| status.success())
 }
 
+fn execute(action: &Action) -> Result<(), String> {
+    match action {
+        Action::Cargo {
+            toolchain,
+            args,
+            env,
+        } => {
+            let mut command = Command::new("cargo");
+            if let Some(toolchain) = toolchain {
+                command.arg(format!("+{toolchain}"));
+            }
+            command.args(args).envs(env.iter().copied());
+            let status = command
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("cargo {} failed", args.join(" ")))
+            }
+        }
+        Action::LibraryProbe { target, export } => kernel::check_library_probe(target, *export),
+    }
+}
+
 fn run(plan: &[Step]) -> ExitCode {
-    if plan
-        .iter()
-        .any(|step| step.toolchain == Some(MIRI_TOOLCHAIN))
-        && !ensure_miri()
-    {
+    let needs_miri = plan.iter().any(|step| {
+        matches!(
+            step.action,
+            Action::Cargo {
+                toolchain: Some(MIRI_TOOLCHAIN),
+                ..
+            }
+        )
+    });
+    if needs_miri && !ensure_miri() {
         eprintln!(
             "xtask: could not install {MIRI_TOOLCHAIN} with Miri (rustup toolchain install failed)"
         );
@@ -163,23 +234,18 @@ fn run(plan: &[Step]) -> ExitCode {
     let started = Instant::now();
     let mut failed = Vec::new();
     for step in plan {
-        let mut command = Command::new("cargo");
-        if let Some(toolchain) = step.toolchain {
-            command.arg(format!("+{toolchain}"));
-        }
-        command.args(&step.args);
-        command.envs(step.env.iter().copied());
-        println!("\n==> xtask: {} (cargo {})", step.name, step.args.join(" "));
+        println!("\n==> xtask: {}", step.name);
         let at = Instant::now();
-        let ok = command.status().is_ok_and(|status| status.success());
-        println!(
-            "==> xtask: {} {} in {:.1?}",
-            step.name,
-            if ok { "passed" } else { "FAILED" },
-            at.elapsed()
-        );
-        if !ok {
-            failed.push(step.name.as_str());
+        match execute(&step.action) {
+            Ok(()) => println!("==> xtask: {} passed in {:.1?}", step.name, at.elapsed()),
+            Err(error) => {
+                println!(
+                    "==> xtask: {} FAILED in {:.1?}: {error}",
+                    step.name,
+                    at.elapsed()
+                );
+                failed.push(step.name.as_str());
+            }
         }
     }
     let passed = plan.len() - failed.len();

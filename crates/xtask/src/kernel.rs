@@ -1,0 +1,191 @@
+//! Linking kernel-mode images with rust-lld and reading back what the PE file says.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::pe;
+use object::read::pe::{ImageNtHeaders, PeFile64};
+
+/// The linker settings a WDK build of a WDM driver uses, for lld-link (`/RELEASE` is explicit:
+/// lld does not imply the checksum from the native subsystem).
+pub const KERNEL_LINK_ARGS: [&str; 6] = [
+    "/DRIVER",
+    "/SUBSYSTEM:NATIVE",
+    "/ENTRY:DriverEntry",
+    "/NODEFAULTLIB",
+    "/INTEGRITYCHECK",
+    "/RELEASE",
+];
+
+/// Where kernel images are built (apart from host builds, whose flags differ).
+pub const TARGET_DIR: &str = "target/kernel";
+
+/// Links `package` as a kernel-mode image for `target` (release, panic = abort, rust-lld) and
+/// returns the image's path.
+pub fn link(
+    package: &str,
+    target: &str,
+    features: &[&str],
+    default_features: bool,
+) -> Result<PathBuf, String> {
+    let mut command = Command::new("cargo");
+    command.args(["rustc", "--quiet", "--release", "--crate-type", "cdylib"]);
+    command.args([
+        "-p",
+        package,
+        "--target",
+        target,
+        "--target-dir",
+        TARGET_DIR,
+    ]);
+    if !default_features {
+        command.arg("--no-default-features");
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    command.args(["--", "-C", "linker=rust-lld"]);
+    for arg in KERNEL_LINK_ARGS {
+        command.args(["-C", &format!("link-arg={arg}")]);
+    }
+    command.env("CARGO_PROFILE_RELEASE_PANIC", "abort");
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("linking {package} for {target} failed"));
+    }
+    let file = format!("{}.dll", package.replace('-', "_"));
+    Ok(Path::new(TARGET_DIR)
+        .join(target)
+        .join("release")
+        .join(file))
+}
+
+/// What the audit reads from a PE image.
+#[derive(Debug)]
+pub struct Image {
+    /// `IMAGE_FILE_MACHINE_*`.
+    pub machine: u16,
+    /// `IMAGE_SUBSYSTEM_*`.
+    pub subsystem: u16,
+    /// Imported routines by module.
+    pub imports: BTreeMap<String, BTreeSet<String>>,
+    /// File size in bytes.
+    pub size: u64,
+}
+
+/// Reads the headers and the import table of a 64-bit PE file.
+pub fn inspect(path: &Path) -> Result<Image, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = PeFile64::parse(&*data)
+        .map_err(|e| format!("{}: not a PE32+ image: {e}", path.display()))?;
+    let headers = file.nt_headers();
+    let machine = headers.file_header().machine.get(object::LittleEndian);
+    let subsystem = headers
+        .optional_header()
+        .subsystem
+        .get(object::LittleEndian);
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let table = file
+        .import_table()
+        .map_err(|e| format!("{}: bad import table: {e}", path.display()))?;
+    if let Some(table) = table {
+        let mut descriptors = table.descriptors().map_err(|e| e.to_string())?;
+        while let Some(descriptor) = descriptors.next().map_err(|e| e.to_string())? {
+            let module = table
+                .name(descriptor.name.get(object::LittleEndian))
+                .map_err(|e| e.to_string())?;
+            let module = String::from_utf8_lossy(module).into_owned();
+            let mut thunks = table
+                .thunks(descriptor.original_first_thunk.get(object::LittleEndian))
+                .map_err(|e| e.to_string())?;
+            let names = imports.entry(module).or_default();
+            while let Some(thunk) = thunks
+                .next::<pe::ImageNtHeaders64>()
+                .map_err(|e| e.to_string())?
+            {
+                match table
+                    .import::<pe::ImageNtHeaders64>(thunk)
+                    .map_err(|e| e.to_string())?
+                {
+                    object::read::pe::Import::Name(_, name) => {
+                        names.insert(String::from_utf8_lossy(name).into_owned());
+                    }
+                    object::read::pe::Import::Ordinal(ordinal) => {
+                        names.insert(format!("#{ordinal}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(Image {
+        machine,
+        subsystem,
+        imports,
+        size: data.len() as u64,
+    })
+}
+
+/// The machine value a target's images must carry.
+pub fn expected_machine(target: &str) -> u16 {
+    if target.starts_with("aarch64") {
+        pe::IMAGE_FILE_MACHINE_ARM64
+    } else {
+        pe::IMAGE_FILE_MACHINE_AMD64
+    }
+}
+
+/// Links the library probe and checks its image: machine, native subsystem, and exactly the
+/// imports the library documents (no `Pc*StreamResource` exports without the `export` feature).
+pub fn check_library_probe(target: &str, export: bool) -> Result<(), String> {
+    let path = link("portcls-kernel-probe", target, &[], export)?;
+    let image = inspect(&path)?;
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let ntoskrnl = [
+        "IoDisconnectInterruptEx",
+        "ObfDereferenceObject",
+        "ObfReferenceObject",
+    ];
+    expected.insert(
+        "ntoskrnl.exe".to_owned(),
+        ntoskrnl.map(str::to_owned).into(),
+    );
+    let mut portcls = vec!["PcGetPhysicalDeviceObject"];
+    if export {
+        portcls.extend(["PcAddStreamResource", "PcRemoveStreamResource"]);
+    }
+    expected.insert(
+        "portcls.sys".to_owned(),
+        portcls.into_iter().map(str::to_owned).collect(),
+    );
+    println!(
+        "    {}: {} bytes, machine {:#06x}, subsystem {}, imports {:?}",
+        path.display(),
+        image.size,
+        image.machine,
+        image.subsystem,
+        image.imports
+    );
+    if image.machine != expected_machine(target) {
+        return Err(format!(
+            "machine {:#06x}, expected {:#06x}",
+            image.machine,
+            expected_machine(target)
+        ));
+    }
+    if image.subsystem != pe::IMAGE_SUBSYSTEM_NATIVE {
+        return Err(format!(
+            "subsystem {}, expected native (1)",
+            image.subsystem
+        ));
+    }
+    if image.imports != expected {
+        return Err(format!(
+            "imports {:?}, expected exactly {expected:?}",
+            image.imports
+        ));
+    }
+    Ok(())
+}
