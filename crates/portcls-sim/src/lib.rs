@@ -24,6 +24,7 @@
 //! (and do nothing else), which is how tests walk every failure point.
 #![allow(clippy::missing_panics_doc)]
 
+pub mod pool;
 mod port;
 mod world;
 
@@ -42,6 +43,7 @@ use portcls_sys::{
     STATUS_SUCCESS,
 };
 
+pub use pool::Tag;
 pub use world::TraceEvent;
 use world::{Injection, World};
 
@@ -54,13 +56,20 @@ pub enum OsProfile {
     Windows81,
     /// Windows 10 1507 (build 10240): interface v1 and the exports.
     Win10_1507,
-    /// Windows 10 1511 (build 10586) and later: interfaces v2 and v1, and the exports.
+    /// Windows 10 1511 (build 10586) up to 1909: interfaces v2 and v1, and the exports.
     Win10_1511,
+    /// Windows 10 2004 (build 19041) and later: as 1511, and the kernel has `ExAllocatePool2`.
+    Win10_2004,
 }
 
 impl OsProfile {
     /// Every profile, oldest first.
-    pub const ALL: [Self; 3] = [Self::Windows81, Self::Win10_1507, Self::Win10_1511];
+    pub const ALL: [Self; 4] = [
+        Self::Windows81,
+        Self::Win10_1507,
+        Self::Win10_1511,
+        Self::Win10_2004,
+    ];
 
     /// The build number the profile stands for.
     #[must_use]
@@ -69,19 +78,26 @@ impl OsProfile {
             Self::Windows81 => 9600,
             Self::Win10_1507 => 10240,
             Self::Win10_1511 => 10586,
+            Self::Win10_2004 => 19041,
         }
     }
 
     /// Whether ports answer `IID_IPortClsStreamResourceManager2`.
     #[must_use]
     pub const fn has_interface_v2(self) -> bool {
-        matches!(self, Self::Win10_1511)
+        matches!(self, Self::Win10_1511 | Self::Win10_2004)
     }
 
     /// Whether ports answer `IID_IPortClsStreamResourceManager`.
     #[must_use]
     pub const fn has_interface_v1(self) -> bool {
         !matches!(self, Self::Windows81)
+    }
+
+    /// Whether ntoskrnl.exe exports `ExAllocatePool2` (build 19041 on).
+    #[must_use]
+    pub const fn has_allocate_pool2(self) -> bool {
+        self.build() >= 19041
     }
 
     /// Whether portcls.sys exports `PcAddStreamResource` / `PcRemoveStreamResource`.
@@ -96,7 +112,8 @@ impl fmt::Display for OsProfile {
         f.write_str(match self {
             Self::Windows81 => "Windows 8.1 (9600)",
             Self::Win10_1507 => "Windows 10 1507 (10240)",
-            Self::Win10_1511 => "Windows 10 1511 (10586) and later",
+            Self::Win10_1511 => "Windows 10 1511 (10586)",
+            Self::Win10_2004 => "Windows 10 2004 (19041)",
         })
     }
 }
@@ -128,6 +145,14 @@ pub enum Ddi {
     ObfDereferenceObject,
     /// `IoDisconnectInterruptEx`.
     IoDisconnectInterruptEx,
+    /// `ExAllocatePoolWithTag`.
+    ExAllocatePoolWithTag,
+    /// `ExAllocatePool2`.
+    ExAllocatePool2,
+    /// `ExFreePoolWithTag`.
+    ExFreePoolWithTag,
+    /// `MmGetSystemRoutineAddress`.
+    MmGetSystemRoutineAddress,
 }
 
 impl Ddi {
@@ -140,12 +165,16 @@ impl Ddi {
             | Self::RemoveStreamResource
             | Self::PcAddStreamResource
             | Self::PcRemoveStreamResource
-            | Self::IoDisconnectInterruptEx => PASSIVE_LEVEL,
+            | Self::IoDisconnectInterruptEx
+            | Self::MmGetSystemRoutineAddress => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
             | Self::ObfReferenceObject
-            | Self::ObfDereferenceObject => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::ObfDereferenceObject
+            | Self::ExAllocatePoolWithTag
+            | Self::ExAllocatePool2
+            | Self::ExFreePoolWithTag => portcls_sys::km::DISPATCH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -310,6 +339,27 @@ pub enum Violation {
         ddi: Ddi,
         /// The object.
         object: usize,
+    },
+    /// Executable pool was requested (memory integrity forbids it).
+    ExecutablePool {
+        /// The routine.
+        ddi: Ddi,
+        /// The allocation's tag.
+        tag: Tag,
+    },
+    /// Pool was freed that is not allocated (never was, or freed already).
+    BadFree {
+        /// The address passed.
+        address: usize,
+    },
+    /// Pool was freed with another tag than it was allocated with.
+    TagMismatch {
+        /// The block.
+        address: usize,
+        /// The tag it was allocated with.
+        allocated: Tag,
+        /// The tag passed to the free.
+        freed: Tag,
     },
     /// A kernel routine was given an object the system does not know, or the wrong version.
     BadObject {
@@ -628,6 +678,17 @@ impl Sim {
         self.world.lock().violations.clone()
     }
 
+    /// The pool still allocated, as (tag, bytes) per block, in address order.
+    #[must_use]
+    pub fn pool_in_use(&self) -> Vec<(Tag, usize)> {
+        self.world
+            .lock()
+            .pool
+            .values()
+            .map(|b| (b.tag, b.size))
+            .collect()
+    }
+
     /// How many fallible calls (the ones failures can be injected into) were made so far.
     #[must_use]
     pub fn fallible_calls(&self) -> u64 {
@@ -645,7 +706,8 @@ impl Sim {
     }
 
     /// What is left over that a clean driver would have given back: live registrations, ports
-    /// and thread objects still referenced, interrupts still connected, and every violation.
+    /// and thread objects still referenced, interrupts still connected, pool still allocated,
+    /// and every violation.
     /// Empty means clean.
     #[must_use]
     pub fn leftovers(&self) -> Vec<String> {
@@ -682,6 +744,10 @@ impl Sim {
                 .filter(|(_, i)| i.connected)
                 .map(|(a, _)| format!("interrupt {a:#x} still connected")),
         );
+        out.extend(state.pool.iter().map(|(address, block)| {
+            let (size, tag) = (block.size, block.tag);
+            format!("pool block {address:#x} of {size} bytes with tag '{tag}' still allocated")
+        }));
         out
     }
 

@@ -70,6 +70,8 @@ pub(crate) struct State {
     pub(crate) threads: BTreeMap<usize, ThreadState>,
     pub(crate) interrupts: BTreeMap<usize, InterruptState>,
     pub(crate) registrations: BTreeMap<usize, StreamResource>,
+    /// Live pool blocks by address.
+    pub(crate) pool: BTreeMap<usize, crate::pool::Block>,
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) violations: Vec<Violation>,
     injections: Vec<Injection>,
@@ -87,6 +89,7 @@ impl State {
             threads: BTreeMap::new(),
             interrupts: BTreeMap::new(),
             registrations: BTreeMap::new(),
+            pool: BTreeMap::new(),
             trace: Vec::new(),
             violations: Vec::new(),
             injections: Vec::new(),
@@ -193,6 +196,15 @@ impl State {
         }
         self.registrations.remove(&handle);
         STATUS_SUCCESS
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // Whatever the driver leaked goes with the machine (it was reported as a leftover).
+        for (_, block) in std::mem::take(&mut self.pool) {
+            block.release();
+        }
     }
 }
 

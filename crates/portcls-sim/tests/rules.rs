@@ -498,3 +498,97 @@ fn threads_bound_to_one_machine_share_it_and_keep_their_own_irql() {
     assert_eq!(sim.thread_refs(thread), 2);
     assert_eq!(portcls_sim::KeGetCurrentIrql(), DISPATCH_LEVEL);
 }
+
+fn routine_address(name: &str) -> *mut c_void {
+    let units: Vec<u16> = name.encode_utf16().collect();
+    let mut text = portcls_sim::pool::UnicodeString::new(&units);
+    // SAFETY: a valid counted string over `units`, alive for the call.
+    unsafe { portcls_sim::pool::MmGetSystemRoutineAddress(&raw mut text) }
+}
+
+const TAG: u32 = u32::from_le_bytes(*b"Test");
+
+#[test]
+fn pool_is_tracked_by_tag_and_misuse_is_reported() {
+    use portcls_sim::pool::{
+        ExAllocatePoolWithTag, ExFreePoolWithTag, NON_PAGED_POOL_EXECUTE, NON_PAGED_POOL_NX,
+    };
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let block = ExAllocatePoolWithTag(NON_PAGED_POOL_NX, 100, TAG);
+    assert!(!block.is_null());
+    // SAFETY: 100 fresh bytes.
+    let first = unsafe { block.cast::<u8>().read() };
+    assert_eq!(
+        first,
+        portcls_sim::pool::FRESH_POOL_FILL,
+        "pool is not zeroed"
+    );
+    assert_eq!(sim.pool_in_use(), vec![(portcls_sim::Tag(TAG), 100)]);
+    let leftovers = sim.leftovers();
+    assert_eq!(leftovers.len(), 1);
+    assert!(
+        leftovers[0].contains("100 bytes with tag 'Test'"),
+        "{leftovers:?}"
+    );
+    // SAFETY: the block above, freed with another tag, then again (the model checks).
+    unsafe { ExFreePoolWithTag(block, u32::from_le_bytes(*b"Oops")) };
+    // SAFETY: as above.
+    unsafe { ExFreePoolWithTag(block, TAG) };
+    let executable = ExAllocatePoolWithTag(NON_PAGED_POOL_EXECUTE, 8, TAG);
+    // SAFETY: the block just allocated.
+    unsafe { ExFreePoolWithTag(executable, TAG) };
+    assert_eq!(
+        sim.violations(),
+        vec![
+            Violation::TagMismatch {
+                address: block.addr(),
+                allocated: portcls_sim::Tag(TAG),
+                freed: portcls_sim::Tag(u32::from_le_bytes(*b"Oops"))
+            },
+            Violation::BadFree {
+                address: block.addr()
+            },
+            Violation::ExecutablePool {
+                ddi: Ddi::ExAllocatePoolWithTag,
+                tag: portcls_sim::Tag(TAG)
+            },
+        ]
+    );
+    assert!(sim.pool_in_use().is_empty());
+}
+
+#[test]
+fn allocate_pool2_exists_from_build_19041_only() {
+    use portcls_sim::pool::{ExFreePoolWithTag, POOL_FLAG_NON_PAGED};
+    for profile in OsProfile::ALL {
+        let sim = Sim::new(profile);
+        let routine = routine_address("ExAllocatePool2");
+        assert_eq!(
+            routine.is_null(),
+            !profile.has_allocate_pool2(),
+            "{profile}"
+        );
+        assert!(routine_address("ExAllocatePool3").is_null());
+        if !routine.is_null() {
+            // SAFETY: the model returns its own ExAllocatePool2.
+            let allocate: extern "system" fn(u64, usize, u32) -> *mut c_void =
+                unsafe { std::mem::transmute(routine) };
+            let block = allocate(POOL_FLAG_NON_PAGED, 16, TAG);
+            // SAFETY: 16 fresh bytes.
+            let bytes = unsafe { block.cast::<[u8; 16]>().read() };
+            assert_eq!(bytes, [0; 16], "ExAllocatePool2 zeroes");
+            // SAFETY: the block just allocated.
+            unsafe { ExFreePoolWithTag(block, TAG) };
+        }
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn injected_pool_failures_return_null() {
+    use portcls_sim::pool::{ExAllocatePoolWithTag, NON_PAGED_POOL_NX};
+    let sim = Sim::new(OsProfile::Win10_1511);
+    sim.fail_call(Ddi::ExAllocatePoolWithTag, 1, STATUS_INSUFFICIENT_RESOURCES);
+    assert!(ExAllocatePoolWithTag(NON_PAGED_POOL_NX, 64, TAG).is_null());
+    sim.assert_clean();
+}

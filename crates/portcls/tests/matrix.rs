@@ -411,6 +411,11 @@ fn windows_10_1511_uses_interface_v2_with_the_explicit_pdo() {
 }
 
 #[test]
+fn windows_10_2004_still_uses_interface_v2() {
+    run_profile(OsProfile::Win10_2004);
+}
+
+#[test]
 fn mechanism_chosen_per_profile() {
     for profile in OsProfile::ALL {
         let sim = Sim::new(profile);
@@ -421,7 +426,7 @@ fn mechanism_chosen_per_profile() {
         let pdo = unsafe { Pdo::from_raw(device.pdo) }.unwrap();
         let manager = StreamResourceManager::new(&port, pdo);
         let expected = match profile {
-            OsProfile::Win10_1511 => Mechanism::InterfaceV2,
+            OsProfile::Win10_1511 | OsProfile::Win10_2004 => Mechanism::InterfaceV2,
             OsProfile::Win10_1507 | OsProfile::Windows81 if EXPORT_LINKED => Mechanism::Export,
             OsProfile::Win10_1507 => Mechanism::InterfaceV1,
             OsProfile::Windows81 => Mechanism::Unsupported,
