@@ -5,3 +5,11 @@
 //! The logic that needs no kernel (formats, stream state, positions, tone) lives in plain
 //! modules with no FFI and is unit-tested directly.
 #![cfg_attr(not(test), no_std)]
+
+pub mod com;
+pub mod kernel;
+pub mod pool;
+
+// Host builds (tests) link against the simulator's definitions of the kernel symbols.
+#[cfg(test)]
+use portcls_sim as _;

@@ -1,0 +1,132 @@
+//! The driver's COM objects: reference counting, `QueryInterface`, and pool bookkeeping,
+//! against the simulator's kernel pool.
+
+use core::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use portcls::{ComPtr, Interface};
+use portcls_sim::{Ddi, OsProfile, Sim};
+use portcls_sys::{
+    GUID, IUnknown, IUnknownVtbl, STATUS_INSUFFICIENT_RESOURCES, STATUS_NOINTERFACE,
+};
+use wavert_sample::com::{ComClass, ComObject, unknown_vtable};
+use wavert_sample::pool::{Pool, TAG};
+
+/// An interface with one method, `Value`.
+#[repr(C)]
+struct IProbe {
+    vtable: *const ProbeVtbl,
+}
+
+#[repr(C)]
+struct ProbeVtbl {
+    base: IUnknownVtbl,
+    value: unsafe extern "system" fn(this: *mut IProbe) -> u32,
+}
+
+const IID_PROBE: GUID = GUID::from_u128(0x1234_5678_9ABC_4DEF_8123_4567_89AB_CDEF);
+
+// SAFETY: IProbe begins with a pointer to ProbeVtbl, which begins with IUnknownVtbl.
+unsafe impl Interface for IProbe {
+    const IID: GUID = IID_PROBE;
+    type Vtable = ProbeVtbl;
+}
+
+/// Counts drops, to prove the state is dropped exactly once.
+struct Probe<'a> {
+    value: u32,
+    drops: &'a AtomicUsize,
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+static SHORT_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "system" fn probe_value(this: *mut IProbe) -> u32 {
+    // SAFETY: PortCls-style caller holding a reference on a Probe object.
+    unsafe { ComObject::<Probe<'static>>::from_this(this.cast::<c_void>()) }.value
+}
+
+static PROBE_VTABLE: ProbeVtbl = ProbeVtbl {
+    base: unknown_vtable::<Probe<'static>>(),
+    value: probe_value,
+};
+
+// SAFETY: PROBE_VTABLE begins with unknown_vtable::<Probe>() and its slot expects a Probe.
+unsafe impl ComClass for Probe<'static> {
+    type Vtable = ProbeVtbl;
+    const VTABLE: &'static ProbeVtbl = &PROBE_VTABLE;
+    const INTERFACES: &'static [GUID] = &[IID_PROBE];
+}
+
+#[test]
+fn objects_count_references_answer_their_interfaces_and_free_their_pool() {
+    for profile in OsProfile::ALL {
+        let sim = Sim::new(profile);
+        let pool = Pool::resolve();
+        assert_eq!(pool.uses_allocate_pool2(), profile.has_allocate_pool2());
+        let before = DROPS.load(Ordering::SeqCst);
+        let probe: ComPtr<IProbe> = ComObject::create(
+            pool,
+            Probe {
+                value: 42,
+                drops: &DROPS,
+            },
+        )
+        .unwrap();
+        // SAFETY: a live IProbe.
+        assert_eq!(unsafe { (probe.vtable().value)(probe.as_raw()) }, 42);
+        assert_eq!(
+            sim.pool_in_use(),
+            vec![(portcls_sim::Tag(TAG), 32)],
+            "{profile}"
+        );
+        let unknown = probe.query::<IUnknown>().unwrap();
+        assert_eq!(
+            unknown.as_raw().addr(),
+            probe.as_raw().addr(),
+            "one identity"
+        );
+        let missing = probe.query::<portcls_sys::IPortClsStreamResourceManager>();
+        assert_eq!(missing.unwrap_err().status(), STATUS_NOINTERFACE);
+        let again = probe.clone();
+        // SAFETY: a live object of this class.
+        let refs = unsafe { ComObject::<Probe<'static>>::refs(probe.as_raw().cast()) };
+        assert_eq!(refs, 3);
+        drop((probe, unknown));
+        assert_eq!(DROPS.load(Ordering::SeqCst), before, "still referenced");
+        drop(again);
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            before + 1,
+            "dropped once, at the last release"
+        );
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn creation_fails_cleanly_when_pool_is_short() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let pool = Pool::resolve();
+    sim.fail_call(Ddi::ExAllocatePoolWithTag, 1, STATUS_INSUFFICIENT_RESOURCES);
+    let result = ComObject::create::<IProbe>(
+        pool,
+        Probe {
+            value: 1,
+            drops: &SHORT_DROPS,
+        },
+    );
+    assert_eq!(result.unwrap_err(), STATUS_INSUFFICIENT_RESOURCES);
+    assert_eq!(
+        SHORT_DROPS.load(Ordering::SeqCst),
+        1,
+        "the state is dropped, not leaked"
+    );
+    sim.assert_clean();
+}
