@@ -26,6 +26,7 @@
 
 pub mod pool;
 mod port;
+pub mod sched;
 mod world;
 
 use std::cell::{Cell, RefCell};
@@ -153,6 +154,18 @@ pub enum Ddi {
     ExFreePoolWithTag,
     /// `MmGetSystemRoutineAddress`.
     MmGetSystemRoutineAddress,
+    /// `KeSetEvent`.
+    KeSetEvent,
+    /// `KeWaitForSingleObject` (and `KeDelayExecutionThread`).
+    KeWaitForSingleObject,
+    /// `PsCreateSystemThread`.
+    PsCreateSystemThread,
+    /// `PsTerminateSystemThread`.
+    PsTerminateSystemThread,
+    /// `ObReferenceObjectByHandle`.
+    ObReferenceObjectByHandle,
+    /// `ZwClose`.
+    ZwClose,
 }
 
 impl Ddi {
@@ -166,7 +179,11 @@ impl Ddi {
             | Self::PcAddStreamResource
             | Self::PcRemoveStreamResource
             | Self::IoDisconnectInterruptEx
-            | Self::MmGetSystemRoutineAddress => PASSIVE_LEVEL,
+            | Self::MmGetSystemRoutineAddress
+            | Self::PsCreateSystemThread
+            | Self::PsTerminateSystemThread
+            | Self::ObReferenceObjectByHandle
+            | Self::ZwClose => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -174,7 +191,9 @@ impl Ddi {
             | Self::ObfDereferenceObject
             | Self::ExAllocatePoolWithTag
             | Self::ExAllocatePool2
-            | Self::ExFreePoolWithTag => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::ExFreePoolWithTag
+            | Self::KeSetEvent
+            | Self::KeWaitForSingleObject => portcls_sys::km::DISPATCH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -490,12 +509,10 @@ impl Drop for ThreadBinding {
     }
 }
 
-/// Small allocations that give simulated kernel objects unique, valid addresses.
+/// The port objects a machine made, freed with it.
 #[derive(Default)]
 struct Allocations {
     ports: Vec<port::PortAllocation>,
-    #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
-    tokens: Vec<Box<[u64; 2]>>,
 }
 
 /// A simulated machine (PortCls plus the kernel services around it).
@@ -540,14 +557,7 @@ impl Sim {
     }
 
     fn token(&self) -> *mut c_void {
-        let mut token = Box::new([0u64; 2]);
-        let address = std::ptr::from_mut(&mut *token).cast::<c_void>();
-        self.allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .tokens
-            .push(token);
-        address
+        token_address(&self.world)
     }
 
     /// Makes a port object (as `PcNewPort` would) and returns its `IUnknown` with one reference
@@ -597,6 +607,7 @@ impl Sim {
                 id,
                 refs: 1,
                 exited: false,
+                system: None,
             },
         );
         thread.cast()
@@ -606,18 +617,16 @@ impl Sim {
     /// violation.
     pub fn exit_thread(&self, thread: PETHREAD) {
         let mut state = self.world.lock();
-        if state.registered(&Resource::Thread(thread.addr())) {
-            state.violate(Violation::ThreadGoneWhileRegistered {
-                thread: thread.addr(),
+        if state.threads.contains_key(&thread.addr()) {
+            state.thread_exited(thread.addr());
+        } else {
+            let object = thread.addr();
+            state.violate(Violation::BadObject {
+                ddi: Ddi::PsTerminateSystemThread,
+                object,
             });
         }
-        match state.threads.get_mut(&thread.addr()) {
-            Some(t) => t.exited = true,
-            None => state.violate(Violation::BadObject {
-                ddi: Ddi::ObfDereferenceObject,
-                object: thread.addr(),
-            }),
-        }
+        self.world.changed.notify_all();
     }
 
     /// The references held on a thread object.
@@ -676,6 +685,23 @@ impl Sim {
     #[must_use]
     pub fn violations(&self) -> Vec<Violation> {
         self.world.lock().violations.clone()
+    }
+
+    /// Moves virtual time forward by `ticks` (100 ns units), running the driver's system
+    /// threads in lock step: each waits until its time-out comes due, runs until it waits again.
+    pub fn advance(&self, ticks: u64) {
+        sched::advance(&self.world, ticks);
+    }
+
+    /// The virtual time, in 100 ns units since the machine started.
+    #[must_use]
+    pub fn now(&self) -> u64 {
+        self.world.lock().now
+    }
+
+    /// Sets the performance counter's frequency (10 MHz unless changed).
+    pub fn set_qpc_frequency(&self, frequency: u64) {
+        self.world.lock().qpc_frequency = frequency.max(1);
     }
 
     /// The pool still allocated, as (tag, bytes) per block, in address order.
@@ -744,6 +770,13 @@ impl Sim {
                 .filter(|(_, i)| i.connected)
                 .map(|(a, _)| format!("interrupt {a:#x} still connected")),
         );
+        out.extend(
+            state
+                .threads
+                .values()
+                .filter(|t| t.system.is_some() && !t.exited)
+                .map(|t| format!("system thread #{} still running", t.id)),
+        );
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
             format!("pool block {address:#x} of {size} bytes with tag '{tag}' still allocated")
@@ -762,7 +795,12 @@ impl Sim {
     }
 }
 
-fn bind(world: &Arc<World>) -> ThreadBinding {
+/// A fresh unique address for a simulated kernel object.
+pub(crate) fn token_address(world: &World) -> *mut c_void {
+    world.lock().token()
+}
+
+pub(crate) fn bind(world: &Arc<World>) -> ThreadBinding {
     let previous = CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(world)));
     ThreadBinding { previous }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use portcls_sys::km::KIRQL;
 use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
@@ -51,6 +51,8 @@ pub(crate) struct ThreadState {
     pub(crate) id: u64,
     pub(crate) refs: u32,
     pub(crate) exited: bool,
+    /// Present for threads the driver started (`PsCreateSystemThread`).
+    pub(crate) system: Option<crate::sched::SystemThread>,
 }
 
 #[derive(Debug)]
@@ -72,6 +74,17 @@ pub(crate) struct State {
     pub(crate) registrations: BTreeMap<usize, StreamResource>,
     /// Live pool blocks by address.
     pub(crate) pool: BTreeMap<usize, crate::pool::Block>,
+    /// Virtual time, in 100 ns units.
+    pub(crate) now: u64,
+    /// The performance counter's frequency.
+    pub(crate) qpc_frequency: u64,
+    /// Events the driver initialised, by address.
+    pub(crate) events: BTreeMap<usize, crate::sched::EventState>,
+    /// Kernel handles (thread handles) -> object addresses.
+    pub(crate) handles: BTreeMap<usize, usize>,
+    /// Small allocations that give simulated objects unique addresses.
+    #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
+    tokens: Vec<Box<[u64; 2]>>,
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) violations: Vec<Violation>,
     injections: Vec<Injection>,
@@ -90,6 +103,11 @@ impl State {
             interrupts: BTreeMap::new(),
             registrations: BTreeMap::new(),
             pool: BTreeMap::new(),
+            now: 0,
+            qpc_frequency: 10_000_000,
+            events: BTreeMap::new(),
+            handles: BTreeMap::new(),
+            tokens: Vec::new(),
             trace: Vec::new(),
             violations: Vec::new(),
             injections: Vec::new(),
@@ -102,6 +120,21 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// A fresh unique address for a simulated kernel object.
+    pub(crate) fn token(&mut self) -> *mut std::ffi::c_void {
+        let mut token = Box::new([0u64; 2]);
+        let address = std::ptr::from_mut(&mut *token).cast();
+        self.tokens.push(token);
+        address
+    }
+
+    /// A new kernel handle naming `object`.
+    pub(crate) fn new_handle(&mut self, object: usize) -> usize {
+        let value = 0x100 + 4 * usize::try_from(self.next_id()).unwrap_or(0);
+        self.handles.insert(value, object);
+        value
     }
 
     pub(crate) fn inject(&mut self, injection: Injection) {
@@ -212,12 +245,15 @@ impl Drop for State {
 #[derive(Debug)]
 pub(crate) struct World {
     state: Mutex<State>,
+    /// Signalled whenever a wait may have been satisfied or a thread changed state.
+    pub(crate) changed: Condvar,
 }
 
 impl World {
     pub(crate) fn new(profile: OsProfile) -> Self {
         Self {
             state: Mutex::new(State::new(profile)),
+            changed: Condvar::new(),
         }
     }
 

@@ -1,0 +1,560 @@
+//! Virtual time, events and system threads.
+//!
+//! Time in the model is virtual (100 ns units) and only moves when a test calls
+//! [`Sim::advance`](crate::Sim::advance). System threads the driver creates are real threads, but
+//! the model runs them in lock step with the test: `advance` moves the clock to the next timeout
+//! of a waiting system thread, lets that thread run until it waits again (or exits), and repeats
+//! until the target time. So a simulated day of streaming takes as long as its work, not a day,
+//! and every run sees the same sequence of counter values.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+
+use portcls_sys::{NTSTATUS, PVOID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+
+use crate::world::{State, World};
+use crate::{Ddi, Resource, Violation, current_irql, with_world};
+
+/// `STATUS_TIMEOUT` (0x00000102): a wait's time-out expired.
+pub const STATUS_TIMEOUT: NTSTATUS = 0x0000_0102;
+/// `NotificationEvent`: stays signalled until cleared, releases every waiter.
+pub const NOTIFICATION_EVENT: i32 = 0;
+/// `SynchronizationEvent`: releases one waiter and resets itself.
+pub const SYNCHRONIZATION_EVENT: i32 = 1;
+/// Virtual time units per second (the kernel's 100 ns interval unit).
+pub const TICKS_PER_SECOND: u64 = 10_000_000;
+
+thread_local! {
+    /// The thread object of the system thread running on this OS thread (0 for other threads).
+    static CURRENT_THREAD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// An event the driver initialised.
+#[derive(Debug)]
+pub(crate) struct EventState {
+    synchronization: bool,
+    signaled: bool,
+}
+
+/// A system thread's pending wait.
+#[derive(Debug)]
+pub(crate) struct Wait {
+    object: Option<usize>,
+    deadline: Option<u64>,
+    outcome: Option<NTSTATUS>,
+}
+
+/// What the scheduler keeps about a system thread.
+#[derive(Debug, Default)]
+pub(crate) struct SystemThread {
+    pub(crate) wait: Option<Wait>,
+}
+
+impl State {
+    /// Whether every running system thread (other than `except`) is waiting.
+    fn quiescent(&self, except: usize) -> bool {
+        self.threads.iter().all(|(&address, thread)| {
+            address == except
+                || thread.exited
+                || thread
+                    .system
+                    .as_ref()
+                    .is_none_or(|s| s.wait.as_ref().is_some_and(|w| w.outcome.is_none()))
+        })
+    }
+
+    /// Consumes a signalled object for a waiter: true if the wait is satisfied now.
+    fn try_satisfy(&mut self, object: usize) -> bool {
+        if let Some(event) = self.events.get_mut(&object) {
+            if event.signaled && event.synchronization {
+                event.signaled = false;
+                return true;
+            }
+            return event.signaled;
+        }
+        self.threads.get(&object).is_some_and(|t| t.exited)
+    }
+
+    /// Releases system threads waiting on `object` as far as its state allows.
+    fn release_waiters(&mut self, object: usize) {
+        let waiting: Vec<usize> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| {
+                t.system
+                    .as_ref()
+                    .and_then(|s| s.wait.as_ref())
+                    .is_some_and(|w| w.outcome.is_none() && w.object == Some(object))
+            })
+            .map(|(&a, _)| a)
+            .collect();
+        for address in waiting {
+            if !self.try_satisfy(object) {
+                break;
+            }
+            if let Some(wait) = self
+                .threads
+                .get_mut(&address)
+                .and_then(|t| t.system.as_mut())
+                .and_then(|s| s.wait.as_mut())
+            {
+                wait.outcome = Some(STATUS_SUCCESS);
+            }
+        }
+    }
+
+    /// Marks a system thread exited: its running reference goes, waiters on it are released,
+    /// and exiting while registered as a stream resource is a violation.
+    pub(crate) fn thread_exited(&mut self, address: usize) {
+        if self.registered(&Resource::Thread(address)) {
+            self.violate(Violation::ThreadGoneWhileRegistered { thread: address });
+        }
+        if let Some(thread) = self.threads.get_mut(&address) {
+            thread.exited = true;
+            if thread.system.is_some() {
+                thread.refs = thread.refs.saturating_sub(1);
+            }
+        }
+        self.release_waiters(address);
+    }
+
+    /// The counter value at the current virtual time: floor(now * frequency / 10^7), exact.
+    pub(crate) fn counter(&self) -> i64 {
+        let value =
+            u128::from(self.now) * u128::from(self.qpc_frequency) / u128::from(TICKS_PER_SECOND);
+        i64::try_from(value).unwrap_or(i64::MAX)
+    }
+}
+
+/// Waits for `object` (or only for time) the way the kernel does, in virtual time.
+fn wait(world: &World, ddi: Ddi, object: Option<usize>, timeout: Option<i64>) -> NTSTATUS {
+    let me = CURRENT_THREAD.with(Cell::get);
+    let irql = current_irql();
+    let mut state = world.lock();
+    // A zero time-out is a poll, allowed up to DISPATCH_LEVEL; any real wait needs < DISPATCH.
+    let polling = timeout == Some(0);
+    if irql >= portcls_sys::km::DISPATCH_LEVEL && !polling {
+        state.violate(Violation::IrqlTooHigh { ddi, irql });
+        return STATUS_INVALID_PARAMETER;
+    }
+    if let Some(object) = object {
+        if !state.events.contains_key(&object) && !state.threads.contains_key(&object) {
+            state.violate(Violation::BadObject { ddi, object });
+            return STATUS_INVALID_PARAMETER;
+        }
+        if state.try_satisfy(object) {
+            return STATUS_SUCCESS;
+        }
+    }
+    // Relative time-outs are negative, in 100 ns units; absolute ones count from the start.
+    let deadline = timeout.map(|t| {
+        if t < 0 {
+            state.now.saturating_add(t.unsigned_abs())
+        } else {
+            t.unsigned_abs()
+        }
+    });
+    if deadline.is_some_and(|d| d <= state.now) {
+        return crate::sched::STATUS_TIMEOUT;
+    }
+    let system = state.threads.get(&me).is_some_and(|t| t.system.is_some());
+    if system {
+        if let Some(thread) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
+            thread.wait = Some(Wait {
+                object,
+                deadline,
+                outcome: None,
+            });
+        }
+        world.changed.notify_all();
+        loop {
+            let outcome = state
+                .threads
+                .get(&me)
+                .and_then(|t| t.system.as_ref())
+                .and_then(|s| s.wait.as_ref())
+                .and_then(|w| w.outcome);
+            if let Some(outcome) = outcome {
+                if let Some(thread) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
+                    thread.wait = None;
+                }
+                return outcome;
+            }
+            state = world
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+    // A thread of the test (the "client" side): it waits for real; time moves only by advance.
+    loop {
+        if object.is_some_and(|o| state.try_satisfy(o)) {
+            return STATUS_SUCCESS;
+        }
+        if deadline.is_some_and(|d| d <= state.now) {
+            return STATUS_TIMEOUT;
+        }
+        state = world
+            .changed
+            .wait(state)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
+/// Moves virtual time forward by `ticks`, running system threads in lock step.
+pub(crate) fn advance(world: &World, ticks: u64) {
+    let me = CURRENT_THREAD.with(Cell::get);
+    let mut state = world.lock();
+    let target = state.now.saturating_add(ticks);
+    loop {
+        while !state.quiescent(me) {
+            state = world
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        let next = state
+            .threads
+            .values()
+            .filter_map(|t| t.system.as_ref()?.wait.as_ref())
+            .filter(|w| w.outcome.is_none())
+            .filter_map(|w| w.deadline)
+            .min();
+        match next {
+            Some(deadline) if deadline <= target => {
+                state.now = state.now.max(deadline);
+                let now = state.now;
+                for thread in state.threads.values_mut() {
+                    if let Some(wait) = thread.system.as_mut().and_then(|s| s.wait.as_mut())
+                        && wait.outcome.is_none()
+                        && wait.deadline.is_some_and(|d| d <= now)
+                    {
+                        wait.outcome = Some(STATUS_TIMEOUT);
+                    }
+                }
+                world.changed.notify_all();
+            }
+            _ => {
+                state.now = target;
+                world.changed.notify_all();
+                break;
+            }
+        }
+    }
+}
+
+/// `KeQueryPerformanceCounter`: the virtual counter, and its frequency if asked.
+///
+/// # Safety
+/// `frequency` is null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64 {
+    with_world("KeQueryPerformanceCounter", |world| {
+        let state = world.lock();
+        if !frequency.is_null() {
+            // SAFETY: writable (caller's contract).
+            unsafe { frequency.write(i64::try_from(state.qpc_frequency).unwrap_or(i64::MAX)) };
+        }
+        state.counter()
+    })
+}
+
+/// `KeInitializeEvent`.
+///
+/// # Safety
+/// `event` is the driver's KEVENT storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeInitializeEvent(event: *mut c_void, kind: i32, signaled: u8) {
+    with_world("KeInitializeEvent", |world| {
+        let mut state = world.lock();
+        let synchronization = kind == SYNCHRONIZATION_EVENT;
+        state.events.insert(
+            event.addr(),
+            EventState {
+                synchronization,
+                signaled: signaled != 0,
+            },
+        );
+    });
+}
+
+/// `KeSetEvent`: signals and releases waiters; returns the previous state.
+///
+/// # Safety
+/// `event` was initialised with `KeInitializeEvent`.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeSetEvent(event: *mut c_void, _increment: i32, _wait: u8) -> i32 {
+    with_world("KeSetEvent", |world| {
+        let irql = current_irql();
+        let mut state = world.lock();
+        if irql > portcls_sys::km::DISPATCH_LEVEL {
+            state.violate(Violation::IrqlTooHigh {
+                ddi: Ddi::KeSetEvent,
+                irql,
+            });
+        }
+        let Some(entry) = state.events.get_mut(&event.addr()) else {
+            state.violate(Violation::BadObject {
+                ddi: Ddi::KeSetEvent,
+                object: event.addr(),
+            });
+            return 0;
+        };
+        let previous = i32::from(entry.signaled);
+        entry.signaled = true;
+        state.release_waiters(event.addr());
+        world.changed.notify_all();
+        previous
+    })
+}
+
+/// `KeClearEvent`.
+///
+/// # Safety
+/// `event` was initialised with `KeInitializeEvent`.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeClearEvent(event: *mut c_void) {
+    with_world("KeClearEvent", |world| {
+        if let Some(entry) = world.lock().events.get_mut(&event.addr()) {
+            entry.signaled = false;
+        }
+    });
+}
+
+fn read_timeout(timeout: *mut i64) -> Option<i64> {
+    // SAFETY: null or readable (callers' contract).
+    (!timeout.is_null()).then(|| unsafe { timeout.read() })
+}
+
+/// `KeWaitForSingleObject` on an event or a thread object, in virtual time.
+///
+/// # Safety
+/// `object` is an initialised event or a referenced thread object; `timeout` null or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeWaitForSingleObject(
+    object: PVOID,
+    _reason: i32,
+    _mode: i8,
+    _alertable: u8,
+    timeout: *mut i64,
+) -> NTSTATUS {
+    with_world("KeWaitForSingleObject", |world| {
+        wait(
+            world,
+            Ddi::KeWaitForSingleObject,
+            Some(object.addr()),
+            read_timeout(timeout),
+        )
+    })
+}
+
+/// `KeDelayExecutionThread`: sleeps in virtual time.
+///
+/// # Safety
+/// `interval` readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn KeDelayExecutionThread(
+    _mode: i8,
+    _alertable: u8,
+    interval: *mut i64,
+) -> NTSTATUS {
+    with_world("KeDelayExecutionThread", |world| {
+        let status = wait(
+            world,
+            Ddi::KeWaitForSingleObject,
+            None,
+            read_timeout(interval),
+        );
+        if status == STATUS_TIMEOUT {
+            STATUS_SUCCESS
+        } else {
+            status
+        }
+    })
+}
+
+/// A thread start routine, as `PsCreateSystemThread` takes it.
+pub type StartRoutine = unsafe extern "system" fn(context: PVOID);
+
+#[derive(Clone, Copy)]
+struct StartPacket {
+    routine: StartRoutine,
+    context: PVOID,
+    address: usize,
+}
+
+// SAFETY: the context is the driver's to hand to its own thread, as the kernel does.
+unsafe impl Send for StartPacket {}
+
+/// `PsCreateSystemThread`: starts a real thread bound to the machine, and returns once it has
+/// started waiting (or finished), so runs are deterministic.
+///
+/// # Safety
+/// `handle` writable; `start` and `context` as the kernel requires.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn PsCreateSystemThread(
+    handle: *mut PVOID,
+    _access: u32,
+    _attributes: PVOID,
+    _process: PVOID,
+    _client_id: PVOID,
+    start: Option<StartRoutine>,
+    context: PVOID,
+) -> NTSTATUS {
+    with_world("PsCreateSystemThread", |world| {
+        let ddi = Ddi::PsCreateSystemThread;
+        let irql = current_irql();
+        let mut state = world.lock();
+        if !state.irql_ok(ddi, irql) {
+            return state.record(ddi, String::new(), portcls_sys::STATUS_INVALID_DEVICE_STATE);
+        }
+        let Some(routine) = start.filter(|_| !handle.is_null()) else {
+            return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
+        };
+        if let Some(status) = state.fallible(ddi) {
+            return state.record(ddi, String::new(), status);
+        }
+        drop(state);
+        let address = crate::token_address(world).addr();
+        let mut state = world.lock();
+        let id = state.next_id();
+        // Two references: the handle's and the running thread's.
+        state.threads.insert(
+            address,
+            crate::world::ThreadState {
+                id,
+                refs: 2,
+                exited: false,
+                system: Some(SystemThread::default()),
+            },
+        );
+        let value = state.new_handle(address);
+        // SAFETY: writable (checked non-null).
+        unsafe { handle.write(std::ptr::without_provenance_mut(value)) };
+        state.record(
+            ddi,
+            format!("thread #{id} {address:#x}, handle {value:#x}"),
+            STATUS_SUCCESS,
+        );
+        drop(state);
+        let packet = StartPacket {
+            routine,
+            context,
+            address,
+        };
+        let shared = std::sync::Arc::clone(world);
+        std::thread::Builder::new()
+            .name(format!("system thread #{id}"))
+            .spawn(move || run_system_thread(&shared, packet))
+            .map_or(portcls_sys::STATUS_INSUFFICIENT_RESOURCES, |_| {
+                let me = CURRENT_THREAD.with(Cell::get);
+                let mut state = world.lock();
+                while !state.quiescent(me) {
+                    state = world
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                STATUS_SUCCESS
+            })
+    })
+}
+
+fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
+    let _binding = crate::bind(world);
+    CURRENT_THREAD.with(|current| current.set(packet.address));
+    let StartPacket {
+        routine,
+        context,
+        address,
+    } = packet;
+    // SAFETY: the driver's start routine with the context it passed.
+    unsafe { routine(context) };
+    let mut state = world.lock();
+    state.thread_exited(address);
+    world.changed.notify_all();
+}
+
+/// `PsTerminateSystemThread`: the calling system thread ends here (the model parks the OS
+/// thread for good, since nothing may unwind through the driver's frames).
+#[unsafe(no_mangle)]
+pub extern "system" fn PsTerminateSystemThread(_status: NTSTATUS) -> NTSTATUS {
+    with_world("PsTerminateSystemThread", |world| {
+        let me = CURRENT_THREAD.with(Cell::get);
+        let mut state = world.lock();
+        if state.threads.get(&me).is_none_or(|t| t.system.is_none()) {
+            state.violate(Violation::BadObject {
+                ddi: Ddi::PsTerminateSystemThread,
+                object: me,
+            });
+            return STATUS_INVALID_PARAMETER;
+        }
+        state.thread_exited(me);
+        world.changed.notify_all();
+        drop(state);
+        loop {
+            std::thread::park();
+        }
+    })
+}
+
+/// `ObReferenceObjectByHandle` for thread handles.
+///
+/// # Safety
+/// `object` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn ObReferenceObjectByHandle(
+    handle: PVOID,
+    _access: u32,
+    _object_type: PVOID,
+    _mode: i8,
+    object: *mut PVOID,
+    _information: PVOID,
+) -> NTSTATUS {
+    with_world("ObReferenceObjectByHandle", |world| {
+        let ddi = Ddi::ObReferenceObjectByHandle;
+        let mut state = world.lock();
+        if let Some(status) = state.fallible(ddi) {
+            return state.record(ddi, String::new(), status);
+        }
+        let Some(&address) = state.handles.get(&handle.addr()) else {
+            return state.record(
+                ddi,
+                format!("handle {:#x}", handle.addr()),
+                STATUS_INVALID_PARAMETER,
+            );
+        };
+        if object.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if let Some(thread) = state.threads.get_mut(&address) {
+            thread.refs += 1;
+        }
+        // SAFETY: writable (checked non-null). Thread objects are address keys.
+        unsafe { object.write(std::ptr::without_provenance_mut(address)) };
+        state.record(
+            ddi,
+            format!("handle {:#x} -> {address:#x}", handle.addr()),
+            STATUS_SUCCESS,
+        )
+    })
+}
+
+/// `ZwClose` for thread handles.
+#[unsafe(no_mangle)]
+pub extern "system" fn ZwClose(handle: PVOID) -> NTSTATUS {
+    with_world("ZwClose", |world| {
+        let mut state = world.lock();
+        let Some(address) = state.handles.remove(&handle.addr()) else {
+            state.violate(Violation::BadObject {
+                ddi: Ddi::ZwClose,
+                object: handle.addr(),
+            });
+            return STATUS_INVALID_PARAMETER;
+        };
+        if let Some(thread) = state.threads.get_mut(&address) {
+            thread.refs = thread.refs.saturating_sub(1);
+        }
+        STATUS_SUCCESS
+    })
+}

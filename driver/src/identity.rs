@@ -1,0 +1,465 @@
+//! The names and identifiers the driver and its INF (`inf/wavertsample.inx`) must agree on.
+//!
+//! Windows matches the two sides by text and by GUID, and a mismatch fails quietly: an
+//! `AddInterface` reference string that differs from the name passed to `PcRegisterSubdevice`
+//! means setup does not load the driver, a missing category means the audio endpoint builder
+//! never sees the filter. This module is the single source of those facts; the driver reads its
+//! subdevice names from here and the test `tests/inf.rs` checks the INF template against it.
+//!
+//! GUIDs are `u128` values in *registry order*: the hexadecimal digits of the value read in the
+//! same order as the braced text form, so `{6994AD04-93EF-11D0-A3CC-00A0C9223196}` is
+//! `0x6994AD04_93EF_11D0_A3CC_00A0C9223196`. [`RegistryGuid`] prints that text form.
+//!
+//! Only `core` is used: no FFI, no `unsafe`, no allocation.
+
+use core::fmt;
+
+/// The service name, which is also the stem of the driver image's file name.
+pub const SERVICE_NAME: &str = "wavertsample";
+
+/// The file name of the driver image (`SERVICE_NAME` + `.sys`).
+pub const IMAGE_NAME: &str = "wavertsample.sys";
+
+/// The file name of the driver package's catalog.
+pub const CATALOG_NAME: &str = "wavertsample.cat";
+
+/// The hardware ID of the root-enumerated device (create it with `pnputil /add-device` or
+/// `devcon install`). Windows compares hardware IDs without regard to case.
+pub const HARDWARE_ID: &str = "ROOT\\WaveRtSample";
+
+/// The CLSID of the KS proxy (`ksproxy.ax`), which every audio filter interface names as its
+/// `CLSID` value.
+pub const KS_PROXY_CLSID: u128 = 0x17CC_A71B_ECD7_11D0_B908_00A0_C922_3196;
+
+/// `KSNODETYPE_ANY` (`GUID_NULL`): the value of [`PKEY_AUDIO_ENDPOINT_ASSOCIATION`] for an
+/// endpoint that is not tied to a particular node type.
+pub const KSNODETYPE_ANY: u128 = 0;
+
+/// The registry key, relative to a topology filter's interface key, that holds the properties
+/// of the filter's first (here: only) endpoint.
+pub const ENDPOINT_KEY: &str = "EP\\0";
+
+/// A property key (`PROPERTYKEY`): a format ID and a property ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PropertyKey {
+    /// The format ID, in registry order.
+    pub fmtid: u128,
+    /// The property ID within the format.
+    pub pid: u32,
+}
+
+/// `PKEY_AudioEndpoint_Association`: the KS node type the endpoint is associated with.
+pub const PKEY_AUDIO_ENDPOINT_ASSOCIATION: PropertyKey = PropertyKey {
+    fmtid: 0x1DA5_D803_D492_4EDD_8C23_E0C0_FFEE_7F0E,
+    pid: 2,
+};
+
+/// `PKEY_AudioDevice_EnableEndpointByDefault`: whether the endpoint is enabled when it is first
+/// created, and for which data flow (a `REG_DWORD` of [`EndpointFlow::enable_by_default`]).
+pub const PKEY_AUDIO_DEVICE_ENABLE_ENDPOINT_BY_DEFAULT: PropertyKey = PropertyKey {
+    fmtid: 0xF3E8_0BEF_1723_4FF2_BCC4_7F83_DC5E_46D4,
+    pid: 4,
+};
+
+/// `FLAG_ENABLE` of `PKEY_AudioDevice_EnableEndpointByDefault`.
+pub const ENDPOINT_FLAG_ENABLE: u32 = 0x1;
+/// `FLOW_MASK_RENDER` of `PKEY_AudioDevice_EnableEndpointByDefault`.
+pub const ENDPOINT_FLOW_MASK_RENDER: u32 = 0x100;
+/// `FLOW_MASK_CAPTURE` of `PKEY_AudioDevice_EnableEndpointByDefault`.
+pub const ENDPOINT_FLOW_MASK_CAPTURE: u32 = 0x200;
+
+/// A KS category a filter interface is registered under (`AddInterface` in the INF).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KsCategory {
+    /// `KSCATEGORY_AUDIO`: every audio filter.
+    Audio,
+    /// `KSCATEGORY_RENDER`: a filter that renders (the render wave filter).
+    Render,
+    /// `KSCATEGORY_CAPTURE`: a filter that captures (the capture wave filter).
+    Capture,
+    /// `KSCATEGORY_REALTIME`: a WaveRT wave filter.
+    Realtime,
+    /// `KSCATEGORY_TOPOLOGY`: a topology filter.
+    Topology,
+}
+
+impl KsCategory {
+    /// Every category, in declaration order.
+    pub const ALL: [Self; 5] = [
+        Self::Audio,
+        Self::Render,
+        Self::Capture,
+        Self::Realtime,
+        Self::Topology,
+    ];
+
+    /// The category's GUID, in registry order.
+    #[must_use]
+    pub const fn guid(self) -> u128 {
+        match self {
+            Self::Audio => 0x6994_AD04_93EF_11D0_A3CC_00A0_C922_3196,
+            Self::Render => 0x65E8_773E_8F56_11D0_A3B9_00A0_C922_3196,
+            Self::Capture => 0x65E8_773D_8F56_11D0_A3B9_00A0_C922_3196,
+            Self::Realtime => 0xEB11_5FFC_10C8_4964_831D_6DCB_02E6_F23F,
+            Self::Topology => 0xDDA5_4A40_1E4C_11D1_A050_4057_05C1_0000,
+        }
+    }
+
+    /// The category's name in the Windows headers (`KSCATEGORY_AUDIO`, ...).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Audio => "KSCATEGORY_AUDIO",
+            Self::Render => "KSCATEGORY_RENDER",
+            Self::Capture => "KSCATEGORY_CAPTURE",
+            Self::Realtime => "KSCATEGORY_REALTIME",
+            Self::Topology => "KSCATEGORY_TOPOLOGY",
+        }
+    }
+
+    /// The category whose GUID is `guid`, if it is one of these.
+    #[must_use]
+    pub const fn from_guid(guid: u128) -> Option<Self> {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i].guid() == guid {
+                return Some(Self::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// The data flow of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndpointFlow {
+    /// Audio leaves the computer (speakers).
+    Render,
+    /// Audio enters the computer (microphone).
+    Capture,
+}
+
+impl EndpointFlow {
+    /// The `REG_DWORD` value of `PKEY_AudioDevice_EnableEndpointByDefault` that enables the
+    /// endpoint by default for this flow: `0x101` for render, `0x201` for capture.
+    #[must_use]
+    pub const fn enable_by_default(self) -> u32 {
+        ENDPOINT_FLAG_ENABLE
+            | match self {
+                Self::Render => ENDPOINT_FLOW_MASK_RENDER,
+                Self::Capture => ENDPOINT_FLOW_MASK_CAPTURE,
+            }
+    }
+}
+
+/// Which kind of PortCls port a subdevice's miniport is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FilterKind {
+    /// A WaveRT filter (`PortWaveRT`): the host pin and the DMA buffer.
+    Wave,
+    /// A topology filter (`PortTopology`): the bridge pin that becomes the endpoint.
+    Topology,
+}
+
+/// One subdevice the adapter registers with `PcRegisterSubdevice`, and what the INF must
+/// declare for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subdevice {
+    /// The subdevice name. The INF's `AddInterface` reference strings for this filter must equal
+    /// it character for character.
+    pub name: &'static str,
+    /// The same name as a NUL-terminated UTF-16 string with `'static` lifetime, which is what
+    /// `PcRegisterSubdevice` takes (PortCls keeps the pointer for the device's lifetime).
+    pub name_utf16: &'static [u16],
+    /// The filter's port kind.
+    pub kind: FilterKind,
+    /// The KS categories the filter's interface is registered under, each once.
+    pub categories: &'static [KsCategory],
+    /// The interface's `FriendlyName` registry value.
+    pub friendly_name: &'static str,
+    /// For a topology filter, the flow of the endpoint its bridge pin becomes; the INF sets
+    /// `PKEY_AudioDevice_EnableEndpointByDefault` under [`ENDPOINT_KEY`] from it. `None` for a
+    /// wave filter, which carries no endpoint keys.
+    pub endpoint: Option<EndpointFlow>,
+}
+
+impl Subdevice {
+    /// Whether the filter's interface is registered under `category`.
+    #[must_use]
+    pub fn has_category(&self, category: KsCategory) -> bool {
+        self.categories.contains(&category)
+    }
+}
+
+/// Converts an ASCII string to a NUL-terminated UTF-16 array of `N` code units.
+///
+/// Meant for constant evaluation (see [`utf16z!`](crate::utf16z)), where a violated condition
+/// is a compile error rather than a panic.
+///
+/// # Panics
+/// If `N` is not `text.len() + 1`, or `text` contains a non-ASCII byte or a NUL.
+#[must_use]
+pub const fn ascii_to_utf16z<const N: usize>(text: &str) -> [u16; N] {
+    let bytes = text.as_bytes();
+    assert!(
+        bytes.len() + 1 == N,
+        "the array must hold the text and a NUL"
+    );
+    let mut out = [0u16; N];
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        assert!(byte.is_ascii(), "only ASCII text can be converted");
+        assert!(byte != 0, "the text must not contain a NUL");
+        // Widening an ASCII byte is its UTF-16 code unit (`u16::from` is not `const`).
+        out[i] = byte as u16;
+        i += 1;
+    }
+    out
+}
+
+/// A `&'static [u16]` holding its ASCII string literal argument as NUL-terminated UTF-16, built
+/// at compile time. Non-ASCII input does not compile.
+///
+/// ```
+/// const NAME: &[u16] = wavert_sample::utf16z!("Wave");
+/// assert_eq!(NAME, &[0x57, 0x61, 0x76, 0x65, 0]);
+/// ```
+///
+/// ```compile_fail
+/// const NAME: &[u16] = wavert_sample::utf16z!("Wäve");
+/// ```
+#[macro_export]
+macro_rules! utf16z {
+    ($text:expr) => {{
+        const TEXT: &str = $text;
+        const WIDE: [u16; TEXT.len() + 1] =
+            $crate::identity::ascii_to_utf16z::<{ TEXT.len() + 1 }>(TEXT);
+        &WIDE
+    }};
+}
+
+/// The render wave filter (host pin, DMA buffer).
+pub const RENDER_WAVE: Subdevice = Subdevice {
+    name: "WaveSpeaker",
+    name_utf16: utf16z!("WaveSpeaker"),
+    kind: FilterKind::Wave,
+    categories: &[KsCategory::Audio, KsCategory::Render, KsCategory::Realtime],
+    friendly_name: "WaveRT Sample Speaker Wave",
+    endpoint: None,
+};
+
+/// The render topology filter (volume, mute, the speaker bridge pin).
+pub const RENDER_TOPOLOGY: Subdevice = Subdevice {
+    name: "TopologySpeaker",
+    name_utf16: utf16z!("TopologySpeaker"),
+    kind: FilterKind::Topology,
+    categories: &[KsCategory::Audio, KsCategory::Topology],
+    friendly_name: "WaveRT Sample Speaker Topology",
+    endpoint: Some(EndpointFlow::Render),
+};
+
+/// The capture wave filter (host pin, DMA buffer).
+pub const CAPTURE_WAVE: Subdevice = Subdevice {
+    name: "WaveMicrophone",
+    name_utf16: utf16z!("WaveMicrophone"),
+    kind: FilterKind::Wave,
+    categories: &[KsCategory::Audio, KsCategory::Capture, KsCategory::Realtime],
+    friendly_name: "WaveRT Sample Microphone Wave",
+    endpoint: None,
+};
+
+/// The capture topology filter (the microphone bridge pin).
+pub const CAPTURE_TOPOLOGY: Subdevice = Subdevice {
+    name: "TopologyMicrophone",
+    name_utf16: utf16z!("TopologyMicrophone"),
+    kind: FilterKind::Topology,
+    categories: &[KsCategory::Audio, KsCategory::Topology],
+    friendly_name: "WaveRT Sample Microphone Topology",
+    endpoint: Some(EndpointFlow::Capture),
+};
+
+/// Every subdevice, in the order the adapter registers them.
+pub const SUBDEVICES: [Subdevice; 4] =
+    [RENDER_WAVE, RENDER_TOPOLOGY, CAPTURE_WAVE, CAPTURE_TOPOLOGY];
+
+/// Displays a registry-order GUID in its braced, upper-case text form
+/// (`{6994AD04-93EF-11D0-A3CC-00A0C9223196}`), as INF files and the registry write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RegistryGuid(pub u128);
+
+impl fmt::Display for RegistryGuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        write!(
+            f,
+            "{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}",
+            v >> 96,
+            (v >> 80) & 0xFFFF,
+            (v >> 64) & 0xFFFF,
+            (v >> 48) & 0xFFFF,
+            v & 0xFFFF_FFFF_FFFF,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_names_equal_the_str_names_plus_a_nul() {
+        for sub in SUBDEVICES {
+            let (last, body) = sub.name_utf16.split_last().unwrap();
+            assert_eq!(*last, 0, "{}", sub.name);
+            let decoded: String = char::decode_utf16(body.iter().copied())
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(decoded, sub.name);
+            assert!(!body.contains(&0), "{} has an interior NUL", sub.name);
+        }
+    }
+
+    #[test]
+    fn ascii_to_utf16z_widens_each_byte_and_appends_a_nul() {
+        const WIDE: [u16; 4] = ascii_to_utf16z::<4>("A\\z");
+        assert_eq!(WIDE, [0x41, 0x5C, 0x7A, 0]);
+        assert_eq!(utf16z!(""), &[0u16]);
+    }
+
+    #[test]
+    #[should_panic(expected = "only ASCII")]
+    fn ascii_to_utf16z_rejects_non_ascii_text() {
+        let text = String::from("é");
+        let _ = ascii_to_utf16z::<3>(&text);
+    }
+
+    #[test]
+    #[should_panic(expected = "hold the text and a NUL")]
+    fn ascii_to_utf16z_rejects_a_wrong_length() {
+        let text = String::from("abc");
+        let _ = ascii_to_utf16z::<3>(&text);
+    }
+
+    #[test]
+    #[should_panic(expected = "must not contain a NUL")]
+    fn ascii_to_utf16z_rejects_an_interior_nul() {
+        let text = String::from("a\0b");
+        let _ = ascii_to_utf16z::<4>(&text);
+    }
+
+    #[test]
+    fn subdevice_names_are_distinct_and_fit_a_reference_string() {
+        for (i, a) in SUBDEVICES.iter().enumerate() {
+            assert!(!a.name.is_empty());
+            // A reference string is one path component of the interface symbolic link.
+            assert!(
+                a.name.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "{} must be plain alphanumeric",
+                a.name
+            );
+            for b in &SUBDEVICES[i + 1..] {
+                assert!(!a.name.eq_ignore_ascii_case(b.name));
+                assert_ne!(a.friendly_name, b.friendly_name);
+            }
+        }
+    }
+
+    #[test]
+    fn categories_follow_the_filter_kind_and_flow() {
+        for sub in SUBDEVICES {
+            assert!(sub.has_category(KsCategory::Audio), "{}", sub.name);
+            for (j, c) in sub.categories.iter().enumerate() {
+                assert!(
+                    !sub.categories[j + 1..].contains(c),
+                    "{} repeats {c:?}",
+                    sub.name
+                );
+            }
+            match sub.kind {
+                FilterKind::Wave => {
+                    assert_eq!(sub.endpoint, None);
+                    assert_eq!(sub.categories.len(), 3);
+                    assert!(sub.has_category(KsCategory::Realtime));
+                    assert!(!sub.has_category(KsCategory::Topology));
+                    assert!(
+                        sub.has_category(KsCategory::Render)
+                            ^ sub.has_category(KsCategory::Capture)
+                    );
+                }
+                FilterKind::Topology => {
+                    assert!(sub.endpoint.is_some());
+                    assert_eq!(sub.categories, &[KsCategory::Audio, KsCategory::Topology]);
+                }
+            }
+        }
+        assert!(RENDER_WAVE.has_category(KsCategory::Render));
+        assert!(CAPTURE_WAVE.has_category(KsCategory::Capture));
+        assert_eq!(RENDER_TOPOLOGY.endpoint, Some(EndpointFlow::Render));
+        assert_eq!(CAPTURE_TOPOLOGY.endpoint, Some(EndpointFlow::Capture));
+    }
+
+    #[test]
+    fn enable_by_default_values_are_flag_enable_or_the_flow_mask() {
+        assert_eq!(EndpointFlow::Render.enable_by_default(), 0x101);
+        assert_eq!(EndpointFlow::Capture.enable_by_default(), 0x201);
+    }
+
+    #[test]
+    fn guids_print_in_registry_text_form() {
+        let text = |g| RegistryGuid(g).to_string();
+        assert_eq!(
+            text(KsCategory::Audio.guid()),
+            "{6994AD04-93EF-11D0-A3CC-00A0C9223196}"
+        );
+        assert_eq!(
+            text(KsCategory::Render.guid()),
+            "{65E8773E-8F56-11D0-A3B9-00A0C9223196}"
+        );
+        assert_eq!(
+            text(KsCategory::Capture.guid()),
+            "{65E8773D-8F56-11D0-A3B9-00A0C9223196}"
+        );
+        assert_eq!(
+            text(KsCategory::Realtime.guid()),
+            "{EB115FFC-10C8-4964-831D-6DCB02E6F23F}"
+        );
+        assert_eq!(
+            text(KsCategory::Topology.guid()),
+            "{DDA54A40-1E4C-11D1-A050-405705C10000}"
+        );
+        assert_eq!(
+            text(KS_PROXY_CLSID),
+            "{17CCA71B-ECD7-11D0-B908-00A0C9223196}"
+        );
+        assert_eq!(
+            text(KSNODETYPE_ANY),
+            "{00000000-0000-0000-0000-000000000000}"
+        );
+        assert_eq!(
+            text(PKEY_AUDIO_ENDPOINT_ASSOCIATION.fmtid),
+            "{1DA5D803-D492-4EDD-8C23-E0C0FFEE7F0E}"
+        );
+        assert_eq!(
+            text(PKEY_AUDIO_DEVICE_ENABLE_ENDPOINT_BY_DEFAULT.fmtid),
+            "{F3E80BEF-1723-4FF2-BCC4-7F83DC5E46D4}"
+        );
+    }
+
+    #[test]
+    fn categories_round_trip_through_their_guids() {
+        for c in KsCategory::ALL {
+            assert_eq!(KsCategory::from_guid(c.guid()), Some(c));
+            assert!(c.name().starts_with("KSCATEGORY_"));
+        }
+        assert_eq!(KsCategory::from_guid(KS_PROXY_CLSID), None);
+    }
+
+    #[test]
+    fn image_and_catalog_names_derive_from_the_service_name() {
+        assert_eq!(IMAGE_NAME.strip_suffix(".sys"), Some(SERVICE_NAME));
+        assert_eq!(CATALOG_NAME.strip_suffix(".cat"), Some(SERVICE_NAME));
+        assert_eq!(HARDWARE_ID.split_once('\\'), Some(("ROOT", "WaveRtSample")));
+    }
+}

@@ -1,0 +1,485 @@
+//! Checks the INF template `inf/wavertsample.inx` against `wavert_sample::identity`, stamped for
+//! each architecture, and proves that the checker reports the mistakes it is meant to catch.
+
+mod inf {
+    pub mod check;
+    pub mod parse;
+}
+
+use std::fmt::Write as _;
+
+use inf::check::{Arch, Finding, Rule, Stamp, check, parse_guid, parse_number, stamp};
+use inf::parse::Inf;
+
+const TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../inf/wavertsample.inx"
+));
+
+const DATE: &str = "05/20/2026";
+const VERSION: &str = "0.1.0.0";
+
+fn stamped(template: &str, arch: Arch) -> String {
+    stamp(
+        template,
+        &Stamp {
+            arch,
+            date: DATE,
+            version: VERSION,
+        },
+    )
+}
+
+fn report(findings: &[Finding]) -> String {
+    findings.iter().fold(String::new(), |mut out, f| {
+        let _ = write!(out, "\n  {f}");
+        out
+    })
+}
+
+/// Applies each `(from, to)` edit to the template (each `from` must occur exactly once),
+/// stamps it for amd64 and checks it.
+fn findings_after(edits: &[(&str, &str)]) -> Vec<Finding> {
+    let mut text = TEMPLATE.to_owned();
+    for (from, to) in edits {
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "the edit target {from:?} must occur once"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    check(&stamped(&text, Arch::Amd64), Arch::Amd64)
+}
+
+#[track_caller]
+fn assert_reported(findings: &[Finding], rule: Rule, needle: &str) {
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == rule && f.message.contains(needle)),
+        "expected a {rule:?} finding mentioning {needle:?}; got:{}",
+        report(findings)
+    );
+}
+
+#[test]
+fn the_template_passes_every_check_for_amd64_and_arm64() {
+    for arch in Arch::ALL {
+        let findings = check(&stamped(TEMPLATE, arch), arch);
+        assert!(findings.is_empty(), "{arch:?}:{}", report(&findings));
+    }
+}
+
+#[test]
+fn stamping_fills_every_placeholder_and_keeps_the_signature() {
+    for arch in Arch::ALL {
+        let text = stamped(TEMPLATE, arch);
+        for token in inf::check::PLACEHOLDERS {
+            assert!(TEMPLATE.contains(token), "the template uses {token}");
+            assert!(!text.contains(token), "{token} survives stamping");
+        }
+        let inf = Inf::parse(&text).unwrap();
+        let version = inf.section("Version").unwrap();
+        assert_eq!(version.entry("Signature").unwrap().value(0), "$Windows NT$");
+        assert_eq!(version.entry("DriverVer").unwrap().values, [DATE, VERSION]);
+        let manufacturer = inf.section("Manufacturer").unwrap();
+        assert_eq!(manufacturer.lines[0].values[1], arch.decoration());
+        assert!(
+            inf.section(&format!("WaveRtSample.{}", arch.decoration()))
+                .is_some()
+        );
+    }
+}
+
+#[test]
+fn the_unstamped_template_is_reported_as_such() {
+    let findings = check(TEMPLATE, Arch::Amd64);
+    for token in inf::check::PLACEHOLDERS {
+        assert_reported(&findings, Rule::Placeholder, token);
+    }
+}
+
+#[test]
+fn an_inf_stamped_for_one_architecture_fails_for_the_other() {
+    let findings = check(&stamped(TEMPLATE, Arch::Arm64), Arch::Amd64);
+    assert_reported(&findings, Rule::Models, "NTamd64.10.0");
+}
+
+#[test]
+fn every_subdevice_name_appears_as_a_reference_string() {
+    let inf = Inf::parse(&stamped(TEMPLATE, Arch::Amd64)).unwrap();
+    let interfaces = inf.section("WaveRtSample_Device.NT.Interfaces").unwrap();
+    for subdevice in wavert_sample::identity::SUBDEVICES {
+        let categories: Vec<u128> = interfaces
+            .entries("AddInterface")
+            .filter(|line| line.value(1) == subdevice.name)
+            .map(|line| parse_guid(line.value(0)).unwrap())
+            .collect();
+        let expected: Vec<u128> = subdevice.categories.iter().map(|c| c.guid()).collect();
+        assert_eq!(categories, expected, "{}", subdevice.name);
+    }
+}
+
+// ----- the checker catches mistakes ------------------------------------------------------------
+
+#[test]
+fn a_wrong_reference_string_is_reported() {
+    let findings = findings_after(&[(
+        "AddInterface = %KSCATEGORY_RENDER%,   %KSNAME_WaveSpeaker%,",
+        "AddInterface = %KSCATEGORY_RENDER%,   WaveSpeakers,",
+    )]);
+    assert_reported(&findings, Rule::ReferenceString, "\"WaveSpeakers\"");
+    assert_reported(
+        &findings,
+        Rule::Interface,
+        "WaveSpeaker is registered 0 times under KSCATEGORY_RENDER",
+    );
+}
+
+#[test]
+fn a_reference_string_that_differs_only_in_case_is_reported() {
+    let findings = findings_after(&[(
+        "KSNAME_TopologyMicrophone  = \"TopologyMicrophone\"",
+        "KSNAME_TopologyMicrophone  = \"topologyMicrophone\"",
+    )]);
+    assert_reported(&findings, Rule::ReferenceString, "differs in case");
+}
+
+#[test]
+fn an_addreg_outside_hkr_is_reported() {
+    let findings = findings_after(&[(
+        "HKR, , Driver, , wavertsample.sys\n",
+        "HKR, , Driver, , wavertsample.sys\nHKLM, SOFTWARE\\WaveRtSample, Enabled, 0x00010001, 1\n",
+    )]);
+    assert_reported(&findings, Rule::AddRegRoot, "HKLM");
+}
+
+#[test]
+fn an_addreg_outside_hkr_in_an_interface_section_is_reported() {
+    let findings = findings_after(&[(
+        "HKR, , FriendlyName, , %WaveMicrophone.FriendlyName%\n",
+        "HKR, , FriendlyName, , %WaveMicrophone.FriendlyName%\nHKCU, Software\\Sample, X, , y\n",
+    )]);
+    assert_reported(&findings, Rule::AddRegRoot, "HKCU");
+}
+
+#[test]
+fn a_build_number_decoration_is_reported() {
+    let findings = findings_after(&[
+        (
+            "= WaveRtSample, NT$ARCH$.10.0\n",
+            "= WaveRtSample, NT$ARCH$.10.0...14310\n",
+        ),
+        (
+            "[WaveRtSample.NT$ARCH$.10.0]",
+            "[WaveRtSample.NT$ARCH$.10.0...14310]",
+        ),
+    ]);
+    assert_reported(
+        &findings,
+        Rule::BuildNumberDecoration,
+        "NTamd64.10.0...14310",
+    );
+    assert_reported(&findings, Rule::Models, "ROOT\\WaveRtSample");
+}
+
+#[test]
+fn a_build_number_decoration_next_to_the_plain_one_is_still_reported() {
+    let findings = findings_after(&[(
+        "= WaveRtSample, NT$ARCH$.10.0\n",
+        "= WaveRtSample, NT$ARCH$.10.0, NT$ARCH$.10.0...14310\n",
+    )]);
+    assert_reported(&findings, Rule::BuildNumberDecoration, "14310");
+}
+
+#[test]
+fn a_missing_hardware_id_is_reported() {
+    let findings = findings_after(&[(", ROOT\\WaveRtSample", ", ROOT\\WaveRtSampl")]);
+    assert_reported(&findings, Rule::Models, "ROOT\\WaveRtSample");
+}
+
+#[test]
+fn a_missing_category_is_reported() {
+    let findings = findings_after(&[(
+        "AddInterface = %KSCATEGORY_REALTIME%, %KSNAME_WaveMicrophone%, WaveRtSample.WaveMicrophone\n",
+        "",
+    )]);
+    assert_reported(
+        &findings,
+        Rule::Interface,
+        "WaveMicrophone is registered 0 times under KSCATEGORY_REALTIME",
+    );
+}
+
+#[test]
+fn an_extra_or_repeated_category_is_reported() {
+    let extra = findings_after(&[(
+        "; Render topology filter\n",
+        "AddInterface = %KSCATEGORY_TOPOLOGY%, %KSNAME_WaveSpeaker%, WaveRtSample.WaveSpeaker\n; Render topology filter\n",
+    )]);
+    assert_reported(
+        &extra,
+        Rule::Interface,
+        "WaveSpeaker must not be registered under {DDA54A40",
+    );
+    let repeated = findings_after(&[(
+        "; Capture wave filter\n",
+        "AddInterface = %KSCATEGORY_AUDIO%, %KSNAME_TopologySpeaker%, WaveRtSample.TopologySpeaker\n; Capture wave filter\n",
+    )]);
+    assert_reported(
+        &repeated,
+        Rule::Interface,
+        "TopologySpeaker is registered 2 times under KSCATEGORY_AUDIO",
+    );
+}
+
+#[test]
+fn a_missing_proxy_clsid_or_friendly_name_is_reported() {
+    let findings = findings_after(&[
+        (
+            "[WaveRtSample.WaveSpeaker.AddReg]\nHKR, , CLSID, , %KSProxy.CLSID%\n",
+            "[WaveRtSample.WaveSpeaker.AddReg]\n",
+        ),
+        (
+            "HKR, , FriendlyName, , %TopologyMicrophone.FriendlyName%\n",
+            "",
+        ),
+    ]);
+    assert_reported(
+        &findings,
+        Rule::InterfaceRegistry,
+        "[WaveRtSample.WaveSpeaker]: CLSID is None",
+    );
+    assert_reported(
+        &findings,
+        Rule::InterfaceRegistry,
+        "[WaveRtSample.TopologyMicrophone]: FriendlyName is None",
+    );
+}
+
+#[test]
+fn a_wrong_endpoint_flow_is_reported() {
+    let findings = findings_after(&[(
+        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101",
+        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
+    )]);
+    assert_reported(&findings, Rule::Endpoint, "expected 0x101 (render)");
+}
+
+#[test]
+fn an_endpoint_flag_written_as_a_string_is_reported() {
+    let findings = findings_after(&[(
+        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
+        "%PKEY_AudioDevice_EnableEndpointByDefault%, , 0x00000201",
+    )]);
+    assert_reported(
+        &findings,
+        Rule::Endpoint,
+        "expected 0x201 (capture) as REG_DWORD",
+    );
+}
+
+#[test]
+fn missing_endpoint_keys_or_endpoint_keys_on_a_wave_filter_are_reported() {
+    let findings = findings_after(&[
+        (
+            "HKR, , FriendlyName, , %TopologySpeaker.FriendlyName%\nHKR, EP\\0, %PKEY_AudioEndpoint_Association%, , %KSNODETYPE_ANY%\n",
+            "HKR, , FriendlyName, , %TopologySpeaker.FriendlyName%\n",
+        ),
+        (
+            "HKR, , FriendlyName, , %WaveSpeaker.FriendlyName%\n",
+            "HKR, , FriendlyName, , %WaveSpeaker.FriendlyName%\nHKR, EP\\0, %PKEY_AudioEndpoint_Association%, , %KSNODETYPE_ANY%\n",
+        ),
+    ]);
+    assert_reported(
+        &findings,
+        Rule::Endpoint,
+        "[WaveRtSample.TopologySpeaker]: EP\\0 Association is None",
+    );
+    assert_reported(
+        &findings,
+        Rule::Endpoint,
+        "wave filter WaveSpeaker carries endpoint keys",
+    );
+}
+
+#[test]
+fn a_wrong_service_binary_or_start_type_is_reported() {
+    let findings = findings_after(&[
+        (
+            "ServiceBinary = %13%\\wavertsample.sys",
+            "ServiceBinary = %12%\\wavertsample.sys",
+        ),
+        ("StartType     = 3", "StartType     = 2"),
+    ]);
+    assert_reported(
+        &findings,
+        Rule::Service,
+        "ServiceBinary is Some(\"%12%\\\\wavertsample.sys\")",
+    );
+    assert_reported(&findings, Rule::Service, "StartType is Some(2), expected 3");
+}
+
+#[test]
+fn forbidden_directives_and_sections_are_reported() {
+    let findings = findings_after(&[
+        (
+            "AddReg    = WaveRtSample_Device.AddReg\n",
+            "AddReg    = WaveRtSample_Device.AddReg\nDelReg    = WaveRtSample_Device.AddReg\nRegisterDlls = Dlls\n",
+        ),
+        (
+            "[Strings]\n",
+            "[ClassInstall32]\nAddReg = WaveRtSample_Device.AddReg\n\n[WaveRtSample_Device.NT.Wdf]\nKmdfService = wavertsample, Wdf\n\n\
+             [WaveRtSample_Device.NT.CoInstallers]\nCopyFiles = WaveRtSample_Device.CopyFiles\n\n[Strings]\n",
+        ),
+    ]);
+    for needle in [
+        "DelReg",
+        "RegisterDlls",
+        "[ClassInstall32]",
+        "[WaveRtSample_Device.NT.Wdf]",
+        ".CoInstallers]",
+    ] {
+        assert_reported(&findings, Rule::Forbidden, needle);
+    }
+}
+
+#[test]
+fn a_copied_file_missing_from_source_disks_files_is_reported() {
+    let findings = findings_after(&[(
+        "[WaveRtSample_Device.CopyFiles]\nwavertsample.sys\n",
+        "[WaveRtSample_Device.CopyFiles]\nwavertsample.sys\nwavertsample.pdb\n",
+    )]);
+    assert_reported(&findings, Rule::Files, "wavertsample.pdb");
+}
+
+#[test]
+fn a_destination_other_than_the_driver_store_is_reported() {
+    let findings = findings_after(&[(
+        "WaveRtSample_Device.CopyFiles = 13",
+        "WaveRtSample_Device.CopyFiles = 12",
+    )]);
+    assert_reported(&findings, Rule::Files, "DIRID 13");
+}
+
+#[test]
+fn missing_version_entries_are_reported() {
+    let findings = findings_after(&[
+        ("PnpLockdown = 1\n", ""),
+        ("CatalogFile = wavertsample.cat", "CatalogFile = other.cat"),
+    ]);
+    assert_reported(&findings, Rule::Version, "[Version] has no PnpLockdown");
+    assert_reported(&findings, Rule::Version, "CatalogFile is \"other.cat\"");
+}
+
+#[test]
+fn a_malformed_driver_version_is_reported() {
+    let text = stamp(
+        TEMPLATE,
+        &Stamp {
+            arch: Arch::Amd64,
+            date: "2026-05-20",
+            version: "1.0",
+        },
+    );
+    assert_reported(&check(&text, Arch::Amd64), Rule::Version, "DriverVer");
+}
+
+#[test]
+fn a_wrong_device_type_or_missing_security_is_reported() {
+    let findings = findings_after(&[
+        (
+            "DeviceType, 0x00010001, 0x0000001D",
+            "DeviceType, 0x00010001, 0x00000022",
+        ),
+        ("HKR, , Security, ", "HKR, , SecurityX, "),
+    ]);
+    assert_reported(&findings, Rule::Hardware, "DeviceType is Some(34)");
+    assert_reported(&findings, Rule::Hardware, "Security is None");
+}
+
+#[test]
+fn missing_audio_device_registry_values_are_reported() {
+    let findings = findings_after(&[("\"wdmaud,swmidi,redbook\"", "\"wdmaud\"")]);
+    assert_reported(&findings, Rule::DeviceRegistry, "AssociatedFilters");
+}
+
+#[test]
+fn an_undefined_string_key_is_reported() {
+    let findings = findings_after(&[(
+        "%WaveSpeaker.FriendlyName%\n",
+        "%WaveSpeaker.FriendlyNam%\n",
+    )]);
+    assert_reported(&findings, Rule::Syntax, "%WaveSpeaker.FriendlyNam%");
+}
+
+// ----- the parser ------------------------------------------------------------------------------
+
+#[test]
+fn the_parser_follows_inf_lexical_rules() {
+    let text = "\
+; a comment\n\
+[version]\n\
+signature = \"$Windows NT$\" ; trailing comment\n\
+[Sec]\n\
+A = one, \"two, with; comma\", \"say \"\"hi\"\"\", , last\n\
+HKR, , Value, , \"a;b\"\n\
+Long = first, \\\n\
+       second\n\
+Dirs = %13%\\x.sys, 100%%, %Name%\n\
+[SEC]\n\
+b = appended\n\
+[Strings]\n\
+name = \"Quoted, value\"\n";
+    let inf = Inf::parse(text).unwrap();
+    assert!(inf.unresolved.is_empty());
+    assert_eq!(
+        inf.section("VERSION")
+            .unwrap()
+            .entry("Signature")
+            .unwrap()
+            .values,
+        ["$Windows NT$"]
+    );
+    let sec = inf.section("sec").unwrap();
+    assert_eq!(sec.name, "Sec");
+    assert_eq!(
+        sec.entry("a").unwrap().values,
+        ["one", "two, with; comma", "say \"hi\"", "", "last"]
+    );
+    let plain = &sec.lines[1];
+    assert_eq!(plain.key, None);
+    assert_eq!(plain.values, ["HKR", "", "Value", "", "a;b"]);
+    let long = sec.entry("LONG").unwrap();
+    assert_eq!(
+        (long.number, long.values.as_slice()),
+        (7, ["first", "second"].map(String::from).as_slice())
+    );
+    assert_eq!(
+        sec.entry("dirs").unwrap().values,
+        ["%13%\\x.sys", "100%", "Quoted, value"]
+    );
+    assert_eq!(sec.list("B"), ["appended"]);
+    assert_eq!(inf.sections().len(), 3);
+}
+
+#[test]
+fn the_parser_rejects_malformed_lines() {
+    assert_eq!(Inf::parse("key = value\n").unwrap_err().line, 1);
+    assert_eq!(Inf::parse("[A]\nx = \"open\n").unwrap_err().line, 2);
+    assert_eq!(Inf::parse("[A\n").unwrap_err().line, 1);
+}
+
+#[test]
+fn numbers_and_guids_parse_in_inf_notation() {
+    assert_eq!(parse_number("0x0000001D"), Some(0x1D));
+    assert_eq!(parse_number("13"), Some(13));
+    assert_eq!(parse_number("x13"), None);
+    assert_eq!(
+        parse_guid("{4d36e96c-e325-11ce-bfc1-08002be10318}"),
+        Some(inf::check::MEDIA_CLASS_GUID)
+    );
+    assert_eq!(parse_guid("{4d36e96c-e325-11ce-bfc1-08002be1031}"), None);
+    assert_eq!(parse_guid("4d36e96c-e325-11ce-bfc1-08002be10318"), None);
+}
