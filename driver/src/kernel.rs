@@ -46,3 +46,79 @@ unsafe extern "system" {
     /// `MmGetSystemRoutineAddress` (every build). IRQL: `PASSIVE_LEVEL`.
     pub fn MmGetSystemRoutineAddress(SystemRoutineName: *mut UNICODE_STRING) -> *mut c_void;
 }
+
+/// `KEVENT`: storage the kernel initialises and owns while the event is in use (a
+/// `DISPATCHER_HEADER`, 24 bytes on 64-bit Windows). It must not move once initialised.
+#[repr(C, align(8))]
+#[derive(Debug)]
+pub struct KEVENT {
+    _header: [u8; 24],
+}
+
+impl KEVENT {
+    /// Uninitialised storage (`KeInitializeEvent` sets it up).
+    #[must_use]
+    pub const fn zeroed() -> Self {
+        Self { _header: [0; 24] }
+    }
+}
+
+/// `EVENT_TYPE` `NotificationEvent`.
+pub const NOTIFICATION_EVENT: i32 = 0;
+/// `KWAIT_REASON` `Executive`.
+pub const EXECUTIVE: i32 = 0;
+/// `KPROCESSOR_MODE` `KernelMode`.
+pub const KERNEL_MODE: i8 = 0;
+/// `THREAD_ALL_ACCESS` as `ObReferenceObjectByHandle` wants it for our own thread.
+pub const THREAD_ALL_ACCESS: u32 = 0x001F_FFFF;
+/// `STATUS_TIMEOUT`: a wait's time-out expired.
+pub const STATUS_TIMEOUT: i32 = 0x0000_0102;
+
+/// A system thread's start routine.
+pub type KSTART_ROUTINE = unsafe extern "system" fn(StartContext: *mut c_void);
+
+#[cfg_attr(
+    feature = "kernel",
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// `KeQueryPerformanceCounter` (every build). Any IRQL. Returns a `LARGE_INTEGER` (in RAX /
+    /// x0, like an `i64`).
+    pub fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64;
+    /// `KeInitializeEvent` (every build). Any IRQL.
+    pub fn KeInitializeEvent(Event: *mut KEVENT, Type: i32, State: u8);
+    /// `KeSetEvent` (every build). IRQL <= `DISPATCH_LEVEL`.
+    pub fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32;
+    /// `KeWaitForSingleObject` (every build). IRQL < `DISPATCH_LEVEL` unless the time-out is 0.
+    pub fn KeWaitForSingleObject(
+        Object: *mut c_void,
+        WaitReason: i32,
+        WaitMode: i8,
+        Alertable: u8,
+        Timeout: *mut i64,
+    ) -> i32;
+    /// `PsCreateSystemThread` (every build). IRQL: `PASSIVE_LEVEL`.
+    pub fn PsCreateSystemThread(
+        ThreadHandle: *mut *mut c_void,
+        DesiredAccess: u32,
+        ObjectAttributes: *mut c_void,
+        ProcessHandle: *mut c_void,
+        ClientId: *mut c_void,
+        StartRoutine: Option<KSTART_ROUTINE>,
+        StartContext: *mut c_void,
+    ) -> i32;
+    /// `ObReferenceObjectByHandle` (every build). IRQL: `PASSIVE_LEVEL`. A null object type
+    /// skips the type check, which kernel-mode callers may do for their own handles.
+    pub fn ObReferenceObjectByHandle(
+        Handle: *mut c_void,
+        DesiredAccess: u32,
+        ObjectType: *mut c_void,
+        AccessMode: i8,
+        Object: *mut *mut c_void,
+        HandleInformation: *mut c_void,
+    ) -> i32;
+    /// `ZwWaitForSingleObject` (every build). IRQL: `PASSIVE_LEVEL`.
+    pub fn ZwWaitForSingleObject(Handle: *mut c_void, Alertable: u8, Timeout: *mut i64) -> i32;
+    /// `ZwClose` (every build). IRQL: `PASSIVE_LEVEL`.
+    pub fn ZwClose(Handle: *mut c_void) -> i32;
+}

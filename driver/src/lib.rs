@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod com;
+pub mod engine;
 pub mod identity;
 pub mod kernel;
 pub mod pool;

@@ -540,6 +540,35 @@ pub unsafe extern "system" fn ObReferenceObjectByHandle(
     })
 }
 
+/// `ZwWaitForSingleObject` on a thread handle.
+///
+/// # Safety
+/// `timeout` null or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn ZwWaitForSingleObject(
+    handle: PVOID,
+    _alertable: u8,
+    timeout: *mut i64,
+) -> NTSTATUS {
+    with_world("ZwWaitForSingleObject", |world| {
+        let object = world.lock().handles.get(&handle.addr()).copied();
+        let Some(object) = object else {
+            let object = handle.addr();
+            world.lock().violate(Violation::BadObject {
+                ddi: Ddi::ZwClose,
+                object,
+            });
+            return STATUS_INVALID_PARAMETER;
+        };
+        wait(
+            world,
+            Ddi::KeWaitForSingleObject,
+            Some(object),
+            read_timeout(timeout),
+        )
+    })
+}
+
 /// `ZwClose` for thread handles.
 #[unsafe(no_mangle)]
 pub extern "system" fn ZwClose(handle: PVOID) -> NTSTATUS {
