@@ -76,6 +76,10 @@ fn host_steps() -> Vec<Step> {
         ),
         cargo("tests (host)", &["test", "--workspace"]),
         cargo(
+            "tests (sample driver as shipped: portcls without the export)",
+            &["test", "-p", "wavert-sample"],
+        ),
+        cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
         ),
@@ -123,6 +127,23 @@ fn kernel_steps() -> Vec<Step> {
                     env: Vec::new(),
                 },
             });
+            if export {
+                steps.push(cargo(
+                    format!("clippy {target} (sample driver, raw-dylib kernel imports)"),
+                    &[
+                        "clippy",
+                        "--target",
+                        target,
+                        "-p",
+                        "wavert-sample",
+                        "--features",
+                        "kernel",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ],
+                ));
+            }
             steps.push(Step {
                 name: format!("kernel image {target} (library probe{label})"),
                 action: Action::LibraryProbe { target, export },
