@@ -6,11 +6,17 @@
 //! modules with no FFI and is unit-tested directly.
 #![cfg_attr(not(test), no_std)]
 
+pub mod buffer;
 pub mod com;
 pub mod engine;
+pub mod format;
 pub mod identity;
 pub mod kernel;
+pub mod notification;
 pub mod pool;
+pub mod position;
+pub mod stream_state;
+pub mod tone;
 
 // Host builds (tests) link against the simulator's definitions of the kernel symbols.
 #[cfg(test)]

@@ -1,0 +1,429 @@
+//! A sine tone for the capture stream: what the virtual microphone "hears".
+//!
+//! The frequency and level are `const` parameters of [`Tone`] (1 kHz at -6 dBFS by default).
+//! The phase is an exact integer: the position within the cycle counted in `1 / rate` cycles,
+//! advanced by the frequency modulo the rate each frame. After `rate` frames it is back where it
+//! started exactly, so the tone never drifts, and the output does not depend on how the caller
+//! splits it into calls: one call of N bytes writes the same bytes as any sequence of calls
+//! adding up to N, even calls that end inside a frame.
+//!
+//! `core` has no `sin`, so the sine is a polynomial: the phase is reduced to a quarter wave
+//! with integer arithmetic, and `sin(x)` on `[0, pi/2]` is its Taylor polynomial to `x^13`
+//! (error below 1e-9, far below the 24-bit step of 1.2e-7).
+//!
+//! Full scale is symmetric: 32 767 for 16-bit, 8 388 607 for 24-bit (stored in the top three
+//! bytes of a 32-bit container), 1.0 for float. Every channel carries the same signal.
+
+use crate::format::{Format, SampleFormat};
+
+/// The default tone frequency, in hertz.
+pub const DEFAULT_FREQUENCY_HZ: u32 = 1_000;
+/// The default tone level, in millibels relative to full scale (-600 = -6 dBFS).
+pub const DEFAULT_LEVEL_MILLIBELS: i32 = -600;
+
+/// Full scale of 16-bit samples.
+const FULL_SCALE_16: f64 = 32_767.0;
+/// Full scale of 24-bit samples.
+const FULL_SCALE_24: f64 = 8_388_607.0;
+/// The largest frame this generator writes (2 channels x 4 bytes).
+const MAX_FRAME: usize = 8;
+
+/// A sine tone of `FREQUENCY_HZ` hertz at `LEVEL_MILLIBELS` hundredths of a dB relative to full
+/// scale, written as interleaved little-endian frames of a [`Format`].
+///
+/// `FREQUENCY_HZ` must be in `1..=20_000` (below the Nyquist frequency of every supported rate)
+/// and `LEVEL_MILLIBELS` in `-20_000..=0`; other values do not compile.
+///
+/// ```
+/// use wavert_sample::format::Format;
+/// use wavert_sample::tone::Tone;
+///
+/// let mut tone: Tone = Tone::new(Format::PREFERRED); // 1 kHz, -6 dBFS, 48 kHz 16-bit stereo
+/// let mut period = [0u8; 480 * 4]; // 10 ms
+/// assert_eq!(tone.fill(&mut period), period.len());
+/// ```
+///
+/// # Invariants
+/// `phase < rate` and `increment < rate`; `frame_len` is the format's block alignment (at most
+/// 8 bytes); `pending` is 0 or the number of bytes of `frame` already written.
+#[derive(Clone, Debug)]
+pub struct Tone<
+    const FREQUENCY_HZ: u32 = DEFAULT_FREQUENCY_HZ,
+    const LEVEL_MILLIBELS: i32 = DEFAULT_LEVEL_MILLIBELS,
+> {
+    sample: SampleFormat,
+    channels: usize,
+    rate: u32,
+    phase: u32,
+    increment: u32,
+    amplitude: f64,
+    frame: [u8; MAX_FRAME],
+    frame_len: usize,
+    pending: usize,
+}
+
+impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEVEL_MILLIBELS> {
+    /// A tone for `format`, starting at phase 0.
+    #[must_use]
+    pub fn new(format: Format) -> Self {
+        const {
+            assert!(FREQUENCY_HZ >= 1 && FREQUENCY_HZ <= 20_000);
+            assert!(LEVEL_MILLIBELS >= -20_000 && LEVEL_MILLIBELS <= 0);
+        }
+        let rate = format.rate();
+        Self {
+            sample: format.sample(),
+            channels: usize::from(format.channels()),
+            rate,
+            phase: 0,
+            increment: FREQUENCY_HZ % rate,
+            amplitude: millibels_to_amplitude(LEVEL_MILLIBELS),
+            frame: [0; MAX_FRAME],
+            frame_len: usize::from(format.block_align()).min(MAX_FRAME),
+            pending: 0,
+        }
+    }
+
+    /// The linear peak amplitude (1.0 = full scale).
+    #[must_use]
+    pub const fn amplitude(&self) -> f64 {
+        self.amplitude
+    }
+
+    /// Fills `out` with the next bytes of the tone and returns how many were written (all of
+    /// them). `out` may begin or end inside a frame.
+    pub fn fill(&mut self, out: &mut [u8]) -> usize {
+        let written = out.len();
+        let rest = self.finish_pending(out);
+        let mut frames = rest.chunks_exact_mut(self.frame_len);
+        for frame in &mut frames {
+            self.next_frame();
+            if let Some(bytes) = self.frame.get(..frame.len()) {
+                frame.copy_from_slice(bytes);
+            }
+        }
+        let tail = frames.into_remainder();
+        if !tail.is_empty() {
+            self.next_frame();
+            if let Some(bytes) = self.frame.get(..tail.len()) {
+                tail.copy_from_slice(bytes);
+                self.pending = tail.len();
+            }
+        }
+        written
+    }
+
+    /// Writes what is left of a frame a previous call began; returns the rest of `out`.
+    fn finish_pending<'a>(&mut self, out: &'a mut [u8]) -> &'a mut [u8] {
+        if self.pending == 0 {
+            return out;
+        }
+        let left = self.frame.get(self.pending..self.frame_len).unwrap_or(&[]);
+        let n = left.len().min(out.len());
+        let Some((head, rest)) = out.split_at_mut_checked(n) else {
+            return &mut [];
+        };
+        if let Some(bytes) = left.get(..n) {
+            head.copy_from_slice(bytes);
+        }
+        self.pending += n;
+        if self.pending >= self.frame_len {
+            self.pending = 0;
+        }
+        rest
+    }
+
+    /// Renders the frame at the current phase into `frame` and advances the phase.
+    fn next_frame(&mut self) {
+        let value = self.amplitude * sine(self.phase, self.rate);
+        let mut bytes = [0u8; 4];
+        let width = match self.sample {
+            SampleFormat::Pcm16 => {
+                let sample = i16::try_from(quantize(value, FULL_SCALE_16)).unwrap_or(0);
+                if let Some(slot) = bytes.get_mut(..2) {
+                    slot.copy_from_slice(&sample.to_le_bytes());
+                }
+                2
+            }
+            SampleFormat::Pcm24In32 => {
+                // |quantized| <= 2^23 - 1, so shifting into the top 24 bits stays in range.
+                bytes = (quantize(value, FULL_SCALE_24) << 8).to_le_bytes();
+                4
+            }
+            SampleFormat::Float32 => {
+                #[allow(clippy::cast_possible_truncation)] // f64 -> f32 rounds; |value| <= 1
+                let sample = value as f32;
+                bytes = sample.to_le_bytes();
+                4
+            }
+        };
+        let sample = bytes.get(..width).unwrap_or(&[]);
+        for slot in self.frame.chunks_exact_mut(width).take(self.channels) {
+            slot.copy_from_slice(sample);
+        }
+        // Both below `rate` (invariant): the sum fits in u32 (rate <= 48 000).
+        let next = self.phase + self.increment;
+        self.phase = if next >= self.rate {
+            next - self.rate
+        } else {
+            next
+        };
+    }
+}
+
+/// `value x full_scale`, rounded to the nearest integer (halves away from zero).
+fn quantize(value: f64, full_scale: f64) -> i32 {
+    let scaled = value * full_scale;
+    let rounded = if scaled >= 0.0 {
+        scaled + 0.5
+    } else {
+        scaled - 0.5
+    };
+    // Truncation toward zero after the 0.5 offset is rounding; |rounded| <= 2^23, and `as`
+    // saturates anyway.
+    #[allow(clippy::cast_possible_truncation)]
+    let quantized = rounded as i32;
+    quantized
+}
+
+/// `sin(2 pi phase / rate)` for `phase < rate`.
+fn sine(phase: u32, rate: u32) -> f64 {
+    let rate = u64::from(rate.max(1));
+    // Four quarters: quarter = floor(4 phase / rate), position within it = rem / rate.
+    let four = u64::from(phase) * 4;
+    let quarter = (four / rate) % 4;
+    let rem = four % rate;
+    // sin rises on quarters 0 and 2 and falls (mirrored) on 1 and 3.
+    let numerator = if quarter % 2 == 0 { rem } else { rate - rem };
+    // Both below 2^32 (rem < rate <= u32::MAX), so the conversions are exact.
+    let t = f64::from(u32::try_from(numerator).unwrap_or(0))
+        / f64::from(u32::try_from(rate).unwrap_or(1));
+    let value = sin_quarter(t * core::f64::consts::FRAC_PI_2);
+    if quarter < 2 { value } else { -value }
+}
+
+/// `sin(x)` for `x` in `[0, pi/2]`: the Taylor polynomial to `x^13`, in Horner form.
+fn sin_quarter(x: f64) -> f64 {
+    let x2 = x * x;
+    let mut sum = 1.0;
+    // 1 - x^2/(2*3) (1 - x^2/(4*5) (1 - ... (1 - x^2/(12*13))))
+    for denominator in [156.0, 110.0, 72.0, 42.0, 20.0, 6.0] {
+        sum = 1.0 - x2 / denominator * sum;
+    }
+    x * sum
+}
+
+/// `10^(millibels / 2000)`: the linear amplitude of a level in millibels (1/100 dB).
+fn millibels_to_amplitude(millibels: i32) -> f64 {
+    // 10^(mB/2000) = exp(mB x ln(10) / 2000)
+    exp(f64::from(millibels) * core::f64::consts::LN_10 / 2_000.0)
+}
+
+/// `e^x` for moderate `x` (here `[-23, 0]`): `(e^(x/256))^256`, the inner power by its Taylor
+/// series to 12 terms.
+fn exp(x: f64) -> f64 {
+    let y = x / 256.0;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0] {
+        term *= y / k;
+        sum += term;
+    }
+    for _ in 0..8 {
+        sum *= sum;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn format(sample: SampleFormat, rate: u32) -> Format {
+        Format::new(sample, 2, rate).unwrap()
+    }
+
+    /// The left and right channels' values, scaled to +-1 full scale.
+    fn decode(sample: SampleFormat, bytes: &[u8]) -> Vec<(f64, f64)> {
+        let width = usize::from(sample.container_bytes());
+        bytes
+            .chunks_exact(2 * width)
+            .map(|frame| {
+                let one = |b: &[u8]| match sample {
+                    SampleFormat::Pcm16 => {
+                        f64::from(i16::from_le_bytes(b.try_into().unwrap())) / FULL_SCALE_16
+                    }
+                    SampleFormat::Pcm24In32 => {
+                        let v = i32::from_le_bytes(b.try_into().unwrap());
+                        assert_eq!(v & 0xFF, 0, "24 valid bits in the top of the container");
+                        f64::from(v >> 8) / FULL_SCALE_24
+                    }
+                    SampleFormat::Float32 => f64::from(f32::from_le_bytes(b.try_into().unwrap())),
+                };
+                (one(&frame[..width]), one(&frame[width..]))
+            })
+            .collect()
+    }
+
+    fn one_second<const F: u32, const L: i32>(sample: SampleFormat, rate: u32) -> Vec<(f64, f64)> {
+        let f = format(sample, rate);
+        let mut tone = Tone::<F, L>::new(f);
+        let mut bytes = vec![0u8; usize::try_from(f.avg_bytes_per_sec()).unwrap()];
+        assert_eq!(tone.fill(&mut bytes), bytes.len());
+        decode(sample, &bytes)
+    }
+
+    fn rising_zero_crossings(values: &[(f64, f64)]) -> usize {
+        values
+            .windows(2)
+            .filter(|pair| pair[0].0 < 0.0 && pair[1].0 >= 0.0)
+            .count()
+    }
+
+    fn peak_dbfs(values: &[(f64, f64)]) -> f64 {
+        let peak = values.iter().map(|&(l, _)| l.abs()).fold(0.0, f64::max);
+        20.0 * peak.log10()
+    }
+
+    fn check<const F: u32, const L: i32>() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let values = one_second::<F, L>(sample, rate);
+                let crossings = rising_zero_crossings(&values);
+                let expected = usize::try_from(F).unwrap();
+                assert!(
+                    crossings.abs_diff(expected) <= 1,
+                    "{F} Hz {sample:?} {rate}: {crossings} crossings"
+                );
+                let level = peak_dbfs(&values);
+                let wanted = f64::from(L) / 100.0;
+                assert!(
+                    (level - wanted).abs() < 0.1,
+                    "{sample:?} {rate}: peak {level} dBFS, wanted {wanted}"
+                );
+                assert!(
+                    values.iter().all(|&(l, r)| l.to_bits() == r.to_bits()),
+                    "both channels equal"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn default_tone_is_one_kilohertz_at_minus_six_dbfs_in_every_format() {
+        check::<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS>();
+        let tone: Tone = Tone::new(Format::PREFERRED);
+        assert!((tone.amplitude() - 0.501_187_233_627_272_3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn other_frequencies_and_levels_have_the_configured_crossings_and_peak() {
+        check::<997, -600>();
+        check::<440, -1_200>();
+        check::<20_000, -100>();
+        check::<1, -2_000>();
+        check::<1_000, 0>();
+    }
+
+    #[test]
+    fn amplitude_conversion_matches_the_decibel_definition() {
+        for millibels in [0, -1, -600, -2_000, -6_021, -12_000, -20_000] {
+            let expected = 10f64.powf(f64::from(millibels) / 2_000.0);
+            let got = millibels_to_amplitude(millibels);
+            assert!(
+                ((got - expected) / expected).abs() < 1e-12,
+                "{millibels}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn sine_polynomial_matches_the_library_sine_at_every_phase() {
+        for rate in [44_100, 48_000] {
+            let mut worst = 0.0f64;
+            for phase in 0..rate {
+                let exact =
+                    (2.0 * core::f64::consts::PI * f64::from(phase) / f64::from(rate)).sin();
+                worst = worst.max((sine(phase, rate) - exact).abs());
+            }
+            assert!(worst < 1e-9, "{rate}: worst error {worst}");
+        }
+        assert!(sine(0, 48_000).abs() < 1e-15);
+        assert!((sine(12_000, 48_000) - 1.0).abs() < 1e-9);
+        assert!((sine(36_000, 48_000) + 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_big_call_equals_many_small_calls_byte_for_byte() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let f = format(sample, rate);
+                let mut whole = vec![0u8; 200_003];
+                let mut reference = Tone::<997, -600>::new(f);
+                reference.fill(&mut whole);
+
+                let mut pieces = vec![0u8; whole.len()];
+                let mut tone = Tone::<997, -600>::new(f);
+                let mut at = 0;
+                let mut step = 0usize;
+                while at < pieces.len() {
+                    // 0, 1, 2 ... 12 bytes, then larger odd sizes: every alignment occurs.
+                    step = (step * 5 + 3) % 1_031;
+                    let size = if step < 13 { step } else { step * 3 };
+                    let end = (at + size).min(pieces.len());
+                    assert_eq!(tone.fill(&mut pieces[at..end]), end - at);
+                    at = end;
+                }
+                assert!(whole == pieces, "{sample:?} {rate}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_phase_returns_exactly_after_one_second_so_nothing_drifts() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let f = format(sample, rate);
+                let second = usize::try_from(f.avg_bytes_per_sec()).unwrap();
+                let mut tone = Tone::<997, -600>::new(f);
+                let mut first = vec![0u8; second];
+                tone.fill(&mut first);
+                let mut later = vec![0u8; second];
+                for _ in 0..30 {
+                    tone.fill(&mut later);
+                    assert!(first == later, "{sample:?} {rate}");
+                }
+                assert_eq!(tone.phase, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_bit_samples_have_the_exact_expected_values() {
+        // 1 kHz at 48 kHz: 48 frames a cycle, the peak at frame 12.
+        let mut tone: Tone = Tone::new(Format::PREFERRED);
+        let mut bytes = [0u8; 48 * 4];
+        tone.fill(&mut bytes);
+        let left = |frame: usize| i16::from_le_bytes([bytes[4 * frame], bytes[4 * frame + 1]]);
+        // 10^(-6/20) x 32 767 = 16 422.36 and half of it (sin 30 degrees) 8 211.18.
+        assert_eq!(left(0), 0);
+        assert_eq!(left(4), 8_211);
+        assert_eq!(left(12), 16_422);
+        assert_eq!(left(24), 0);
+        assert_eq!(left(28), -8_211);
+        assert_eq!(left(36), -16_422);
+    }
+
+    #[test]
+    fn an_empty_fill_writes_nothing_and_keeps_the_phase() {
+        let mut a: Tone = Tone::new(Format::PREFERRED);
+        let mut b: Tone = Tone::new(Format::PREFERRED);
+        assert_eq!(a.fill(&mut []), 0);
+        let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
+        a.fill(&mut x);
+        b.fill(&mut y);
+        assert_eq!(x, y);
+    }
+}
