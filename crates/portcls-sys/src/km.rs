@@ -148,3 +148,359 @@ pub unsafe fn KeGetCurrentIrql() -> KIRQL {
     // A zero-extended byte load: the value fits a byte.
     (irql & 0xFF) as KIRQL
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a WaveRT adapter driver additionally needs: driver and I/O objects, strings, physical
+// addresses and the DMA description (`wdm.h`).
+// ---------------------------------------------------------------------------------------------
+
+use crate::NTSTATUS;
+
+/// Declares zero-sized, `!Send`, `!Sync`, `!Unpin` types only ever handled by pointer.
+macro_rules! opaque_kernel_types {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[repr(C)]
+        #[derive(Debug)]
+        pub struct $name {
+            _data: [u8; 0],
+            _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+        }
+    )*};
+}
+
+#[cfg(not(feature = "wdk"))]
+mod opaque_io {
+    opaque_kernel_types! {
+        /// `IRP`: an I/O request packet, only ever handled by pointer.
+        IRP;
+        /// `MDL`: a memory descriptor list, only ever handled by pointer here.
+        MDL;
+        /// `KEVENT`: a kernel event object, only ever handled by pointer.
+        KEVENT;
+        /// `OBJECT_ATTRIBUTES`: only ever handled by pointer here.
+        OBJECT_ATTRIBUTES;
+    }
+
+    /// `PIRP`.
+    pub type PIRP = *mut IRP;
+    /// `PMDL`.
+    pub type PMDL = *mut MDL;
+    /// `PKEVENT`.
+    pub type PKEVENT = *mut KEVENT;
+    /// `POBJECT_ATTRIBUTES`.
+    pub type POBJECT_ATTRIBUTES = *mut OBJECT_ATTRIBUTES;
+}
+#[cfg(not(feature = "wdk"))]
+pub use opaque_io::*;
+
+#[cfg(feature = "wdk")]
+pub use wdk_sys::{IRP, KEVENT, MDL, OBJECT_ATTRIBUTES, PIRP, PKEVENT, PMDL, POBJECT_ATTRIBUTES};
+
+opaque_kernel_types! {
+    /// `DRIVER_EXTENSION`: the I/O manager's per-driver extension (its `AddDevice` slot is
+    /// set by `PcInitializeAdapterDriver`); only ever handled by pointer.
+    DRIVER_EXTENSION;
+    /// `FAST_IO_DISPATCH`: a file-system fast I/O table; unused by audio drivers.
+    FAST_IO_DISPATCH;
+}
+
+/// `CSHORT`.
+pub type CSHORT = i16;
+/// `BOOLEAN`: one byte, 0 or 1.
+pub type BOOLEAN = u8;
+/// `ACCESS_MASK`.
+pub type ACCESS_MASK = u32;
+
+/// `UNICODE_STRING`: a counted UTF-16 string (16 bytes on 64-bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct UNICODE_STRING {
+    /// Length of the string in bytes, without any terminator.
+    pub Length: u16,
+    /// Size of `Buffer` in bytes.
+    pub MaximumLength: u16,
+    /// The UTF-16 code units.
+    pub Buffer: *mut u16,
+}
+/// `PUNICODE_STRING`.
+pub type PUNICODE_STRING = *mut UNICODE_STRING;
+/// `PCUNICODE_STRING`.
+pub type PCUNICODE_STRING = *const UNICODE_STRING;
+
+/// The two-part member of [`LARGE_INTEGER`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LARGE_INTEGER_PARTS {
+    /// Low 32 bits.
+    pub LowPart: u32,
+    /// High 32 bits.
+    pub HighPart: i32,
+}
+
+/// `LARGE_INTEGER`: a 64-bit signed value, also readable as two halves (8 bytes, 8-aligned).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union LARGE_INTEGER {
+    /// The halves (the header's `u` member and anonymous struct).
+    pub u: LARGE_INTEGER_PARTS,
+    /// The whole value.
+    pub QuadPart: i64,
+}
+
+impl core::fmt::Debug for LARGE_INTEGER {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // SAFETY: every bit pattern is a valid i64.
+        let quad = unsafe { self.QuadPart };
+        f.debug_struct("LARGE_INTEGER")
+            .field("QuadPart", &quad)
+            .finish()
+    }
+}
+
+/// `PHYSICAL_ADDRESS`: a [`LARGE_INTEGER`] holding a physical address.
+pub type PHYSICAL_ADDRESS = LARGE_INTEGER;
+/// `PPHYSICAL_ADDRESS`.
+pub type PPHYSICAL_ADDRESS = *mut PHYSICAL_ADDRESS;
+
+/// `MEMORY_CACHING_TYPE` (a C enum, 4 bytes).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MEMORY_CACHING_TYPE(pub i32);
+/// `MmNonCached`.
+pub const MmNonCached: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(0);
+/// `MmCached`.
+pub const MmCached: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(1);
+/// `MmWriteCombined` (the same value as `MmFrameBufferCached`).
+pub const MmWriteCombined: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(2);
+/// `MmHardwareCoherentCached`.
+pub const MmHardwareCoherentCached: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(3);
+/// `MmNonCachedUnordered`.
+pub const MmNonCachedUnordered: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(4);
+/// `MmUSWCCached`.
+pub const MmUSWCCached: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(5);
+/// `MmMaximumCacheType`.
+pub const MmMaximumCacheType: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(6);
+/// `MmNotMapped`.
+pub const MmNotMapped: MEMORY_CACHING_TYPE = MEMORY_CACHING_TYPE(-1);
+
+/// `DEVICE_REGISTRY_PROPERTY` (a C enum, 4 bytes): what `IPort::GetDeviceProperty` reads.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DEVICE_REGISTRY_PROPERTY(pub i32);
+/// `DevicePropertyDeviceDescription`.
+pub const DevicePropertyDeviceDescription: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(0);
+/// `DevicePropertyHardwareID`.
+pub const DevicePropertyHardwareID: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(1);
+/// `DevicePropertyClassGuid`.
+pub const DevicePropertyClassGuid: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(6);
+/// `DevicePropertyDriverKeyName`.
+pub const DevicePropertyDriverKeyName: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(7);
+/// `DevicePropertyManufacturer`.
+pub const DevicePropertyManufacturer: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(8);
+/// `DevicePropertyFriendlyName`.
+pub const DevicePropertyFriendlyName: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(9);
+/// `DevicePropertyPhysicalDeviceObjectName`.
+pub const DevicePropertyPhysicalDeviceObjectName: DEVICE_REGISTRY_PROPERTY =
+    DEVICE_REGISTRY_PROPERTY(11);
+/// `DevicePropertyEnumeratorName`.
+pub const DevicePropertyEnumeratorName: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(15);
+/// `DevicePropertyContainerID`.
+pub const DevicePropertyContainerID: DEVICE_REGISTRY_PROPERTY = DEVICE_REGISTRY_PROPERTY(22);
+
+/// `INTERFACE_TYPE` (a C enum, 4 bytes): the bus a device sits on.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct INTERFACE_TYPE(pub i32);
+/// `InterfaceTypeUndefined`.
+pub const InterfaceTypeUndefined: INTERFACE_TYPE = INTERFACE_TYPE(-1);
+/// `Internal`.
+pub const Internal: INTERFACE_TYPE = INTERFACE_TYPE(0);
+/// `PCIBus`.
+pub const PCIBus: INTERFACE_TYPE = INTERFACE_TYPE(5);
+
+/// `DMA_WIDTH` (a C enum, 4 bytes).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DMA_WIDTH(pub i32);
+/// `Width8Bits`.
+pub const Width8Bits: DMA_WIDTH = DMA_WIDTH(0);
+/// `Width16Bits`.
+pub const Width16Bits: DMA_WIDTH = DMA_WIDTH(1);
+/// `Width32Bits`.
+pub const Width32Bits: DMA_WIDTH = DMA_WIDTH(2);
+/// `Width64Bits`.
+pub const Width64Bits: DMA_WIDTH = DMA_WIDTH(3);
+
+/// `DMA_SPEED` (a C enum, 4 bytes).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DMA_SPEED(pub i32);
+/// `Compatible`.
+pub const Compatible: DMA_SPEED = DMA_SPEED(0);
+/// `MaximumDmaSpeed`.
+pub const MaximumDmaSpeed: DMA_SPEED = DMA_SPEED(5);
+
+/// `DEVICE_DESCRIPTION_VERSION`.
+pub const DEVICE_DESCRIPTION_VERSION: ULONG = 0;
+/// `DEVICE_DESCRIPTION_VERSION1`.
+pub const DEVICE_DESCRIPTION_VERSION1: ULONG = 1;
+/// `DEVICE_DESCRIPTION_VERSION2`.
+pub const DEVICE_DESCRIPTION_VERSION2: ULONG = 2;
+/// `DEVICE_DESCRIPTION_VERSION3` (Windows 8 and later: the last four fields are valid).
+pub const DEVICE_DESCRIPTION_VERSION3: ULONG = 3;
+
+/// `DEVICE_DESCRIPTION`: the DMA capabilities `IMiniportWaveRT::GetDeviceDescription` fills in
+/// (the Windows 8 and later layout, 64 bytes on 64-bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct DEVICE_DESCRIPTION {
+    /// `DEVICE_DESCRIPTION_VERSION*`.
+    pub Version: ULONG,
+    /// The device is a bus master.
+    pub Master: BOOLEAN,
+    /// The device supports scatter/gather.
+    pub ScatterGather: BOOLEAN,
+    /// System DMA demand mode.
+    pub DemandMode: BOOLEAN,
+    /// System DMA auto-initialize mode.
+    pub AutoInitialize: BOOLEAN,
+    /// The device uses 32-bit addresses.
+    pub Dma32BitAddresses: BOOLEAN,
+    /// Ignore the transfer count (system DMA quirk).
+    pub IgnoreCount: BOOLEAN,
+    /// Reserved, 0.
+    pub Reserved1: BOOLEAN,
+    /// The device uses 64-bit addresses.
+    pub Dma64BitAddresses: BOOLEAN,
+    /// Bus number (unused for Plug and Play devices).
+    pub BusNumber: ULONG,
+    /// System DMA channel.
+    pub DmaChannel: ULONG,
+    /// The bus type.
+    pub InterfaceType: INTERFACE_TYPE,
+    /// System DMA transfer width.
+    pub DmaWidth: DMA_WIDTH,
+    /// System DMA speed.
+    pub DmaSpeed: DMA_SPEED,
+    /// Largest transfer in bytes.
+    pub MaximumLength: ULONG,
+    /// Microchannel DMA port.
+    pub DmaPort: ULONG,
+    /// Address width in bits (version 3).
+    pub DmaAddressWidth: ULONG,
+    /// DMA controller instance (version 3).
+    pub DmaControllerInstance: ULONG,
+    /// DMA request line (version 3).
+    pub DmaRequestLine: ULONG,
+    /// Device-side address for system DMA (version 3).
+    pub DeviceAddress: PHYSICAL_ADDRESS,
+}
+/// `PDEVICE_DESCRIPTION`.
+pub type PDEVICE_DESCRIPTION = *mut DEVICE_DESCRIPTION;
+
+/// `IRP_MJ_MAXIMUM_FUNCTION`: the highest major function code.
+pub const IRP_MJ_MAXIMUM_FUNCTION: usize = 0x1b;
+
+/// `PDRIVER_INITIALIZE`: the `DriverEntry` routine.
+pub type PDRIVER_INITIALIZE = Option<
+    unsafe extern "system" fn(
+        DriverObject: PDRIVER_OBJECT,
+        RegistryPath: PUNICODE_STRING,
+    ) -> NTSTATUS,
+>;
+/// `PDRIVER_ADD_DEVICE`: the `AddDevice` routine.
+pub type PDRIVER_ADD_DEVICE = Option<
+    unsafe extern "system" fn(
+        DriverObject: PDRIVER_OBJECT,
+        PhysicalDeviceObject: PDEVICE_OBJECT,
+    ) -> NTSTATUS,
+>;
+/// `PDRIVER_UNLOAD`: the `DriverUnload` routine.
+pub type PDRIVER_UNLOAD = Option<unsafe extern "system" fn(DriverObject: PDRIVER_OBJECT)>;
+/// `PDRIVER_DISPATCH`: an IRP dispatch routine.
+pub type PDRIVER_DISPATCH =
+    Option<unsafe extern "system" fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS>;
+/// `PDRIVER_STARTIO`: the `StartIo` routine.
+pub type PDRIVER_STARTIO =
+    Option<unsafe extern "system" fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP)>;
+
+/// `DRIVER_OBJECT`: the I/O manager's object for a loaded driver (336 bytes on 64-bit). The
+/// driver may set `DriverUnload` and hook `MajorFunction` entries after
+/// `PcInitializeAdapterDriver`; everything else belongs to the I/O manager.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DRIVER_OBJECT {
+    /// `IO_TYPE_DRIVER`.
+    pub Type: CSHORT,
+    /// Size of this structure.
+    pub Size: CSHORT,
+    /// The driver's first device object.
+    pub DeviceObject: PDEVICE_OBJECT,
+    /// Driver flags.
+    pub Flags: ULONG,
+    /// Image base.
+    pub DriverStart: PVOID,
+    /// Image size.
+    pub DriverSize: ULONG,
+    /// The loader's entry for the image.
+    pub DriverSection: PVOID,
+    /// The driver extension.
+    pub DriverExtension: *mut DRIVER_EXTENSION,
+    /// The driver's name (`\Driver\<service>`).
+    pub DriverName: UNICODE_STRING,
+    /// The hardware database registry path.
+    pub HardwareDatabase: PUNICODE_STRING,
+    /// File-system fast I/O table (null for audio drivers).
+    pub FastIoDispatch: *mut FAST_IO_DISPATCH,
+    /// `DriverEntry`.
+    pub DriverInit: PDRIVER_INITIALIZE,
+    /// `StartIo`.
+    pub DriverStartIo: PDRIVER_STARTIO,
+    /// `DriverUnload`.
+    pub DriverUnload: PDRIVER_UNLOAD,
+    /// Dispatch routines, indexed by `IRP_MJ_*`.
+    pub MajorFunction: [PDRIVER_DISPATCH; IRP_MJ_MAXIMUM_FUNCTION + 1],
+}
+/// `PDRIVER_OBJECT`.
+pub type PDRIVER_OBJECT = *mut DRIVER_OBJECT;
+
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    // Compared with the mingw-w64 wdm.h by a C compiler, except `DEVICE_DESCRIPTION`'s last
+    // four fields (from 40 on) and its size: mingw-w64 lacks these Windows 8 additions, so
+    // they follow the documented field list and the offsets published for the x64 kernel.
+    assert!(size_of::<UNICODE_STRING>() == 16 && align_of::<UNICODE_STRING>() == 8);
+    assert!(offset_of!(UNICODE_STRING, MaximumLength) == 2);
+    assert!(offset_of!(UNICODE_STRING, Buffer) == 8);
+    assert!(size_of::<LARGE_INTEGER>() == 8 && align_of::<LARGE_INTEGER>() == 8);
+    assert!(offset_of!(LARGE_INTEGER_PARTS, HighPart) == 4);
+    assert!(size_of::<MEMORY_CACHING_TYPE>() == 4);
+    assert!(size_of::<DEVICE_REGISTRY_PROPERTY>() == 4);
+    assert!(offset_of!(DEVICE_DESCRIPTION, Master) == 4);
+    assert!(offset_of!(DEVICE_DESCRIPTION, Dma32BitAddresses) == 8);
+    assert!(offset_of!(DEVICE_DESCRIPTION, Dma64BitAddresses) == 11);
+    assert!(offset_of!(DEVICE_DESCRIPTION, BusNumber) == 12);
+    assert!(offset_of!(DEVICE_DESCRIPTION, InterfaceType) == 20);
+    assert!(offset_of!(DEVICE_DESCRIPTION, MaximumLength) == 32);
+    assert!(offset_of!(DEVICE_DESCRIPTION, DmaPort) == 36);
+    assert!(offset_of!(DEVICE_DESCRIPTION, DmaAddressWidth) == 40);
+    assert!(offset_of!(DEVICE_DESCRIPTION, DmaRequestLine) == 48);
+    assert!(offset_of!(DEVICE_DESCRIPTION, DeviceAddress) == 56);
+    assert!(size_of::<DEVICE_DESCRIPTION>() == 64);
+    assert!(size_of::<DRIVER_OBJECT>() == 336);
+    assert!(offset_of!(DRIVER_OBJECT, DeviceObject) == 8);
+    assert!(offset_of!(DRIVER_OBJECT, Flags) == 16);
+    assert!(offset_of!(DRIVER_OBJECT, DriverStart) == 24);
+    assert!(offset_of!(DRIVER_OBJECT, DriverSize) == 32);
+    assert!(offset_of!(DRIVER_OBJECT, DriverSection) == 40);
+    assert!(offset_of!(DRIVER_OBJECT, DriverExtension) == 48);
+    assert!(offset_of!(DRIVER_OBJECT, DriverName) == 56);
+    assert!(offset_of!(DRIVER_OBJECT, HardwareDatabase) == 72);
+    assert!(offset_of!(DRIVER_OBJECT, FastIoDispatch) == 80);
+    assert!(offset_of!(DRIVER_OBJECT, DriverInit) == 88);
+    assert!(offset_of!(DRIVER_OBJECT, DriverStartIo) == 96);
+    assert!(offset_of!(DRIVER_OBJECT, DriverUnload) == 104);
+    assert!(offset_of!(DRIVER_OBJECT, MajorFunction) == 112);
+};

@@ -24,6 +24,8 @@
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
 pub mod km;
+pub mod ks;
+pub mod wavert;
 
 use core::ffi::c_void;
 

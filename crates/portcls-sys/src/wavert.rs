@@ -1,0 +1,1008 @@
+//! The PortCls side of a WaveRT adapter driver (`portcls.h`): filter descriptors, automation
+//! tables, the port and miniport interfaces of the WaveRT and Topology port drivers, and the
+//! adapter functions of portcls.sys.
+//!
+//! Interfaces are laid out as in C: an object is a pointer to a vtable whose first member
+//! (`base__`) is the parent interface's vtable. A method's `this` is the interface that
+//! declares it.
+//!
+//! # A calling-convention trap
+//! `IPortWaveRTStream::GetPhysicalPageAddress` returns a `PHYSICAL_ADDRESS` from a C++ method.
+//! Microsoft's C++ ABI (x64 and arm64 alike) returns every class, struct or union from an
+//! instance method through a hidden pointer passed right after `this`, and hands that pointer
+//! back. The vtable slot here is declared that way; declaring the C signature (the union
+//! returned by value) would read garbage.
+
+use crate::km::{
+    ACCESS_MASK, BOOLEAN, DEVICE_REGISTRY_PROPERTY, MEMORY_CACHING_TYPE, PDEVICE_DESCRIPTION,
+    PDRIVER_ADD_DEVICE, PDRIVER_OBJECT, PHYSICAL_ADDRESS, PIRP, PKEVENT, PMDL, POBJECT_ATTRIBUTES,
+    PUNICODE_STRING,
+};
+use crate::ks::{
+    KSEVENT_TYPE_BASICSUPPORT, KSEVENT_TYPE_ENABLE, KSEVENT_TYPE_ONESHOT,
+    KSMETHOD_TYPE_BASICSUPPORT, KSMETHOD_TYPE_MODIFY, KSMETHOD_TYPE_NONE, KSMETHOD_TYPE_READ,
+    KSMETHOD_TYPE_SOURCE, KSMETHOD_TYPE_WRITE, KSPIN_DESCRIPTOR, KSPROPERTY_TYPE_BASICSUPPORT,
+    KSPROPERTY_TYPE_DEFAULTVALUES, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SERIALIZERAW,
+    KSPROPERTY_TYPE_SERIALIZESIZE, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_UNSERIALIZERAW, KSSTATE,
+    PKSAUDIO_POSITION, PKSDATAFORMAT, PKSDATARANGE, PKSEVENT_ENTRY, PKSRTAUDIO_HWLATENCY,
+    PKSRTAUDIO_HWREGISTER,
+};
+use crate::{GUID, IUnknownVtbl, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, ULONG};
+
+// ---------------------------------------------------------------------------------------------
+// Automation tables
+// ---------------------------------------------------------------------------------------------
+
+/// `PCPFNPROPERTY_HANDLER`: a property handler (declared without a calling convention in the
+/// header; on x64 and arm64 there is only one).
+pub type PCPFNPROPERTY_HANDLER =
+    Option<unsafe extern "system" fn(PropertyRequest: PPCPROPERTY_REQUEST) -> NTSTATUS>;
+/// `PCPFNEVENT_HANDLER`: an event handler.
+pub type PCPFNEVENT_HANDLER =
+    Option<unsafe extern "system" fn(EventRequest: PPCEVENT_REQUEST) -> NTSTATUS>;
+/// `PCPFNMETHOD_HANDLER`: a method handler.
+pub type PCPFNMETHOD_HANDLER =
+    Option<unsafe extern "system" fn(MethodRequest: PPCMETHOD_REQUEST) -> NTSTATUS>;
+
+/// `PCPROPERTY_ITEM`: one property of an automation table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCPROPERTY_ITEM {
+    /// The property set.
+    pub Set: *const GUID,
+    /// The property id.
+    pub Id: ULONG,
+    /// `PCPROPERTY_ITEM_FLAG_*`: the requests the handler serves.
+    pub Flags: ULONG,
+    /// The handler.
+    pub Handler: PCPFNPROPERTY_HANDLER,
+}
+/// `PPCPROPERTY_ITEM`.
+pub type PPCPROPERTY_ITEM = *mut PCPROPERTY_ITEM;
+
+/// `PCPROPERTY_ITEM_FLAG_GET`.
+pub const PCPROPERTY_ITEM_FLAG_GET: ULONG = KSPROPERTY_TYPE_GET;
+/// `PCPROPERTY_ITEM_FLAG_SET`.
+pub const PCPROPERTY_ITEM_FLAG_SET: ULONG = KSPROPERTY_TYPE_SET;
+/// `PCPROPERTY_ITEM_FLAG_BASICSUPPORT`.
+pub const PCPROPERTY_ITEM_FLAG_BASICSUPPORT: ULONG = KSPROPERTY_TYPE_BASICSUPPORT;
+/// `PCPROPERTY_ITEM_FLAG_DEFAULTVALUES`.
+pub const PCPROPERTY_ITEM_FLAG_DEFAULTVALUES: ULONG = KSPROPERTY_TYPE_DEFAULTVALUES;
+/// `PCPROPERTY_ITEM_FLAG_SERIALIZERAW`.
+pub const PCPROPERTY_ITEM_FLAG_SERIALIZERAW: ULONG = KSPROPERTY_TYPE_SERIALIZERAW;
+/// `PCPROPERTY_ITEM_FLAG_UNSERIALIZERAW`.
+pub const PCPROPERTY_ITEM_FLAG_UNSERIALIZERAW: ULONG = KSPROPERTY_TYPE_UNSERIALIZERAW;
+/// `PCPROPERTY_ITEM_FLAG_SERIALIZESIZE`.
+pub const PCPROPERTY_ITEM_FLAG_SERIALIZESIZE: ULONG = KSPROPERTY_TYPE_SERIALIZESIZE;
+/// `PCPROPERTY_ITEM_FLAG_SERIALIZE`: the three serialization flags together.
+pub const PCPROPERTY_ITEM_FLAG_SERIALIZE: ULONG = PCPROPERTY_ITEM_FLAG_SERIALIZERAW
+    | PCPROPERTY_ITEM_FLAG_UNSERIALIZERAW
+    | PCPROPERTY_ITEM_FLAG_SERIALIZESIZE;
+
+/// `PCPROPERTY_REQUEST`: what a property handler receives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCPROPERTY_REQUEST {
+    /// The miniport's `IUnknown` (the one passed to `IPort::Init`).
+    pub MajorTarget: PUNKNOWN,
+    /// The stream's `IUnknown` for a pin-instance request, else null.
+    pub MinorTarget: PUNKNOWN,
+    /// The node id, or `u32::MAX` when the request is not for a node.
+    pub Node: ULONG,
+    /// The automation-table entry that matched.
+    pub PropertyItem: *const PCPROPERTY_ITEM,
+    /// `KSPROPERTY_TYPE_*`: the requested operation.
+    pub Verb: ULONG,
+    /// Size of `Instance` in bytes.
+    pub InstanceSize: ULONG,
+    /// The instance data after the `KSPROPERTY` (e.g. the channel of a node property).
+    pub Instance: PVOID,
+    /// Size of `Value` in bytes; the handler sets it to the bytes it wrote.
+    pub ValueSize: ULONG,
+    /// The value buffer.
+    pub Value: PVOID,
+    /// The IRP, for handlers that pend.
+    pub Irp: PIRP,
+}
+/// `PPCPROPERTY_REQUEST`.
+pub type PPCPROPERTY_REQUEST = *mut PCPROPERTY_REQUEST;
+
+/// `PCEVENT_ITEM`: one event of an automation table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCEVENT_ITEM {
+    /// The event set.
+    pub Set: *const GUID,
+    /// The event id.
+    pub Id: ULONG,
+    /// `PCEVENT_ITEM_FLAG_*`.
+    pub Flags: ULONG,
+    /// The handler.
+    pub Handler: PCPFNEVENT_HANDLER,
+}
+/// `PPCEVENT_ITEM`.
+pub type PPCEVENT_ITEM = *mut PCEVENT_ITEM;
+
+/// `PCEVENT_ITEM_FLAG_ENABLE`.
+pub const PCEVENT_ITEM_FLAG_ENABLE: ULONG = KSEVENT_TYPE_ENABLE;
+/// `PCEVENT_ITEM_FLAG_ONESHOT`.
+pub const PCEVENT_ITEM_FLAG_ONESHOT: ULONG = KSEVENT_TYPE_ONESHOT;
+/// `PCEVENT_ITEM_FLAG_BASICSUPPORT`.
+pub const PCEVENT_ITEM_FLAG_BASICSUPPORT: ULONG = KSEVENT_TYPE_BASICSUPPORT;
+/// `PCEVENT_VERB_NONE`.
+pub const PCEVENT_VERB_NONE: ULONG = 0;
+/// `PCEVENT_VERB_ADD`.
+pub const PCEVENT_VERB_ADD: ULONG = 1;
+/// `PCEVENT_VERB_REMOVE`.
+pub const PCEVENT_VERB_REMOVE: ULONG = 2;
+/// `PCEVENT_VERB_SUPPORT`.
+pub const PCEVENT_VERB_SUPPORT: ULONG = 4;
+
+/// `PCEVENT_REQUEST`: what an event handler receives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCEVENT_REQUEST {
+    /// The miniport's `IUnknown`.
+    pub MajorTarget: PUNKNOWN,
+    /// The stream's `IUnknown`, or null.
+    pub MinorTarget: PUNKNOWN,
+    /// The node id, or `u32::MAX`.
+    pub Node: ULONG,
+    /// The automation-table entry that matched.
+    pub EventItem: *const PCEVENT_ITEM,
+    /// The KS event entry.
+    pub EventEntry: PKSEVENT_ENTRY,
+    /// `PCEVENT_VERB_*`.
+    pub Verb: ULONG,
+    /// The IRP.
+    pub Irp: PIRP,
+}
+/// `PPCEVENT_REQUEST`.
+pub type PPCEVENT_REQUEST = *mut PCEVENT_REQUEST;
+
+/// `PCMETHOD_ITEM`: one method of an automation table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCMETHOD_ITEM {
+    /// The method set.
+    pub Set: *const GUID,
+    /// The method id.
+    pub Id: ULONG,
+    /// `PCMETHOD_ITEM_FLAG_*`.
+    pub Flags: ULONG,
+    /// The handler.
+    pub Handler: PCPFNMETHOD_HANDLER,
+}
+/// `PPCMETHOD_ITEM`.
+pub type PPCMETHOD_ITEM = *mut PCMETHOD_ITEM;
+
+/// `PCMETHOD_ITEM_FLAG_NONE`.
+pub const PCMETHOD_ITEM_FLAG_NONE: ULONG = KSMETHOD_TYPE_NONE;
+/// `PCMETHOD_ITEM_FLAG_READ`.
+pub const PCMETHOD_ITEM_FLAG_READ: ULONG = KSMETHOD_TYPE_READ;
+/// `PCMETHOD_ITEM_FLAG_WRITE`.
+pub const PCMETHOD_ITEM_FLAG_WRITE: ULONG = KSMETHOD_TYPE_WRITE;
+/// `PCMETHOD_ITEM_FLAG_MODIFY`.
+pub const PCMETHOD_ITEM_FLAG_MODIFY: ULONG = KSMETHOD_TYPE_MODIFY;
+/// `PCMETHOD_ITEM_FLAG_SOURCE`.
+pub const PCMETHOD_ITEM_FLAG_SOURCE: ULONG = KSMETHOD_TYPE_SOURCE;
+/// `PCMETHOD_ITEM_FLAG_BASICSUPPORT`.
+pub const PCMETHOD_ITEM_FLAG_BASICSUPPORT: ULONG = KSMETHOD_TYPE_BASICSUPPORT;
+
+/// `PCMETHOD_REQUEST`: what a method handler receives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCMETHOD_REQUEST {
+    /// The miniport's `IUnknown`.
+    pub MajorTarget: PUNKNOWN,
+    /// The stream's `IUnknown`, or null.
+    pub MinorTarget: PUNKNOWN,
+    /// The node id, or `u32::MAX`.
+    pub Node: ULONG,
+    /// The automation-table entry that matched.
+    pub MethodItem: *const PCMETHOD_ITEM,
+    /// The requested operation.
+    pub Verb: ULONG,
+}
+/// `PPCMETHOD_REQUEST`.
+pub type PPCMETHOD_REQUEST = *mut PCMETHOD_REQUEST;
+
+/// `PCAUTOMATION_TABLE`: the properties, methods and events of a filter, pin or node.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCAUTOMATION_TABLE {
+    /// `size_of::<PCPROPERTY_ITEM>()`.
+    pub PropertyItemSize: ULONG,
+    /// Number of entries in `Properties`.
+    pub PropertyCount: ULONG,
+    /// The properties, or null.
+    pub Properties: *const PCPROPERTY_ITEM,
+    /// `size_of::<PCMETHOD_ITEM>()`.
+    pub MethodItemSize: ULONG,
+    /// Number of entries in `Methods`.
+    pub MethodCount: ULONG,
+    /// The methods, or null.
+    pub Methods: *const PCMETHOD_ITEM,
+    /// `size_of::<PCEVENT_ITEM>()`.
+    pub EventItemSize: ULONG,
+    /// Number of entries in `Events`.
+    pub EventCount: ULONG,
+    /// The events, or null.
+    pub Events: *const PCEVENT_ITEM,
+    /// Reserved, 0.
+    pub Reserved: ULONG,
+}
+/// `PPCAUTOMATION_TABLE`.
+pub type PPCAUTOMATION_TABLE = *mut PCAUTOMATION_TABLE;
+
+// ---------------------------------------------------------------------------------------------
+// Filter descriptors
+// ---------------------------------------------------------------------------------------------
+
+/// `PCFILTER_NODE`: the "node" id that stands for the filter's own pins in a connection.
+pub const PCFILTER_NODE: ULONG = 0xFFFF_FFFF;
+
+/// `PCPIN_DESCRIPTOR`: one pin of a miniport's filter (112 bytes on 64-bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCPIN_DESCRIPTOR {
+    /// Instances allowed system-wide.
+    pub MaxGlobalInstanceCount: ULONG,
+    /// Instances allowed per filter.
+    pub MaxFilterInstanceCount: ULONG,
+    /// Instances required per filter.
+    pub MinFilterInstanceCount: ULONG,
+    /// The pin's automation table (pin instances only), or null.
+    pub AutomationTable: *const PCAUTOMATION_TABLE,
+    /// The KS description of the pin.
+    pub KsPinDescriptor: KSPIN_DESCRIPTOR,
+}
+/// `PPCPIN_DESCRIPTOR`.
+pub type PPCPIN_DESCRIPTOR = *mut PCPIN_DESCRIPTOR;
+
+/// `PCNODE_DESCRIPTOR`: one topology node of a miniport's filter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCNODE_DESCRIPTOR {
+    /// Reserved, 0.
+    pub Flags: ULONG,
+    /// The node's automation table, or null.
+    pub AutomationTable: *const PCAUTOMATION_TABLE,
+    /// The node type (`KSNODETYPE_*`).
+    pub Type: *const GUID,
+    /// The node name (`KSAUDFNAME_*`), or null.
+    pub Name: *const GUID,
+}
+/// `PPCNODE_DESCRIPTOR`.
+pub type PPCNODE_DESCRIPTOR = *mut PCNODE_DESCRIPTOR;
+
+/// `PCCONNECTION_DESCRIPTOR`: one edge of a miniport's topology; [`PCFILTER_NODE`] as a node
+/// means "filter pin".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PCCONNECTION_DESCRIPTOR {
+    /// Source node.
+    pub FromNode: ULONG,
+    /// Source node pin (or filter pin id).
+    pub FromNodePin: ULONG,
+    /// Destination node.
+    pub ToNode: ULONG,
+    /// Destination node pin (or filter pin id).
+    pub ToNodePin: ULONG,
+}
+/// `PPCCONNECTION_DESCRIPTOR`.
+pub type PPCCONNECTION_DESCRIPTOR = *mut PCCONNECTION_DESCRIPTOR;
+
+/// `PCFILTER_DESCRIPTOR`: what `IMiniport::GetDescription` hands PortCls (80 bytes on 64-bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PCFILTER_DESCRIPTOR {
+    /// Reserved, 0.
+    pub Version: ULONG,
+    /// The filter's automation table, or null.
+    pub AutomationTable: *const PCAUTOMATION_TABLE,
+    /// `size_of::<PCPIN_DESCRIPTOR>()`.
+    pub PinSize: ULONG,
+    /// Number of entries in `Pins`.
+    pub PinCount: ULONG,
+    /// The pins.
+    pub Pins: *const PCPIN_DESCRIPTOR,
+    /// `size_of::<PCNODE_DESCRIPTOR>()`.
+    pub NodeSize: ULONG,
+    /// Number of entries in `Nodes`.
+    pub NodeCount: ULONG,
+    /// The nodes, or null.
+    pub Nodes: *const PCNODE_DESCRIPTOR,
+    /// Number of entries in `Connections`.
+    pub ConnectionCount: ULONG,
+    /// The connections, or null.
+    pub Connections: *const PCCONNECTION_DESCRIPTOR,
+    /// Number of entries in `Categories`.
+    pub CategoryCount: ULONG,
+    /// The filter categories (`KSCATEGORY_*`).
+    pub Categories: *const GUID,
+}
+/// `PPCFILTER_DESCRIPTOR`.
+pub type PPCFILTER_DESCRIPTOR = *mut PCFILTER_DESCRIPTOR;
+
+// ---------------------------------------------------------------------------------------------
+// GUIDs
+// ---------------------------------------------------------------------------------------------
+
+/// `IID_IPort` {B4C90A25-5791-11D0-86F9-00A0C911B544}.
+pub const IID_IPort: GUID = GUID::from_u128(0xB4C9_0A25_5791_11D0_86F9_00A0_C911_B544);
+/// `IID_IMiniport` {B4C90A24-5791-11D0-86F9-00A0C911B544}.
+pub const IID_IMiniport: GUID = GUID::from_u128(0xB4C9_0A24_5791_11D0_86F9_00A0_C911_B544);
+/// `IID_IPortTopology` {B4C90A30-5791-11D0-86F9-00A0C911B544}.
+pub const IID_IPortTopology: GUID = GUID::from_u128(0xB4C9_0A30_5791_11D0_86F9_00A0_C911_B544);
+/// `IID_IMiniportTopology` {B4C90A31-5791-11D0-86F9-00A0C911B544}.
+pub const IID_IMiniportTopology: GUID = GUID::from_u128(0xB4C9_0A31_5791_11D0_86F9_00A0_C911_B544);
+/// `CLSID_PortTopology` {B4C90A32-5791-11D0-86F9-00A0C911B544}.
+pub const CLSID_PortTopology: GUID = GUID::from_u128(0xB4C9_0A32_5791_11D0_86F9_00A0_C911_B544);
+/// `CLSID_PortWaveRT` {CC9BE57A-EB9E-42B4-94FC-0CAD3DBCE7FA}.
+pub const CLSID_PortWaveRT: GUID = GUID::from_u128(0xCC9B_E57A_EB9E_42B4_94FC_0CAD_3DBC_E7FA);
+/// `IID_IPortWaveRT` {339FF909-68A9-4310-B09B-274E96EE4CBD}.
+pub const IID_IPortWaveRT: GUID = GUID::from_u128(0x339F_F909_68A9_4310_B09B_274E_96EE_4CBD);
+/// `IID_IPortWaveRTStream` {1809CE5A-64BC-4E62-BD7D-95BCE43DE393}.
+pub const IID_IPortWaveRTStream: GUID = GUID::from_u128(0x1809_CE5A_64BC_4E62_BD7D_95BC_E43D_E393);
+/// `IID_IMiniportWaveRT` {0F9FC4D6-6061-4F3C-B1FC-075E35F7960A}.
+pub const IID_IMiniportWaveRT: GUID = GUID::from_u128(0x0F9F_C4D6_6061_4F3C_B1FC_075E_35F7_960A);
+/// `IID_IMiniportWaveRTStream` {000AC9AB-FAAB-4F3D-9455-6FF8306A74A0}.
+pub const IID_IMiniportWaveRTStream: GUID =
+    GUID::from_u128(0x000A_C9AB_FAAB_4F3D_9455_6FF8_306A_74A0);
+/// `IID_IMiniportWaveRTStreamNotification` {23759128-96F1-423B-AB4D-81635BCF8CA1}.
+pub const IID_IMiniportWaveRTStreamNotification: GUID =
+    GUID::from_u128(0x2375_9128_96F1_423B_AB4D_8163_5BCF_8CA1);
+
+// ---------------------------------------------------------------------------------------------
+// Helper interfaces passed through (only their IUnknown part is declared)
+// ---------------------------------------------------------------------------------------------
+
+/// `IResourceList`: the device's resources, handed to `Init`; only its `IUnknown` slots are
+/// declared here.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IResourceList {
+    /// The object's vtable (the slots after `IUnknown`'s are not declared).
+    pub lpVtbl: *const IUnknownVtbl,
+}
+/// `PRESOURCELIST`.
+pub type PRESOURCELIST = *mut IResourceList;
+
+/// `IRegistryKey`: a registry key object from `IPort::NewRegistryKey`; only its `IUnknown`
+/// slots are declared here.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IRegistryKey {
+    /// The object's vtable (the slots after `IUnknown`'s are not declared).
+    pub lpVtbl: *const IUnknownVtbl,
+}
+/// `PREGISTRYKEY`.
+pub type PREGISTRYKEY = *mut IRegistryKey;
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+// ---------------------------------------------------------------------------------------------
+
+/// `IPort`: the part every port driver shares.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IPort {
+    /// The object's vtable.
+    pub lpVtbl: *const IPortVtbl,
+}
+/// `PPORT`.
+pub type PPORT = *mut IPort;
+
+/// The vtable of [`IPort`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IPortVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `Init(this, DeviceObject, Irp, UnknownMiniport, UnknownAdapter, ResourceList)`.
+    pub Init: unsafe extern "system" fn(
+        this: *mut IPort,
+        DeviceObject: PDEVICE_OBJECT,
+        Irp: PIRP,
+        UnknownMiniport: PUNKNOWN,
+        UnknownAdapter: PUNKNOWN,
+        ResourceList: PRESOURCELIST,
+    ) -> NTSTATUS,
+    /// Slot 4: `GetDeviceProperty(this, DeviceProperty, BufferLength, PropertyBuffer,
+    /// ResultLength)`.
+    pub GetDeviceProperty: unsafe extern "system" fn(
+        this: *mut IPort,
+        DeviceProperty: DEVICE_REGISTRY_PROPERTY,
+        BufferLength: ULONG,
+        PropertyBuffer: PVOID,
+        ResultLength: *mut ULONG,
+    ) -> NTSTATUS,
+    /// Slot 5: `NewRegistryKey(this, OutRegistryKey, OuterUnknown, RegistryKeyType,
+    /// DesiredAccess, ObjectAttributes, CreateOptions, Disposition)`.
+    pub NewRegistryKey: unsafe extern "system" fn(
+        this: *mut IPort,
+        OutRegistryKey: *mut PREGISTRYKEY,
+        OuterUnknown: PUNKNOWN,
+        RegistryKeyType: ULONG,
+        DesiredAccess: ACCESS_MASK,
+        ObjectAttributes: POBJECT_ATTRIBUTES,
+        CreateOptions: ULONG,
+        Disposition: *mut ULONG,
+    ) -> NTSTATUS,
+}
+
+/// `IPortWaveRT`: the WaveRT port driver (adds nothing to [`IPort`]).
+#[repr(C)]
+#[derive(Debug)]
+pub struct IPortWaveRT {
+    /// The object's vtable.
+    pub lpVtbl: *const IPortWaveRTVtbl,
+}
+/// `PPORTWAVERT`.
+pub type PPORTWAVERT = *mut IPortWaveRT;
+
+/// The vtable of [`IPortWaveRT`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IPortWaveRTVtbl {
+    /// Slots 0-5.
+    pub base__: IPortVtbl,
+}
+
+/// `IPortTopology`: the Topology port driver (adds nothing to [`IPort`]).
+#[repr(C)]
+#[derive(Debug)]
+pub struct IPortTopology {
+    /// The object's vtable.
+    pub lpVtbl: *const IPortTopologyVtbl,
+}
+/// `PPORTTOPOLOGY`.
+pub type PPORTTOPOLOGY = *mut IPortTopology;
+
+/// The vtable of [`IPortTopology`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IPortTopologyVtbl {
+    /// Slots 0-5.
+    pub base__: IPortVtbl,
+}
+
+/// `IPortWaveRTStream`: the port's helper object for one WaveRT stream (buffer allocation).
+#[repr(C)]
+#[derive(Debug)]
+pub struct IPortWaveRTStream {
+    /// The object's vtable.
+    pub lpVtbl: *const IPortWaveRTStreamVtbl,
+}
+/// `PPORTWAVERTSTREAM`.
+pub type PPORTWAVERTSTREAM = *mut IPortWaveRTStream;
+
+/// The vtable of [`IPortWaveRTStream`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IPortWaveRTStreamVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `AllocatePagesForMdl(this, HighAddress, TotalBytes)`: pages below `HighAddress`,
+    /// not necessarily contiguous; null on failure.
+    pub AllocatePagesForMdl: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        HighAddress: PHYSICAL_ADDRESS,
+        TotalBytes: usize,
+    ) -> PMDL,
+    /// Slot 4: `AllocateContiguousPagesForMdl(this, LowAddress, HighAddress, TotalBytes)`.
+    pub AllocateContiguousPagesForMdl: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        LowAddress: PHYSICAL_ADDRESS,
+        HighAddress: PHYSICAL_ADDRESS,
+        TotalBytes: usize,
+    ) -> PMDL,
+    /// Slot 5: `MapAllocatedPages(this, MemoryDescriptorList, CacheType)`: the kernel-mode
+    /// address, or null.
+    pub MapAllocatedPages: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        MemoryDescriptorList: PMDL,
+        CacheType: MEMORY_CACHING_TYPE,
+    ) -> PVOID,
+    /// Slot 6: `UnmapAllocatedPages(this, BaseAddress, MemoryDescriptorList)`.
+    pub UnmapAllocatedPages: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        BaseAddress: PVOID,
+        MemoryDescriptorList: PMDL,
+    ),
+    /// Slot 7: `FreePagesFromMdl(this, MemoryDescriptorList)`: frees the pages and the MDL.
+    pub FreePagesFromMdl:
+        unsafe extern "system" fn(this: *mut IPortWaveRTStream, MemoryDescriptorList: PMDL),
+    /// Slot 8: `GetPhysicalPagesCount(this, MemoryDescriptorList)`.
+    pub GetPhysicalPagesCount: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        MemoryDescriptorList: PMDL,
+    ) -> ULONG,
+    /// Slot 9: `GetPhysicalPageAddress(this, MemoryDescriptorList, Index)` as the C++ ABI
+    /// calls it: the result is written through `Result` (passed right after `this`), and that
+    /// pointer is returned. See the module docs.
+    pub GetPhysicalPageAddress: unsafe extern "system" fn(
+        this: *mut IPortWaveRTStream,
+        Result: *mut PHYSICAL_ADDRESS,
+        MemoryDescriptorList: PMDL,
+        Index: ULONG,
+    ) -> *mut PHYSICAL_ADDRESS,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Miniports
+// ---------------------------------------------------------------------------------------------
+
+/// `IMiniport`: the part every miniport shares.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniport {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportVtbl,
+}
+/// `PMINIPORT`.
+pub type PMINIPORT = *mut IMiniport;
+
+/// The vtable of [`IMiniport`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `GetDescription(this, out Description)`: a pointer to the miniport's filter
+    /// descriptor, which must stay valid while the miniport lives.
+    pub GetDescription: unsafe extern "system" fn(
+        this: *mut IMiniport,
+        Description: *mut PPCFILTER_DESCRIPTOR,
+    ) -> NTSTATUS,
+    /// Slot 4: `DataRangeIntersection(this, PinId, DataRange, MatchingDataRange,
+    /// OutputBufferLength, ResultantFormat, ResultantFormatLength)`.
+    pub DataRangeIntersection: unsafe extern "system" fn(
+        this: *mut IMiniport,
+        PinId: ULONG,
+        DataRange: PKSDATARANGE,
+        MatchingDataRange: PKSDATARANGE,
+        OutputBufferLength: ULONG,
+        ResultantFormat: PVOID,
+        ResultantFormatLength: *mut ULONG,
+    ) -> NTSTATUS,
+}
+
+/// `IMiniportTopology`: a Topology miniport.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportTopology {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportTopologyVtbl,
+}
+/// `PMINIPORTTOPOLOGY`.
+pub type PMINIPORTTOPOLOGY = *mut IMiniportTopology;
+
+/// The vtable of [`IMiniportTopology`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportTopologyVtbl {
+    /// Slots 0-4.
+    pub base__: IMiniportVtbl,
+    /// Slot 5: `Init(this, UnknownAdapter, ResourceList, Port)`.
+    pub Init: unsafe extern "system" fn(
+        this: *mut IMiniportTopology,
+        UnknownAdapter: PUNKNOWN,
+        ResourceList: PRESOURCELIST,
+        Port: PPORTTOPOLOGY,
+    ) -> NTSTATUS,
+}
+
+/// `IMiniportWaveRT`: a WaveRT miniport.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportWaveRT {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportWaveRTVtbl,
+}
+/// `PMINIPORTWAVERT`.
+pub type PMINIPORTWAVERT = *mut IMiniportWaveRT;
+
+/// The vtable of [`IMiniportWaveRT`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportWaveRTVtbl {
+    /// Slots 0-4.
+    pub base__: IMiniportVtbl,
+    /// Slot 5: `Init(this, UnknownAdapter, ResourceList, Port)`.
+    pub Init: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRT,
+        UnknownAdapter: PUNKNOWN,
+        ResourceList: PRESOURCELIST,
+        Port: PPORTWAVERT,
+    ) -> NTSTATUS,
+    /// Slot 6: `NewStream(this, out Stream, PortStream, Pin, Capture, DataFormat)`.
+    pub NewStream: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRT,
+        Stream: *mut PMINIPORTWAVERTSTREAM,
+        PortStream: PPORTWAVERTSTREAM,
+        Pin: ULONG,
+        Capture: BOOLEAN,
+        DataFormat: PKSDATAFORMAT,
+    ) -> NTSTATUS,
+    /// Slot 7: `GetDeviceDescription(this, DeviceDescription)`.
+    pub GetDeviceDescription: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRT,
+        DeviceDescription: PDEVICE_DESCRIPTION,
+    ) -> NTSTATUS,
+}
+
+/// `IMiniportWaveRTStream`: one stream of a WaveRT miniport.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportWaveRTStream {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportWaveRTStreamVtbl,
+}
+/// `PMINIPORTWAVERTSTREAM`.
+pub type PMINIPORTWAVERTSTREAM = *mut IMiniportWaveRTStream;
+
+/// The vtable of [`IMiniportWaveRTStream`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportWaveRTStreamVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `SetFormat(this, DataFormat)`.
+    pub SetFormat: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        DataFormat: PKSDATAFORMAT,
+    ) -> NTSTATUS,
+    /// Slot 4: `SetState(this, State)`.
+    pub SetState:
+        unsafe extern "system" fn(this: *mut IMiniportWaveRTStream, State: KSSTATE) -> NTSTATUS,
+    /// Slot 5: `GetPosition(this, Position)`: fills both offsets.
+    pub GetPosition: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        Position: PKSAUDIO_POSITION,
+    ) -> NTSTATUS,
+    /// Slot 6: `AllocateAudioBuffer(this, RequestedSize, out AudioBufferMdl, out ActualSize,
+    /// out OffsetFromFirstPage, out CacheType)`.
+    pub AllocateAudioBuffer: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        RequestedSize: ULONG,
+        AudioBufferMdl: *mut PMDL,
+        ActualSize: *mut ULONG,
+        OffsetFromFirstPage: *mut ULONG,
+        CacheType: *mut MEMORY_CACHING_TYPE,
+    ) -> NTSTATUS,
+    /// Slot 7: `FreeAudioBuffer(this, AudioBufferMdl, BufferSize)`.
+    pub FreeAudioBuffer: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        AudioBufferMdl: PMDL,
+        BufferSize: ULONG,
+    ),
+    /// Slot 8: `GetHWLatency(this, hwLatency)`: fills all three fields.
+    pub GetHWLatency: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        hwLatency: PKSRTAUDIO_HWLATENCY,
+    ),
+    /// Slot 9: `GetPositionRegister(this, Register)`.
+    pub GetPositionRegister: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        Register: PKSRTAUDIO_HWREGISTER,
+    ) -> NTSTATUS,
+    /// Slot 10: `GetClockRegister(this, Register)`.
+    pub GetClockRegister: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStream,
+        Register: PKSRTAUDIO_HWREGISTER,
+    ) -> NTSTATUS,
+}
+
+/// `IMiniportWaveRTStreamNotification`: a WaveRT stream that signals buffer notifications
+/// (event-driven mode), derived from [`IMiniportWaveRTStream`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportWaveRTStreamNotification {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportWaveRTStreamNotificationVtbl,
+}
+/// `PMINIPORTWAVERTSTREAMNOTIFICATION`.
+pub type PMINIPORTWAVERTSTREAMNOTIFICATION = *mut IMiniportWaveRTStreamNotification;
+
+/// The vtable of [`IMiniportWaveRTStreamNotification`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportWaveRTStreamNotificationVtbl {
+    /// Slots 0-10.
+    pub base__: IMiniportWaveRTStreamVtbl,
+    /// Slot 11: `AllocateBufferWithNotification(this, NotificationCount, RequestedSize,
+    /// out AudioBufferMdl, out ActualSize, out OffsetFromFirstPage, out CacheType)`.
+    pub AllocateBufferWithNotification: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStreamNotification,
+        NotificationCount: ULONG,
+        RequestedSize: ULONG,
+        AudioBufferMdl: *mut PMDL,
+        ActualSize: *mut ULONG,
+        OffsetFromFirstPage: *mut ULONG,
+        CacheType: *mut MEMORY_CACHING_TYPE,
+    ) -> NTSTATUS,
+    /// Slot 12: `FreeBufferWithNotification(this, AudioBufferMdl, BufferSize)`.
+    pub FreeBufferWithNotification: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStreamNotification,
+        AudioBufferMdl: PMDL,
+        BufferSize: ULONG,
+    ),
+    /// Slot 13: `RegisterNotificationEvent(this, NotificationEvent)`.
+    pub RegisterNotificationEvent: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStreamNotification,
+        NotificationEvent: PKEVENT,
+    ) -> NTSTATUS,
+    /// Slot 14: `UnregisterNotificationEvent(this, NotificationEvent)`.
+    pub UnregisterNotificationEvent: unsafe extern "system" fn(
+        this: *mut IMiniportWaveRTStreamNotification,
+        NotificationEvent: PKEVENT,
+    ) -> NTSTATUS,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adapter functions
+// ---------------------------------------------------------------------------------------------
+
+/// `PCPFNSTARTDEVICE`: the adapter's `StartDevice` callback for `PcAddAdapterDevice`.
+pub type PCPFNSTARTDEVICE = Option<
+    unsafe extern "system" fn(
+        DeviceObject: PDEVICE_OBJECT,
+        Irp: PIRP,
+        ResourceList: PRESOURCELIST,
+    ) -> NTSTATUS,
+>;
+
+/// `PORT_CLASS_DEVICE_EXTENSION_SIZE`: the device-extension bytes PortCls reserves for itself
+/// at the start of the extension (64 pointers).
+#[allow(clippy::cast_possible_truncation)] // 512 on 64-bit
+pub const PORT_CLASS_DEVICE_EXTENSION_SIZE: ULONG = (64 * core::mem::size_of::<usize>()) as ULONG;
+
+// The portcls.sys adapter exports. With `link` they are raw-dylib imports.
+#[cfg_attr(
+    feature = "link",
+    link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// `PcInitializeAdapterDriver`: called from `DriverEntry`; installs PortCls's dispatch
+    /// routines and `AddDevice`. IRQL: `PASSIVE_LEVEL`.
+    pub fn PcInitializeAdapterDriver(
+        DriverObject: PDRIVER_OBJECT,
+        RegistryPathName: PUNICODE_STRING,
+        AddDevice: PDRIVER_ADD_DEVICE,
+    ) -> NTSTATUS;
+
+    /// `PcAddAdapterDevice`: called from `AddDevice`; creates the FDO with room for
+    /// `MaxObjects` subdevices and `DeviceExtensionSize` bytes of extension (0, or at least
+    /// [`PORT_CLASS_DEVICE_EXTENSION_SIZE`]). IRQL: `PASSIVE_LEVEL`.
+    pub fn PcAddAdapterDevice(
+        DriverObject: PDRIVER_OBJECT,
+        PhysicalDeviceObject: PDEVICE_OBJECT,
+        StartDevice: PCPFNSTARTDEVICE,
+        MaxObjects: ULONG,
+        DeviceExtensionSize: ULONG,
+    ) -> NTSTATUS;
+
+    /// `PcNewPort`: creates a port driver object of class `ClassId` (`CLSID_PortWaveRT`,
+    /// `CLSID_PortTopology`). IRQL: `PASSIVE_LEVEL`.
+    pub fn PcNewPort(OutPort: *mut PPORT, ClassId: *const GUID) -> NTSTATUS;
+
+    /// `PcRegisterSubdevice`: registers a port as the subdevice `Name` (a NUL-terminated
+    /// UTF-16 string that must stay valid for the device object's lifetime and equal the INF
+    /// reference string). IRQL: `PASSIVE_LEVEL`.
+    pub fn PcRegisterSubdevice(
+        DeviceObject: PDEVICE_OBJECT,
+        Name: *const u16,
+        Unknown: PUNKNOWN,
+    ) -> NTSTATUS;
+
+    /// `PcRegisterPhysicalConnection`: records that pin `FromPin` of one subdevice is wired to
+    /// pin `ToPin` of another (both given by their port's `IUnknown`). IRQL: `PASSIVE_LEVEL`.
+    pub fn PcRegisterPhysicalConnection(
+        DeviceObject: PDEVICE_OBJECT,
+        FromUnknown: PUNKNOWN,
+        FromPin: ULONG,
+        ToUnknown: PUNKNOWN,
+        ToPin: ULONG,
+    ) -> NTSTATUS;
+}
+
+#[cfg(target_pointer_width = "64")]
+mod layout {
+    use super::{
+        IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRTStreamNotificationVtbl,
+        IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl, IPortTopologyVtbl, IPortVtbl,
+        IPortWaveRTStreamVtbl, IPortWaveRTVtbl, PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR,
+        PCEVENT_ITEM, PCEVENT_REQUEST, PCFILTER_DESCRIPTOR, PCMETHOD_ITEM, PCMETHOD_REQUEST,
+        PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_REQUEST,
+    };
+    use core::mem::{align_of, offset_of, size_of};
+
+    // Struct layouts compared with the mingw-w64 portcls.h by a C compiler.
+    const _: () = assert!(size_of::<PCPROPERTY_ITEM>() == 24);
+    const _: () = assert!(offset_of!(PCPROPERTY_ITEM, Id) == 8);
+    const _: () = assert!(offset_of!(PCPROPERTY_ITEM, Flags) == 12);
+    const _: () = assert!(offset_of!(PCPROPERTY_ITEM, Handler) == 16);
+    const _: () = assert!(size_of::<PCPROPERTY_REQUEST>() == 72);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, Node) == 16);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, PropertyItem) == 24);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, Verb) == 32);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, InstanceSize) == 36);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, Instance) == 40);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, ValueSize) == 48);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, Value) == 56);
+    const _: () = assert!(offset_of!(PCPROPERTY_REQUEST, Irp) == 64);
+    const _: () = assert!(size_of::<PCEVENT_ITEM>() == 24);
+    const _: () = assert!(offset_of!(PCEVENT_ITEM, Handler) == 16);
+    const _: () = assert!(size_of::<PCEVENT_REQUEST>() == 56);
+    const _: () = assert!(offset_of!(PCEVENT_REQUEST, EventItem) == 24);
+    const _: () = assert!(offset_of!(PCEVENT_REQUEST, EventEntry) == 32);
+    const _: () = assert!(offset_of!(PCEVENT_REQUEST, Verb) == 40);
+    const _: () = assert!(offset_of!(PCEVENT_REQUEST, Irp) == 48);
+    const _: () = assert!(size_of::<PCMETHOD_ITEM>() == 24);
+    const _: () = assert!(offset_of!(PCMETHOD_ITEM, Handler) == 16);
+    const _: () = assert!(size_of::<PCMETHOD_REQUEST>() == 40);
+    const _: () = assert!(offset_of!(PCMETHOD_REQUEST, MethodItem) == 24);
+    const _: () = assert!(offset_of!(PCMETHOD_REQUEST, Verb) == 32);
+    const _: () = assert!(size_of::<PCAUTOMATION_TABLE>() == 56);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, PropertyCount) == 4);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, Properties) == 8);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, MethodItemSize) == 16);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, Methods) == 24);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, EventItemSize) == 32);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, Events) == 40);
+    const _: () = assert!(offset_of!(PCAUTOMATION_TABLE, Reserved) == 48);
+    const _: () = assert!(size_of::<PCPIN_DESCRIPTOR>() == 112);
+    const _: () = assert!(align_of::<PCPIN_DESCRIPTOR>() == 8);
+    const _: () = assert!(offset_of!(PCPIN_DESCRIPTOR, MinFilterInstanceCount) == 8);
+    const _: () = assert!(offset_of!(PCPIN_DESCRIPTOR, AutomationTable) == 16);
+    const _: () = assert!(offset_of!(PCPIN_DESCRIPTOR, KsPinDescriptor) == 24);
+    const _: () = assert!(size_of::<PCNODE_DESCRIPTOR>() == 32);
+    const _: () = assert!(offset_of!(PCNODE_DESCRIPTOR, AutomationTable) == 8);
+    const _: () = assert!(offset_of!(PCNODE_DESCRIPTOR, Type) == 16);
+    const _: () = assert!(offset_of!(PCNODE_DESCRIPTOR, Name) == 24);
+    const _: () = assert!(size_of::<PCCONNECTION_DESCRIPTOR>() == 16);
+    const _: () = assert!(offset_of!(PCCONNECTION_DESCRIPTOR, ToNodePin) == 12);
+    const _: () = assert!(size_of::<PCFILTER_DESCRIPTOR>() == 80);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, AutomationTable) == 8);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, PinSize) == 16);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, PinCount) == 20);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, Pins) == 24);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, NodeSize) == 32);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, NodeCount) == 36);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, Nodes) == 40);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, ConnectionCount) == 48);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, Connections) == 56);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, CategoryCount) == 64);
+    const _: () = assert!(offset_of!(PCFILTER_DESCRIPTOR, Categories) == 72);
+
+    // Vtable slots: one pointer each, in the order of portcls.h (the C `lpVtbl` structs mingw
+    // generates were compared slot by slot).
+    const _: () = assert!(offset_of!(IPortVtbl, Init) == 3 * 8);
+    const _: () = assert!(offset_of!(IPortVtbl, GetDeviceProperty) == 4 * 8);
+    const _: () = assert!(offset_of!(IPortVtbl, NewRegistryKey) == 5 * 8);
+    const _: () = assert!(size_of::<IPortVtbl>() == 6 * 8);
+    const _: () = assert!(size_of::<IPortWaveRTVtbl>() == 6 * 8);
+    const _: () = assert!(size_of::<IPortTopologyVtbl>() == 6 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, AllocatePagesForMdl) == 3 * 8);
+    const _: () =
+        assert!(offset_of!(IPortWaveRTStreamVtbl, AllocateContiguousPagesForMdl) == 4 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, MapAllocatedPages) == 5 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, UnmapAllocatedPages) == 6 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, FreePagesFromMdl) == 7 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, GetPhysicalPagesCount) == 8 * 8);
+    const _: () = assert!(offset_of!(IPortWaveRTStreamVtbl, GetPhysicalPageAddress) == 9 * 8);
+    const _: () = assert!(size_of::<IPortWaveRTStreamVtbl>() == 10 * 8);
+    const _: () = assert!(offset_of!(IMiniportVtbl, GetDescription) == 3 * 8);
+    const _: () = assert!(offset_of!(IMiniportVtbl, DataRangeIntersection) == 4 * 8);
+    const _: () = assert!(size_of::<IMiniportVtbl>() == 5 * 8);
+    const _: () = assert!(offset_of!(IMiniportTopologyVtbl, Init) == 5 * 8);
+    const _: () = assert!(size_of::<IMiniportTopologyVtbl>() == 6 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTVtbl, Init) == 5 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTVtbl, NewStream) == 6 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTVtbl, GetDeviceDescription) == 7 * 8);
+    const _: () = assert!(size_of::<IMiniportWaveRTVtbl>() == 8 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, SetFormat) == 3 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, SetState) == 4 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, GetPosition) == 5 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, AllocateAudioBuffer) == 6 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, FreeAudioBuffer) == 7 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, GetHWLatency) == 8 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, GetPositionRegister) == 9 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTStreamVtbl, GetClockRegister) == 10 * 8);
+    const _: () = assert!(size_of::<IMiniportWaveRTStreamVtbl>() == 11 * 8);
+    const _: () = assert!(
+        offset_of!(
+            IMiniportWaveRTStreamNotificationVtbl,
+            AllocateBufferWithNotification
+        ) == 11 * 8
+    );
+    const _: () = assert!(
+        offset_of!(
+            IMiniportWaveRTStreamNotificationVtbl,
+            FreeBufferWithNotification
+        ) == 12 * 8
+    );
+    const _: () = assert!(
+        offset_of!(
+            IMiniportWaveRTStreamNotificationVtbl,
+            RegisterNotificationEvent
+        ) == 13 * 8
+    );
+    const _: () = assert!(
+        offset_of!(
+            IMiniportWaveRTStreamNotificationVtbl,
+            UnregisterNotificationEvent
+        ) == 14 * 8
+    );
+    const _: () = assert!(size_of::<IMiniportWaveRTStreamNotificationVtbl>() == 15 * 8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a GUID's registry form (`{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`) as one number.
+    fn parse_registry_form(text: &str) -> u128 {
+        assert_eq!(text.len(), 38, "{text}");
+        assert!(text.starts_with('{') && text.ends_with('}'), "{text}");
+        let mut value = 0u128;
+        for (i, c) in text[1..37].chars().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                assert_eq!(c, '-', "{text}");
+            } else {
+                value = (value << 4) | u128::from(c.to_digit(16).expect("hex digit"));
+            }
+        }
+        value
+    }
+
+    #[test]
+    fn guid_values_match_the_reference_sheet() {
+        let cases = [
+            (CLSID_PortWaveRT, "{CC9BE57A-EB9E-42B4-94FC-0CAD3DBCE7FA}"),
+            (IID_IPortWaveRT, "{339FF909-68A9-4310-B09B-274E96EE4CBD}"),
+            (
+                IID_IPortWaveRTStream,
+                "{1809CE5A-64BC-4E62-BD7D-95BCE43DE393}",
+            ),
+            (
+                IID_IMiniportWaveRT,
+                "{0F9FC4D6-6061-4F3C-B1FC-075E35F7960A}",
+            ),
+            (
+                IID_IMiniportWaveRTStream,
+                "{000AC9AB-FAAB-4F3D-9455-6FF8306A74A0}",
+            ),
+            (
+                IID_IMiniportWaveRTStreamNotification,
+                "{23759128-96F1-423B-AB4D-81635BCF8CA1}",
+            ),
+            (IID_IMiniport, "{B4C90A24-5791-11D0-86F9-00A0C911B544}"),
+            (IID_IPort, "{B4C90A25-5791-11D0-86F9-00A0C911B544}"),
+            (IID_IPortTopology, "{B4C90A30-5791-11D0-86F9-00A0C911B544}"),
+            (
+                IID_IMiniportTopology,
+                "{B4C90A31-5791-11D0-86F9-00A0C911B544}",
+            ),
+            (CLSID_PortTopology, "{B4C90A32-5791-11D0-86F9-00A0C911B544}"),
+        ];
+        for (guid, text) in cases {
+            assert_eq!(guid.to_u128(), parse_registry_form(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn flags_and_sentinels_have_their_header_values() {
+        assert_eq!(PCFILTER_NODE, u32::MAX);
+        assert_eq!(PCPROPERTY_ITEM_FLAG_GET, 1);
+        assert_eq!(PCPROPERTY_ITEM_FLAG_SET, 2);
+        assert_eq!(PCPROPERTY_ITEM_FLAG_BASICSUPPORT, 0x200);
+        assert_eq!(PCPROPERTY_ITEM_FLAG_SERIALIZE, 0xE000);
+        assert_eq!(PCEVENT_ITEM_FLAG_BASICSUPPORT, 0x200);
+        assert_eq!(PCMETHOD_ITEM_FLAG_MODIFY, 3);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(PORT_CLASS_DEVICE_EXTENSION_SIZE, 512);
+    }
+}
