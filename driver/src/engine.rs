@@ -15,7 +15,8 @@ use portcls::{Error, Mechanism, OwnedThreadRegistration, StreamResourceManager, 
 use portcls_sys::{NT_SUCCESS, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
 
 use crate::kernel::{
-    self, EXECUTIVE, KERNEL_MODE, KEVENT, NOTIFICATION_EVENT, STATUS_TIMEOUT, THREAD_ALL_ACCESS,
+    self, EXECUTIVE, EventStorage, KERNEL_MODE, NOTIFICATION_EVENT, PKEVENT, STATUS_TIMEOUT,
+    THREAD_ALL_ACCESS,
 };
 use crate::pool::{Pool, PoolBox};
 
@@ -27,7 +28,7 @@ pub trait Period: Sync + 'static {
 
 /// What the creator and the thread share; lives in pool until the thread has exited.
 struct Shared<P> {
-    stop: UnsafeCell<KEVENT>,
+    stop: UnsafeCell<EventStorage>,
     /// The period as a relative kernel time-out (negative, 100 ns units).
     timeout: i64,
     work: P,
@@ -40,8 +41,8 @@ unsafe impl<P: Sync> Sync for Shared<P> {}
 unsafe impl<P: Send> Send for Shared<P> {}
 
 impl<P> Shared<P> {
-    fn stop_event(&self) -> *mut KEVENT {
-        self.stop.get()
+    fn stop_event(&self) -> PKEVENT {
+        self.stop.get().cast()
     }
 }
 
@@ -90,7 +91,7 @@ impl<P: Period + Send> Engine<P> {
         work: P,
     ) -> Result<Self, NTSTATUS> {
         let shared = Shared {
-            stop: UnsafeCell::new(KEVENT::zeroed()),
+            stop: UnsafeCell::new(EventStorage::zeroed()),
             timeout: -i64::from(period_100ns),
             work,
         };

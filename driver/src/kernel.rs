@@ -10,25 +10,12 @@
 
 use core::ffi::c_void;
 
+pub use portcls_sys::km::{PKEVENT, UNICODE_STRING};
+
 /// `POOL_TYPE` `NonPagedPoolNx` (512): non-paged, not executable (memory integrity).
 pub const NON_PAGED_POOL_NX: i32 = 512;
 /// `POOL_FLAG_NON_PAGED` for `ExAllocatePool2` (non-executable by default).
 pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
-
-/// `UNICODE_STRING`: a counted UTF-16 string (`Length` and `MaximumLength` in bytes).
-#[repr(C)]
-#[derive(Debug)]
-pub struct UNICODE_STRING {
-    /// Bytes in use, without a terminating NUL.
-    pub Length: u16,
-    /// Bytes the buffer holds.
-    pub MaximumLength: u16,
-    /// The characters.
-    pub Buffer: *const u16,
-}
-
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(core::mem::size_of::<UNICODE_STRING>() == 16);
 
 /// The signature of `ExAllocatePool2` (build 19041 on), for the pointer resolved at run time.
 pub type ExAllocatePool2Fn =
@@ -47,16 +34,17 @@ unsafe extern "system" {
     pub fn MmGetSystemRoutineAddress(SystemRoutineName: *mut UNICODE_STRING) -> *mut c_void;
 }
 
-/// `KEVENT`: storage the kernel initialises and owns while the event is in use (a
-/// `DISPATCHER_HEADER`, 24 bytes on 64-bit Windows). It must not move once initialised.
+/// Storage for a `KEVENT` (a `DISPATCHER_HEADER`: 24 bytes, 8-byte aligned on 64-bit Windows),
+/// which the kernel initialises and owns while the event is in use. It must not move once
+/// initialised.
 #[repr(C, align(8))]
 #[derive(Debug)]
-pub struct KEVENT {
+pub struct EventStorage {
     _header: [u8; 24],
 }
 
-impl KEVENT {
-    /// Uninitialised storage (`KeInitializeEvent` sets it up).
+impl EventStorage {
+    /// Storage for `KeInitializeEvent` to set up.
     #[must_use]
     pub const fn zeroed() -> Self {
         Self { _header: [0; 24] }
@@ -86,9 +74,9 @@ unsafe extern "system" {
     /// x0, like an `i64`).
     pub fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64;
     /// `KeInitializeEvent` (every build). Any IRQL.
-    pub fn KeInitializeEvent(Event: *mut KEVENT, Type: i32, State: u8);
+    pub fn KeInitializeEvent(Event: PKEVENT, Type: i32, State: u8);
     /// `KeSetEvent` (every build). IRQL <= `DISPATCH_LEVEL`.
-    pub fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32;
+    pub fn KeSetEvent(Event: PKEVENT, Increment: i32, Wait: u8) -> i32;
     /// `KeWaitForSingleObject` (every build). IRQL < `DISPATCH_LEVEL` unless the time-out is 0.
     pub fn KeWaitForSingleObject(
         Object: *mut c_void,

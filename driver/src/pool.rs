@@ -32,7 +32,7 @@ impl Pool {
         let mut text = kernel::UNICODE_STRING {
             Length: 30,
             MaximumLength: 30,
-            Buffer: name.as_ptr(),
+            Buffer: name.as_ptr().cast_mut(),
         };
         // SAFETY: `text` is a valid counted string over `name`, alive for the call.
         let routine = unsafe { kernel::MmGetSystemRoutineAddress(&raw mut text) };

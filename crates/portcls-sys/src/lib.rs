@@ -1,7 +1,8 @@
-//! Raw FFI for the PortCls stream-resource API.
+//! Raw FFI for PortCls: the stream-resource API, and what a WaveRT miniport needs.
 //!
-//! This crate declares, with the header's own names, the subset of `portcls.h` (and the
-//! handful of `wdm.h` routines) that stream-resource registration needs:
+//! This crate declares, with the header's own names, the subset of `portcls.h`, `ks.h`,
+//! `ksmedia.h` and `wdm.h` that the `portcls` library and a WaveRT miniport use. For stream
+//! resources:
 //!
 //! - [`GUID`], [`NTSTATUS`] and the status codes the API documents;
 //! - the PortCls flavour of `IUnknown` (its `QueryInterface` returns an `NTSTATUS`);
@@ -11,6 +12,11 @@
 //!   [`PcGetPhysicalDeviceObject`];
 //! - in [`km`], the kernel object types (opaque here, wdk-sys's own with the `wdk` feature) and
 //!   the ntoskrnl routines the safe library calls.
+//!
+//! For a WaveRT miniport: [`ks`] (formats, data ranges, property requests and answers, pin and
+//! topology values, the KS and audio GUIDs) and [`wavert`] (PortCls descriptors, automation
+//! tables, the port and miniport vtables, and the adapter functions `PcInitializeAdapterDriver`,
+//! `PcAddAdapterDevice`, `PcNewPort`, `PcRegisterSubdevice`, `PcRegisterPhysicalConnection`).
 //!
 //! # Where the symbols come from
 //! With the `link` feature (kernel builds) every function is imported with `raw-dylib` from
