@@ -24,6 +24,7 @@
 //! (and do nothing else), which is how tests walk every failure point.
 #![allow(clippy::missing_panics_doc)]
 
+mod adapter;
 pub mod pool;
 mod port;
 pub mod sched;
@@ -32,7 +33,7 @@ mod world;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use portcls_sys::km::{
     CONNECT_FULLY_SPECIFIED, CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED,
@@ -44,6 +45,7 @@ use portcls_sys::{
     STATUS_SUCCESS,
 };
 
+pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use pool::Tag;
 pub use world::TraceEvent;
 use world::{Injection, World};
@@ -166,6 +168,18 @@ pub enum Ddi {
     ObReferenceObjectByHandle,
     /// `ZwClose`.
     ZwClose,
+    /// `PcInitializeAdapterDriver`.
+    PcInitializeAdapterDriver,
+    /// `PcAddAdapterDevice`.
+    PcAddAdapterDevice,
+    /// `PcNewPort`.
+    PcNewPort,
+    /// `IPort::Init`.
+    PortInit,
+    /// `PcRegisterSubdevice`.
+    PcRegisterSubdevice,
+    /// `PcRegisterPhysicalConnection`.
+    PcRegisterPhysicalConnection,
 }
 
 impl Ddi {
@@ -183,7 +197,13 @@ impl Ddi {
             | Self::PsCreateSystemThread
             | Self::PsTerminateSystemThread
             | Self::ObReferenceObjectByHandle
-            | Self::ZwClose => PASSIVE_LEVEL,
+            | Self::ZwClose
+            | Self::PcInitializeAdapterDriver
+            | Self::PcAddAdapterDevice
+            | Self::PcNewPort
+            | Self::PortInit
+            | Self::PcRegisterSubdevice
+            | Self::PcRegisterPhysicalConnection => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -509,18 +529,11 @@ impl Drop for ThreadBinding {
     }
 }
 
-/// The port objects a machine made, freed with it.
-#[derive(Default)]
-struct Allocations {
-    ports: Vec<port::PortAllocation>,
-}
-
 /// A simulated machine (PortCls plus the kernel services around it).
 ///
 /// Drop it last: ports and kernel objects it made are freed with it.
 pub struct Sim {
     world: Arc<World>,
-    allocations: Mutex<Allocations>,
     _binding: ThreadBinding,
 }
 
@@ -540,7 +553,6 @@ impl Sim {
         let binding = bind(&world);
         Self {
             world,
-            allocations: Mutex::default(),
             _binding: binding,
         }
     }
@@ -564,24 +576,19 @@ impl Sim {
     /// for the caller.
     #[must_use]
     pub fn new_port(&self) -> PUNKNOWN {
-        let (unknown, allocation) = port::new_port(&self.world);
-        self.allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .ports
-            .push(allocation);
-        unknown
+        port::new_port(&self.world, adapter::PortKind::Generic)
     }
 
     /// The port's reference count (0 once released for the last time).
     #[must_use]
     pub fn port_refs(&self, port: PUNKNOWN) -> u32 {
-        let allocations = self
-            .allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let id = allocations.ports.iter().find(|a| a.is(port)).map(|a| a.id);
-        id.and_then(|id| self.world.lock().ports.get(&id).map(|p| p.refs))
+        let state = self.world.lock();
+        let id = state
+            .port_allocations
+            .iter()
+            .find(|a| a.is(port))
+            .map(|a| a.id);
+        id.and_then(|id| state.ports.get(&id).map(|p| p.refs))
             .unwrap_or(0)
     }
 

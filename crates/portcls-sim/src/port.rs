@@ -13,21 +13,26 @@ use portcls_sys::{
     STATUS_INVALID_DEVICE_STATE, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
 };
 
+use portcls_sys::wavert::{IID_IPort, IID_IPortTopology, IID_IPortWaveRT, IPortVtbl};
+
+use crate::adapter::PortKind;
 use crate::world::World;
 use crate::{Ddi, Via, Violation, current_irql, guid_name};
 
-/// The object. `unknown` is at offset 0 (the port's identity), `manager` right after it.
+/// The object. `unknown` (the `IPort` vtable, which begins with `IUnknown`) is at offset 0 (the
+/// port's identity), `manager` right after it.
 #[repr(C)]
 pub(crate) struct PortObject {
-    unknown: *const IUnknownVtbl,
+    unknown: *const IPortVtbl,
     manager: *const c_void,
-    id: u64,
+    pub(crate) id: u64,
     world: Weak<World>,
 }
 
 const MANAGER_OFFSET: usize = std::mem::offset_of!(PortObject, manager);
 
 /// An allocated port, freed with the machine.
+#[derive(Debug)]
 pub(crate) struct PortAllocation {
     object: *mut PortObject,
     pub(crate) id: u64,
@@ -50,10 +55,15 @@ impl Drop for PortAllocation {
     }
 }
 
-static UNKNOWN_VTBL: IUnknownVtbl = IUnknownVtbl {
-    QueryInterface: query_interface::<0>,
-    AddRef: add_ref::<0>,
-    Release: release::<0>,
+static PORT_VTBL: IPortVtbl = IPortVtbl {
+    base__: IUnknownVtbl {
+        QueryInterface: query_interface::<0>,
+        AddRef: add_ref::<0>,
+        Release: release::<0>,
+    },
+    Init: crate::adapter::port_init,
+    GetDeviceProperty: crate::adapter::port_get_device_property,
+    NewRegistryKey: crate::adapter::port_new_registry_key,
 };
 
 const MANAGER_UNKNOWN: IUnknownVtbl = IUnknownVtbl {
@@ -77,11 +87,19 @@ static V2_VTBL: IPortClsStreamResourceManager2Vtbl = IPortClsStreamResourceManag
     AddStreamResource2: add_stream_resource2,
 };
 
-/// Makes a port with one reference (the one `PcNewPort` hands its caller).
-pub(crate) fn new_port(world: &Arc<World>) -> (PUNKNOWN, PortAllocation) {
+/// Makes a port with one reference (the one `PcNewPort` hands its caller); the machine keeps
+/// its memory.
+pub(crate) fn new_port(world: &Arc<World>, kind: PortKind) -> PUNKNOWN {
     let mut state = world.lock();
     let id = state.next_id();
-    state.ports.insert(id, crate::world::PortState { refs: 1 });
+    state.ports.insert(
+        id,
+        crate::world::PortState {
+            refs: 1,
+            kind,
+            bound: None,
+        },
+    );
     let manager: *const c_void = if state.profile.has_interface_v2() {
         (&raw const V2_VTBL).cast()
     } else if state.profile.has_interface_v1() {
@@ -91,12 +109,16 @@ pub(crate) fn new_port(world: &Arc<World>) -> (PUNKNOWN, PortAllocation) {
     };
     drop(state);
     let object = Box::into_raw(Box::new(PortObject {
-        unknown: &raw const UNKNOWN_VTBL,
+        unknown: &raw const PORT_VTBL,
         manager,
         id,
         world: Arc::downgrade(world),
     }));
-    (object.cast(), PortAllocation { object, id })
+    world
+        .lock()
+        .port_allocations
+        .push(PortAllocation { object, id });
+    object.cast()
 }
 
 /// Finds the object and its world from an interface pointer at `OFFSET` within it.
@@ -153,8 +175,12 @@ unsafe extern "system" fn query_interface<const OFFSET: usize>(
         return state.record(Ddi::QueryInterface, detail, status);
     }
     let profile = state.profile;
-    // SAFETY (of the field projections below): `object` is live.
-    let interface: PVOID = if iid == IID_IUnknown {
+    let kind = state.ports.get(&id).map(|p| p.kind);
+    let port_interface = iid == IID_IUnknown
+        || (iid == IID_IPort && kind != Some(PortKind::Generic))
+        || (iid == IID_IPortWaveRT && kind == Some(PortKind::WaveRt))
+        || (iid == IID_IPortTopology && kind == Some(PortKind::Topology));
+    let interface: PVOID = if port_interface {
         object.cast()
     } else if (iid == IID_IPortClsStreamResourceManager2 && profile.has_interface_v2())
         || (iid == IID_IPortClsStreamResourceManager && profile.has_interface_v1())
@@ -195,10 +221,18 @@ unsafe extern "system" fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG 
         return 0;
     }
     let mut state = world.lock();
-    state.ports.get_mut(&id).map_or(0, |port| {
-        port.refs -= 1;
-        port.refs
-    })
+    let Some(port) = state.ports.get_mut(&id) else {
+        return 0;
+    };
+    port.refs -= 1;
+    let refs = port.refs;
+    let bound = if refs == 0 { port.bound.take() } else { None };
+    drop(state);
+    // The port's reference on its miniport goes with it (outside the lock: the driver runs).
+    if let Some(bound) = bound {
+        bound.miniport.release();
+    }
+    refs
 }
 
 /// Reads and validates a descriptor as PortCls documents it; `Err` carries the status.

@@ -41,9 +41,24 @@ impl fmt::Display for TraceEvent {
     }
 }
 
-#[derive(Debug, Default)]
+/// What a port knows about the miniport bound to it by `IPort::Init`.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    /// The miniport's `IUnknown` (the port holds one reference).
+    pub(crate) miniport: crate::adapter::RawUnknown,
+    /// The filter descriptor `GetDescription` returned.
+    pub(crate) descriptor: usize,
+    /// Its pin count, for checking physical connections.
+    pub(crate) pins: u32,
+    /// Which pins are bridge pins (`KSPIN_COMMUNICATION_NONE`).
+    pub(crate) bridge_pins: Vec<u32>,
+}
+
+#[derive(Debug)]
 pub(crate) struct PortState {
     pub(crate) refs: u32,
+    pub(crate) kind: crate::adapter::PortKind,
+    pub(crate) bound: Option<Bound>,
 }
 
 #[derive(Debug)]
@@ -82,6 +97,16 @@ pub(crate) struct State {
     pub(crate) events: BTreeMap<usize, crate::sched::EventState>,
     /// Kernel handles (thread handles) -> object addresses.
     pub(crate) handles: BTreeMap<usize, usize>,
+    /// Port objects, freed with the machine.
+    pub(crate) port_allocations: Vec<crate::port::PortAllocation>,
+    /// Simulated device objects (FDOs) with their extensions, freed with the machine.
+    pub(crate) device_blocks: Vec<crate::adapter::RawBlock>,
+    /// The driver object handed to `DriverEntry` (address).
+    pub(crate) driver_object: usize,
+    /// The driver PortCls was initialised for: its `AddDevice` routine.
+    pub(crate) add_device: portcls_sys::km::PDRIVER_ADD_DEVICE,
+    /// FDOs made by `PcAddAdapterDevice`, by address.
+    pub(crate) adapters: BTreeMap<usize, crate::adapter::AdapterState>,
     /// Small allocations that give simulated objects unique addresses.
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
@@ -108,6 +133,11 @@ impl State {
             events: BTreeMap::new(),
             handles: BTreeMap::new(),
             tokens: Vec::new(),
+            port_allocations: Vec::new(),
+            device_blocks: Vec::new(),
+            driver_object: 0,
+            add_device: None,
+            adapters: BTreeMap::new(),
             trace: Vec::new(),
             violations: Vec::new(),
             injections: Vec::new(),
