@@ -47,43 +47,29 @@ unsafe impl Interface for IPortClsStreamResourceManager2 {
     type Vtable = IPortClsStreamResourceManager2Vtbl;
 }
 
-/// Implements [`Interface`] for PortCls interfaces whose vtable type is `<Name>Vtbl`.
+/// Implements [`Interface`] for PortCls interfaces declared in `portcls_sys::wavert`.
 macro_rules! portcls_interfaces {
-    ($($name:ident => $iid:ident,)*) => {$(
+    ($($name:ident($vtable:ident) => $iid:ident,)*) => {$(
         // SAFETY: the sys declaration is a pointer to its vtable, which begins (through its
         // `base__` chain) with IUnknownVtbl; the IID is the one PortCls answers it with.
         unsafe impl Interface for portcls_sys::wavert::$name {
             const IID: GUID = portcls_sys::wavert::$iid;
-            type Vtable = vtbl_of!($name);
+            type Vtable = portcls_sys::wavert::$vtable;
         }
     )*};
 }
 
-/// The vtable type of a `portcls_sys::wavert` interface.
-macro_rules! vtbl_of {
-    (IPort) => { portcls_sys::wavert::IPortVtbl };
-    (IPortWaveRT) => { portcls_sys::wavert::IPortWaveRTVtbl };
-    (IPortTopology) => { portcls_sys::wavert::IPortTopologyVtbl };
-    (IPortWaveRTStream) => { portcls_sys::wavert::IPortWaveRTStreamVtbl };
-    (IMiniport) => { portcls_sys::wavert::IMiniportVtbl };
-    (IMiniportWaveRT) => { portcls_sys::wavert::IMiniportWaveRTVtbl };
-    (IMiniportTopology) => { portcls_sys::wavert::IMiniportTopologyVtbl };
-    (IMiniportWaveRTStream) => { portcls_sys::wavert::IMiniportWaveRTStreamVtbl };
-    (IMiniportWaveRTStreamNotification) => {
-        portcls_sys::wavert::IMiniportWaveRTStreamNotificationVtbl
-    };
-}
-
 portcls_interfaces! {
-    IPort => IID_IPort,
-    IPortWaveRT => IID_IPortWaveRT,
-    IPortTopology => IID_IPortTopology,
-    IPortWaveRTStream => IID_IPortWaveRTStream,
-    IMiniport => IID_IMiniport,
-    IMiniportWaveRT => IID_IMiniportWaveRT,
-    IMiniportTopology => IID_IMiniportTopology,
-    IMiniportWaveRTStream => IID_IMiniportWaveRTStream,
-    IMiniportWaveRTStreamNotification => IID_IMiniportWaveRTStreamNotification,
+    IPort(IPortVtbl) => IID_IPort,
+    IPortWaveRT(IPortWaveRTVtbl) => IID_IPortWaveRT,
+    IPortTopology(IPortTopologyVtbl) => IID_IPortTopology,
+    IPortWaveRTStream(IPortWaveRTStreamVtbl) => IID_IPortWaveRTStream,
+    IMiniport(IMiniportVtbl) => IID_IMiniport,
+    IMiniportWaveRT(IMiniportWaveRTVtbl) => IID_IMiniportWaveRT,
+    IMiniportTopology(IMiniportTopologyVtbl) => IID_IMiniportTopology,
+    IMiniportWaveRTStream(IMiniportWaveRTStreamVtbl) => IID_IMiniportWaveRTStream,
+    IMiniportWaveRTStreamNotification(IMiniportWaveRTStreamNotificationVtbl) =>
+        IID_IMiniportWaveRTStreamNotification,
 }
 
 /// An owned reference to a COM object through interface `I`.
