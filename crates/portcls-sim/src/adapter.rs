@@ -372,7 +372,24 @@ pub(crate) unsafe extern "system" fn port_init(
         };
         // SAFETY: what GetDescription returned (null is handled).
         let pins = unsafe { pins_of(descriptor) };
+        // The KS rules endpoint creation depends on; a breach is reported like a verifier
+        // finding (PortCls itself would accept the descriptor and Windows would show nothing).
+        let breaches = if pins.is_some() {
+            // SAFETY: a descriptor the miniport handed out, readable while it lives.
+            unsafe { crate::ks_rules::check_filter(descriptor) }
+        } else {
+            Vec::new()
+        };
         let mut state = world.lock();
+        if !breaches.is_empty() {
+            state.violate(crate::Violation::FilterRules {
+                port: id,
+                breaches: breaches.len(),
+            });
+            state
+                .breaches
+                .extend(breaches.iter().map(|b| format!("port#{id}: {b}")));
+        }
         let Some((pins, bridge_pins)) = pins.filter(|_| portcls_sys::NT_SUCCESS(status)) else {
             let status = if portcls_sys::NT_SUCCESS(status) {
                 STATUS_INVALID_PARAMETER

@@ -25,6 +25,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod ks_rules;
 pub mod pool;
 mod port;
 pub mod sched;
@@ -379,6 +380,14 @@ pub enum Violation {
         /// The object.
         object: usize,
     },
+    /// A miniport's filter descriptor breaks KS rules endpoint creation depends on
+    /// ([`Sim::descriptor_breaches`] says which).
+    FilterRules {
+        /// The port whose miniport described it.
+        port: u64,
+        /// How many rules it breaks.
+        breaches: usize,
+    },
     /// Executable pool was requested (memory integrity forbids it).
     ExecutablePool {
         /// The routine.
@@ -686,6 +695,12 @@ impl Sim {
     #[must_use]
     pub fn trace(&self) -> Vec<TraceEvent> {
         self.world.lock().trace.clone()
+    }
+
+    /// The KS rule breaches found in filter descriptors, in words.
+    #[must_use]
+    pub fn descriptor_breaches(&self) -> Vec<String> {
+        self.world.lock().breaches.clone()
     }
 
     /// Every violation so far, in order.

@@ -112,6 +112,8 @@ pub(crate) struct State {
     tokens: Vec<Box<[u64; 2]>>,
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) violations: Vec<Violation>,
+    /// The KS rule breaches behind `Violation::FilterRules`, in words.
+    pub(crate) breaches: Vec<String>,
     injections: Vec<Injection>,
     fallible_calls: u64,
     per_ddi_calls: BTreeMap<Ddi, u64>,
@@ -140,6 +142,7 @@ impl State {
             adapters: BTreeMap::new(),
             trace: Vec::new(),
             violations: Vec::new(),
+            breaches: Vec::new(),
             injections: Vec::new(),
             fallible_calls: 0,
             per_ddi_calls: BTreeMap::new(),
