@@ -6,15 +6,21 @@
 //! modules with no FFI and is unit-tested directly.
 #![cfg_attr(not(test), no_std)]
 
+pub mod adapter;
 pub mod buffer;
 pub mod com;
+pub mod descriptors;
 pub mod engine;
 pub mod format;
 pub mod identity;
+#[cfg(all(feature = "kernel", not(test)))]
+mod image;
 pub mod kernel;
+pub mod miniport;
 pub mod notification;
 pub mod pool;
 pub mod position;
+pub mod properties;
 pub mod stream_state;
 pub mod tone;
 

@@ -189,3 +189,70 @@ pub fn check_library_probe(target: &str, export: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Every routine a kernel image of this project may import, with the first Windows build that
+/// exports it. Nothing the sample imports may be newer than its floor, Windows 10 1511 (10586).
+pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
+    ("ntoskrnl.exe", "ExAllocatePoolWithTag", 2600),
+    ("ntoskrnl.exe", "ExFreePoolWithTag", 2600),
+    ("ntoskrnl.exe", "MmGetSystemRoutineAddress", 2600),
+    ("ntoskrnl.exe", "KeQueryPerformanceCounter", 2600),
+    ("ntoskrnl.exe", "KeInitializeEvent", 2600),
+    ("ntoskrnl.exe", "KeSetEvent", 2600),
+    ("ntoskrnl.exe", "KeWaitForSingleObject", 2600),
+    ("ntoskrnl.exe", "PsCreateSystemThread", 2600),
+    ("ntoskrnl.exe", "ObReferenceObjectByHandle", 2600),
+    ("ntoskrnl.exe", "ObfReferenceObject", 2600),
+    ("ntoskrnl.exe", "ObfDereferenceObject", 2600),
+    ("ntoskrnl.exe", "ZwWaitForSingleObject", 2600),
+    ("ntoskrnl.exe", "ZwClose", 2600),
+    ("ntoskrnl.exe", "IoDisconnectInterruptEx", 6000),
+    ("ntoskrnl.exe", "ExAllocatePool2", 19041),
+    ("portcls.sys", "PcInitializeAdapterDriver", 2600),
+    ("portcls.sys", "PcAddAdapterDevice", 2600),
+    ("portcls.sys", "PcNewPort", 2600),
+    ("portcls.sys", "PcRegisterSubdevice", 2600),
+    ("portcls.sys", "PcRegisterPhysicalConnection", 2600),
+    ("portcls.sys", "PcGetPhysicalDeviceObject", 2600),
+    ("portcls.sys", "PcAddStreamResource", 10240),
+    ("portcls.sys", "PcRemoveStreamResource", 10240),
+];
+
+/// The sample's floor: Windows 10 1511.
+pub const MINIMUM_BUILD: u32 = 10586;
+
+/// Links the sample driver for `target` and checks its image: machine, native subsystem, and
+/// every import on the allow-list and no newer than [`MINIMUM_BUILD`].
+pub fn check_driver(target: &str) -> Result<(), String> {
+    let path = link("wavert-sample", target, &["kernel"], true)?;
+    let image = inspect(&path)?;
+    println!(
+        "    {}: {} bytes, imports {:?}",
+        path.display(),
+        image.size,
+        image.imports
+    );
+    if image.machine != expected_machine(target) || image.subsystem != pe::IMAGE_SUBSYSTEM_NATIVE {
+        return Err(format!(
+            "machine {:#06x} / subsystem {}",
+            image.machine, image.subsystem
+        ));
+    }
+    for (module, names) in &image.imports {
+        for name in names {
+            let entry = IMPORT_ALLOW_LIST
+                .iter()
+                .find(|(m, n, _)| m.eq_ignore_ascii_case(module) && n == name);
+            match entry {
+                None => return Err(format!("{module}!{name} is not on the import allow-list")),
+                Some((_, _, build)) if *build > MINIMUM_BUILD => {
+                    return Err(format!(
+                        "{module}!{name} first appears in build {build}, after the floor {MINIMUM_BUILD}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}

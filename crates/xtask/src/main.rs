@@ -27,6 +27,8 @@ enum Action {
     },
     /// Link the library probe for a kernel target and check the image.
     LibraryProbe { target: &'static str, export: bool },
+    /// Link the sample driver for a kernel target and check the image.
+    Driver { target: &'static str },
 }
 
 struct Step {
@@ -128,6 +130,12 @@ fn kernel_steps() -> Vec<Step> {
                 },
             });
             if export {
+                steps.push(Step {
+                    name: format!(
+                        "kernel image {target} (sample driver .sys, imports vs allow-list)"
+                    ),
+                    action: Action::Driver { target },
+                });
                 steps.push(cargo(
                     format!("clippy {target} (sample driver, raw-dylib kernel imports)"),
                     &[
@@ -233,6 +241,7 @@ fn execute(action: &Action) -> Result<(), String> {
             }
         }
         Action::LibraryProbe { target, export } => kernel::check_library_probe(target, *export),
+        Action::Driver { target } => kernel::check_driver(target),
     }
 }
 

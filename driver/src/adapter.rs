@@ -1,0 +1,168 @@
+//! The adapter: `DriverEntry`, `AddDevice` and `StartDevice`, through PortCls.
+//!
+//! `StartDevice` makes, for each of the four subdevices, a port (`PcNewPort`), its miniport,
+//! binds them (`IPort::Init`) and registers the subdevice under the name the INF's interfaces
+//! use (`PcRegisterSubdevice`); then it wires each wave filter's bridge pin to its topology
+//! filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them the
+//! miniports) from then on; the driver's own references go when `StartDevice` returns.
+
+use core::ptr::null_mut;
+
+use portcls::ComPtr;
+use portcls_sys::km::{PDRIVER_OBJECT, PIRP, PUNICODE_STRING};
+use portcls_sys::wavert::{
+    CLSID_PortTopology, CLSID_PortWaveRT, IPort, PORT_CLASS_DEVICE_EXTENSION_SIZE, PPORT,
+    PRESOURCELIST, PcAddAdapterDevice, PcInitializeAdapterDriver, PcNewPort,
+    PcRegisterPhysicalConnection, PcRegisterSubdevice,
+};
+use portcls_sys::{IUnknown, NT_SUCCESS, NTSTATUS, PDEVICE_OBJECT, STATUS_UNSUCCESSFUL};
+
+use crate::com::ComObject;
+use crate::descriptors;
+use crate::identity::{self, FilterKind, Subdevice};
+use crate::miniport::{TopologyMiniport, WaveMiniport};
+use crate::pool::Pool;
+
+/// The subdevices PortCls may hold for one adapter.
+const MAX_MINIPORTS: u32 = 4;
+
+/// The driver's entry point: hands the driver object to PortCls with our `AddDevice`.
+///
+/// # Safety
+/// Called by the I/O manager with its driver object and registry path.
+#[cfg_attr(feature = "kernel", unsafe(no_mangle))]
+#[allow(non_snake_case)] // the kernel's name for it
+pub unsafe extern "system" fn DriverEntry(
+    driver: PDRIVER_OBJECT,
+    registry_path: PUNICODE_STRING,
+) -> NTSTATUS {
+    // SAFETY: forwarded as the I/O manager passed them.
+    unsafe { PcInitializeAdapterDriver(driver, registry_path, Some(add_device)) }
+}
+
+/// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
+unsafe extern "system" fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
+    // SAFETY: forwarded as PnP passed them; the extension is PortCls's own part only.
+    unsafe {
+        PcAddAdapterDevice(
+            driver,
+            pdo,
+            Some(start_device),
+            MAX_MINIPORTS,
+            PORT_CLASS_DEVICE_EXTENSION_SIZE,
+        )
+    }
+}
+
+/// `StartDevice`: the four subdevices and their physical connections.
+unsafe extern "system" fn start_device(
+    fdo: PDEVICE_OBJECT,
+    irp: PIRP,
+    resources: PRESOURCELIST,
+) -> NTSTATUS {
+    let pool = Pool::resolve();
+    let device = Device {
+        fdo,
+        irp,
+        resources,
+        pool,
+    };
+    match device.start() {
+        Ok(()) => portcls_sys::STATUS_SUCCESS,
+        Err(status) => status,
+    }
+}
+
+/// What `StartDevice` works with.
+struct Device {
+    fdo: PDEVICE_OBJECT,
+    irp: PIRP,
+    resources: PRESOURCELIST,
+    pool: Pool,
+}
+
+impl Device {
+    fn start(&self) -> Result<(), NTSTATUS> {
+        let render_wave = self.install(&identity::RENDER_WAVE)?;
+        let render_topology = self.install(&identity::RENDER_TOPOLOGY)?;
+        let capture_wave = self.install(&identity::CAPTURE_WAVE)?;
+        let capture_topology = self.install(&identity::CAPTURE_TOPOLOGY)?;
+        self.connect(
+            &render_wave,
+            descriptors::RENDER_WAVE_BRIDGE_PIN,
+            &render_topology,
+            descriptors::RENDER_TOPOLOGY_WAVE_PIN,
+        )?;
+        self.connect(
+            &capture_topology,
+            descriptors::CAPTURE_TOPOLOGY_WAVE_PIN,
+            &capture_wave,
+            descriptors::CAPTURE_WAVE_BRIDGE_PIN,
+        )
+    }
+
+    /// Port, miniport, `Init`, `PcRegisterSubdevice` for one subdevice.
+    fn install(&self, subdevice: &'static Subdevice) -> Result<ComPtr<IPort>, NTSTATUS> {
+        let class = match subdevice.kind {
+            FilterKind::Wave => CLSID_PortWaveRT,
+            FilterKind::Topology => CLSID_PortTopology,
+        };
+        let mut raw: PPORT = null_mut();
+        // SAFETY: a writable slot and a known port class.
+        check(unsafe { PcNewPort(&raw mut raw, &raw const class) })?;
+        // SAFETY: PcNewPort handed us one reference on a live port.
+        let port = unsafe { ComPtr::from_raw(raw) }.ok_or(STATUS_UNSUCCESSFUL)?;
+        let miniport: ComPtr<IUnknown> = match subdevice.kind {
+            FilterKind::Wave => ComObject::create(self.pool, WaveMiniport::new(subdevice))?,
+            FilterKind::Topology => ComObject::create(self.pool, TopologyMiniport::new(subdevice))?,
+        };
+        let init = port.vtable().Init;
+        // SAFETY: a live port; the FDO, IRP and resources StartDevice received; our miniport.
+        check(unsafe {
+            init(
+                port.as_raw(),
+                self.fdo,
+                self.irp,
+                miniport.as_raw(),
+                null_mut(),
+                self.resources,
+            )
+        })?;
+        // SAFETY: the name is 'static (it must outlive the device object) and NUL-terminated.
+        check(unsafe {
+            PcRegisterSubdevice(
+                self.fdo,
+                subdevice.name_utf16.as_ptr(),
+                port.as_raw().cast(),
+            )
+        })?;
+        Ok(port)
+    }
+
+    fn connect(
+        &self,
+        from: &ComPtr<IPort>,
+        from_pin: u32,
+        to: &ComPtr<IPort>,
+        to_pin: u32,
+    ) -> Result<(), NTSTATUS> {
+        // SAFETY: two registered subdevices' ports, as PortCls wants them (their IUnknown).
+        check(unsafe {
+            PcRegisterPhysicalConnection(
+                self.fdo,
+                from.as_raw().cast(),
+                from_pin,
+                to.as_raw().cast(),
+                to_pin,
+            )
+        })
+    }
+}
+
+fn check(status: NTSTATUS) -> Result<(), NTSTATUS> {
+    if NT_SUCCESS(status) {
+        Ok(())
+    } else {
+        Err(status)
+    }
+}

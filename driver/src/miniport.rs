@@ -1,0 +1,268 @@
+//! The two miniport classes: WaveRT (render or capture) and Topology, each bound to one
+//! subdevice of [`identity`](crate::identity).
+//!
+//! The miniports keep no reference on their ports: PortCls holds the miniport for as long as the
+//! port exists, so a reference back would only make a cycle.
+
+use core::ffi::c_void;
+
+use portcls_sys::ks::PKSDATARANGE;
+use portcls_sys::wavert::{
+    IID_IMiniport, IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport, IMiniportTopology,
+    IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT, IMiniportWaveRTVtbl,
+    PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM,
+    PRESOURCELIST,
+};
+use portcls_sys::{
+    GUID, NTSTATUS, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED,
+    STATUS_SUCCESS, ULONG,
+};
+
+use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::format::{self, DataRange};
+use crate::identity::Subdevice;
+
+/// The largest data range or format the miniport reads from a client (far above any real one;
+/// anything larger is refused rather than trusted).
+const MAX_CLIENT_FORMAT: u32 = 4096;
+
+/// A WaveRT miniport for one wave subdevice.
+#[derive(Debug)]
+pub struct WaveMiniport {
+    subdevice: &'static Subdevice,
+}
+
+/// A Topology miniport for one topology subdevice.
+#[derive(Debug)]
+pub struct TopologyMiniport {
+    subdevice: &'static Subdevice,
+}
+
+impl WaveMiniport {
+    /// The miniport for `subdevice`.
+    #[must_use]
+    pub const fn new(subdevice: &'static Subdevice) -> Self {
+        Self { subdevice }
+    }
+}
+
+impl TopologyMiniport {
+    /// The miniport for `subdevice`.
+    #[must_use]
+    pub const fn new(subdevice: &'static Subdevice) -> Self {
+        Self { subdevice }
+    }
+}
+
+/// `IMiniport::GetDescription` for either class.
+fn describe(subdevice: &'static Subdevice, out: *mut PPCFILTER_DESCRIPTOR) -> NTSTATUS {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let Some(descriptor) = crate::descriptors::filter(subdevice) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: `out` is writable (checked non-null); the descriptor is 'static and never written
+    // (PortCls reads it only).
+    unsafe { out.write(core::ptr::from_ref(descriptor).cast_mut()) };
+    STATUS_SUCCESS
+}
+
+/// `IMiniport::DataRangeIntersection` on a wave filter's host pin: the best format inside both
+/// the client's range and the device's, written as a `KSDATAFORMAT_WAVEFORMATEXTENSIBLE`.
+///
+/// # Safety
+/// The pointers are what PortCls passes: `range` readable for its `FormatSize`, `result`
+/// writable for `length` bytes, `result_length` writable.
+unsafe fn intersect(
+    range: PKSDATARANGE,
+    length: ULONG,
+    result: PVOID,
+    result_length: *mut ULONG,
+) -> NTSTATUS {
+    if range.is_null() || result_length.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: a readable KSDATARANGE header (caller's contract).
+    let size = unsafe { (*range).FormatSize };
+    if size > MAX_CLIENT_FORMAT {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: PortCls guarantees `FormatSize` readable bytes at `range`.
+    let requested = unsafe { core::slice::from_raw_parts(range.cast::<u8>(), size as usize) };
+    let format = match format::intersect(&DataRange::DEVICE, Some(requested)) {
+        Ok(format) => format,
+        Err(error) => return error.status(),
+    };
+    if let Err(error) = format::check_output_length(length) {
+        // SAFETY: writable (checked non-null).
+        unsafe { result_length.write(error.required()) };
+        return error.status();
+    }
+    if result.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: `result` is writable for `length` bytes (caller's contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(result.cast::<u8>(), length as usize) };
+    match format.write_extensible(out) {
+        Ok(written) => {
+            // The written size is 104 bytes, which fits a ULONG.
+            let written = ULONG::try_from(written).unwrap_or(ULONG::MAX);
+            // SAFETY: writable (checked non-null).
+            unsafe { result_length.write(written) };
+            STATUS_SUCCESS
+        }
+        Err(error) => error.status(),
+    }
+}
+
+/// The host (streaming) pin of a wave subdevice.
+fn host_pin(subdevice: &Subdevice) -> Option<u32> {
+    if subdevice.name == crate::identity::RENDER_WAVE.name {
+        Some(crate::descriptors::RENDER_WAVE_HOST_PIN)
+    } else if subdevice.name == crate::identity::CAPTURE_WAVE.name {
+        Some(crate::descriptors::CAPTURE_WAVE_HOST_PIN)
+    } else {
+        None
+    }
+}
+
+// ---- WaveRT ----
+
+unsafe extern "system" fn wave_get_description(
+    this: *mut IMiniport,
+    out: *mut PPCFILTER_DESCRIPTOR,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live WaveMiniport.
+    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+    describe(miniport.subdevice, out)
+}
+
+unsafe extern "system" fn wave_data_range_intersection(
+    this: *mut IMiniport,
+    pin: ULONG,
+    range: PKSDATARANGE,
+    _matching: PKSDATARANGE,
+    length: ULONG,
+    result: PVOID,
+    result_length: *mut ULONG,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live WaveMiniport.
+    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+    if host_pin(miniport.subdevice) != Some(pin) {
+        // PortCls's default handler answers for the bridge pin.
+        return STATUS_NOT_IMPLEMENTED;
+    }
+    // SAFETY: forwarded from PortCls (see `intersect`).
+    unsafe { intersect(range, length, result, result_length) }
+}
+
+unsafe extern "system" fn wave_init(
+    _this: *mut IMiniportWaveRT,
+    _adapter: PUNKNOWN,
+    _resources: PRESOURCELIST,
+    port: PPORTWAVERT,
+) -> NTSTATUS {
+    if port.is_null() {
+        STATUS_INVALID_PARAMETER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
+unsafe extern "system" fn wave_new_stream(
+    _this: *mut IMiniportWaveRT,
+    stream: *mut PMINIPORTWAVERTSTREAM,
+    _port_stream: PPORTWAVERTSTREAM,
+    _pin: ULONG,
+    _capture: u8,
+    _format: portcls_sys::ks::PKSDATAFORMAT,
+) -> NTSTATUS {
+    if !stream.is_null() {
+        // SAFETY: writable (checked non-null).
+        unsafe { stream.write(core::ptr::null_mut()) };
+    }
+    // Streams are not implemented yet: no pin can be opened.
+    STATUS_NOT_IMPLEMENTED
+}
+
+unsafe extern "system" fn wave_get_device_description(
+    _this: *mut IMiniportWaveRT,
+    _description: portcls_sys::km::PDEVICE_DESCRIPTION,
+) -> NTSTATUS {
+    // A virtual device has no DMA hardware to describe.
+    STATUS_NOT_IMPLEMENTED
+}
+
+static WAVE_VTABLE: IMiniportWaveRTVtbl = IMiniportWaveRTVtbl {
+    base__: IMiniportVtbl {
+        base__: unknown_vtable::<WaveMiniport>(),
+        GetDescription: wave_get_description,
+        DataRangeIntersection: wave_data_range_intersection,
+    },
+    Init: wave_init,
+    NewStream: wave_new_stream,
+    GetDeviceDescription: wave_get_device_description,
+};
+
+// SAFETY: WAVE_VTABLE begins with unknown_vtable::<WaveMiniport>() and its slots expect a
+// ComObject<WaveMiniport>; IMiniport and IMiniportWaveRT are prefixes of it.
+unsafe impl ComClass for WaveMiniport {
+    type Vtable = IMiniportWaveRTVtbl;
+    const VTABLE: &'static IMiniportWaveRTVtbl = &WAVE_VTABLE;
+    const INTERFACES: &'static [GUID] = &[IID_IMiniport, IID_IMiniportWaveRT];
+}
+
+// ---- Topology ----
+
+unsafe extern "system" fn topology_get_description(
+    this: *mut IMiniport,
+    out: *mut PPCFILTER_DESCRIPTOR,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live TopologyMiniport.
+    let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this.cast::<c_void>()) };
+    describe(miniport.subdevice, out)
+}
+
+unsafe extern "system" fn topology_data_range_intersection(
+    _this: *mut IMiniport,
+    _pin: ULONG,
+    _range: PKSDATARANGE,
+    _matching: PKSDATARANGE,
+    _length: ULONG,
+    _result: PVOID,
+    _result_length: *mut ULONG,
+) -> NTSTATUS {
+    // Only bridge pins: PortCls's default handler answers.
+    STATUS_NOT_IMPLEMENTED
+}
+
+unsafe extern "system" fn topology_init(
+    _this: *mut IMiniportTopology,
+    _adapter: PUNKNOWN,
+    _resources: PRESOURCELIST,
+    port: PPORTTOPOLOGY,
+) -> NTSTATUS {
+    if port.is_null() {
+        STATUS_INVALID_PARAMETER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
+static TOPOLOGY_VTABLE: IMiniportTopologyVtbl = IMiniportTopologyVtbl {
+    base__: IMiniportVtbl {
+        base__: unknown_vtable::<TopologyMiniport>(),
+        GetDescription: topology_get_description,
+        DataRangeIntersection: topology_data_range_intersection,
+    },
+    Init: topology_init,
+};
+
+// SAFETY: TOPOLOGY_VTABLE begins with unknown_vtable::<TopologyMiniport>() and its slots expect
+// a ComObject<TopologyMiniport>; IMiniport and IMiniportTopology are prefixes of it.
+unsafe impl ComClass for TopologyMiniport {
+    type Vtable = IMiniportTopologyVtbl;
+    const VTABLE: &'static IMiniportTopologyVtbl = &TOPOLOGY_VTABLE;
+    const INTERFACES: &'static [GUID] = &[IID_IMiniport, IID_IMiniportTopology];
+}
