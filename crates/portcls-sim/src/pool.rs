@@ -73,6 +73,41 @@ impl Block {
     }
 }
 
+/// The checks every allocation goes through: IRQL for the pool kind, executable pool (a
+/// violation, though the allocation proceeds, as on a system without memory integrity), and
+/// an injected failure. False means "return NULL".
+fn admit(
+    state: &mut State,
+    ddi: Ddi,
+    irql: u8,
+    paged: bool,
+    executable: bool,
+    size: usize,
+    tag: u32,
+) -> bool {
+    let max = if paged {
+        portcls_sys::km::APC_LEVEL
+    } else {
+        portcls_sys::km::DISPATCH_LEVEL
+    };
+    if irql > max {
+        state.violate(Violation::IrqlTooHigh { ddi, irql });
+        return false;
+    }
+    if executable {
+        state.violate(Violation::ExecutablePool { ddi, tag: Tag(tag) });
+    }
+    if state.fallible(ddi).is_some() {
+        state.record(
+            ddi,
+            format!("{size} bytes, tag '{}' -> NULL (injected)", Tag(tag)),
+            0,
+        );
+        return false;
+    }
+    true
+}
+
 fn allocate(state: &mut State, ddi: Ddi, size: usize, tag: u32, fill: Option<u8>) -> PVOID {
     let Ok(layout) = Layout::from_size_align(size.max(1), 16) else {
         return std::ptr::null_mut();
@@ -110,25 +145,16 @@ pub extern "system" fn ExAllocatePoolWithTag(pool_type: i32, size: usize, tag: u
         let ddi = Ddi::ExAllocatePoolWithTag;
         let irql = current_irql();
         let mut state = world.lock();
-        let paged = pool_type == PAGED_POOL;
-        let max = if paged {
-            portcls_sys::km::APC_LEVEL
-        } else {
-            portcls_sys::km::DISPATCH_LEVEL
-        };
-        if irql > max {
-            state.violate(Violation::IrqlTooHigh { ddi, irql });
-            return std::ptr::null_mut();
-        }
-        if pool_type == NON_PAGED_POOL_EXECUTE {
-            state.violate(Violation::ExecutablePool { ddi, tag: Tag(tag) });
-        }
-        if state.fallible(ddi).is_some() {
-            state.record(
-                ddi,
-                format!("{size} bytes, tag '{}' -> NULL (injected)", Tag(tag)),
-                0,
-            );
+        let executable = pool_type == NON_PAGED_POOL_EXECUTE;
+        if !admit(
+            &mut state,
+            ddi,
+            irql,
+            pool_type == PAGED_POOL,
+            executable,
+            size,
+            tag,
+        ) {
             return std::ptr::null_mut();
         }
         allocate(&mut state, ddi, size, tag, Some(FRESH_POOL_FILL))
@@ -146,31 +172,17 @@ pub extern "system" fn ExAllocatePool2(flags: u64, size: usize, tag: u32) -> PVO
             state.violate(Violation::ImportMissing { ddi });
             return std::ptr::null_mut();
         }
-        let paged = flags & POOL_FLAG_PAGED != 0;
-        let max = if paged {
-            portcls_sys::km::APC_LEVEL
-        } else {
-            portcls_sys::km::DISPATCH_LEVEL
-        };
-        if irql > max {
-            state.violate(Violation::IrqlTooHigh { ddi, irql });
-            return std::ptr::null_mut();
-        }
-        if flags & POOL_FLAG_NON_PAGED_EXECUTE != 0 {
-            state.violate(Violation::ExecutablePool { ddi, tag: Tag(tag) });
-        }
         if tag == 0
             || flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED_EXECUTE) == 0
         {
             // The routine refuses a zero tag and a missing pool kind.
             return std::ptr::null_mut();
         }
-        if state.fallible(ddi).is_some() {
-            state.record(
-                ddi,
-                format!("{size} bytes, tag '{}' -> NULL (injected)", Tag(tag)),
-                0,
-            );
+        let (paged, executable) = (
+            flags & POOL_FLAG_PAGED != 0,
+            flags & POOL_FLAG_NON_PAGED_EXECUTE != 0,
+        );
+        if !admit(&mut state, ddi, irql, paged, executable, size, tag) {
             return std::ptr::null_mut();
         }
         let fill = (flags & POOL_FLAG_UNINITIALIZED != 0).then_some(FRESH_POOL_FILL);

@@ -364,29 +364,28 @@ mod layout {
         assert!(offset_of!(IPortClsStreamResourceManager2Vtbl, AddStreamResource2) == 5 * 8);
 }
 
+/// Helpers shared by the unit tests of this crate's modules.
+#[cfg(test)]
+mod test_support {
+    /// Reads a GUID's registry form (`{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`) as one number.
+    pub(crate) fn parse_registry_form(text: &str) -> u128 {
+        assert_eq!(text.len(), 38, "{text}");
+        assert!(text.starts_with('{') && text.ends_with('}'), "{text}");
+        let mut value = 0u128;
+        for (i, c) in text[1..37].chars().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                assert_eq!(c, '-', "{text}");
+            } else {
+                value = (value << 4) | u128::from(c.to_digit(16).expect("hex digit"));
+            }
+        }
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Formats a GUID in registry form, without allocating.
-    fn registry_form(guid: &GUID) -> [u8; 38] {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let mut out = [0u8; 38];
-        let value = guid.to_u128();
-        let mut nibble = 32;
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = match i {
-                0 => b'{',
-                37 => b'}',
-                9 | 14 | 19 | 24 => b'-',
-                _ => {
-                    nibble -= 1;
-                    HEX[usize::try_from((value >> (nibble * 4)) & 0xF).unwrap()]
-                }
-            };
-        }
-        out
-    }
 
     #[test]
     fn guid_values_match_the_reference_sheet() {
@@ -402,7 +401,11 @@ mod tests {
             ),
         ];
         for (guid, text) in cases {
-            assert_eq!(&registry_form(&guid), text.as_bytes(), "{text}");
+            assert_eq!(
+                guid.to_u128(),
+                crate::test_support::parse_registry_form(text),
+                "{text}"
+            );
         }
     }
 

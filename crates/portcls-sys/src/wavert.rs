@@ -942,21 +942,7 @@ mod layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Reads a GUID's registry form (`{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`) as one number.
-    fn parse_registry_form(text: &str) -> u128 {
-        assert_eq!(text.len(), 38, "{text}");
-        assert!(text.starts_with('{') && text.ends_with('}'), "{text}");
-        let mut value = 0u128;
-        for (i, c) in text[1..37].chars().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                assert_eq!(c, '-', "{text}");
-            } else {
-                value = (value << 4) | u128::from(c.to_digit(16).expect("hex digit"));
-            }
-        }
-        value
-    }
+    use crate::test_support::parse_registry_form;
 
     #[test]
     fn guid_values_match_the_reference_sheet() {
