@@ -9,11 +9,24 @@ use portcls_sys::{IUnknown, STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_IMPLEMENTE
 use wavert_sample::engine::{Engine, Period};
 use wavert_sample::pool::Pool;
 
-#[derive(Default)]
 struct Counter {
     ticks: AtomicU32,
     last: AtomicI64,
 }
+
+impl Counter {
+    const fn new() -> Self {
+        Self {
+            ticks: AtomicU32::new(0),
+            last: AtomicI64::new(0),
+        }
+    }
+}
+
+// One counter per test (statics, so the engine's work outlives nothing it borrows).
+static REGISTERED: Counter = Counter::new();
+static FAILING: Counter = Counter::new();
+static DROPPED: Counter = Counter::new();
 
 impl Period for &'static Counter {
     fn tick(&self, counter: i64, frequency: i64) {
@@ -47,7 +60,8 @@ fn expected(profile: OsProfile) -> Mechanism {
 #[test]
 fn the_engine_thread_is_registered_exactly_while_it_runs() {
     for profile in OsProfile::ALL {
-        let counter: &'static Counter = Box::leak(Box::default());
+        let counter: &'static Counter = &REGISTERED;
+        counter.ticks.store(0, Ordering::SeqCst);
         let sim = Sim::new(profile);
         let (port, manager) = manager(&sim);
         let mechanism = expected(profile);
@@ -102,7 +116,7 @@ fn every_failure_while_starting_is_undone() {
         let sim = Sim::new(OsProfile::Win10_1511);
         let (port, manager) = manager(&sim);
         let before = sim.fallible_calls();
-        let counter: &'static Counter = Box::leak(Box::default());
+        let counter: &'static Counter = &FAILING;
         let engine = Engine::start(Pool::resolve(), &manager, PERIOD_10MS, counter).unwrap();
         let calls = sim.fallible_calls() - before;
         drop((engine, manager, port));
@@ -112,7 +126,7 @@ fn every_failure_while_starting_is_undone() {
     for k in 1..=calls {
         let sim = Sim::new(OsProfile::Win10_1511);
         let (port, manager) = manager(&sim);
-        let counter: &'static Counter = Box::leak(Box::default());
+        let counter: &'static Counter = &FAILING;
         sim.fail_nth_call(sim.fallible_calls() + k, STATUS_INSUFFICIENT_RESOURCES);
         let started = Engine::start(Pool::resolve(), &manager, PERIOD_10MS, counter);
         assert_eq!(
@@ -130,7 +144,7 @@ fn every_failure_while_starting_is_undone() {
 fn dropping_the_engine_stops_and_unregisters_it() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let (port, manager) = manager(&sim);
-    let counter: &'static Counter = Box::leak(Box::default());
+    let counter: &'static Counter = &DROPPED;
     let engine = Engine::start(Pool::resolve(), &manager, PERIOD_10MS, counter).unwrap();
     sim.advance(25 * 100_000);
     drop(engine);

@@ -161,8 +161,26 @@ fn kernel_steps() -> Vec<Step> {
     steps
 }
 
-/// The library and the model under Miri, with and without the export.
+/// The sample driver's FFI shell, run in the model, under Miri (its pure-logic unit tests
+/// include day-long arithmetic runs that are too slow there; they run natively).
+const DRIVER_MIRI_TESTS: [&str; 4] = ["adapter", "com", "descriptors", "engine"];
+
+/// The library and the model under Miri, with and without the export; then the driver's shell.
 fn miri_steps() -> Vec<Step> {
+    let mut driver: Vec<String> = ["miri", "test", "-p", "wavert-sample"]
+        .map(str::to_owned)
+        .to_vec();
+    for test in DRIVER_MIRI_TESTS {
+        driver.extend(["--test".to_owned(), test.to_owned()]);
+    }
+    let driver = Step {
+        name: "Miri (sample driver in the model)".to_owned(),
+        action: Action::Cargo {
+            toolchain: Some(MIRI_TOOLCHAIN),
+            args: driver,
+            env: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
+        },
+    };
     [("", true), (", export compiled out", false)]
         .into_iter()
         .map(|(label, export)| {
@@ -183,6 +201,7 @@ fn miri_steps() -> Vec<Step> {
                 },
             }
         })
+        .chain([driver])
         .collect()
 }
 
