@@ -128,8 +128,11 @@ fn a_periodic_worker_runs_exactly_once_per_period_of_virtual_time() {
     sim.assert_clean();
 }
 
+/// Virtual seconds of the long run (Miri interprets every handoff, so it runs a shorter span).
+const LONG_RUN_SECONDS: u64 = if cfg!(miri) { 2 } else { 60 };
+
 #[test]
-fn a_minute_of_virtual_time_runs_every_period() {
+fn a_long_run_of_virtual_time_runs_every_period() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let worker = new_worker(false);
     let thread = start(&sim, &worker);
@@ -139,20 +142,27 @@ fn a_minute_of_virtual_time_runs_every_period() {
         .into_iter()
         .cycle()
     {
-        if elapsed + step > 60 * TICKS_PER_SECOND {
+        if elapsed + step > LONG_RUN_SECONDS * TICKS_PER_SECOND {
             break;
         }
         sim.advance(step);
         elapsed += step;
     }
-    sim.advance(60 * TICKS_PER_SECOND - elapsed);
-    assert_eq!(sim.now(), 60 * TICKS_PER_SECOND);
-    assert_eq!(worker.periods.load(Ordering::SeqCst), 6000);
+    sim.advance(LONG_RUN_SECONDS * TICKS_PER_SECOND - elapsed);
+    assert_eq!(sim.now(), LONG_RUN_SECONDS * TICKS_PER_SECOND);
+    let periods = u32::try_from(LONG_RUN_SECONDS * 100).unwrap();
+    assert_eq!(worker.periods.load(Ordering::SeqCst), periods);
     stop_and_join(&worker, thread);
     sim.assert_clean();
 }
 
+// A thread that ends with PsTerminateSystemThread never returns into the driver's frames, so the
+// model parks its OS thread for good; Miri reports such a thread as left running at exit.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "the model parks threads that call PsTerminateSystemThread"
+)]
 fn a_thread_may_end_with_ps_terminate_system_thread() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let worker = new_worker(true);
