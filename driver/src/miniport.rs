@@ -21,6 +21,7 @@ use portcls_sys::{
 use crate::com::{ComClass, ComObject, unknown_vtable};
 use crate::format::{self, DataRange};
 use crate::identity::Subdevice;
+use crate::properties::Controls;
 
 /// The largest data range or format the miniport reads from a client (far above any real one;
 /// anything larger is refused rather than trusted).
@@ -36,6 +37,7 @@ pub struct WaveMiniport {
 #[derive(Debug)]
 pub struct TopologyMiniport {
     subdevice: &'static Subdevice,
+    controls: Controls,
 }
 
 impl WaveMiniport {
@@ -50,7 +52,22 @@ impl TopologyMiniport {
     /// The miniport for `subdevice`.
     #[must_use]
     pub const fn new(subdevice: &'static Subdevice) -> Self {
-        Self { subdevice }
+        Self {
+            subdevice,
+            controls: Controls::new(),
+        }
+    }
+
+    /// The subdevice this miniport serves.
+    #[must_use]
+    pub const fn subdevice(&self) -> &'static Subdevice {
+        self.subdevice
+    }
+
+    /// The values of the filter's volume and mute controls.
+    #[must_use]
+    pub const fn controls(&self) -> &Controls {
+        &self.controls
     }
 }
 

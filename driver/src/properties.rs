@@ -7,6 +7,20 @@
 use portcls_sys::wavert::PCPROPERTY_REQUEST;
 use portcls_sys::{NTSTATUS, STATUS_NOT_IMPLEMENTED};
 
+/// The values of one topology filter's controls (volume and mute, per channel).
+///
+/// This minimal form holds nothing yet.
+#[derive(Debug, Default)]
+pub struct Controls {}
+
+impl Controls {
+    /// Controls at their defaults.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {}
+    }
+}
+
 /// The handler of the volume and mute nodes' properties (`KSPROPSETID_Audio` `VOLUMELEVEL` and
 /// `MUTE`): for now it answers `STATUS_NOT_IMPLEMENTED` to everything.
 ///
