@@ -206,6 +206,8 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
     ("ntoskrnl.exe", "ObfDereferenceObject", 2600),
     ("ntoskrnl.exe", "ZwWaitForSingleObject", 2600),
     ("ntoskrnl.exe", "ZwClose", 2600),
+    ("ntoskrnl.exe", "KeAcquireSpinLockRaiseToDpc", 2600),
+    ("ntoskrnl.exe", "KeReleaseSpinLock", 2600),
     ("ntoskrnl.exe", "IoDisconnectInterruptEx", 6000),
     ("ntoskrnl.exe", "ExAllocatePool2", 19041),
     ("portcls.sys", "PcInitializeAdapterDriver", 2600),
@@ -214,6 +216,8 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
     ("portcls.sys", "PcRegisterSubdevice", 2600),
     ("portcls.sys", "PcRegisterPhysicalConnection", 2600),
     ("portcls.sys", "PcGetPhysicalDeviceObject", 2600),
+    ("portcls.sys", "PcDispatchIrp", 2600),
+    ("portcls.sys", "PcRegisterAdapterPowerManagement", 2600),
     ("portcls.sys", "PcAddStreamResource", 10240),
     ("portcls.sys", "PcRemoveStreamResource", 10240),
 ];
