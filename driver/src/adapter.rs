@@ -113,7 +113,9 @@ impl Device {
         // SAFETY: PcNewPort handed us one reference on a live port.
         let port = unsafe { ComPtr::from_raw(raw) }.ok_or(STATUS_UNSUCCESSFUL)?;
         let miniport: ComPtr<IUnknown> = match subdevice.kind {
-            FilterKind::Wave => ComObject::create(self.pool, WaveMiniport::new(subdevice))?,
+            FilterKind::Wave => {
+                ComObject::create(self.pool, WaveMiniport::new(subdevice, self.pool, self.fdo))?
+            }
             FilterKind::Topology => ComObject::create(self.pool, TopologyMiniport::new(subdevice))?,
         };
         let init = port.vtable().Init;

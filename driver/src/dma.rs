@@ -249,6 +249,13 @@ impl Dma {
             .ok_or(DmaError::NoBuffer)
     }
 
+    /// Drops the buffer whatever the state: for a release that arrives outside STOP, which the
+    /// stream honours rather than leak the pages. The engine then idles (no buffer, no work);
+    /// the position keeps running from the clock but reads 0 as an offset.
+    pub fn discard_buffer(&mut self) -> Option<u32> {
+        self.buffer.take().map(|b| b.bytes)
+    }
+
     fn require_stop(&self) -> Result<(), DmaError> {
         match self.state.current() {
             KsState::Stop => Ok(()),
@@ -408,6 +415,14 @@ mod tests {
         );
         dma.set_state(KsState::Stop, 0).unwrap();
         assert_eq!(dma.detach_buffer(), Ok(1920));
+        // Discarding works in any state and leaves no work behind.
+        dma.attach_buffer(1920, 2).unwrap();
+        for state in [KsState::Acquire, KsState::Pause, KsState::Run] {
+            dma.set_state(state, 0).unwrap();
+        }
+        assert_eq!(dma.discard_buffer(), Some(1920));
+        assert_eq!(dma.discard_buffer(), None);
+        assert_eq!(dma.advance(1_000_000), Work::default());
         assert_eq!(dma.buffer_bytes(), 0);
     }
 

@@ -109,4 +109,9 @@ unsafe extern "system" {
     pub fn ZwWaitForSingleObject(Handle: *mut c_void, Alertable: u8, Timeout: *mut i64) -> i32;
     /// `ZwClose` (every build). IRQL: `PASSIVE_LEVEL`.
     pub fn ZwClose(Handle: *mut c_void) -> i32;
+    /// `KeAcquireSpinLockRaiseToDpc` (every build; what `KeAcquireSpinLock` expands to on
+    /// 64-bit). IRQL <= `DISPATCH_LEVEL`; returns the previous IRQL.
+    pub fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut usize) -> u8;
+    /// `KeReleaseSpinLock` (every build). Restores `NewIrql`.
+    pub fn KeReleaseSpinLock(SpinLock: *mut usize, NewIrql: u8);
 }

@@ -22,7 +22,9 @@ pub mod notification;
 pub mod pool;
 pub mod position;
 pub mod properties;
+pub mod stream;
 pub mod stream_state;
+pub mod sync;
 pub mod tone;
 
 // Host builds (tests) link against the simulator's definitions of the kernel symbols.

@@ -6,22 +6,27 @@
 
 use core::ffi::c_void;
 
-use portcls_sys::ks::PKSDATARANGE;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use portcls::{ComPtr, Pdo, StreamResourceManager};
+use portcls_sys::ks::{PKSDATAFORMAT, PKSDATARANGE};
 use portcls_sys::wavert::{
     IID_IMiniport, IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport, IMiniportTopology,
-    IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT, IMiniportWaveRTVtbl,
-    PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM,
-    PRESOURCELIST,
+    IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT, IMiniportWaveRTStream,
+    IMiniportWaveRTVtbl, IPortWaveRT, PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY,
+    PPORTWAVERT, PPORTWAVERTSTREAM, PRESOURCELIST,
 };
 use portcls_sys::{
-    GUID, NTSTATUS, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED,
-    STATUS_SUCCESS, ULONG,
+    GUID, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, ULONG,
 };
 
 use crate::com::{ComClass, ComObject, unknown_vtable};
 use crate::format::{self, DataRange};
 use crate::identity::Subdevice;
+use crate::pool::Pool;
 use crate::properties::Controls;
+use crate::stream::{StreamParts, WaveStream};
 
 /// The largest data range or format the miniport reads from a client (far above any real one;
 /// anything larger is refused rather than trusted).
@@ -31,6 +36,12 @@ const MAX_CLIENT_FORMAT: u32 = 4096;
 #[derive(Debug)]
 pub struct WaveMiniport {
     subdevice: &'static Subdevice,
+    pool: Pool,
+    /// The adapter's FDO (for the PDO the stream resources are registered against).
+    fdo: usize,
+    /// The port from `Init`, not referenced: PortCls holds the miniport for the port's
+    /// lifetime, so a reference back would be a cycle.
+    port: AtomicPtr<IPortWaveRT>,
 }
 
 /// A Topology miniport for one topology subdevice.
@@ -41,10 +52,52 @@ pub struct TopologyMiniport {
 }
 
 impl WaveMiniport {
-    /// The miniport for `subdevice`.
+    /// The miniport for `subdevice` of the adapter whose FDO is `fdo`.
     #[must_use]
-    pub const fn new(subdevice: &'static Subdevice) -> Self {
-        Self { subdevice }
+    pub fn new(subdevice: &'static Subdevice, pool: Pool, fdo: PDEVICE_OBJECT) -> Self {
+        Self {
+            subdevice,
+            pool,
+            fdo: fdo.expose_provenance(),
+            port: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// `NewStream` for `pin`: checks the pin, direction and format, then makes the stream
+    /// with a stream-resource manager for the port and the adapter's PDO.
+    fn new_stream(
+        &self,
+        port_stream: PPORTWAVERTSTREAM,
+        pin: ULONG,
+        capture: bool,
+        format: PKSDATAFORMAT,
+    ) -> Result<ComPtr<IMiniportWaveRTStream>, NTSTATUS> {
+        let host = host_pin(self.subdevice).ok_or(STATUS_INVALID_PARAMETER)?;
+        let is_capture = self.subdevice.name == crate::identity::CAPTURE_WAVE.name;
+        if pin != host || capture != is_capture {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        // SAFETY: PortCls passes the client's format, readable for its FormatSize.
+        let format = unsafe { crate::stream::read_format(format) }?;
+        // SAFETY: PortCls's port stream for this pin, live for the call; we take our own
+        // reference.
+        let port_stream =
+            unsafe { ComPtr::from_raw_borrowed(port_stream) }.ok_or(STATUS_INVALID_PARAMETER)?;
+        let port = self.port.load(Ordering::Acquire);
+        // SAFETY: the port from Init, which outlives its miniport and so this call.
+        let port = unsafe { ComPtr::from_raw_borrowed(port) }
+            .ok_or(portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
+        let fdo: PDEVICE_OBJECT = core::ptr::with_exposed_provenance_mut(self.fdo);
+        // SAFETY: the adapter's FDO, which PortCls made and keeps while its miniports exist.
+        let pdo = unsafe { Pdo::from_fdo(fdo) }.map_err(|error| error.status())?;
+        let manager = StreamResourceManager::new(&port, pdo);
+        WaveStream::create(StreamParts {
+            pool: self.pool,
+            port_stream,
+            manager,
+            format,
+            capture,
+        })
     }
 }
 
@@ -175,32 +228,43 @@ unsafe extern "system" fn wave_data_range_intersection(
 }
 
 unsafe extern "system" fn wave_init(
-    _this: *mut IMiniportWaveRT,
+    this: *mut IMiniportWaveRT,
     _adapter: PUNKNOWN,
     _resources: PRESOURCELIST,
     port: PPORTWAVERT,
 ) -> NTSTATUS {
     if port.is_null() {
-        STATUS_INVALID_PARAMETER
-    } else {
-        STATUS_SUCCESS
+        return STATUS_INVALID_PARAMETER;
     }
+    // SAFETY: PortCls calls through a live WaveMiniport.
+    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+    miniport.port.store(port, Ordering::Release);
+    STATUS_SUCCESS
 }
 
 unsafe extern "system" fn wave_new_stream(
-    _this: *mut IMiniportWaveRT,
+    this: *mut IMiniportWaveRT,
     stream: *mut PMINIPORTWAVERTSTREAM,
-    _port_stream: PPORTWAVERTSTREAM,
-    _pin: ULONG,
-    _capture: u8,
-    _format: portcls_sys::ks::PKSDATAFORMAT,
+    port_stream: PPORTWAVERTSTREAM,
+    pin: ULONG,
+    capture: u8,
+    format: PKSDATAFORMAT,
 ) -> NTSTATUS {
-    if !stream.is_null() {
-        // SAFETY: writable (checked non-null).
-        unsafe { stream.write(core::ptr::null_mut()) };
+    if stream.is_null() {
+        return STATUS_INVALID_PARAMETER;
     }
-    // Streams are not implemented yet: no pin can be opened.
-    STATUS_NOT_IMPLEMENTED
+    // SAFETY: writable (checked non-null); nothing is handed out unless all goes well.
+    unsafe { stream.write(core::ptr::null_mut()) };
+    // SAFETY: PortCls calls through a live WaveMiniport.
+    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+    match miniport.new_stream(port_stream, pin, capture != 0, format) {
+        Ok(created) => {
+            // SAFETY: as above; PortCls receives our one reference.
+            unsafe { stream.write(created.into_raw()) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
 }
 
 unsafe extern "system" fn wave_get_device_description(

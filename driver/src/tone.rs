@@ -113,6 +113,24 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         written
     }
 
+    /// Moves the tone `frames` whole frames on without writing them (what a starved capture
+    /// engine lost), as if `fill` had written and discarded them. A frame a previous call
+    /// began is completed first, so the sequence stays frame-aligned.
+    pub fn skip_frames(&mut self, frames: u64) {
+        if self.pending != 0 {
+            let mut rest = [0u8; MAX_FRAME];
+            let left = self.frame_len - self.pending;
+            if let Some(rest) = rest.get_mut(..left) {
+                self.finish_pending(rest);
+            }
+        }
+        // (phase + frames x increment) mod rate, without overflow: increment < rate <= u32.
+        let rate = u64::from(self.rate.max(1));
+        let steps = frames % rate;
+        let advanced = (u64::from(self.phase) + steps * u64::from(self.increment)) % rate;
+        self.phase = u32::try_from(advanced).unwrap_or(0);
+    }
+
     /// Writes what is left of a frame a previous call began; returns the rest of `out`.
     fn finish_pending<'a>(&mut self, out: &'a mut [u8]) -> &'a mut [u8] {
         if self.pending == 0 {
@@ -233,6 +251,52 @@ fn exp(x: f64) -> f64 {
         sum *= sum;
     }
     sum
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::*;
+
+    #[test]
+    fn skipping_frames_equals_filling_and_discarding_them() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let format = Format::new(sample, 2, rate).unwrap();
+                let frame = usize::from(format.block_align());
+                let mut filled: Tone = Tone::new(format);
+                let mut skipped: Tone = Tone::new(format);
+                for frames in [0u64, 1, 7, 441, 48_000, 100_003] {
+                    let mut scratch = vec![0u8; usize::try_from(frames).unwrap() * frame];
+                    filled.fill(&mut scratch);
+                    skipped.skip_frames(frames);
+                    let mut a = [0u8; 64];
+                    let mut b = [0u8; 64];
+                    filled.fill(&mut a);
+                    skipped.fill(&mut b);
+                    assert_eq!(a, b, "{sample:?} {rate} after {frames}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_completes_a_frame_begun_before() {
+        let format = Format::PREFERRED;
+        let mut filled: Tone = Tone::new(format);
+        let mut skipped: Tone = Tone::new(format);
+        let mut head = [0u8; 3];
+        filled.fill(&mut head);
+        skipped.fill(&mut head);
+        // Finish the frame (1 byte) plus 10 frames.
+        let mut scratch = [0u8; 1 + 40];
+        filled.fill(&mut scratch);
+        skipped.skip_frames(10);
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 16];
+        filled.fill(&mut a);
+        skipped.fill(&mut b);
+        assert_eq!(a, b);
+    }
 }
 
 #[cfg(test)]

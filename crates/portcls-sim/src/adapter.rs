@@ -68,7 +68,7 @@ impl RawUnknown {
 ///
 /// # Safety
 /// `object` is a live COM object whose vtable is (or begins with) a `V`.
-unsafe fn vtable_of<V: Copy>(object: *mut std::ffi::c_void) -> V {
+pub(crate) unsafe fn vtable_of<V: Copy>(object: *mut std::ffi::c_void) -> V {
     // SAFETY: a COM object starts with a pointer to its vtable (caller's contract).
     let vtable = unsafe { object.cast::<*const V>().read() };
     // SAFETY: that vtable is (or begins with) a V.

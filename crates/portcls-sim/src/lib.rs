@@ -29,6 +29,8 @@ pub mod ks_rules;
 pub mod pool;
 mod port;
 pub mod sched;
+pub mod stream;
+mod sync;
 mod world;
 
 use std::cell::{Cell, RefCell};
@@ -48,6 +50,7 @@ use portcls_sys::{
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use pool::Tag;
+pub use stream::{Stream, StreamBuffer};
 pub use world::TraceEvent;
 use world::{Injection, World};
 
@@ -181,6 +184,42 @@ pub enum Ddi {
     PcRegisterSubdevice,
     /// `PcRegisterPhysicalConnection`.
     PcRegisterPhysicalConnection,
+    /// `KeAcquireSpinLockRaiseToDpc`.
+    KeAcquireSpinLock,
+    /// `KeReleaseSpinLock`.
+    KeReleaseSpinLock,
+    /// `IMiniportWaveRT::NewStream` (the port calling the miniport).
+    NewStream,
+    /// `IMiniportWaveRTStream::SetFormat`.
+    SetFormat,
+    /// `IMiniportWaveRTStream::SetState`.
+    SetState,
+    /// `IMiniportWaveRTStream::GetPosition`.
+    GetPosition,
+    /// `IMiniportWaveRTStream::GetHWLatency`.
+    GetHwLatency,
+    /// `IMiniportWaveRTStream::GetPositionRegister` / `GetClockRegister`.
+    GetRegister,
+    /// `IMiniportWaveRTStream::AllocateAudioBuffer`.
+    AllocateAudioBuffer,
+    /// `IMiniportWaveRTStreamNotification::AllocateBufferWithNotification`.
+    AllocateBufferWithNotification,
+    /// `FreeAudioBuffer` / `FreeBufferWithNotification`.
+    FreeBuffer,
+    /// `IMiniportWaveRTStreamNotification::RegisterNotificationEvent`.
+    RegisterNotificationEvent,
+    /// `IMiniportWaveRTStreamNotification::UnregisterNotificationEvent`.
+    UnregisterNotificationEvent,
+    /// The port releasing a miniport stream when its pin closes.
+    CloseStream,
+    /// `IPortWaveRTStream::AllocatePagesForMdl` (and the contiguous variant).
+    AllocatePagesForMdl,
+    /// `IPortWaveRTStream::MapAllocatedPages`.
+    MapAllocatedPages,
+    /// `IPortWaveRTStream::UnmapAllocatedPages`.
+    UnmapAllocatedPages,
+    /// `IPortWaveRTStream::FreePagesFromMdl`.
+    FreePagesFromMdl,
 }
 
 impl Ddi {
@@ -204,7 +243,20 @@ impl Ddi {
             | Self::PcNewPort
             | Self::PortInit
             | Self::PcRegisterSubdevice
-            | Self::PcRegisterPhysicalConnection => PASSIVE_LEVEL,
+            | Self::PcRegisterPhysicalConnection
+            | Self::NewStream
+            | Self::SetFormat
+            | Self::SetState
+            | Self::AllocateAudioBuffer
+            | Self::AllocateBufferWithNotification
+            | Self::FreeBuffer
+            | Self::RegisterNotificationEvent
+            | Self::UnregisterNotificationEvent
+            | Self::CloseStream
+            | Self::AllocatePagesForMdl
+            | Self::MapAllocatedPages
+            | Self::UnmapAllocatedPages
+            | Self::FreePagesFromMdl => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -214,7 +266,12 @@ impl Ddi {
             | Self::ExAllocatePool2
             | Self::ExFreePoolWithTag
             | Self::KeSetEvent
-            | Self::KeWaitForSingleObject => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::KeWaitForSingleObject
+            | Self::KeAcquireSpinLock
+            | Self::KeReleaseSpinLock
+            | Self::GetPosition
+            | Self::GetHwLatency
+            | Self::GetRegister => portcls_sys::km::DISPATCH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -416,6 +473,31 @@ pub enum Violation {
         /// The object.
         object: usize,
     },
+    /// A spin lock was acquired by the thread that already holds it (a deadlock on Windows).
+    SpinLockRecursion {
+        /// The lock's address.
+        lock: usize,
+    },
+    /// A spin lock was released by a thread that does not hold it.
+    SpinLockNotHeld {
+        /// The lock's address.
+        lock: usize,
+    },
+    /// Pages were freed while still mapped, or mapped twice, or unmapped at another address.
+    MdlMisuse {
+        /// The routine.
+        ddi: Ddi,
+        /// The MDL.
+        mdl: usize,
+    },
+    /// A miniport stream broke the WaveRT stream contract (an answer out of range, a buffer
+    /// not freed by its close, a reference kept after the pin closed).
+    StreamContract {
+        /// The routine whose answer or aftermath broke it.
+        ddi: Ddi,
+        /// The stream's id.
+        stream: u64,
+    },
 }
 
 /// Names the status codes the simulator deals in.
@@ -480,7 +562,7 @@ pub struct Device {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
-    static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
+    pub(crate) static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
 }
 
 /// The IRQL of the calling thread.
@@ -799,6 +881,7 @@ impl Sim {
                 .filter(|t| t.system.is_some() && !t.exited)
                 .map(|t| format!("system thread #{} still running", t.id)),
         );
+        out.extend(state.streams.leftovers());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
             format!("pool block {address:#x} of {size} bytes with tag '{tag}' still allocated")

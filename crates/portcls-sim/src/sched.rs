@@ -34,6 +34,8 @@ thread_local! {
 pub(crate) struct EventState {
     synchronization: bool,
     signaled: bool,
+    /// How many times `KeSetEvent` signalled it.
+    pub(crate) sets: u64,
 }
 
 /// A system thread's pending wait.
@@ -273,6 +275,7 @@ pub unsafe extern "system" fn KeInitializeEvent(event: *mut c_void, kind: i32, s
             EventState {
                 synchronization,
                 signaled: signaled != 0,
+                sets: 0,
             },
         );
     });
@@ -302,6 +305,7 @@ pub unsafe extern "system" fn KeSetEvent(event: *mut c_void, _increment: i32, _w
         };
         let previous = i32::from(entry.signaled);
         entry.signaled = true;
+        entry.sets += 1;
         state.release_waiters(event.addr());
         world.changed.notify_all();
         previous

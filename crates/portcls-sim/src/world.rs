@@ -110,6 +110,7 @@ pub(crate) struct State {
     /// Small allocations that give simulated objects unique addresses.
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
+    pub(crate) streams: crate::stream::Streams,
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) violations: Vec<Violation>,
     /// The KS rule breaches behind `Violation::FilterRules`, in words.
@@ -140,6 +141,7 @@ impl State {
             driver_object: 0,
             add_device: None,
             adapters: BTreeMap::new(),
+            streams: crate::stream::Streams::default(),
             trace: Vec::new(),
             violations: Vec::new(),
             breaches: Vec::new(),

@@ -1,0 +1,1031 @@
+//! WaveRT streams as the port driver runs them: the port's `IPortWaveRTStream` helper (pages,
+//! MDLs, mappings) and the client side that opens a pin, negotiates a buffer, changes state,
+//! reads positions and closes, calling the miniport's stream exactly as PortCls does.
+//!
+//! Every call into the miniport and every page operation is in the trace. What a clean
+//! miniport must do is checked, and a breach is a [`Violation`]:
+//! - pages are mapped once, unmapped at the address they were mapped at, and unmapped before
+//!   they are freed ([`Violation::MdlMisuse`]);
+//! - a buffer's reported size fits the pages behind it, its offset is inside the first page,
+//!   positions fall inside the buffer, `GetHWLatency` fills every field, a failed `NewStream`
+//!   returns no stream, and when the pin closes the miniport stream's last reference goes, the
+//!   port stream gets back every reference it lent and every MDL it allocated
+//!   ([`Violation::StreamContract`]).
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::ptr::{NonNull, null_mut};
+use std::sync::Arc;
+
+use portcls_sys::km::{MEMORY_CACHING_TYPE, PHYSICAL_ADDRESS, PMDL};
+use portcls_sys::ks::{
+    KSAUDIO_POSITION, KSPIN_DATAFLOW_OUT, KSRTAUDIO_HWLATENCY, KSRTAUDIO_HWREGISTER, KSSTATE,
+};
+use portcls_sys::wavert::{
+    IID_IMiniportWaveRTStreamNotification, IID_IPortWaveRTStream, IMiniportWaveRTStream,
+    IMiniportWaveRTStreamNotification, IMiniportWaveRTStreamNotificationVtbl,
+    IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl, IPortWaveRTStream, IPortWaveRTStreamVtbl,
+    PCFILTER_DESCRIPTOR, PCPIN_DESCRIPTOR,
+};
+use portcls_sys::{
+    GUID, IID_IUnknown, IUnknownVtbl, NT_SUCCESS, NTSTATUS, PUNKNOWN, PVOID,
+    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
+};
+
+use crate::adapter::{PortKind, vtable_of};
+use crate::world::World;
+use crate::{Ddi, Sim, Violation, status_name, with_world};
+
+/// The page size the model's MDLs describe.
+pub const PAGE_SIZE: usize = 4096;
+/// `STATUS_DEVICE_BUSY`: every instance the pin allows is open.
+pub const STATUS_DEVICE_BUSY: NTSTATUS = 0x8000_0011_u32.cast_signed();
+
+/// Pages behind an MDL the port allocated.
+#[derive(Debug)]
+pub(crate) struct MdlState {
+    pages: NonNull<u8>,
+    layout: Layout,
+    stream: u64,
+    mapped: bool,
+}
+
+// SAFETY: the pages are plain memory owned by this record; the model serialises access to it.
+unsafe impl Send for MdlState {}
+
+impl Drop for MdlState {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in `allocate_pages`, freed only here.
+        unsafe { std::alloc::dealloc(self.pages.as_ptr(), self.layout) };
+    }
+}
+
+/// The port's stream object, as the miniport sees it.
+#[repr(C)]
+#[derive(Debug)]
+struct PortStreamObject {
+    vtable: &'static IPortWaveRTStreamVtbl,
+    id: u64,
+}
+
+/// What the model keeps per stream.
+#[derive(Debug, Default)]
+pub(crate) struct PortStreamState {
+    /// References on the port stream (the port's own included while the pin is open).
+    refs: u32,
+    /// Whether the pin is open.
+    open: bool,
+    fdo: usize,
+    subdevice: String,
+    pin: u32,
+}
+
+/// The streams and pages of the machine.
+#[derive(Debug, Default)]
+pub(crate) struct Streams {
+    states: BTreeMap<u64, PortStreamState>,
+    /// The port stream objects (kept until the machine goes, so stale pointers stay readable).
+    #[allow(clippy::vec_box)] // boxed so each object keeps its address while the Vec grows
+    objects: Vec<Box<PortStreamObject>>,
+    pub(crate) mdls: BTreeMap<usize, MdlState>,
+}
+
+// SAFETY: the objects hold only a 'static vtable reference and an id.
+unsafe impl Send for PortStreamObject {}
+
+impl Streams {
+    /// Streams still open and MDLs still allocated, for [`Sim::leftovers`].
+    pub(crate) fn leftovers(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .states
+            .iter()
+            .filter(|(_, s)| s.open || s.refs > 0)
+            .map(|(id, s)| {
+                format!(
+                    "stream#{id} on {} pin {} still open ({} reference(s))",
+                    s.subdevice, s.pin, s.refs
+                )
+            })
+            .collect();
+        out.extend(self.mdls.iter().map(|(address, mdl)| {
+            format!(
+                "MDL {address:#x} of stream#{} ({} bytes) still allocated{}",
+                mdl.stream,
+                mdl.layout.size(),
+                if mdl.mapped { " and mapped" } else { "" }
+            )
+        }));
+        out
+    }
+}
+
+fn stream_id(this: *mut IPortWaveRTStream) -> u64 {
+    // SAFETY: the port stream objects the model hands out are never freed while it lives.
+    unsafe { (*this.cast::<PortStreamObject>()).id }
+}
+
+unsafe extern "system" fn port_stream_query_interface(
+    this: PUNKNOWN,
+    iid: *const GUID,
+    out: *mut PVOID,
+) -> NTSTATUS {
+    if iid.is_null() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: a readable GUID (checked non-null).
+    let iid = unsafe { iid.read() };
+    if iid == IID_IUnknown || iid == IID_IPortWaveRTStream {
+        // SAFETY: `this` is a port stream object.
+        unsafe { port_stream_add_ref(this) };
+        // SAFETY: writable (checked non-null).
+        unsafe { out.write(this.cast()) };
+        STATUS_SUCCESS
+    } else {
+        // SAFETY: as above.
+        unsafe { out.write(null_mut()) };
+        STATUS_NOINTERFACE
+    }
+}
+
+unsafe extern "system" fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
+    let id = stream_id(this.cast());
+    with_world("IPortWaveRTStream::AddRef", |world| {
+        let mut state = world.lock();
+        let Some(stream) = state.streams.states.get_mut(&id) else {
+            return 0;
+        };
+        if stream.refs == 0 {
+            state.violate(Violation::UseAfterRelease {
+                ddi: Ddi::AddRef,
+                object: id,
+            });
+            return 0;
+        }
+        stream.refs += 1;
+        stream.refs
+    })
+}
+
+unsafe extern "system" fn port_stream_release(this: PUNKNOWN) -> ULONG {
+    let id = stream_id(this.cast());
+    with_world("IPortWaveRTStream::Release", |world| {
+        let mut state = world.lock();
+        let Some(stream) = state.streams.states.get_mut(&id) else {
+            return 0;
+        };
+        if stream.refs == 0 {
+            state.violate(Violation::OverRelease {
+                ddi: Ddi::Release,
+                object: usize::try_from(id).unwrap_or(usize::MAX),
+            });
+            return 0;
+        }
+        stream.refs -= 1;
+        stream.refs
+    })
+}
+
+fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
+    let mut state = world.lock();
+    let ddi = Ddi::AllocatePagesForMdl;
+    if !state.irql_ok(ddi, crate::current_irql()) {
+        return null_mut();
+    }
+    if let Some(status) = state.fallible(ddi) {
+        state.record(ddi, format!("stream#{id}: {bytes} bytes: injected"), status);
+        return null_mut();
+    }
+    let pages = bytes.div_ceil(PAGE_SIZE);
+    let Some(layout) = Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE)
+        .ok()
+        .filter(|l| l.size() > 0 && l.size() <= 64 << 20)
+    else {
+        state.record(
+            ddi,
+            format!("stream#{id}: {bytes} bytes"),
+            STATUS_INVALID_PARAMETER,
+        );
+        return null_mut();
+    };
+    // SAFETY: a non-zero size (filtered above).
+    let Some(pages) = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }) else {
+        return null_mut();
+    };
+    let mdl = state.token();
+    state.streams.mdls.insert(
+        mdl.addr(),
+        MdlState {
+            pages,
+            layout,
+            stream: id,
+            mapped: false,
+        },
+    );
+    state.record(
+        ddi,
+        format!(
+            "stream#{id}: {bytes} bytes -> MDL of {} page(s)",
+            layout.size() / PAGE_SIZE
+        ),
+        STATUS_SUCCESS,
+    );
+    mdl.cast()
+}
+
+unsafe extern "system" fn allocate_pages_for_mdl(
+    this: *mut IPortWaveRTStream,
+    _high: PHYSICAL_ADDRESS,
+    bytes: usize,
+) -> PMDL {
+    let id = stream_id(this);
+    with_world("IPortWaveRTStream::AllocatePagesForMdl", |world| {
+        allocate_pages(world, id, bytes)
+    })
+}
+
+unsafe extern "system" fn allocate_contiguous_pages_for_mdl(
+    this: *mut IPortWaveRTStream,
+    _low: PHYSICAL_ADDRESS,
+    _high: PHYSICAL_ADDRESS,
+    bytes: usize,
+) -> PMDL {
+    let id = stream_id(this);
+    with_world(
+        "IPortWaveRTStream::AllocateContiguousPagesForMdl",
+        |world| allocate_pages(world, id, bytes),
+    )
+}
+
+unsafe extern "system" fn map_allocated_pages(
+    this: *mut IPortWaveRTStream,
+    mdl: PMDL,
+    cache: MEMORY_CACHING_TYPE,
+) -> PVOID {
+    let id = stream_id(this);
+    with_world("IPortWaveRTStream::MapAllocatedPages", |world| {
+        let mut state = world.lock();
+        let ddi = Ddi::MapAllocatedPages;
+        if !state.irql_ok(ddi, crate::current_irql()) {
+            return null_mut();
+        }
+        if let Some(status) = state.fallible(ddi) {
+            state.record(ddi, format!("stream#{id}: injected"), status);
+            return null_mut();
+        }
+        let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) else {
+            state.violate(Violation::BadObject {
+                ddi,
+                object: mdl.addr(),
+            });
+            return null_mut();
+        };
+        if record.mapped {
+            state.violate(Violation::MdlMisuse {
+                ddi,
+                mdl: mdl.addr(),
+            });
+            return null_mut();
+        }
+        record.mapped = true;
+        let address = record.pages.as_ptr();
+        state.record(
+            ddi,
+            format!("stream#{id}: cache type {}", cache.0),
+            STATUS_SUCCESS,
+        );
+        address.cast()
+    })
+}
+
+unsafe extern "system" fn unmap_allocated_pages(
+    this: *mut IPortWaveRTStream,
+    base: PVOID,
+    mdl: PMDL,
+) {
+    let id = stream_id(this);
+    with_world("IPortWaveRTStream::UnmapAllocatedPages", |world| {
+        let mut state = world.lock();
+        let ddi = Ddi::UnmapAllocatedPages;
+        let _ = state.irql_ok(ddi, crate::current_irql());
+        let valid = state
+            .streams
+            .mdls
+            .get(&mdl.addr())
+            .is_some_and(|r| r.mapped && r.pages.as_ptr().addr() == base.addr());
+        if !valid {
+            state.violate(Violation::MdlMisuse {
+                ddi,
+                mdl: mdl.addr(),
+            });
+            return;
+        }
+        if let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) {
+            record.mapped = false;
+        }
+        state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
+    });
+}
+
+unsafe extern "system" fn free_pages_from_mdl(this: *mut IPortWaveRTStream, mdl: PMDL) {
+    let id = stream_id(this);
+    with_world("IPortWaveRTStream::FreePagesFromMdl", |world| {
+        let mut state = world.lock();
+        let ddi = Ddi::FreePagesFromMdl;
+        let _ = state.irql_ok(ddi, crate::current_irql());
+        match state.streams.mdls.get(&mdl.addr()).map(|r| r.mapped) {
+            None => state.violate(Violation::BadObject {
+                ddi,
+                object: mdl.addr(),
+            }),
+            Some(true) => state.violate(Violation::MdlMisuse {
+                ddi,
+                mdl: mdl.addr(),
+            }),
+            Some(false) => {
+                let record = state.streams.mdls.remove(&mdl.addr());
+                state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
+                drop(state);
+                drop(record);
+            }
+        }
+    });
+}
+
+unsafe extern "system" fn get_physical_pages_count(
+    _this: *mut IPortWaveRTStream,
+    mdl: PMDL,
+) -> ULONG {
+    with_world("IPortWaveRTStream::GetPhysicalPagesCount", |world| {
+        let state = world.lock();
+        state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
+            ULONG::try_from(r.layout.size() / PAGE_SIZE).unwrap_or(ULONG::MAX)
+        })
+    })
+}
+
+unsafe extern "system" fn get_physical_page_address(
+    _this: *mut IPortWaveRTStream,
+    result: *mut PHYSICAL_ADDRESS,
+    mdl: PMDL,
+    index: ULONG,
+) -> *mut PHYSICAL_ADDRESS {
+    let address = with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
+        let state = world.lock();
+        state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
+            // A made-up physical address per page: distinct and page aligned.
+            let page = u64::try_from(r.pages.as_ptr().addr() / PAGE_SIZE).unwrap_or(0);
+            (page + u64::from(index)) * PAGE_SIZE as u64
+        })
+    });
+    if !result.is_null() {
+        // SAFETY: the caller's return slot (C++ hidden return pointer).
+        unsafe {
+            result.write(PHYSICAL_ADDRESS {
+                QuadPart: i64::try_from(address).unwrap_or(0),
+            });
+        }
+    }
+    result
+}
+
+static PORT_STREAM_VTBL: IPortWaveRTStreamVtbl = IPortWaveRTStreamVtbl {
+    base__: IUnknownVtbl {
+        QueryInterface: port_stream_query_interface,
+        AddRef: port_stream_add_ref,
+        Release: port_stream_release,
+    },
+    AllocatePagesForMdl: allocate_pages_for_mdl,
+    AllocateContiguousPagesForMdl: allocate_contiguous_pages_for_mdl,
+    MapAllocatedPages: map_allocated_pages,
+    UnmapAllocatedPages: unmap_allocated_pages,
+    FreePagesFromMdl: free_pages_from_mdl,
+    GetPhysicalPagesCount: get_physical_pages_count,
+    GetPhysicalPageAddress: get_physical_page_address,
+};
+
+/// The buffer a stream allocated, as the port received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamBuffer {
+    /// The MDL.
+    pub mdl: usize,
+    /// `ActualSize`.
+    pub size: u32,
+    /// `OffsetFromFirstPage`.
+    pub offset: u32,
+    /// `CacheType`.
+    pub cache: i32,
+    /// `NotificationCount` (0 for `AllocateAudioBuffer`).
+    pub notifications: u32,
+}
+
+/// An open WaveRT pin: the client's handle on one miniport stream. Closing it (or dropping it)
+/// runs PortCls's close sequence.
+#[derive(Debug)]
+pub struct Stream {
+    world: Arc<World>,
+    id: u64,
+    miniport: NonNull<IMiniportWaveRTStream>,
+    notification: Option<NonNull<IMiniportWaveRTStreamNotification>>,
+    port_object: *mut IPortWaveRTStream,
+    capture: bool,
+    state: u32,
+    buffer: Option<StreamBuffer>,
+    event: Option<Box<[u64; 3]>>,
+    closed: bool,
+}
+
+/// The pin descriptor `pin` of `descriptor`, if it has one.
+///
+/// # Safety
+/// `descriptor` is a live filter descriptor.
+unsafe fn pin_descriptor(
+    descriptor: *const PCFILTER_DESCRIPTOR,
+    pin: u32,
+) -> Option<&'static PCPIN_DESCRIPTOR> {
+    if descriptor.is_null() {
+        return None;
+    }
+    // SAFETY: caller's contract.
+    let filter = unsafe { &*descriptor };
+    if pin >= filter.PinCount || filter.Pins.is_null() {
+        return None;
+    }
+    let stride = usize::try_from(filter.PinSize).ok()?;
+    let offset = stride.checked_mul(usize::try_from(pin).ok()?)?;
+    // SAFETY: `pin < PinCount` pins of `PinSize` bytes each (the KS rules check the size).
+    let at = unsafe { filter.Pins.cast::<u8>().add(offset) };
+    // PinSize is a multiple of 8 (a KS rule the model checks), so every pin stays aligned.
+    #[allow(clippy::cast_ptr_alignment)]
+    let at = at.cast::<PCPIN_DESCRIPTOR>();
+    // SAFETY: as above: a pin descriptor of the live filter.
+    Some(unsafe { &*at })
+}
+
+impl Sim {
+    /// Opens pin `pin` of wave subdevice `subdevice` with `format` (the bytes of a
+    /// `KSDATAFORMAT`, as a client's pin-create request carries them), as PortCls does: a port
+    /// stream, then `IMiniportWaveRT::NewStream`, then a query for the notification interface.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for an unknown subdevice or pin, `STATUS_DEVICE_BUSY` when the
+    /// pin's instances are all open, or what `NewStream` returned.
+    pub fn open_stream(
+        &self,
+        fdo: portcls_sys::PDEVICE_OBJECT,
+        subdevice: &str,
+        pin: u32,
+        format: &[u8],
+    ) -> Result<Stream, NTSTATUS> {
+        let Some(info) = self
+            .subdevices(fdo)
+            .into_iter()
+            .find(|s| s.name == subdevice && s.kind == PortKind::WaveRt)
+        else {
+            return Err(STATUS_INVALID_PARAMETER);
+        };
+        let Some(miniport) = self.miniport(fdo, subdevice) else {
+            return Err(STATUS_INVALID_PARAMETER);
+        };
+        // SAFETY: the miniport's descriptor, live while the device is.
+        let Some(pin_descriptor) = (unsafe { pin_descriptor(info.descriptor, pin) }) else {
+            return Err(STATUS_INVALID_PARAMETER);
+        };
+        let capture = pin_descriptor.KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT;
+        let id =
+            self.reserve_instance(fdo, subdevice, pin, pin_descriptor.MaxFilterInstanceCount)?;
+        let mut object = Box::new(PortStreamObject {
+            vtable: &PORT_STREAM_VTBL,
+            id,
+        });
+        let port_stream = std::ptr::from_mut(&mut *object).cast::<IPortWaveRTStream>();
+        self.world.lock().streams.objects.push(object);
+        // The format in 8-byte aligned storage, as KS hands it over.
+        let mut storage = vec![0u64; format.len().div_ceil(8).max(8)];
+        let bytes = storage.as_mut_ptr().cast::<u8>();
+        // SAFETY: `storage` holds at least `format.len()` bytes; the regions do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(format.as_ptr(), bytes, format.len()) };
+        // SAFETY: the bound miniport of a WaveRT port implements IMiniportWaveRT.
+        let vtable: IMiniportWaveRTVtbl = unsafe { vtable_of(miniport.cast()) };
+        let mut raw: *mut IMiniportWaveRTStream = null_mut();
+        // SAFETY: a live miniport; every pointer is valid for the call.
+        let status = unsafe {
+            (vtable.NewStream)(
+                miniport.cast(),
+                &raw mut raw,
+                port_stream,
+                pin,
+                u8::from(capture),
+                bytes.cast(),
+            )
+        };
+        drop(storage);
+        let detail = format!(
+            "stream#{id}: {subdevice} pin {pin} ({}), {} format bytes",
+            if capture { "capture" } else { "render" },
+            format.len()
+        );
+        self.world.lock().record(Ddi::NewStream, detail, status);
+        let stream = NonNull::new(raw).filter(|_| NT_SUCCESS(status));
+        let Some(stream) = stream else {
+            let mut state = self.world.lock();
+            if !raw.is_null() {
+                state.violate(Violation::StreamContract {
+                    ddi: Ddi::NewStream,
+                    stream: id,
+                });
+            }
+            drop(state);
+            close_port_stream(&self.world, id, port_stream);
+            return Err(if NT_SUCCESS(status) {
+                STATUS_INVALID_PARAMETER
+            } else {
+                status
+            });
+        };
+        // SAFETY: a live miniport stream.
+        let unknown: IUnknownVtbl = unsafe { vtable_of(stream.as_ptr().cast()) };
+        let mut notification: PVOID = null_mut();
+        let iid = IID_IMiniportWaveRTStreamNotification;
+        // SAFETY: as above; `notification` is writable.
+        let status = unsafe {
+            (unknown.QueryInterface)(
+                stream.as_ptr().cast(),
+                &raw const iid,
+                &raw mut notification,
+            )
+        };
+        let notification = NonNull::new(notification.cast()).filter(|_| NT_SUCCESS(status));
+        Ok(Stream {
+            world: Arc::clone(&self.world),
+            id,
+            miniport: stream,
+            notification,
+            port_object: port_stream,
+            capture,
+            state: 0,
+            buffer: None,
+            event: None,
+            closed: false,
+        })
+    }
+
+    /// Counts the pin's open instances against its limit and reserves a port stream id.
+    fn reserve_instance(
+        &self,
+        fdo: portcls_sys::PDEVICE_OBJECT,
+        subdevice: &str,
+        pin: u32,
+        limit: u32,
+    ) -> Result<u64, NTSTATUS> {
+        let mut state = self.world.lock();
+        let open = state
+            .streams
+            .states
+            .values()
+            .filter(|s| s.open && s.fdo == fdo.addr() && s.subdevice == subdevice && s.pin == pin)
+            .count();
+        if u32::try_from(open).unwrap_or(u32::MAX) >= limit {
+            return Err(state.record(
+                Ddi::NewStream,
+                format!("{subdevice} pin {pin}: {open} of {limit} instance(s) open"),
+                STATUS_DEVICE_BUSY,
+            ));
+        }
+        let id = state.next_id();
+        state.streams.states.insert(
+            id,
+            PortStreamState {
+                refs: 1,
+                open: true,
+                fdo: fdo.addr(),
+                subdevice: subdevice.to_owned(),
+                pin,
+            },
+        );
+        Ok(id)
+    }
+}
+
+/// The port drops its own reference on a port stream when the pin closes, and checks that the
+/// miniport gave back everything.
+fn close_port_stream(world: &World, id: u64, port_stream: *mut IPortWaveRTStream) {
+    // SAFETY: the port's own reference, taken when the stream was made.
+    unsafe { port_stream_release(port_stream.cast()) };
+    let mut state = world.lock();
+    let leaked_refs = state.streams.states.get(&id).is_some_and(|s| s.refs > 0);
+    let leaked_mdl = state.streams.mdls.values().any(|m| m.stream == id);
+    if let Some(stream) = state.streams.states.get_mut(&id) {
+        stream.open = false;
+    }
+    if leaked_refs || leaked_mdl {
+        state.violate(Violation::StreamContract {
+            ddi: Ddi::CloseStream,
+            stream: id,
+        });
+    }
+}
+
+impl Stream {
+    fn vtable(&self) -> IMiniportWaveRTStreamVtbl {
+        // SAFETY: a live miniport stream (the handle holds its reference).
+        unsafe { vtable_of(self.miniport.as_ptr().cast()) }
+    }
+
+    fn notification_vtable(&self) -> Option<IMiniportWaveRTStreamNotificationVtbl> {
+        let raw = self.notification?;
+        // SAFETY: the interface pointer the stream handed out, referenced by this handle.
+        Some(unsafe { vtable_of(raw.as_ptr().cast()) })
+    }
+
+    fn record(&self, ddi: Ddi, detail: &str, status: NTSTATUS) -> NTSTATUS {
+        self.world
+            .lock()
+            .record(ddi, format!("stream#{}: {detail}", self.id), status)
+    }
+
+    /// The stream's id in the trace.
+    #[must_use]
+    pub const fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether the pin is a capture pin.
+    #[must_use]
+    pub const fn is_capture(&self) -> bool {
+        self.capture
+    }
+
+    /// Whether the stream implements `IMiniportWaveRTStreamNotification`.
+    #[must_use]
+    pub const fn supports_notification(&self) -> bool {
+        self.notification.is_some()
+    }
+
+    /// The buffer, once allocated.
+    #[must_use]
+    pub const fn buffer(&self) -> Option<StreamBuffer> {
+        self.buffer
+    }
+
+    /// `SetFormat` with the bytes of a `KSDATAFORMAT`.
+    pub fn set_format(&mut self, format: &[u8]) -> NTSTATUS {
+        let mut storage = vec![0u64; format.len().div_ceil(8).max(8)];
+        let bytes = storage.as_mut_ptr().cast::<u8>();
+        // SAFETY: `storage` holds at least `format.len()` bytes; no overlap.
+        unsafe { std::ptr::copy_nonoverlapping(format.as_ptr(), bytes, format.len()) };
+        // SAFETY: a live stream and a readable format.
+        let status = unsafe { (self.vtable().SetFormat)(self.miniport.as_ptr(), bytes.cast()) };
+        self.record(Ddi::SetFormat, &format!("{} bytes", format.len()), status)
+    }
+
+    /// Allocates the cyclic buffer: `AllocateBufferWithNotification` when `notifications` is
+    /// non-zero (the stream must support it), else `AllocateAudioBuffer`.
+    ///
+    /// # Errors
+    /// The miniport's status; `STATUS_NOINTERFACE` for notifications on a stream without them.
+    pub fn allocate_buffer(
+        &mut self,
+        notifications: u32,
+        requested: u32,
+    ) -> Result<StreamBuffer, NTSTATUS> {
+        let mut mdl: PMDL = null_mut();
+        let mut size: ULONG = 0;
+        let mut offset: ULONG = 0;
+        let mut cache = MEMORY_CACHING_TYPE(-1);
+        let (ddi, status) = if notifications == 0 {
+            let vtable = self.vtable();
+            // SAFETY: a live stream; every out pointer is writable.
+            let status = unsafe {
+                (vtable.AllocateAudioBuffer)(
+                    self.miniport.as_ptr(),
+                    requested,
+                    &raw mut mdl,
+                    &raw mut size,
+                    &raw mut offset,
+                    &raw mut cache,
+                )
+            };
+            (Ddi::AllocateAudioBuffer, status)
+        } else {
+            let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) else {
+                return Err(STATUS_NOINTERFACE);
+            };
+            // SAFETY: as above, through the notification interface.
+            let status = unsafe {
+                (vtable.AllocateBufferWithNotification)(
+                    raw.as_ptr(),
+                    notifications,
+                    requested,
+                    &raw mut mdl,
+                    &raw mut size,
+                    &raw mut offset,
+                    &raw mut cache,
+                )
+            };
+            (Ddi::AllocateBufferWithNotification, status)
+        };
+        let detail = format!(
+            "{requested} bytes, {notifications} notification(s) -> {size} bytes at offset {offset}"
+        );
+        self.record(ddi, &detail, status);
+        if !NT_SUCCESS(status) {
+            return Err(status);
+        }
+        let mut state = self.world.lock();
+        let sound = state.streams.mdls.get(&mdl.addr()).is_some_and(|m| {
+            m.stream == self.id
+                && m.mapped
+                && (offset as usize) < PAGE_SIZE
+                && size > 0
+                && offset as usize + size as usize <= m.layout.size()
+        });
+        if !sound {
+            state.violate(Violation::StreamContract {
+                ddi,
+                stream: self.id,
+            });
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let buffer = StreamBuffer {
+            mdl: mdl.addr(),
+            size,
+            offset,
+            cache: cache.0,
+            notifications,
+        };
+        self.buffer = Some(buffer);
+        Ok(buffer)
+    }
+
+    /// Frees the buffer through the call matching its allocation.
+    pub fn free_buffer(&mut self) {
+        let Some(buffer) = self.buffer.take() else {
+            return;
+        };
+        let mdl: PMDL = std::ptr::without_provenance_mut(buffer.mdl);
+        if buffer.notifications == 0 {
+            // SAFETY: the MDL and size the stream returned.
+            unsafe { (self.vtable().FreeAudioBuffer)(self.miniport.as_ptr(), mdl, buffer.size) };
+        } else if let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) {
+            // SAFETY: as above.
+            unsafe { (vtable.FreeBufferWithNotification)(raw.as_ptr(), mdl, buffer.size) };
+        }
+        self.record(
+            Ddi::FreeBuffer,
+            &format!("{} bytes", buffer.size),
+            STATUS_SUCCESS,
+        );
+        let mut state = self.world.lock();
+        if state.streams.mdls.contains_key(&buffer.mdl) {
+            state.violate(Violation::StreamContract {
+                ddi: Ddi::FreeBuffer,
+                stream: self.id,
+            });
+        }
+    }
+
+    /// The buffer's current contents (what a capture client reads).
+    #[must_use]
+    pub fn read_buffer(&self) -> Vec<u8> {
+        let Some(buffer) = self.buffer else {
+            return Vec::new();
+        };
+        let state = self.world.lock();
+        let Some(mdl) = state.streams.mdls.get(&buffer.mdl) else {
+            return Vec::new();
+        };
+        // SAFETY: the pages hold offset + size bytes (checked at allocation); the world lock
+        // keeps them alive; the engine writes them only from system threads, which the test
+        // runs in lock step (they are quiescent between `advance` calls).
+        let start = unsafe { mdl.pages.as_ptr().add(buffer.offset as usize) };
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts(start, buffer.size as usize) }.to_vec()
+    }
+
+    /// Writes `data` into the buffer at `offset` (what a render client does), wrapping.
+    pub fn write_buffer(&self, offset: u32, data: &[u8]) {
+        let Some(buffer) = self.buffer.filter(|b| b.size > 0) else {
+            return;
+        };
+        let state = self.world.lock();
+        let Some(mdl) = state.streams.mdls.get(&buffer.mdl) else {
+            return;
+        };
+        let base = mdl.pages.as_ptr();
+        for (i, byte) in data.iter().enumerate() {
+            let at = (offset as usize + i) % buffer.size as usize + buffer.offset as usize;
+            // SAFETY: `at` < offset + size, inside the pages (as in `read_buffer`).
+            let slot = unsafe { base.add(at) };
+            // SAFETY: as above.
+            unsafe { slot.write(*byte) };
+        }
+    }
+
+    /// Registers a notification event the model made (a synchronization event, as the audio
+    /// engine's are).
+    pub fn register_event(&mut self) -> NTSTATUS {
+        let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) else {
+            return STATUS_NOINTERFACE;
+        };
+        let event = self.event.get_or_insert_with(|| Box::new([0; 3]));
+        let address = std::ptr::from_mut(&mut **event).cast::<c_void>();
+        // SAFETY: 24 bytes of 8-aligned storage that stay put while registered.
+        unsafe { crate::sched::KeInitializeEvent(address, crate::sched::SYNCHRONIZATION_EVENT, 0) };
+        // SAFETY: a live stream and an initialised event.
+        let status = unsafe { (vtable.RegisterNotificationEvent)(raw.as_ptr(), address.cast()) };
+        self.record(Ddi::RegisterNotificationEvent, "", status)
+    }
+
+    /// Unregisters the event.
+    pub fn unregister_event(&mut self) -> NTSTATUS {
+        let (Some(vtable), Some(raw), Some(event)) = (
+            self.notification_vtable(),
+            self.notification,
+            self.event.as_mut(),
+        ) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        let address = std::ptr::from_mut(&mut **event).cast::<c_void>();
+        // SAFETY: a live stream and the event registered before.
+        let status = unsafe { (vtable.UnregisterNotificationEvent)(raw.as_ptr(), address.cast()) };
+        self.record(Ddi::UnregisterNotificationEvent, "", status)
+    }
+
+    /// How many times the miniport signalled the registered event.
+    #[must_use]
+    pub fn event_signals(&self) -> u64 {
+        let Some(event) = self.event.as_ref() else {
+            return 0;
+        };
+        let address = std::ptr::from_ref(&**event).addr();
+        self.world.lock().events.get(&address).map_or(0, |e| e.sets)
+    }
+
+    /// `SetState` with a raw `KSSTATE`.
+    pub fn set_state(&mut self, state: u32) -> NTSTATUS {
+        // SAFETY: a live stream.
+        let status = unsafe {
+            (self.vtable().SetState)(self.miniport.as_ptr(), KSSTATE(state.cast_signed()))
+        };
+        if NT_SUCCESS(status) {
+            self.state = state;
+        }
+        self.record(Ddi::SetState, &format!("-> {}", state_name(state)), status)
+    }
+
+    /// Steps the state one `KSSTATE` at a time to `target`, as PortCls does; stops at the
+    /// first failure.
+    pub fn walk_to(&mut self, target: u32) -> NTSTATUS {
+        while self.state != target {
+            let next = if self.state < target {
+                self.state + 1
+            } else {
+                self.state - 1
+            };
+            let status = self.set_state(next);
+            if !NT_SUCCESS(status) {
+                return status;
+            }
+        }
+        STATUS_SUCCESS
+    }
+
+    /// `GetPosition`: `(PlayOffset, WriteOffset)`.
+    ///
+    /// # Errors
+    /// The miniport's status.
+    pub fn position(&self) -> Result<(u64, u64), NTSTATUS> {
+        let mut position = KSAUDIO_POSITION {
+            PlayOffset: u64::MAX,
+            WriteOffset: u64::MAX,
+        };
+        // SAFETY: a live stream and a writable position.
+        let status =
+            unsafe { (self.vtable().GetPosition)(self.miniport.as_ptr(), &raw mut position) };
+        if !NT_SUCCESS(status) {
+            return Err(status);
+        }
+        let size = u64::from(self.buffer.map_or(0, |b| b.size));
+        if size > 0 && (position.PlayOffset >= size || position.WriteOffset >= size) {
+            self.world.lock().violate(Violation::StreamContract {
+                ddi: Ddi::GetPosition,
+                stream: self.id,
+            });
+        }
+        Ok((position.PlayOffset, position.WriteOffset))
+    }
+
+    /// `GetHWLatency`; a field the miniport left unwritten is a contract breach.
+    #[must_use]
+    pub fn hw_latency(&self) -> KSRTAUDIO_HWLATENCY {
+        let mut latency = KSRTAUDIO_HWLATENCY {
+            FifoSize: u32::MAX,
+            ChipsetDelay: u32::MAX,
+            CodecDelay: u32::MAX,
+        };
+        // SAFETY: a live stream and a writable struct.
+        unsafe { (self.vtable().GetHWLatency)(self.miniport.as_ptr(), &raw mut latency) };
+        if [latency.FifoSize, latency.ChipsetDelay, latency.CodecDelay].contains(&u32::MAX) {
+            self.world.lock().violate(Violation::StreamContract {
+                ddi: Ddi::GetHwLatency,
+                stream: self.id,
+            });
+        }
+        self.record(
+            Ddi::GetHwLatency,
+            &format!(
+                "fifo {} bytes, chipset {} / codec {} x 100 ns",
+                latency.FifoSize, latency.ChipsetDelay, latency.CodecDelay
+            ),
+            STATUS_SUCCESS,
+        );
+        latency
+    }
+
+    /// `GetPositionRegister` and `GetClockRegister`'s statuses.
+    #[must_use]
+    pub fn registers(&self) -> (NTSTATUS, NTSTATUS) {
+        let vtable = self.vtable();
+        let mut register = KSRTAUDIO_HWREGISTER {
+            Register: null_mut(),
+            Width: 0,
+            Numerator: 0,
+            Denominator: 0,
+            Accuracy: 0,
+        };
+        // SAFETY: a live stream and a writable struct.
+        let position =
+            unsafe { (vtable.GetPositionRegister)(self.miniport.as_ptr(), &raw mut register) };
+        // SAFETY: as above.
+        let clock = unsafe { (vtable.GetClockRegister)(self.miniport.as_ptr(), &raw mut register) };
+        self.record(
+            Ddi::GetRegister,
+            &format!(
+                "position {}, clock {}",
+                status_name(position),
+                status_name(clock)
+            ),
+            position,
+        );
+        (position, clock)
+    }
+
+    /// Closes the pin as PortCls does: down to STOP, free the buffer, unregister the event,
+    /// release the notification interface and the stream, and take the port stream back.
+    pub fn close(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let _ = self.walk_to(0);
+        self.free_buffer();
+        if self.event.is_some() {
+            let _ = self.unregister_event();
+        }
+        if let Some(raw) = self.notification.take() {
+            // SAFETY: the reference the query took.
+            let unknown: IUnknownVtbl = unsafe { vtable_of(raw.as_ptr().cast()) };
+            // SAFETY: as above.
+            unsafe { (unknown.Release)(raw.as_ptr().cast()) };
+        }
+        // SAFETY: the stream's IUnknown vtable; the handle's reference.
+        let unknown: IUnknownVtbl = unsafe { vtable_of(self.miniport.as_ptr().cast()) };
+        // SAFETY: as above.
+        let left = unsafe { (unknown.Release)(self.miniport.as_ptr().cast()) };
+        self.record(
+            Ddi::CloseStream,
+            &format!("{left} reference(s) left"),
+            STATUS_SUCCESS,
+        );
+        if left != 0 {
+            self.world.lock().violate(Violation::StreamContract {
+                ddi: Ddi::CloseStream,
+                stream: self.id,
+            });
+        }
+        close_port_stream(&self.world, self.id, self.port_object);
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+/// A `KSSTATE`'s name.
+#[must_use]
+pub fn state_name(state: u32) -> &'static str {
+    match state {
+        0 => "STOP",
+        1 => "ACQUIRE",
+        2 => "PAUSE",
+        3 => "RUN",
+        _ => "(not a KSSTATE)",
+    }
+}

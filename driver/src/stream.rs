@@ -1,0 +1,650 @@
+//! A WaveRT stream: the COM object PortCls drives through `IMiniportWaveRTStreamNotification`.
+//!
+//! The logic is [`Dma`]; this module is the shell around it:
+//! - the buffer comes from the port's `IPortWaveRTStream` (`AllocatePagesForMdl`, then
+//!   `MapAllocatedPages`) and goes back the same way (`UnmapAllocatedPages`,
+//!   `FreePagesFromMdl`), on every path, failures included;
+//! - the engine thread ([`Engine`]) runs from STOP -> ACQUIRE to ACQUIRE -> STOP (the stream
+//!   holds its "hardware" while acquired) and is the stream resource registered with PortCls for
+//!   exactly that time; each period it advances the [`Dma`], writes the tone into a capture
+//!   buffer, and signals the registered notification events;
+//! - [`Dma`], the mapping and the events sit behind one spin lock shared by PortCls's calls and
+//!   the engine; nothing under the lock waits.
+//!
+//! # What PortCls sees
+//! | request | answer |
+//! | --- | --- |
+//! | `SetFormat` | as [`Format::parse`]; `STATUS_INVALID_DEVICE_STATE` outside STOP or with a buffer |
+//! | `SetState` | one step at a time; starting the engine can fail (the state then stays STOP) |
+//! | `GetPosition` | play and write offset both at the DMA position |
+//! | `AllocateAudioBuffer` / `...WithNotification` | whole frames, at most 4 MiB, `MmCached`, offset 0 |
+//! | `GetHWLatency` | all zero (no FIFO, chipset or codec) |
+//! | `GetPositionRegister` / `GetClockRegister` | `STATUS_NOT_SUPPORTED` (no hardware registers) |
+//! | `RegisterNotificationEvent` | up to [`MAX_EVENTS`] events; a second registration of one event is refused |
+//! | `UnregisterNotificationEvent` | `STATUS_NOT_FOUND` for an event not registered |
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::num::NonZeroU64;
+use core::ptr::null_mut;
+
+use portcls::{ComPtr, StreamResourceManager};
+use portcls_sys::km::{MEMORY_CACHING_TYPE, MmCached, PHYSICAL_ADDRESS, PKEVENT, PMDL};
+use portcls_sys::ks::{
+    KSAUDIO_POSITION, KSRTAUDIO_HWLATENCY, KSSTATE, PKSAUDIO_POSITION, PKSDATAFORMAT,
+    PKSRTAUDIO_HWLATENCY, PKSRTAUDIO_HWREGISTER,
+};
+use portcls_sys::wavert::{
+    IID_IMiniportWaveRTStream, IID_IMiniportWaveRTStreamNotification, IMiniportWaveRTStream,
+    IMiniportWaveRTStreamNotification, IMiniportWaveRTStreamNotificationVtbl,
+    IMiniportWaveRTStreamVtbl, IPortWaveRTStream,
+};
+use portcls_sys::{
+    GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
+    STATUS_SUCCESS, ULONG,
+};
+
+use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::dma::{Dma, Work};
+use crate::engine::{Engine, Period};
+use crate::format::Format;
+use crate::kernel;
+use crate::pool::Pool;
+use crate::stream_state::KsState;
+use crate::sync::SpinLock;
+use crate::tone::Tone;
+
+/// The most notification events one stream keeps.
+pub const MAX_EVENTS: usize = 4;
+/// `STATUS_NOT_FOUND`.
+pub const STATUS_NOT_FOUND: NTSTATUS = 0xC000_0225_u32.cast_signed();
+/// The page size the buffer is counted in.
+const PAGE_SIZE: u64 = 4096;
+/// The largest format the stream reads from a client.
+const MAX_CLIENT_FORMAT: u32 = 4096;
+
+/// The mapped buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Mapping {
+    mdl: usize,
+    address: usize,
+    bytes: u32,
+}
+
+/// What the lock protects.
+#[derive(Debug)]
+struct Inner {
+    dma: Dma,
+    tone: Tone,
+    mapping: Option<Mapping>,
+    events: [usize; MAX_EVENTS],
+}
+
+// SAFETY: the addresses are kernel objects and pool pages usable from any thread; all access
+// goes through the lock.
+unsafe impl Send for Inner {}
+
+/// One WaveRT stream.
+pub struct WaveStream {
+    pool: Pool,
+    port_stream: ComPtr<IPortWaveRTStream>,
+    manager: StreamResourceManager,
+    inner: SpinLock<Inner>,
+    /// Touched only by `SetState` and the final release, which PortCls never runs
+    /// concurrently for one stream.
+    engine: UnsafeCell<Option<Engine<Tick>>>,
+}
+
+// SAFETY: `engine` is only used under PortCls's per-stream serialisation (see the field);
+// everything else is Sync on its own.
+unsafe impl Sync for WaveStream {}
+// SAFETY: as above; the engine's thread handle and registration may move between threads.
+unsafe impl Send for WaveStream {}
+
+impl core::fmt::Debug for WaveStream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WaveStream")
+            .field("mechanism", &self.manager.mechanism())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a new stream needs.
+#[derive(Debug)]
+pub struct StreamParts {
+    /// Pool for the stream and its engine.
+    pub pool: Pool,
+    /// The port's stream object (the stream keeps a reference).
+    pub port_stream: ComPtr<IPortWaveRTStream>,
+    /// The stream-resource manager for the device.
+    pub manager: StreamResourceManager,
+    /// The negotiated format.
+    pub format: Format,
+    /// Whether this is the capture pin.
+    pub capture: bool,
+}
+
+impl WaveStream {
+    /// Creates the stream object (STOP, position 0, no buffer).
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` without pool.
+    pub fn create(parts: StreamParts) -> Result<ComPtr<IMiniportWaveRTStream>, NTSTATUS> {
+        let mut frequency = 0i64;
+        // SAFETY: a writable frequency slot; any IRQL.
+        unsafe { kernel::KeQueryPerformanceCounter(&raw mut frequency) };
+        let frequency = u64::try_from(frequency)
+            .ok()
+            .and_then(NonZeroU64::new)
+            .unwrap_or(NonZeroU64::MIN);
+        let stream = Self {
+            pool: parts.pool,
+            port_stream: parts.port_stream,
+            manager: parts.manager,
+            inner: SpinLock::new(Inner {
+                dma: Dma::new(parts.format, parts.capture, frequency),
+                tone: Tone::new(parts.format),
+                mapping: None,
+                events: [0; MAX_EVENTS],
+            }),
+            engine: UnsafeCell::new(None),
+        };
+        ComObject::create(parts.pool, stream)
+    }
+
+    /// How the engine thread is registered while it runs (None while it does not).
+    #[must_use]
+    pub fn mechanism(&self) -> Option<portcls::Mechanism> {
+        // SAFETY: read only; see the field's rule.
+        unsafe { &*self.engine.get() }
+            .as_ref()
+            .map(Engine::mechanism)
+    }
+
+    fn set_state(&self, to: KsState) -> NTSTATUS {
+        let from = self.inner.lock().dma.state();
+        let starting = from == KsState::Stop && to == KsState::Acquire;
+        if starting && let Err(status) = self.start_engine() {
+            return status;
+        }
+        let outcome = {
+            let mut inner = self.inner.lock();
+            let now = counter();
+            let outcome = inner.dma.set_state(to, now);
+            if let Ok(work) = outcome {
+                perform(&mut inner, work);
+            }
+            outcome
+        };
+        match outcome {
+            Ok(_) => {
+                if from == KsState::Acquire && to == KsState::Stop {
+                    self.stop_engine();
+                }
+                STATUS_SUCCESS
+            }
+            Err(error) => {
+                if starting {
+                    self.stop_engine();
+                }
+                error.status()
+            }
+        }
+    }
+
+    fn start_engine(&self) -> Result<(), NTSTATUS> {
+        // SAFETY: see the field's rule.
+        let slot = unsafe { &mut *self.engine.get() };
+        if slot.is_some() {
+            return Ok(());
+        }
+        let period = self.inner.lock().dma.period_100ns();
+        let tick = Tick {
+            inner: core::ptr::from_ref(&self.inner),
+        };
+        *slot = Some(Engine::start(self.pool, &self.manager, period, tick)?);
+        Ok(())
+    }
+
+    fn stop_engine(&self) {
+        // SAFETY: see the field's rule.
+        let slot = unsafe { &mut *self.engine.get() };
+        if let Some(engine) = slot.take() {
+            // A failed removal is PortCls's to report; the thread is stopped regardless.
+            let _ = engine.stop();
+        }
+    }
+
+    fn allocate(
+        &self,
+        notifications: u32,
+        requested: ULONG,
+        mdl_out: *mut PMDL,
+        size_out: *mut ULONG,
+        offset_out: *mut ULONG,
+        cache_out: *mut MEMORY_CACHING_TYPE,
+    ) -> NTSTATUS {
+        if mdl_out.is_null() || size_out.is_null() || offset_out.is_null() || cache_out.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let size = {
+            let inner = self.inner.lock();
+            if inner.dma.state() != KsState::Stop || inner.mapping.is_some() {
+                return portcls_sys::STATUS_INVALID_DEVICE_STATE;
+            }
+            match inner.dma.buffer_size(requested, notifications) {
+                Ok(size) => size,
+                Err(error) => return error.status(),
+            }
+        };
+        let Some(mapping) = self.map_pages(size) else {
+            return STATUS_INSUFFICIENT_RESOURCES;
+        };
+        let attached = {
+            let mut inner = self.inner.lock();
+            let attached = inner.dma.attach_buffer(size, notifications);
+            if attached.is_ok() {
+                inner.mapping = Some(mapping);
+            }
+            attached
+        };
+        if let Err(error) = attached {
+            self.unmap_pages(mapping);
+            return error.status();
+        }
+        // SAFETY: the out pointers are writable (checked non-null).
+        unsafe { mdl_out.write(core::ptr::with_exposed_provenance_mut(mapping.mdl)) };
+        // SAFETY: as above.
+        unsafe { size_out.write(size) };
+        // SAFETY: as above.
+        unsafe { offset_out.write(0) };
+        // SAFETY: as above.
+        unsafe { cache_out.write(MmCached) };
+        STATUS_SUCCESS
+    }
+
+    /// Pages for `bytes`, mapped and zeroed; everything undone on failure.
+    fn map_pages(&self, bytes: u32) -> Option<Mapping> {
+        let vtable = *self.port_stream.vtable();
+        let this = self.port_stream.as_raw();
+        let highest = PHYSICAL_ADDRESS { QuadPart: -1 };
+        // SAFETY: a live port stream; PASSIVE_LEVEL (PortCls's allocation call).
+        let mdl = unsafe { (vtable.AllocatePagesForMdl)(this, highest, bytes as usize) };
+        if mdl.is_null() {
+            return None;
+        }
+        // The pages may cover less than asked (the allocator returns what it found).
+        // SAFETY: the MDL just allocated.
+        let pages = unsafe { (vtable.GetPhysicalPagesCount)(this, mdl) };
+        let address = if u64::from(pages) * PAGE_SIZE >= u64::from(bytes) {
+            // SAFETY: as above.
+            unsafe { (vtable.MapAllocatedPages)(this, mdl, MmCached) }
+        } else {
+            null_mut()
+        };
+        if address.is_null() {
+            // SAFETY: the unmapped MDL just allocated.
+            unsafe { (vtable.FreePagesFromMdl)(this, mdl) };
+            return None;
+        }
+        // SAFETY: the mapping covers `bytes` (checked against the page count).
+        unsafe { core::ptr::write_bytes(address.cast::<u8>(), 0, bytes as usize) };
+        Some(Mapping {
+            mdl: mdl.expose_provenance(),
+            address: address.expose_provenance(),
+            bytes,
+        })
+    }
+
+    fn unmap_pages(&self, mapping: Mapping) {
+        let vtable = *self.port_stream.vtable();
+        let this = self.port_stream.as_raw();
+        let mdl: PMDL = core::ptr::with_exposed_provenance_mut(mapping.mdl);
+        let address: *mut c_void = core::ptr::with_exposed_provenance_mut(mapping.address);
+        // SAFETY: the mapping made by `map_pages`, no longer attached to the DMA.
+        unsafe { (vtable.UnmapAllocatedPages)(this, address, mdl) };
+        // SAFETY: as above, now unmapped.
+        unsafe { (vtable.FreePagesFromMdl)(this, mdl) };
+    }
+
+    fn free(&self, mdl: PMDL) {
+        let mapping = {
+            let mut inner = self.inner.lock();
+            match inner.mapping {
+                Some(mapping) if mapping.mdl == mdl.addr() => {
+                    inner.mapping = None;
+                    inner.dma.discard_buffer();
+                    Some(mapping)
+                }
+                _ => None,
+            }
+        };
+        if let Some(mapping) = mapping {
+            self.unmap_pages(mapping);
+        }
+    }
+
+    fn set_format(&self, format: PKSDATAFORMAT) -> NTSTATUS {
+        // SAFETY: PortCls passes a readable format (see `read_format`).
+        let format = match unsafe { read_format(format) } {
+            Ok(format) => format,
+            Err(status) => return status,
+        };
+        let mut inner = self.inner.lock();
+        match inner.dma.set_format(format) {
+            Ok(()) => {
+                inner.tone = Tone::new(format);
+                STATUS_SUCCESS
+            }
+            Err(error) => error.status(),
+        }
+    }
+
+    fn register_event(&self, event: PKEVENT) -> NTSTATUS {
+        if event.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let mut inner = self.inner.lock();
+        if inner.events.contains(&event.addr()) {
+            return STATUS_INVALID_PARAMETER;
+        }
+        match inner.events.iter_mut().find(|slot| **slot == 0) {
+            Some(slot) => {
+                *slot = event.expose_provenance();
+                STATUS_SUCCESS
+            }
+            None => STATUS_INSUFFICIENT_RESOURCES,
+        }
+    }
+
+    fn unregister_event(&self, event: PKEVENT) -> NTSTATUS {
+        let mut inner = self.inner.lock();
+        match inner
+            .events
+            .iter_mut()
+            .find(|slot| **slot != 0 && **slot == event.addr())
+        {
+            Some(slot) => {
+                *slot = 0;
+                STATUS_SUCCESS
+            }
+            None => STATUS_NOT_FOUND,
+        }
+    }
+}
+
+impl Drop for WaveStream {
+    fn drop(&mut self) {
+        // PortCls stops and frees before the last release; if it did not, do it here so that
+        // nothing stays registered, running or mapped.
+        self.stop_engine();
+        let mapping = self.inner.get_mut().mapping.take();
+        if let Some(mapping) = mapping {
+            self.inner.get_mut().dma.discard_buffer();
+            self.unmap_pages(mapping);
+        }
+    }
+}
+
+/// The performance counter now.
+fn counter() -> u64 {
+    // SAFETY: a null frequency pointer is allowed; any IRQL.
+    let now = unsafe { kernel::KeQueryPerformanceCounter(null_mut()) };
+    u64::try_from(now).unwrap_or(0)
+}
+
+/// Carries out one advance's work: the capture tone into the buffer, and the notifications.
+fn perform(inner: &mut Inner, work: Work) {
+    if work.copy.is_empty() && !work.notify {
+        return;
+    }
+    if inner.dma.is_capture()
+        && let Some(mapping) = inner.mapping
+    {
+        let frame = u64::from(inner.dma.format().bytes_per_frame());
+        inner.tone.skip_frames(work.copy.skipped / frame.max(1));
+        for span in [work.copy.first, work.copy.second] {
+            fill(&mut inner.tone, mapping, span);
+        }
+    }
+    if work.notify {
+        for &event in inner.events.iter().filter(|&&e| e != 0) {
+            let event: PKEVENT = core::ptr::with_exposed_provenance_mut(event);
+            // SAFETY: a registered event (PortCls unregisters before freeing it); no wait,
+            // DISPATCH_LEVEL is allowed.
+            unsafe { kernel::KeSetEvent(event, 0, 0) };
+        }
+    }
+}
+
+/// Writes the next bytes of the tone into `span` of the mapped buffer. The buffer is shared
+/// with the client, so it is written through a small scratch copy, never borrowed as a slice.
+fn fill(tone: &mut Tone, mapping: Mapping, span: crate::buffer::Span) {
+    let mut scratch = [0u8; 256];
+    let mut done = 0u32;
+    let end = span.len.min(mapping.bytes.saturating_sub(span.offset));
+    while done < end {
+        let n = (end - done).min(256);
+        let Some(chunk) = scratch.get_mut(..n as usize) else {
+            return;
+        };
+        tone.fill(chunk);
+        let at = (span.offset + done) as usize;
+        let base: *mut u8 = core::ptr::with_exposed_provenance_mut(mapping.address);
+        // SAFETY: `at + n <= mapping.bytes` (clamped above); the mapping lives while it is
+        // attached (we hold the lock).
+        let target = unsafe { base.add(at) };
+        // SAFETY: as above; the scratch and the buffer do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), target, chunk.len()) };
+        done += n;
+    }
+}
+
+/// The engine's periodic work: advance the DMA and do what it says.
+struct Tick {
+    inner: *const SpinLock<Inner>,
+}
+
+// SAFETY: the pointer is to the stream's lock, which is Sync and outlives the engine (the
+// stream stops the engine before it is freed).
+unsafe impl Send for Tick {}
+// SAFETY: as above.
+unsafe impl Sync for Tick {}
+
+impl Period for Tick {
+    fn tick(&self, counter: i64, _frequency: i64) {
+        // SAFETY: see the Send impl: the lock outlives the engine running this.
+        let lock = unsafe { &*self.inner };
+        let mut inner = lock.lock();
+        let work = inner.dma.advance(u64::try_from(counter).unwrap_or(0));
+        perform(&mut inner, work);
+    }
+}
+
+/// Reads and validates a client's `KSDATAFORMAT`.
+///
+/// # Errors
+/// `STATUS_INVALID_PARAMETER` for a null or oversized format, else [`Format::parse`]'s status.
+///
+/// # Safety
+/// `format` is null or readable for its `FormatSize` bytes (PortCls's guarantee).
+pub unsafe fn read_format(format: PKSDATAFORMAT) -> Result<Format, NTSTATUS> {
+    if format.is_null() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: a readable header (caller's contract).
+    let size = unsafe { (*format).FormatSize };
+    if size > MAX_CLIENT_FORMAT {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: `FormatSize` readable bytes (caller's contract).
+    let bytes = unsafe { core::slice::from_raw_parts(format.cast::<u8>(), size as usize) };
+    Format::parse(bytes).map_err(|error| error.status())
+}
+
+// ---- The vtable ----
+
+/// The stream behind `this`.
+///
+/// # Safety
+/// `this` is an interface pointer of a live `WaveStream` object.
+unsafe fn stream<'a, T>(this: *mut T) -> &'a WaveStream {
+    // SAFETY: caller's contract.
+    unsafe { ComObject::<WaveStream>::from_this(this.cast()) }
+}
+
+unsafe extern "system" fn set_format(
+    this: *mut IMiniportWaveRTStream,
+    format: PKSDATAFORMAT,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.set_format(format)
+}
+
+unsafe extern "system" fn set_state(this: *mut IMiniportWaveRTStream, state: KSSTATE) -> NTSTATUS {
+    let Some(to) = u32::try_from(state.0).ok().and_then(KsState::from_raw) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.set_state(to)
+}
+
+unsafe extern "system" fn get_position(
+    this: *mut IMiniportWaveRTStream,
+    position: PKSAUDIO_POSITION,
+) -> NTSTATUS {
+    if position.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: PortCls calls through a live stream.
+    let stream = unsafe { stream(this) };
+    let offset = {
+        let inner = stream.inner.lock();
+        u64::from(inner.dma.position(counter()))
+    };
+    // SAFETY: writable (checked non-null).
+    unsafe {
+        position.write(KSAUDIO_POSITION {
+            PlayOffset: offset,
+            WriteOffset: offset,
+        });
+    }
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn allocate_audio_buffer(
+    this: *mut IMiniportWaveRTStream,
+    requested: ULONG,
+    mdl: *mut PMDL,
+    size: *mut ULONG,
+    offset: *mut ULONG,
+    cache: *mut MEMORY_CACHING_TYPE,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.allocate(0, requested, mdl, size, offset, cache)
+}
+
+unsafe extern "system" fn free_audio_buffer(
+    this: *mut IMiniportWaveRTStream,
+    mdl: PMDL,
+    _size: ULONG,
+) {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.free(mdl);
+}
+
+unsafe extern "system" fn get_hw_latency(
+    _this: *mut IMiniportWaveRTStream,
+    latency: PKSRTAUDIO_HWLATENCY,
+) {
+    if latency.is_null() {
+        return;
+    }
+    // SAFETY: writable (checked non-null). A virtual device has no FIFO and no delays.
+    unsafe {
+        latency.write(KSRTAUDIO_HWLATENCY {
+            FifoSize: 0,
+            ChipsetDelay: 0,
+            CodecDelay: 0,
+        });
+    }
+}
+
+unsafe extern "system" fn get_register(
+    _this: *mut IMiniportWaveRTStream,
+    _register: PKSRTAUDIO_HWREGISTER,
+) -> NTSTATUS {
+    // No hardware position or clock register to map.
+    STATUS_NOT_SUPPORTED
+}
+
+unsafe extern "system" fn allocate_buffer_with_notification(
+    this: *mut IMiniportWaveRTStreamNotification,
+    count: ULONG,
+    requested: ULONG,
+    mdl: *mut PMDL,
+    size: *mut ULONG,
+    offset: *mut ULONG,
+    cache: *mut MEMORY_CACHING_TYPE,
+) -> NTSTATUS {
+    if count == 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.allocate(count, requested, mdl, size, offset, cache)
+}
+
+unsafe extern "system" fn free_buffer_with_notification(
+    this: *mut IMiniportWaveRTStreamNotification,
+    mdl: PMDL,
+    _size: ULONG,
+) {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.free(mdl);
+}
+
+unsafe extern "system" fn register_notification_event(
+    this: *mut IMiniportWaveRTStreamNotification,
+    event: PKEVENT,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.register_event(event)
+}
+
+unsafe extern "system" fn unregister_notification_event(
+    this: *mut IMiniportWaveRTStreamNotification,
+    event: PKEVENT,
+) -> NTSTATUS {
+    // SAFETY: PortCls calls through a live stream.
+    unsafe { stream(this) }.unregister_event(event)
+}
+
+static STREAM_VTABLE: IMiniportWaveRTStreamNotificationVtbl =
+    IMiniportWaveRTStreamNotificationVtbl {
+        base__: IMiniportWaveRTStreamVtbl {
+            base__: unknown_vtable::<WaveStream>(),
+            SetFormat: set_format,
+            SetState: set_state,
+            GetPosition: get_position,
+            AllocateAudioBuffer: allocate_audio_buffer,
+            FreeAudioBuffer: free_audio_buffer,
+            GetHWLatency: get_hw_latency,
+            GetPositionRegister: get_register,
+            GetClockRegister: get_register,
+        },
+        AllocateBufferWithNotification: allocate_buffer_with_notification,
+        FreeBufferWithNotification: free_buffer_with_notification,
+        RegisterNotificationEvent: register_notification_event,
+        UnregisterNotificationEvent: unregister_notification_event,
+    };
+
+// SAFETY: STREAM_VTABLE begins with unknown_vtable::<WaveStream>() and its slots expect a
+// ComObject<WaveStream>; IMiniportWaveRTStream is a prefix of it.
+unsafe impl ComClass for WaveStream {
+    type Vtable = IMiniportWaveRTStreamNotificationVtbl;
+    const VTABLE: &'static IMiniportWaveRTStreamNotificationVtbl = &STREAM_VTABLE;
+    const INTERFACES: &'static [GUID] = &[
+        IID_IMiniportWaveRTStream,
+        IID_IMiniportWaveRTStreamNotification,
+    ];
+}

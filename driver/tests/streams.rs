@@ -1,0 +1,250 @@
+//! Streams end to end in the PortCls model: open a render and a capture pin, allocate
+//! notification buffers, run, and check positions, notifications, the captured tone and the
+//! engine thread's stream-resource registration under each OS profile; then stop, close and
+//! remove with nothing left behind.
+
+use portcls_sim::{Device, OsProfile, Resource, Sim, Stream, Via};
+use portcls_sys::{
+    NT_SUCCESS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
+    STATUS_SUCCESS,
+};
+use wavert_sample::adapter::DriverEntry;
+use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+use wavert_sample::format::{Format, SampleFormat};
+use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
+
+const STOP: u32 = 0;
+const ACQUIRE: u32 = 1;
+const RUN: u32 = 3;
+/// One second in the model's 100 ns units.
+const SECOND: u64 = 10_000_000;
+
+fn bring_up(sim: &Sim) -> Device {
+    assert_eq!(sim.load_driver(DriverEntry), STATUS_SUCCESS);
+    let device = sim.plug_in().unwrap();
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    device
+}
+
+fn format_bytes(format: Format) -> Vec<u8> {
+    let mut out = vec![0u8; 104];
+    let written = format.write_extensible(&mut out).unwrap();
+    out.truncate(written);
+    out
+}
+
+fn open(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
+    let (name, pin) = if capture {
+        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
+    } else {
+        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
+    };
+    sim.open_stream(device.fdo, name, pin, &format_bytes(format))
+        .unwrap()
+}
+
+/// Zero crossings (sign changes) of the left channel of 16-bit stereo samples.
+fn zero_crossings(bytes: &[u8]) -> usize {
+    let left: Vec<i16> = bytes
+        .chunks_exact(4)
+        .map(|frame| i16::from_le_bytes([frame[0], frame[1]]))
+        .collect();
+    left.windows(2)
+        .filter(|pair| (pair[0] < 0) != (pair[1] < 0))
+        .count()
+}
+
+#[test]
+fn both_streams_run_at_the_format_rate_under_every_profile() {
+    for profile in OsProfile::ALL {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        let mut render = open(&sim, &device, false, Format::PREFERRED);
+        let mut capture = open(&sim, &device, true, Format::PREFERRED);
+        assert!(render.supports_notification() && capture.supports_notification());
+        assert!(!render.is_capture() && capture.is_capture());
+        // 10 ms with two notifications; 100 ms with one.
+        let buffer = render.allocate_buffer(2, 1920).unwrap();
+        assert_eq!((buffer.size, buffer.offset), (1920, 0));
+        assert_eq!(capture.allocate_buffer(1, 19_200).unwrap().size, 19_200);
+        assert_eq!(render.register_event(), STATUS_SUCCESS);
+        assert_eq!(capture.register_event(), STATUS_SUCCESS);
+        assert!(
+            sim.registrations().is_empty(),
+            "{profile}: nothing runs in STOP"
+        );
+        assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+        assert_eq!(capture.walk_to(RUN), STATUS_SUCCESS);
+
+        // Two engine threads, registered as the profile allows.
+        let registrations = sim.registrations();
+        if profile == OsProfile::Windows81 {
+            assert!(registrations.is_empty(), "{profile}");
+        } else {
+            assert_eq!(registrations.len(), 2, "{profile}");
+            for registration in &registrations {
+                assert!(matches!(registration.resource, Resource::Thread(_)));
+                assert_eq!(registration.pdo, device.pdo.addr(), "{profile}");
+                let expected_v2 = profile != OsProfile::Win10_1507;
+                assert_eq!(
+                    matches!(registration.via, Via::InterfaceV2 { .. }),
+                    expected_v2,
+                    "{profile}: {:?}",
+                    registration.via
+                );
+            }
+        }
+
+        // 1.0025 s: 48 120 frames.
+        sim.advance(SECOND + 25_000);
+        assert_eq!(render.position().unwrap(), (480, 480), "{profile}");
+        assert_eq!(
+            capture.position().unwrap(),
+            (192_480 % 19_200, 192_480 % 19_200)
+        );
+        // A notification every 5 ms (render) and every 100 ms (capture), none missed or
+        // doubled.
+        assert_eq!(render.event_signals(), 200, "{profile}");
+        assert_eq!(capture.event_signals(), 10, "{profile}");
+        // The capture buffer holds a 1 kHz tone: 100 cycles in 100 ms, two crossings each.
+        let crossings = zero_crossings(&capture.read_buffer());
+        assert!((199..=201).contains(&crossings), "{profile}: {crossings}");
+
+        // Latency and registers.
+        let latency = render.hw_latency();
+        assert_eq!(
+            (latency.FifoSize, latency.ChipsetDelay, latency.CodecDelay),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            render.registers(),
+            (STATUS_NOT_SUPPORTED, STATUS_NOT_SUPPORTED)
+        );
+
+        // Back to STOP: the engines leave, and with them the registrations.
+        assert_eq!(render.walk_to(STOP), STATUS_SUCCESS);
+        assert_eq!(capture.walk_to(STOP), STATUS_SUCCESS);
+        assert!(sim.registrations().is_empty(), "{profile}");
+        assert_eq!(render.position().unwrap(), (0, 0));
+        render.close();
+        capture.close();
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn pause_keeps_the_position_and_stop_resets_it() {
+    let sim = Sim::new(OsProfile::Win10_2004);
+    let device = bring_up(&sim);
+    let mut render = open(&sim, &device, false, Format::PREFERRED);
+    render.allocate_buffer(1, 48_000 * 4).unwrap();
+    assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+    sim.advance(SECOND / 4);
+    assert_eq!(render.position().unwrap().0, 12_000 * 4);
+    assert_eq!(render.set_state(2), STATUS_SUCCESS);
+    sim.advance(SECOND);
+    assert_eq!(render.position().unwrap().0, 12_000 * 4);
+    assert_eq!(render.set_state(RUN), STATUS_SUCCESS);
+    sim.advance(SECOND / 4);
+    assert_eq!(render.position().unwrap().0, 24_000 * 4);
+    assert_eq!(render.walk_to(ACQUIRE), STATUS_SUCCESS);
+    assert_eq!(render.position().unwrap().0, 24_000 * 4);
+    assert_eq!(render.walk_to(STOP), STATUS_SUCCESS);
+    assert_eq!(render.position().unwrap().0, 0);
+    render.close();
+    sim.remove_device(device.fdo);
+    sim.assert_clean();
+}
+
+#[test]
+fn every_format_streams_at_its_rate() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let device = bring_up(&sim);
+    for sample in SampleFormat::ALL {
+        for rate in [44_100, 48_000] {
+            let format = Format::new(sample, 2, rate).unwrap();
+            let mut capture = open(&sim, &device, true, format);
+            let frame = format.bytes_per_frame();
+            let size = capture.allocate_buffer(2, frame * rate).unwrap().size;
+            assert_eq!(size, frame * rate);
+            assert_eq!(capture.walk_to(RUN), STATUS_SUCCESS);
+            sim.advance(SECOND / 2);
+            let expected = u64::from(rate / 2 * frame);
+            assert_eq!(capture.position().unwrap().0, expected, "{sample:?} {rate}");
+            // The first half second holds the tone, the rest is still silent.
+            let data = capture.read_buffer();
+            let half = usize::try_from(expected).unwrap();
+            assert!(data[..half].iter().any(|&b| b != 0), "{sample:?} {rate}");
+            assert!(data[half..].iter().all(|&b| b == 0), "{sample:?} {rate}");
+            capture.close();
+        }
+    }
+    sim.remove_device(device.fdo);
+    sim.assert_clean();
+}
+
+#[test]
+fn wrong_requests_are_refused_and_change_nothing() {
+    let sim = Sim::new(OsProfile::Win10_2004);
+    let device = bring_up(&sim);
+    // The capture flag must match the pin; the bridge pin has no instances.
+    let format = format_bytes(Format::PREFERRED);
+    assert_eq!(
+        sim.open_stream(device.fdo, RENDER_WAVE.name, 1, &format)
+            .unwrap_err(),
+        portcls_sim::stream::STATUS_DEVICE_BUSY
+    );
+    // A malformed format: a FormatSize beyond the bytes.
+    let mut lying = format.clone();
+    lying[0] = 200;
+    assert!(!NT_SUCCESS(
+        sim.open_stream(device.fdo, RENDER_WAVE.name, 0, &lying[..64])
+            .unwrap_err()
+    ));
+    let mut render = open(&sim, &device, false, Format::PREFERRED);
+    // Skipping states, and unknown states.
+    assert_eq!(render.set_state(RUN), STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(render.set_state(7), STATUS_INVALID_PARAMETER);
+    // Three notifications per buffer are not WaveRT.
+    assert_eq!(render.allocate_buffer(3, 1920).unwrap_err(), {
+        wavert_sample::notification::NotificationError::Count(3).status()
+    });
+    render.allocate_buffer(1, 1920).unwrap();
+    // One buffer per stream.
+    assert_eq!(
+        render.allocate_buffer(1, 1920).unwrap_err(),
+        STATUS_INVALID_DEVICE_STATE
+    );
+    // Format changes need STOP without a buffer.
+    assert_eq!(render.set_format(&format), STATUS_INVALID_DEVICE_STATE);
+    // Unregistering an event never registered.
+    assert_eq!(render.register_event(), STATUS_SUCCESS);
+    assert_eq!(render.register_event(), STATUS_INVALID_PARAMETER);
+    assert_eq!(render.unregister_event(), STATUS_SUCCESS);
+    assert_eq!(
+        render.unregister_event(),
+        wavert_sample::stream::STATUS_NOT_FOUND
+    );
+    render.close();
+    sim.remove_device(device.fdo);
+    sim.assert_clean();
+}
+
+#[test]
+fn closing_a_running_stream_stops_and_unregisters_its_engine() {
+    for profile in OsProfile::ALL {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        let mut render = open(&sim, &device, false, Format::PREFERRED);
+        render.allocate_buffer(2, 1920).unwrap();
+        render.register_event();
+        assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+        sim.advance(SECOND / 10);
+        // Dropping the handle runs PortCls's close sequence from RUN.
+        drop(render);
+        assert!(sim.registrations().is_empty(), "{profile}");
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
