@@ -36,8 +36,12 @@ pub fn round_buffer_size(
     }
     // At most 8 x 2 bytes (the format's invariants).
     let unit = format.bytes_per_frame() * notification_count;
+    let Some(unit) = core::num::NonZeroU32::new(unit) else {
+        // Not reachable: a format has at least one byte per frame.
+        return Ok(0);
+    };
     let rounded = requested - requested % unit;
-    Ok(rounded.max(unit))
+    Ok(rounded.max(unit.get()))
 }
 
 /// A run of bytes within the cyclic buffer.

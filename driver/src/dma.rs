@@ -341,10 +341,17 @@ impl Dma {
         let Some(buffer) = self.buffer else {
             return MAX_PERIOD_100NS;
         };
-        let frames = u64::from(buffer.bytes / self.format.bytes_per_frame());
+        let frames = u64::from(
+            buffer
+                .bytes
+                .checked_div(self.format.bytes_per_frame())
+                .unwrap_or(0),
+        );
         let interval = buffer.notifications.map_or(frames, |n| n.interval_frames());
-        let interval_ticks =
-            interval.saturating_mul(TICKS_PER_SECOND) / u64::from(self.format.rate());
+        let interval_ticks = interval
+            .saturating_mul(TICKS_PER_SECOND)
+            .checked_div(u64::from(self.format.rate()))
+            .unwrap_or(0);
         let half = interval_ticks / 2;
         let clamped = half.clamp(u64::from(MIN_PERIOD_100NS), u64::from(MAX_PERIOD_100NS));
         u32::try_from(clamped).unwrap_or(MAX_PERIOD_100NS)

@@ -20,3 +20,25 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: never linked in a passing build.
     unsafe { wavertsample_found_a_reachable_panic() }
 }
+
+/// MSVC's marker that the image uses floating point (the tone generator does); the kernel
+/// needs no run-time initialisation for it, so its value is never read.
+#[unsafe(no_mangle)]
+#[used]
+pub static _fltused: i32 = 0;
+
+// The memory routines the compiler emits calls to (copies of the audio scratch buffer,
+// zeroing a new DMA buffer). A kernel image has no C run-time library; `ntoskrnl.exe` exports
+// these on every build and architecture, so they are imported from it like any other routine.
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+#[allow(dead_code)] // called by compiler-generated code, never by name
+unsafe extern "C" {
+    /// `memcpy` (every build).
+    pub fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+    /// `memmove` (every build).
+    pub fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+    /// `memset` (every build).
+    pub fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8;
+    /// `memcmp` (every build).
+    pub fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+}

@@ -14,6 +14,7 @@
 //! any sequence of queries covering `0..=end` fires exactly `floor(end / interval)` times, no
 //! matter how irregular the steps are or how often the buffer wraps.
 
+use core::num::NonZeroU64;
 use portcls_sys::{NTSTATUS, STATUS_INVALID_PARAMETER};
 
 use crate::format::Format;
@@ -21,11 +22,12 @@ use crate::format::Format;
 /// The notification points of one buffer.
 ///
 /// # Invariants
-/// `interval_frames` > 0, and `count x interval_frames` is the buffer's length in frames.
+/// `count x interval_frames` is the buffer's length in frames. (The interval's type makes the
+/// divisions below panic-free, which the kernel image's link checks.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Notifications {
     count: u32,
-    interval_frames: u64,
+    interval_frames: NonZeroU64,
 }
 
 impl Notifications {
@@ -47,13 +49,17 @@ impl Notifications {
                 bytes_per_frame: frame,
             });
         }
-        let frames = buffer_bytes / frame;
-        if frames == 0 || !frames.is_multiple_of(count) {
+        let frames = buffer_bytes.checked_div(frame).unwrap_or(0);
+        let interval = frames
+            .checked_div(count)
+            .filter(|_| frames.is_multiple_of(count))
+            .and_then(|i| NonZeroU64::new(u64::from(i)));
+        let Some(interval_frames) = interval else {
             return Err(NotificationError::Uneven { frames, count });
-        }
+        };
         Ok(Self {
             count,
-            interval_frames: u64::from(frames / count),
+            interval_frames,
         })
     }
 
@@ -66,7 +72,7 @@ impl Notifications {
     /// Frames between two notifications.
     #[must_use]
     pub const fn interval_frames(&self) -> u64 {
-        self.interval_frames
+        self.interval_frames.get()
     }
 
     /// How many notification points lie in `(from, to]` (positions in frames since STOP): the
@@ -87,7 +93,7 @@ impl Notifications {
     pub fn next_after(&self, position: u64) -> u64 {
         (position / self.interval_frames)
             .saturating_add(1)
-            .saturating_mul(self.interval_frames)
+            .saturating_mul(self.interval_frames.get())
     }
 }
 

@@ -76,7 +76,7 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
             channels: usize::from(format.channels()),
             rate,
             phase: 0,
-            increment: FREQUENCY_HZ % rate,
+            increment: FREQUENCY_HZ.checked_rem(rate).unwrap_or(0),
             amplitude: millibels_to_amplitude(LEVEL_MILLIBELS),
             frame: [0; MAX_FRAME],
             frame_len: usize::from(format.block_align()).min(MAX_FRAME),
@@ -95,7 +95,7 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
     pub fn fill(&mut self, out: &mut [u8]) -> usize {
         let written = out.len();
         let rest = self.finish_pending(out);
-        let mut frames = rest.chunks_exact_mut(self.frame_len);
+        let mut frames = rest.chunks_exact_mut(self.frame_len.max(1));
         for frame in &mut frames {
             self.next_frame();
             if let Some(bytes) = self.frame.get(..frame.len()) {

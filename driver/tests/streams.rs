@@ -19,6 +19,15 @@ const RUN: u32 = 3;
 /// One second in the model's 100 ns units.
 const SECOND: u64 = 10_000_000;
 
+/// The profiles this build loads on: a build that links the `PcAddStreamResource` export (the
+/// library's `export` feature, on when the whole workspace is built together) does not load on
+/// Windows 8.1, which lacks it; the sample as shipped leaves it out and loads everywhere.
+fn loadable_profiles() -> impl Iterator<Item = OsProfile> {
+    OsProfile::ALL
+        .into_iter()
+        .filter(|&p| !(portcls::EXPORT_LINKED && p == OsProfile::Windows81))
+}
+
 fn bring_up(sim: &Sim) -> Device {
     assert_eq!(sim.load_driver(DriverEntry), STATUS_SUCCESS);
     let device = sim.plug_in().unwrap();
@@ -56,7 +65,7 @@ fn zero_crossings(bytes: &[u8]) -> usize {
 
 #[test]
 fn both_streams_run_at_the_format_rate_under_every_profile() {
-    for profile in OsProfile::ALL {
+    for profile in loadable_profiles() {
         let sim = Sim::new(profile);
         let device = bring_up(&sim);
         let mut render = open(&sim, &device, false, Format::PREFERRED);
@@ -233,7 +242,7 @@ fn wrong_requests_are_refused_and_change_nothing() {
 
 #[test]
 fn closing_a_running_stream_stops_and_unregisters_its_engine() {
-    for profile in OsProfile::ALL {
+    for profile in loadable_profiles() {
         let sim = Sim::new(profile);
         let device = bring_up(&sim);
         let mut render = open(&sim, &device, false, Format::PREFERRED);
