@@ -5,20 +5,23 @@
 //! use (`PcRegisterSubdevice`); then it wires each wave filter's bridge pin to its topology
 //! filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them the
 //! miniports) from then on; the driver's own references go when `StartDevice` returns.
+//! `StartDevice` also makes the adapter object ([`device`]) on first start, registers it for
+//! power callbacks, and `DriverEntry` hooks PnP so that engines stop before the device does.
 
 use core::ptr::null_mut;
 
 use portcls::ComPtr;
 use portcls_sys::km::{PDRIVER_OBJECT, PIRP, PUNICODE_STRING};
 use portcls_sys::wavert::{
-    CLSID_PortTopology, CLSID_PortWaveRT, IPort, PORT_CLASS_DEVICE_EXTENSION_SIZE, PPORT,
-    PRESOURCELIST, PcAddAdapterDevice, PcInitializeAdapterDriver, PcNewPort,
+    CLSID_PortTopology, CLSID_PortWaveRT, IAdapterPowerManagement, IPort, PPORT, PRESOURCELIST,
+    PcAddAdapterDevice, PcInitializeAdapterDriver, PcNewPort, PcRegisterAdapterPowerManagement,
     PcRegisterPhysicalConnection, PcRegisterSubdevice,
 };
 use portcls_sys::{IUnknown, NT_SUCCESS, NTSTATUS, PDEVICE_OBJECT, STATUS_UNSUCCESSFUL};
 
 use crate::com::ComObject;
 use crate::descriptors;
+use crate::device::{self, Adapter};
 use crate::identity::{self, FilterKind, Subdevice};
 use crate::miniport::{TopologyMiniport, WaveMiniport};
 use crate::pool::Pool;
@@ -37,7 +40,12 @@ pub unsafe extern "system" fn DriverEntry(
     registry_path: PUNICODE_STRING,
 ) -> NTSTATUS {
     // SAFETY: forwarded as the I/O manager passed them.
-    unsafe { PcInitializeAdapterDriver(driver, registry_path, Some(add_device)) }
+    let status = unsafe { PcInitializeAdapterDriver(driver, registry_path, Some(add_device)) };
+    if NT_SUCCESS(status) {
+        // SAFETY: the driver object we were given, before any device exists.
+        unsafe { device::hook_pnp(driver) };
+    }
+    status
 }
 
 /// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
@@ -49,7 +57,7 @@ unsafe extern "system" fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT
             pdo,
             Some(start_device),
             MAX_MINIPORTS,
-            PORT_CLASS_DEVICE_EXTENSION_SIZE,
+            device::EXTENSION_SIZE,
         )
     }
 }
@@ -61,14 +69,25 @@ unsafe extern "system" fn start_device(
     resources: PRESOURCELIST,
 ) -> NTSTATUS {
     let pool = Pool::resolve();
+    // SAFETY: our FDO (made with device::EXTENSION_SIZE); StartDevice runs at PASSIVE_LEVEL
+    // inside PnP's serialisation.
+    let adapter = match unsafe { device::adapter_of(fdo, pool) } {
+        Ok(adapter) => adapter,
+        Err(status) => return status,
+    };
     let device = Device {
         fdo,
         irp,
         resources,
         pool,
+        adapter,
     };
     match device.start() {
-        Ok(()) => portcls_sys::STATUS_SUCCESS,
+        Ok(()) => {
+            // Engines of streams still acquired from before a stop may run again.
+            Adapter::of(&device.adapter).resume();
+            portcls_sys::STATUS_SUCCESS
+        }
         Err(status) => status,
     }
 }
@@ -79,10 +98,13 @@ struct Device {
     irp: PIRP,
     resources: PRESOURCELIST,
     pool: Pool,
+    adapter: ComPtr<IAdapterPowerManagement>,
 }
 
 impl Device {
     fn start(&self) -> Result<(), NTSTATUS> {
+        // SAFETY: the adapter's own IUnknown and our FDO; PortCls keeps its own reference.
+        check(unsafe { PcRegisterAdapterPowerManagement(self.adapter.as_raw().cast(), self.fdo) })?;
         let render_wave = self.install(&identity::RENDER_WAVE)?;
         let render_topology = self.install(&identity::RENDER_TOPOLOGY)?;
         let capture_wave = self.install(&identity::CAPTURE_WAVE)?;
@@ -113,9 +135,10 @@ impl Device {
         // SAFETY: PcNewPort handed us one reference on a live port.
         let port = unsafe { ComPtr::from_raw(raw) }.ok_or(STATUS_UNSUCCESSFUL)?;
         let miniport: ComPtr<IUnknown> = match subdevice.kind {
-            FilterKind::Wave => {
-                ComObject::create(self.pool, WaveMiniport::new(subdevice, self.pool, self.fdo))?
-            }
+            FilterKind::Wave => ComObject::create(
+                self.pool,
+                WaveMiniport::new(subdevice, self.pool, self.fdo, self.adapter.clone()),
+            )?,
             FilterKind::Topology => ComObject::create(self.pool, TopologyMiniport::new(subdevice))?,
         };
         let init = port.vtable().Init;

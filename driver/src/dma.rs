@@ -125,6 +125,7 @@ pub struct Dma {
     buffer: Option<Attached>,
     done: u64,
     stats: Stats,
+    held: bool,
 }
 
 impl Dma {
@@ -146,7 +147,37 @@ impl Dma {
                 moved: 0,
                 skipped: 0,
             },
+            held: false,
         }
+    }
+
+    /// Holds the DMA for a device transition (stop, removal, low power): catches up to `now`,
+    /// then freezes the clock whatever the state, as hardware whose DMA engine stops would.
+    /// The returned work is the last period's.
+    pub fn hold(&mut self, now: u64) -> Work {
+        if self.held {
+            return Work::default();
+        }
+        let work = self.advance(now);
+        self.clock.pause(now);
+        self.held = true;
+        work
+    }
+
+    /// Ends a hold: in RUN the clock continues from the frozen position at `now`.
+    pub fn release(&mut self, now: u64) {
+        if self.held {
+            self.held = false;
+            if self.state.current() == KsState::Run {
+                self.clock.run(now);
+            }
+        }
+    }
+
+    /// Whether the DMA is held.
+    #[must_use]
+    pub const fn is_held(&self) -> bool {
+        self.held
     }
 
     /// Whether this is a capture stream.
@@ -273,7 +304,9 @@ impl Dma {
         let work = match action {
             Action::None => Work::default(),
             Action::StartClock => {
-                self.clock.run(now);
+                if !self.held {
+                    self.clock.run(now);
+                }
                 Work::default()
             }
             Action::PauseClock => {
@@ -600,6 +633,32 @@ mod tests {
         let mut dma = stream(false);
         dma.attach_buffer(8, 2).unwrap();
         assert_eq!(dma.period_100ns(), MIN_PERIOD_100NS);
+    }
+
+    #[test]
+    fn a_hold_freezes_the_position_in_any_state_and_release_continues() {
+        let mut dma = running(1);
+        let work = dma.hold(50_000);
+        assert_eq!(work.copy.len(), 240 * 4);
+        assert!(dma.is_held());
+        assert_eq!(dma.hold(60_000), Work::default());
+        assert_eq!(dma.position(5_000_000), 960);
+        // State changes while held keep the clock frozen.
+        dma.set_state(KsState::Pause, 5_000_000).unwrap();
+        dma.set_state(KsState::Run, 6_000_000).unwrap();
+        assert_eq!(dma.position(7_000_000), 960);
+        dma.release(7_000_000);
+        assert!(!dma.is_held());
+        assert_eq!(dma.position(7_050_000), 1920 % 1920);
+        let work = dma.advance(7_050_000);
+        assert_eq!(work.copy.len(), 240 * 4);
+        assert!(work.notify);
+        // Released in PAUSE: nothing runs until RUN.
+        let mut dma = running(1);
+        dma.set_state(KsState::Pause, 0).unwrap();
+        dma.hold(0);
+        dma.release(100);
+        assert_eq!(dma.position(1_000_000), 0);
     }
 
     #[test]

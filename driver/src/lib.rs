@@ -10,6 +10,7 @@ pub mod adapter;
 pub mod buffer;
 pub mod com;
 pub mod descriptors;
+pub mod device;
 pub mod dma;
 pub mod engine;
 pub mod format;

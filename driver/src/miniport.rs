@@ -11,10 +11,10 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use portcls::{ComPtr, Pdo, StreamResourceManager};
 use portcls_sys::ks::{PKSDATAFORMAT, PKSDATARANGE};
 use portcls_sys::wavert::{
-    IID_IMiniport, IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport, IMiniportTopology,
-    IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT, IMiniportWaveRTStream,
-    IMiniportWaveRTVtbl, IPortWaveRT, PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY,
-    PPORTWAVERT, PPORTWAVERTSTREAM, PRESOURCELIST,
+    IAdapterPowerManagement, IID_IMiniport, IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport,
+    IMiniportTopology, IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT,
+    IMiniportWaveRTStream, IMiniportWaveRTVtbl, IPortWaveRT, PMINIPORTWAVERTSTREAM,
+    PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM, PRESOURCELIST,
 };
 use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER,
@@ -42,6 +42,8 @@ pub struct WaveMiniport {
     /// The port from `Init`, not referenced: PortCls holds the miniport for the port's
     /// lifetime, so a reference back would be a cycle.
     port: AtomicPtr<IPortWaveRT>,
+    /// The adapter its streams list themselves with.
+    adapter: ComPtr<IAdapterPowerManagement>,
 }
 
 /// A Topology miniport for one topology subdevice.
@@ -52,14 +54,20 @@ pub struct TopologyMiniport {
 }
 
 impl WaveMiniport {
-    /// The miniport for `subdevice` of the adapter whose FDO is `fdo`.
+    /// The miniport for `subdevice` of `adapter`, whose FDO is `fdo`.
     #[must_use]
-    pub fn new(subdevice: &'static Subdevice, pool: Pool, fdo: PDEVICE_OBJECT) -> Self {
+    pub fn new(
+        subdevice: &'static Subdevice,
+        pool: Pool,
+        fdo: PDEVICE_OBJECT,
+        adapter: ComPtr<IAdapterPowerManagement>,
+    ) -> Self {
         Self {
             subdevice,
             pool,
             fdo: fdo.expose_provenance(),
             port: AtomicPtr::new(core::ptr::null_mut()),
+            adapter,
         }
     }
 
@@ -93,6 +101,7 @@ impl WaveMiniport {
         let manager = StreamResourceManager::new(&port, pdo);
         WaveStream::create(StreamParts {
             pool: self.pool,
+            adapter: self.adapter.clone(),
             port_stream,
             manager,
             format,

@@ -9,7 +9,9 @@
 //!   exactly that time; each period it advances the [`Dma`], writes the tone into a capture
 //!   buffer, and signals the registered notification events;
 //! - [`Dma`], the mapping and the events sit behind one spin lock shared by PortCls's calls and
-//!   the engine; nothing under the lock waits.
+//!   the engine; nothing under the lock waits;
+//! - engines start and stop only inside the adapter's gate (see [`device`](crate::device)),
+//!   which also halts them for stop, removal and low power and resumes them afterwards.
 //!
 //! # What PortCls sees
 //! | request | answer |
@@ -35,9 +37,9 @@ use portcls_sys::ks::{
     PKSRTAUDIO_HWLATENCY, PKSRTAUDIO_HWREGISTER,
 };
 use portcls_sys::wavert::{
-    IID_IMiniportWaveRTStream, IID_IMiniportWaveRTStreamNotification, IMiniportWaveRTStream,
-    IMiniportWaveRTStreamNotification, IMiniportWaveRTStreamNotificationVtbl,
-    IMiniportWaveRTStreamVtbl, IPortWaveRTStream,
+    IAdapterPowerManagement, IID_IMiniportWaveRTStream, IID_IMiniportWaveRTStreamNotification,
+    IMiniportWaveRTStream, IMiniportWaveRTStreamNotification,
+    IMiniportWaveRTStreamNotificationVtbl, IMiniportWaveRTStreamVtbl, IPortWaveRTStream,
 };
 use portcls_sys::{
     GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
@@ -45,6 +47,7 @@ use portcls_sys::{
 };
 
 use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::device::{Adapter, Inside};
 use crate::dma::{Dma, Work};
 use crate::engine::{Engine, Period};
 use crate::format::Format;
@@ -87,16 +90,16 @@ unsafe impl Send for Inner {}
 /// One WaveRT stream.
 pub struct WaveStream {
     pool: Pool,
+    adapter: ComPtr<IAdapterPowerManagement>,
     port_stream: ComPtr<IPortWaveRTStream>,
     manager: StreamResourceManager,
     inner: SpinLock<Inner>,
-    /// Touched only by `SetState` and the final release, which PortCls never runs
-    /// concurrently for one stream.
+    /// Touched only inside the adapter's gate (the methods that do take an [`Inside`]).
     engine: UnsafeCell<Option<Engine<Tick>>>,
 }
 
-// SAFETY: `engine` is only used under PortCls's per-stream serialisation (see the field);
-// everything else is Sync on its own.
+// SAFETY: `engine` is only used inside the adapter's gate (see the field); everything else is
+// Sync on its own.
 unsafe impl Sync for WaveStream {}
 // SAFETY: as above; the engine's thread handle and registration may move between threads.
 unsafe impl Send for WaveStream {}
@@ -114,6 +117,8 @@ impl core::fmt::Debug for WaveStream {
 pub struct StreamParts {
     /// Pool for the stream and its engine.
     pub pool: Pool,
+    /// The adapter (the stream lists itself there, and keeps a reference).
+    pub adapter: ComPtr<IAdapterPowerManagement>,
     /// The port's stream object (the stream keeps a reference).
     pub port_stream: ComPtr<IPortWaveRTStream>,
     /// The stream-resource manager for the device.
@@ -139,6 +144,7 @@ impl WaveStream {
             .unwrap_or(NonZeroU64::MIN);
         let stream = Self {
             pool: parts.pool,
+            adapter: parts.adapter,
             port_stream: parts.port_stream,
             manager: parts.manager,
             inner: SpinLock::new(Inner {
@@ -149,22 +155,22 @@ impl WaveStream {
             }),
             engine: UnsafeCell::new(None),
         };
-        ComObject::create(parts.pool, stream)
-    }
-
-    /// How the engine thread is registered while it runs (None while it does not).
-    #[must_use]
-    pub fn mechanism(&self) -> Option<portcls::Mechanism> {
-        // SAFETY: read only; see the field's rule.
-        unsafe { &*self.engine.get() }
-            .as_ref()
-            .map(Engine::mechanism)
+        let object: ComPtr<IMiniportWaveRTStream> = ComObject::create(parts.pool, stream)?;
+        // SAFETY: the object just made, alive while `object` is.
+        let stream = unsafe { ComObject::<Self>::from_this(object.as_raw().cast()) };
+        let listed = Adapter::of(&stream.adapter).enter().add_stream(stream);
+        // On failure `object` goes here, outside the gate (its release enters it).
+        listed.map(|()| object)
     }
 
     fn set_state(&self, to: KsState) -> NTSTATUS {
+        let mut inside = Adapter::of(&self.adapter).enter();
         let from = self.inner.lock().dma.state();
         let starting = from == KsState::Stop && to == KsState::Acquire;
-        if starting && let Err(status) = self.start_engine() {
+        if starting
+            && !inside.halted()
+            && let Err(status) = self.start_engine(&mut inside)
+        {
             return status;
         }
         let outcome = {
@@ -179,21 +185,52 @@ impl WaveStream {
         match outcome {
             Ok(_) => {
                 if from == KsState::Acquire && to == KsState::Stop {
-                    self.stop_engine();
+                    self.stop_engine(&mut inside);
                 }
                 STATUS_SUCCESS
             }
             Err(error) => {
                 if starting {
-                    self.stop_engine();
+                    self.stop_engine(&mut inside);
                 }
                 error.status()
             }
         }
     }
 
-    fn start_engine(&self) -> Result<(), NTSTATUS> {
-        // SAFETY: see the field's rule.
+    /// Stops the engine for a device transition (stop, removal, leaving D0): the DMA catches
+    /// up and freezes (see [`Dma::hold`]), the engine unregisters and leaves. The stream keeps
+    /// its state; [`WaveStream::resume`] continues it.
+    pub fn halt(&self, inside: &mut Inside<'_>) {
+        {
+            let mut inner = self.inner.lock();
+            let work = inner.dma.hold(counter());
+            perform(&mut inner, work);
+        }
+        self.stop_engine(inside);
+    }
+
+    /// Continues after a halt: the engine restarts if the stream is acquired, and the clock
+    /// runs again from the frozen position in RUN. A failure to start the engine leaves the
+    /// stream silent until its next STOP -> ACQUIRE; nothing can report it from here.
+    pub fn resume(&self, inside: &mut Inside<'_>) {
+        let acquired = self.inner.lock().dma.state() != KsState::Stop;
+        if acquired {
+            let _ = self.start_engine(inside);
+        }
+        self.inner.lock().dma.release(counter());
+    }
+
+    /// How the engine thread is registered while it runs (`None` while it does not).
+    pub fn mechanism(&self, _inside: &mut Inside<'_>) -> Option<portcls::Mechanism> {
+        // SAFETY: inside the gate (see the field's rule).
+        unsafe { &*self.engine.get() }
+            .as_ref()
+            .map(Engine::mechanism)
+    }
+
+    fn start_engine(&self, _inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
+        // SAFETY: inside the gate (see the field's rule).
         let slot = unsafe { &mut *self.engine.get() };
         if slot.is_some() {
             return Ok(());
@@ -206,8 +243,8 @@ impl WaveStream {
         Ok(())
     }
 
-    fn stop_engine(&self) {
-        // SAFETY: see the field's rule.
+    fn stop_engine(&self, _inside: &mut Inside<'_>) {
+        // SAFETY: inside the gate (see the field's rule).
         let slot = unsafe { &mut *self.engine.get() };
         if let Some(engine) = slot.take() {
             // A failed removal is PortCls's to report; the thread is stopped regardless.
@@ -376,8 +413,13 @@ impl WaveStream {
 impl Drop for WaveStream {
     fn drop(&mut self) {
         // PortCls stops and frees before the last release; if it did not, do it here so that
-        // nothing stays registered, running or mapped.
-        self.stop_engine();
+        // nothing stays registered, running or mapped. Leaving the adapter's list inside its
+        // gate means a halt in progress has finished with this stream.
+        {
+            let mut inside = Adapter::of(&self.adapter).enter();
+            inside.remove_stream(self);
+            self.stop_engine(&mut inside);
+        }
         let mapping = self.inner.get_mut().mapping.take();
         if let Some(mapping) = mapping {
             self.inner.get_mut().dma.discard_buffer();

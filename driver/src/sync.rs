@@ -1,4 +1,6 @@
-//! A spin lock over the kernel's `KSPIN_LOCK`, holding the data it protects.
+//! Locks: a spin lock over the kernel's `KSPIN_LOCK` holding the data it protects, and a
+//! waitable [`Gate`] for work that must run at `PASSIVE_LEVEL` (starting and stopping engine
+//! threads).
 //!
 //! The stream's state is shared by PortCls's calls (`SetState`, `GetPosition`, buffer
 //! requests) and the engine thread. The critical sections are short and never wait, so a
@@ -9,7 +11,10 @@
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 
-use crate::kernel;
+use crate::kernel::{self, EXECUTIVE, EventStorage, KERNEL_MODE};
+
+/// `SynchronizationEvent`: releases one waiter and resets itself.
+const SYNCHRONIZATION_EVENT: i32 = 1;
 
 /// Data protected by a kernel spin lock.
 ///
@@ -75,5 +80,73 @@ impl<T> Drop for SpinGuard<'_, T> {
         // SAFETY: this thread holds the lock (the guard exists) and `irql` is what the acquire
         // returned.
         unsafe { kernel::KeReleaseSpinLock(self.lock.lock.get(), self.irql) };
+    }
+}
+
+/// A mutual-exclusion gate for `PASSIVE_LEVEL` code: a synchronization event that starts
+/// signalled; entering waits for it (and resets it), leaving signals it. Not recursive.
+///
+/// # Invariants
+/// After [`Gate::init`], `event` is an initialised event that does not move.
+#[derive(Debug)]
+pub struct Gate {
+    event: UnsafeCell<EventStorage>,
+}
+
+// SAFETY: the event is only touched through kernel routines, which synchronise it.
+unsafe impl Sync for Gate {}
+// SAFETY: as above.
+unsafe impl Send for Gate {}
+
+impl Gate {
+    /// An uninitialised gate (call [`Gate::init`] once it is in its final place).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            event: UnsafeCell::new(EventStorage::zeroed()),
+        }
+    }
+
+    /// Initialises the event, open.
+    ///
+    /// # Safety
+    /// The gate is at its final address and nobody uses it yet.
+    pub unsafe fn init(&self) {
+        // SAFETY: caller's contract; the storage is a KEVENT's size and alignment.
+        unsafe { kernel::KeInitializeEvent(self.event.get().cast(), SYNCHRONIZATION_EVENT, 1) };
+    }
+
+    /// Enters the gate, waiting while another thread is inside. Call at `PASSIVE_LEVEL`.
+    pub fn enter(&self) -> GateGuard<'_> {
+        // SAFETY: an initialised event (type invariant); no time-out; PASSIVE_LEVEL.
+        unsafe {
+            kernel::KeWaitForSingleObject(
+                self.event.get().cast(),
+                EXECUTIVE,
+                KERNEL_MODE,
+                0,
+                core::ptr::null_mut(),
+            );
+        }
+        GateGuard { gate: self }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Proof of being inside a [`Gate`]; dropping it leaves.
+#[derive(Debug)]
+pub struct GateGuard<'a> {
+    gate: &'a Gate,
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the initialised event; signalling at PASSIVE_LEVEL without a wait.
+        unsafe { kernel::KeSetEvent(self.gate.event.get().cast(), 0, 0) };
     }
 }

@@ -164,6 +164,7 @@ fn every_failure_while_coming_up_is_undone_by_removal() {
             Ddi::ExAllocatePoolWithTag,
             Ddi::PcRegisterSubdevice,
             Ddi::PcRegisterPhysicalConnection,
+            Ddi::PcRegisterAdapterPowerManagement,
         ];
         let ddis: Vec<Ddi> = sim
             .trace()
@@ -173,10 +174,11 @@ fn every_failure_while_coming_up_is_undone_by_removal() {
             .collect();
         assert_eq!(
             sim.fallible_calls(),
-            16,
-            "load, add, 4 x (port, pool, register), 2 connections"
+            18,
+            "load, add, adapter object, power registration, 4 x (port, pool, register), \
+             2 connections"
         );
-        assert_eq!(ddis.len(), 16, "{ddis:?}");
+        assert_eq!(ddis.len(), 18, "{ddis:?}");
         sim.remove_device(device.fdo);
         ddis
     };

@@ -257,3 +257,90 @@ fn closing_a_running_stream_stops_and_unregisters_its_engine() {
         sim.assert_clean();
     }
 }
+
+/// Runs a render and a capture stream on a fresh device.
+fn running_pair(sim: &Sim) -> (Device, Stream, Stream) {
+    let device = bring_up(sim);
+    let mut render = open(sim, &device, false, Format::PREFERRED);
+    let mut capture = open(sim, &device, true, Format::PREFERRED);
+    for stream in [&mut render, &mut capture] {
+        stream.allocate_buffer(2, 1920).unwrap();
+        assert_eq!(stream.register_event(), STATUS_SUCCESS);
+        assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS);
+    }
+    sim.advance(SECOND / 10);
+    (device, render, capture)
+}
+
+#[test]
+fn stop_and_surprise_removal_take_the_engines_down_first() {
+    for profile in loadable_profiles() {
+        for surprise in [false, true] {
+            let sim = Sim::new(profile);
+            let (device, render, capture) = running_pair(&sim);
+            let status = if surprise {
+                sim.surprise_remove(device.fdo)
+            } else {
+                sim.stop_device(device.fdo)
+            };
+            assert_eq!(status, STATUS_SUCCESS);
+            assert!(sim.registrations().is_empty(), "{profile}");
+            assert!(
+                sim.violations().is_empty(),
+                "{profile}: {:?}",
+                sim.violations()
+            );
+            // Halted engines move nothing and signal nothing.
+            let signals = render.event_signals();
+            sim.advance(SECOND / 10);
+            assert_eq!(render.event_signals(), signals, "{profile}");
+            // The client closes its pins, then the device goes.
+            render.close();
+            capture.close();
+            sim.remove_device(device.fdo);
+            sim.assert_clean();
+        }
+    }
+}
+
+#[test]
+fn removal_with_streams_running_unregisters_before_portcls_sees_it() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let (device, render, capture) = running_pair(&sim);
+        // Removal without a surprise removal first (an orderly uninstall): the pins are still
+        // open and running.
+        let _ = sim.pnp(device.fdo, portcls_sim::PnpRequest::Remove);
+        assert!(sim.registrations().is_empty(), "{profile}");
+        render.close();
+        capture.close();
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn leaving_d0_halts_the_engines_and_d0_brings_them_back() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let (device, render, capture) = running_pair(&sim);
+        let registered = sim.registrations().len();
+        for low in [2, 3, 4] {
+            sim.set_power(device.fdo, low).unwrap();
+            assert!(sim.registrations().is_empty(), "{profile} D{}", low - 1);
+            let signals = render.event_signals();
+            sim.advance(SECOND / 10);
+            assert_eq!(render.event_signals(), signals);
+            sim.set_power(device.fdo, 1).unwrap();
+            assert_eq!(sim.registrations().len(), registered, "{profile}");
+            let signals = render.event_signals();
+            sim.advance(SECOND / 10);
+            // 100 ms at one notification per 5 ms.
+            assert_eq!(render.event_signals() - signals, 20, "{profile}");
+        }
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+        render.close();
+        capture.close();
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}

@@ -39,6 +39,11 @@ pub(crate) struct RawUnknown(NonNull<IUnknown>);
 unsafe impl Send for RawUnknown {}
 
 impl RawUnknown {
+    /// Wraps a reference the model owns.
+    pub(crate) const fn new(object: NonNull<IUnknown>) -> Self {
+        Self(object)
+    }
+
     fn vtable(&self) -> IUnknownVtbl {
         // SAFETY: a live COM object (the model holds a reference).
         unsafe { vtable_of(self.0.as_ptr().cast()) }
@@ -83,12 +88,12 @@ pub(crate) struct RawBlock(*mut [u64]);
 unsafe impl Send for RawBlock {}
 
 impl RawBlock {
-    fn new(bytes: usize) -> Self {
+    pub(crate) fn new(bytes: usize) -> Self {
         let words = vec![0u64; bytes.div_ceil(8).max(1)].into_boxed_slice();
         Self(Box::into_raw(words))
     }
 
-    fn ptr(&self) -> *mut u8 {
+    pub(crate) fn ptr(&self) -> *mut u8 {
         self.0.cast::<u8>()
     }
 
@@ -97,7 +102,7 @@ impl RawBlock {
     }
 
     /// Stores a pointer in the block at byte `offset` (a multiple of 8, inside the block).
-    fn write_pointer(&self, offset: usize, value: *mut u8) {
+    pub(crate) fn write_pointer(&self, offset: usize, value: *mut u8) {
         debug_assert!(offset.is_multiple_of(8) && offset / 8 < self.0.len());
         let slot = self
             .0
@@ -126,17 +131,26 @@ const DEVICE_OBJECT_SIZE: usize = 0x150;
 pub(crate) struct SubdeviceState {
     name: String,
     port_id: u64,
-    port: RawUnknown,
+    pub(crate) port: RawUnknown,
 }
 
 /// What the model keeps for an FDO made by `PcAddAdapterDevice`.
 #[derive(Debug)]
 pub(crate) struct AdapterState {
-    pdo: usize,
-    start: PCPFNSTARTDEVICE,
-    started: bool,
+    pub(crate) pdo: usize,
+    pub(crate) start: PCPFNSTARTDEVICE,
+    pub(crate) started: bool,
     subdevices: Vec<SubdeviceState>,
     connections: Vec<PhysicalConnection>,
+    /// The adapter's `IAdapterPowerManagement`, once registered.
+    pub(crate) power: Option<RawUnknown>,
+}
+
+impl AdapterState {
+    /// What removal releases: the subdevices and the power interface.
+    pub(crate) fn into_parts(self) -> (Vec<SubdeviceState>, Option<RawUnknown>) {
+        (self.subdevices, self.power)
+    }
 }
 
 /// A physical connection, by subdevice name.
@@ -199,6 +213,8 @@ pub unsafe extern "system" fn PcInitializeAdapterDriver(
             return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
         }
         state.add_device = add_device;
+        // SAFETY: the I/O manager's (the model's) writable driver object, checked non-null.
+        unsafe { crate::pnp::install_dispatch(driver) };
         state.record(ddi, String::new(), STATUS_SUCCESS)
     })
 }
@@ -239,6 +255,7 @@ pub unsafe extern "system" fn PcAddAdapterDevice(
             started: false,
             subdevices: Vec::new(),
             connections: Vec::new(),
+            power: None,
         };
         state.adapters.insert(address, adapter);
         state.device_blocks.push(fdo);
@@ -654,46 +671,6 @@ impl Sim {
             fdo: block.ok_or(STATUS_INVALID_DEVICE_STATE)?,
             pdo,
         })
-    }
-
-    /// Starts the device: calls the `StartDevice` routine given to `PcAddAdapterDevice`.
-    #[must_use]
-    pub fn start_device(&self, device: &crate::Device) -> NTSTATUS {
-        let (start, fdo) = {
-            let state = self.world.lock();
-            let start = state.adapters.get(&device.fdo.addr()).and_then(|a| a.start);
-            let block = state
-                .device_blocks
-                .iter()
-                .find(|b| b.ptr().addr() == device.fdo.addr());
-            (
-                start,
-                block.map(|b| b.words().cast::<portcls_sys::DEVICE_OBJECT>()),
-            )
-        };
-        let (Some(start), Some(fdo)) = (start, fdo) else {
-            return STATUS_INVALID_DEVICE_STATE;
-        };
-        let irp: PIRP = crate::token_address(&self.world).cast();
-        // SAFETY: the driver's StartDevice with the FDO the model made, an IRP and no resources.
-        let status = unsafe { start(fdo, irp, std::ptr::null_mut()) };
-        if let Some(adapter) = self.world.lock().adapters.get_mut(&fdo.addr()) {
-            adapter.started = portcls_sys::NT_SUCCESS(status);
-        }
-        status
-    }
-
-    /// Removes the device: PortCls drops its subdevices (and with them the ports and
-    /// miniports), then the FDO goes.
-    pub fn remove_device(&self, fdo: PDEVICE_OBJECT) {
-        let adapter = {
-            let mut state = self.world.lock();
-            state.devices.remove(&fdo.addr());
-            state.adapters.remove(&fdo.addr())
-        };
-        for subdevice in adapter.into_iter().flat_map(|a| a.subdevices) {
-            subdevice.port.release();
-        }
     }
 
     /// The subdevices the device registered, in order.

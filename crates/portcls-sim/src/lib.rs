@@ -26,6 +26,7 @@
 
 mod adapter;
 pub mod ks_rules;
+mod pnp;
 pub mod pool;
 mod port;
 pub mod sched;
@@ -49,6 +50,7 @@ use portcls_sys::{
 };
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
+pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use stream::{Stream, StreamBuffer};
 pub use world::TraceEvent;
@@ -220,6 +222,12 @@ pub enum Ddi {
     UnmapAllocatedPages,
     /// `IPortWaveRTStream::FreePagesFromMdl`.
     FreePagesFromMdl,
+    /// `PcDispatchIrp` (PortCls handling a PnP IRP).
+    PcDispatchIrp,
+    /// `PcRegisterAdapterPowerManagement`.
+    PcRegisterAdapterPowerManagement,
+    /// `IAdapterPowerManagement::PowerChangeState` (PortCls calling the adapter).
+    PowerChangeState,
 }
 
 impl Ddi {
@@ -256,7 +264,10 @@ impl Ddi {
             | Self::AllocatePagesForMdl
             | Self::MapAllocatedPages
             | Self::UnmapAllocatedPages
-            | Self::FreePagesFromMdl => PASSIVE_LEVEL,
+            | Self::FreePagesFromMdl
+            | Self::PcDispatchIrp
+            | Self::PcRegisterAdapterPowerManagement
+            | Self::PowerChangeState => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -489,6 +500,14 @@ pub enum Violation {
         ddi: Ddi,
         /// The MDL.
         mdl: usize,
+    },
+    /// A stream resource of the device was still registered at a moment the documentation
+    /// says it must be gone (stop, surprise removal, removal, leaving D0).
+    RegisteredAcrossTransition {
+        /// The moment.
+        transition: &'static str,
+        /// How many registrations were left.
+        registrations: usize,
     },
     /// A miniport stream broke the WaveRT stream contract (an answer out of range, a buffer
     /// not freed by its close, a reference kept after the pin closed).

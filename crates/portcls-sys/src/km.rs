@@ -401,6 +401,49 @@ pub type PDEVICE_DESCRIPTION = *mut DEVICE_DESCRIPTION;
 
 /// `IRP_MJ_MAXIMUM_FUNCTION`: the highest major function code.
 pub const IRP_MJ_MAXIMUM_FUNCTION: usize = 0x1b;
+/// `IRP_MJ_POWER`.
+pub const IRP_MJ_POWER: u8 = 0x16;
+/// `IRP_MJ_PNP`.
+pub const IRP_MJ_PNP: u8 = 0x1b;
+/// `IRP_MN_START_DEVICE`.
+pub const IRP_MN_START_DEVICE: u8 = 0x00;
+/// `IRP_MN_REMOVE_DEVICE`.
+pub const IRP_MN_REMOVE_DEVICE: u8 = 0x02;
+/// `IRP_MN_STOP_DEVICE`.
+pub const IRP_MN_STOP_DEVICE: u8 = 0x04;
+/// `IRP_MN_SURPRISE_REMOVAL`.
+pub const IRP_MN_SURPRISE_REMOVAL: u8 = 0x17;
+
+/// Byte offset of `DeviceExtension` in a 64-bit `DEVICE_OBJECT` (x64 and arm64).
+pub const DEVICE_OBJECT_EXTENSION_OFFSET: usize = 0x40;
+
+/// Byte offset of `Tail.Overlay.CurrentStackLocation` in a 64-bit `IRP` (what the header's
+/// inline `IoGetCurrentIrpStackLocation` reads; the same on x64 and arm64).
+pub const IRP_CURRENT_STACK_LOCATION_OFFSET: usize = 0xB8;
+/// Bytes of a 64-bit `IRP` without its stack locations.
+pub const IRP_SIZE: usize = 0xD0;
+/// Bytes of one 64-bit `IO_STACK_LOCATION`; `MajorFunction` is its byte 0, `MinorFunction`
+/// byte 1.
+pub const IO_STACK_LOCATION_SIZE: usize = 0x48;
+
+/// `DEVICE_POWER_STATE` values as `POWER_STATE.DeviceState` carries them.
+pub const POWER_DEVICE_D0: u32 = 1;
+/// `PowerDeviceD1`.
+pub const POWER_DEVICE_D1: u32 = 2;
+/// `PowerDeviceD2`.
+pub const POWER_DEVICE_D2: u32 = 3;
+/// `PowerDeviceD3`.
+pub const POWER_DEVICE_D3: u32 = 4;
+/// `POWER_STATE`: a union of two 4-byte enums, passed by value; for an adapter's
+/// `IAdapterPowerManagement` it is always the device state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct POWER_STATE {
+    /// `DeviceState` (`PowerDeviceD0` = 1 ... `PowerDeviceD3` = 4).
+    pub DeviceState: u32,
+}
+/// `PDEVICE_CAPABILITIES`: only ever handled by pointer here.
+pub type PDEVICE_CAPABILITIES = *mut core::ffi::c_void;
 
 /// `PDRIVER_INITIALIZE`: the `DriverEntry` routine.
 pub type PDRIVER_INITIALIZE = Option<

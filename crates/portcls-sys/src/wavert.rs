@@ -14,9 +14,9 @@
 //! returned by value) would read garbage.
 
 use crate::km::{
-    ACCESS_MASK, BOOLEAN, DEVICE_REGISTRY_PROPERTY, MEMORY_CACHING_TYPE, PDEVICE_DESCRIPTION,
-    PDRIVER_ADD_DEVICE, PDRIVER_OBJECT, PHYSICAL_ADDRESS, PIRP, PKEVENT, PMDL, POBJECT_ATTRIBUTES,
-    PUNICODE_STRING,
+    ACCESS_MASK, BOOLEAN, DEVICE_REGISTRY_PROPERTY, MEMORY_CACHING_TYPE, PDEVICE_CAPABILITIES,
+    PDEVICE_DESCRIPTION, PDRIVER_ADD_DEVICE, PDRIVER_OBJECT, PHYSICAL_ADDRESS, PIRP, PKEVENT, PMDL,
+    POBJECT_ATTRIBUTES, POWER_STATE, PUNICODE_STRING,
 };
 use crate::ks::{
     KSEVENT_TYPE_BASICSUPPORT, KSEVENT_TYPE_ENABLE, KSEVENT_TYPE_ONESHOT,
@@ -759,6 +759,42 @@ pub type PCPFNSTARTDEVICE = Option<
 #[allow(clippy::cast_possible_truncation)] // 512 on 64-bit
 pub const PORT_CLASS_DEVICE_EXTENSION_SIZE: ULONG = (64 * core::mem::size_of::<usize>()) as ULONG;
 
+/// `IID_IAdapterPowerManagement` {793417D0-35FE-11D1-AD08-00A0C90AB1B0}.
+pub const IID_IAdapterPowerManagement: GUID =
+    GUID::from_u128(0x7934_17D0_35FE_11D1_AD08_00A0_C90A_B1B0);
+
+/// `IAdapterPowerManagement`: the adapter's power callbacks, registered with
+/// [`PcRegisterAdapterPowerManagement`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct IAdapterPowerManagement {
+    /// The object's vtable.
+    pub lpVtbl: *const IAdapterPowerManagementVtbl,
+}
+/// `PADAPTERPOWERMANAGEMENT`.
+pub type PADAPTERPOWERMANAGEMENT = *mut IAdapterPowerManagement;
+
+/// The vtable of [`IAdapterPowerManagement`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IAdapterPowerManagementVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `PowerChangeState(this, NewState)`: the device is entering `NewState`.
+    pub PowerChangeState:
+        unsafe extern "system" fn(this: *mut IAdapterPowerManagement, NewState: POWER_STATE),
+    /// Slot 4: `QueryPowerChangeState(this, NewStateQuery)`.
+    pub QueryPowerChangeState: unsafe extern "system" fn(
+        this: *mut IAdapterPowerManagement,
+        NewStateQuery: POWER_STATE,
+    ) -> NTSTATUS,
+    /// Slot 5: `QueryDeviceCapabilities(this, PowerDeviceCaps)`.
+    pub QueryDeviceCapabilities: unsafe extern "system" fn(
+        this: *mut IAdapterPowerManagement,
+        PowerDeviceCaps: PDEVICE_CAPABILITIES,
+    ) -> NTSTATUS,
+}
+
 // The portcls.sys adapter exports. With `link` they are raw-dylib imports.
 #[cfg_attr(
     feature = "link",
@@ -805,6 +841,18 @@ unsafe extern "system" {
         FromPin: ULONG,
         ToUnknown: PUNKNOWN,
         ToPin: ULONG,
+    ) -> NTSTATUS;
+
+    /// `PcDispatchIrp`: PortCls's IRP dispatcher, which an adapter that hooks a major function
+    /// calls to pass the IRP on. IRQL: as the IRP's.
+    pub fn PcDispatchIrp(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS;
+
+    /// `PcRegisterAdapterPowerManagement`: PortCls queries `Unknown` for
+    /// [`IAdapterPowerManagement`], keeps it, and calls it on power changes of the device
+    /// (`DeviceObject`). IRQL: `PASSIVE_LEVEL`.
+    pub fn PcRegisterAdapterPowerManagement(
+        Unknown: PUNKNOWN,
+        DeviceObject: PDEVICE_OBJECT,
     ) -> NTSTATUS;
 }
 

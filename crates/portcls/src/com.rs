@@ -64,6 +64,7 @@ portcls_interfaces! {
     IPortWaveRT(IPortWaveRTVtbl) => IID_IPortWaveRT,
     IPortTopology(IPortTopologyVtbl) => IID_IPortTopology,
     IPortWaveRTStream(IPortWaveRTStreamVtbl) => IID_IPortWaveRTStream,
+    IAdapterPowerManagement(IAdapterPowerManagementVtbl) => IID_IAdapterPowerManagement,
     IMiniport(IMiniportVtbl) => IID_IMiniport,
     IMiniportWaveRT(IMiniportWaveRTVtbl) => IID_IMiniportWaveRT,
     IMiniportTopology(IMiniportTopologyVtbl) => IID_IMiniportTopology,

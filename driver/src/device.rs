@@ -1,0 +1,349 @@
+//! The adapter object: the device's own state, its power callbacks, and the PnP hook that
+//! takes every stream's engine down before the device stops, is surprise-removed or removed.
+//!
+//! The stream-resource documentation lists the moments a driver must have unregistered its
+//! resources: stop, surprise removal, removal, and leaving D0. The engine threads are the
+//! resources, so at each of those moments [`Adapter::halt`] stops every running engine (which
+//! unregisters it first) and marks the device halted; [`Adapter::resume`] (start, return to
+//! D0) restarts the engines of streams that are still acquired.
+//!
+//! # Where things live
+//! - The adapter is a COM object in pool implementing `IAdapterPowerManagement`. The FDO's
+//!   extension holds one reference in the slot after PortCls's own 512 bytes (the driver asks
+//!   `PcAddAdapterDevice` for [`EXTENSION_SIZE`]); PortCls holds another through
+//!   `PcRegisterAdapterPowerManagement`; each wave miniport and stream holds one. The slot's
+//!   reference goes when removal has passed through PortCls.
+//! - One [`Gate`] serialises everything that starts or stops engines: the halted flag, the
+//!   stream list, and every stream's engine slot. Streams add themselves when created and
+//!   remove themselves when freed, both inside the gate, so a halt never meets a stream that
+//!   is half gone.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+
+use portcls::ComPtr;
+use portcls_sys::km::{
+    DEVICE_OBJECT_EXTENSION_OFFSET, IRP_CURRENT_STACK_LOCATION_OFFSET, IRP_MN_REMOVE_DEVICE,
+    IRP_MN_STOP_DEVICE, IRP_MN_SURPRISE_REMOVAL, PDEVICE_CAPABILITIES, PIRP, POWER_DEVICE_D0,
+    POWER_STATE,
+};
+use portcls_sys::wavert::{
+    IAdapterPowerManagement, IAdapterPowerManagementVtbl, IID_IAdapterPowerManagement,
+    PORT_CLASS_DEVICE_EXTENSION_SIZE, PcDispatchIrp,
+};
+use portcls_sys::{
+    GUID, NTSTATUS, PDEVICE_OBJECT, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, ULONG,
+};
+
+use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::pool::Pool;
+use crate::stream::WaveStream;
+use crate::sync::{Gate, GateGuard};
+
+/// The most streams one adapter tracks (one per host pin instance; the filters allow one each).
+pub const MAX_STREAMS: usize = 4;
+/// The device-extension size the driver asks `PcAddAdapterDevice` for: PortCls's part plus a
+/// pointer to the adapter object.
+#[allow(clippy::cast_possible_truncation)] // 8 bytes
+pub const EXTENSION_SIZE: ULONG =
+    PORT_CLASS_DEVICE_EXTENSION_SIZE + core::mem::size_of::<usize>() as ULONG;
+
+/// What the gate protects.
+#[derive(Debug)]
+struct Guarded {
+    halted: bool,
+    streams: [usize; MAX_STREAMS],
+}
+
+/// The adapter's state.
+#[derive(Debug)]
+pub struct Adapter {
+    gate: Gate,
+    guarded: UnsafeCell<Guarded>,
+}
+
+// SAFETY: `guarded` is only reached inside the gate (see `Inside`).
+unsafe impl Sync for Adapter {}
+// SAFETY: as above.
+unsafe impl Send for Adapter {}
+
+/// Being inside the adapter's gate: access to what it protects.
+pub struct Inside<'a> {
+    adapter: &'a Adapter,
+    _guard: GateGuard<'a>,
+}
+
+impl core::fmt::Debug for Inside<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Inside").finish_non_exhaustive()
+    }
+}
+
+impl Inside<'_> {
+    fn guarded(&mut self) -> &mut Guarded {
+        // SAFETY: inside the gate (this value exists only while it is held), and borrowed
+        // mutably through `self`, so this is the only reference.
+        unsafe { &mut *self.adapter.guarded.get() }
+    }
+
+    /// Whether the device is halted (stopped, removed, or out of D0): no engine may run.
+    pub fn halted(&mut self) -> bool {
+        self.guarded().halted
+    }
+
+    /// Adds a stream to the list.
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` when the list is full.
+    pub fn add_stream(&mut self, stream: &WaveStream) -> Result<(), NTSTATUS> {
+        let address = core::ptr::from_ref(stream).addr();
+        let slot = self.guarded().streams.iter_mut().find(|s| **s == 0);
+        let slot = slot.ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        *slot = address;
+        Ok(())
+    }
+
+    /// Removes a stream from the list (nothing if it is not there).
+    pub fn remove_stream(&mut self, stream: &WaveStream) {
+        let address = core::ptr::from_ref(stream).addr();
+        for slot in &mut self.guarded().streams {
+            if *slot == address {
+                *slot = 0;
+            }
+        }
+    }
+
+    fn set_halted(&mut self, halted: bool) {
+        self.guarded().halted = halted;
+        let streams = self.guarded().streams;
+        for address in streams.into_iter().filter(|&a| a != 0) {
+            let stream: *const WaveStream = core::ptr::with_exposed_provenance(address);
+            // SAFETY: a listed stream is alive: it removes itself inside the gate before its
+            // memory goes, and we are inside the gate.
+            let stream = unsafe { &*stream };
+            if halted {
+                stream.halt(self);
+            } else {
+                stream.resume(self);
+            }
+        }
+    }
+}
+
+impl Adapter {
+    /// Creates the adapter object (not halted, no streams).
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` without pool.
+    pub fn create(pool: Pool) -> Result<ComPtr<IAdapterPowerManagement>, NTSTATUS> {
+        let adapter = Self {
+            gate: Gate::new(),
+            guarded: UnsafeCell::new(Guarded {
+                halted: false,
+                streams: [0; MAX_STREAMS],
+            }),
+        };
+        let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
+        // SAFETY: the object just made, in its final place; nobody else has it yet.
+        unsafe { Self::of(&object).gate.init() };
+        Ok(object)
+    }
+
+    /// The adapter behind one of its interface pointers.
+    #[must_use]
+    pub fn of(object: &ComPtr<IAdapterPowerManagement>) -> &Self {
+        // SAFETY: every IAdapterPowerManagement pointer the driver holds is one of its own
+        // adapters (only `create` makes them), alive while the ComPtr is.
+        unsafe { ComObject::<Self>::from_this(object.as_raw().cast()) }
+    }
+
+    /// Enters the gate. Call at `PASSIVE_LEVEL`, never while inside it.
+    pub fn enter(&self) -> Inside<'_> {
+        Inside {
+            adapter: self,
+            _guard: self.gate.enter(),
+        }
+    }
+
+    /// Stops every engine (unregistering it first) and keeps them stopped until
+    /// [`Adapter::resume`]. Call at `PASSIVE_LEVEL`.
+    pub fn halt(&self) {
+        self.enter().set_halted(true);
+    }
+
+    /// Lets engines run again and restarts those of acquired streams. Call at
+    /// `PASSIVE_LEVEL`.
+    pub fn resume(&self) {
+        self.enter().set_halted(false);
+    }
+}
+
+// ---- IAdapterPowerManagement ----
+
+unsafe extern "system" fn power_change_state(
+    this: *mut IAdapterPowerManagement,
+    state: POWER_STATE,
+) {
+    // SAFETY: PortCls calls through a live adapter.
+    let adapter = unsafe { ComObject::<Adapter>::from_this(this.cast::<c_void>()) };
+    if state.DeviceState == POWER_DEVICE_D0 {
+        adapter.resume();
+    } else {
+        adapter.halt();
+    }
+}
+
+unsafe extern "system" fn query_power_change_state(
+    _this: *mut IAdapterPowerManagement,
+    _state: POWER_STATE,
+) -> NTSTATUS {
+    // Any state is fine: leaving D0 only stops the engines.
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn query_device_capabilities(
+    _this: *mut IAdapterPowerManagement,
+    _capabilities: PDEVICE_CAPABILITIES,
+) -> NTSTATUS {
+    // A virtual device keeps the capabilities the bus reported.
+    STATUS_SUCCESS
+}
+
+static ADAPTER_VTABLE: IAdapterPowerManagementVtbl = IAdapterPowerManagementVtbl {
+    base__: unknown_vtable::<Adapter>(),
+    PowerChangeState: power_change_state,
+    QueryPowerChangeState: query_power_change_state,
+    QueryDeviceCapabilities: query_device_capabilities,
+};
+
+// SAFETY: ADAPTER_VTABLE begins with unknown_vtable::<Adapter>() and its slots expect a
+// ComObject<Adapter>.
+unsafe impl ComClass for Adapter {
+    type Vtable = IAdapterPowerManagementVtbl;
+    const VTABLE: &'static IAdapterPowerManagementVtbl = &ADAPTER_VTABLE;
+    const INTERFACES: &'static [GUID] = &[IID_IAdapterPowerManagement];
+}
+
+// ---- The FDO's slot ----
+
+/// The slot after PortCls's part of the FDO's extension.
+///
+/// # Safety
+/// `fdo` is the adapter's FDO, made by `PcAddAdapterDevice` with [`EXTENSION_SIZE`].
+unsafe fn slot(fdo: PDEVICE_OBJECT) -> *mut usize {
+    // SAFETY: a DEVICE_OBJECT holds its extension pointer at this (8-aligned) offset.
+    let field = unsafe {
+        fdo.cast::<*mut usize>()
+            .byte_add(DEVICE_OBJECT_EXTENSION_OFFSET)
+    };
+    // SAFETY: the caller's live FDO.
+    let extension = unsafe { field.read() };
+    // SAFETY: the extension has EXTENSION_SIZE bytes (caller's contract); the slot is its last
+    // pointer, aligned because 512 is.
+    unsafe { extension.byte_add(PORT_CLASS_DEVICE_EXTENSION_SIZE as usize) }
+}
+
+/// The adapter in the FDO's slot (a new reference), making it first if the slot is empty.
+///
+/// # Errors
+/// `STATUS_INSUFFICIENT_RESOURCES` without pool.
+///
+/// # Safety
+/// `fdo` is the adapter's FDO, made by `PcAddAdapterDevice` with [`EXTENSION_SIZE`]; call at
+/// `PASSIVE_LEVEL`, with PnP requests for the device serialised (as `StartDevice` is).
+pub unsafe fn adapter_of(
+    fdo: PDEVICE_OBJECT,
+    pool: Pool,
+) -> Result<ComPtr<IAdapterPowerManagement>, NTSTATUS> {
+    // SAFETY: caller's contract.
+    let slot = unsafe { slot(fdo) };
+    // SAFETY: the slot is ours and PnP is serialised.
+    let current = unsafe { slot.read() };
+    let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
+    // SAFETY: a non-null slot holds a reference to a live adapter.
+    if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
+        return Ok(adapter);
+    }
+    let adapter = Adapter::create(pool)?;
+    let stored = adapter.clone().into_raw().expose_provenance();
+    // SAFETY: as above; the slot now owns the reference `stored` names.
+    unsafe { slot.write(stored) };
+    Ok(adapter)
+}
+
+/// Takes the adapter out of the FDO's slot (its reference passes to the caller).
+///
+/// # Safety
+/// As for [`adapter_of`].
+unsafe fn take_adapter(fdo: PDEVICE_OBJECT) -> Option<ComPtr<IAdapterPowerManagement>> {
+    // SAFETY: caller's contract.
+    let slot = unsafe { slot(fdo) };
+    // SAFETY: as above.
+    let current = unsafe { slot.replace(0) };
+    let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
+    // SAFETY: the slot's own reference, now handed over.
+    unsafe { ComPtr::from_raw(current) }
+}
+
+/// The current stack location's minor function code.
+///
+/// # Safety
+/// `irp` is a live IRP.
+unsafe fn minor_function(irp: PIRP) -> u8 {
+    // SAFETY: `IoGetCurrentIrpStackLocation`: the pointer at this (8-aligned) offset of a
+    // 64-bit IRP.
+    let field = unsafe {
+        irp.cast::<*const u8>()
+            .byte_add(IRP_CURRENT_STACK_LOCATION_OFFSET)
+    };
+    // SAFETY: the caller's live IRP.
+    let location = unsafe { field.read() };
+    // SAFETY: `MinorFunction` is byte 1 of the stack location.
+    let minor = unsafe { location.add(1) };
+    // SAFETY: as above.
+    unsafe { minor.read() }
+}
+
+/// The driver's `IRP_MJ_PNP` hook: before PortCls sees a stop, surprise removal or removal,
+/// every engine is halted (and so unregistered); after a removal has passed through PortCls
+/// the FDO's reference on the adapter goes. Everything is then passed on with
+/// `PcDispatchIrp`.
+///
+/// # Safety
+/// Called by the I/O manager with the adapter's FDO and a PnP IRP, at `PASSIVE_LEVEL`.
+pub unsafe extern "system" fn pnp_dispatch(fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
+    // SAFETY: the I/O manager's IRP.
+    let minor = unsafe { minor_function(irp) };
+    let leaving = matches!(
+        minor,
+        IRP_MN_STOP_DEVICE | IRP_MN_SURPRISE_REMOVAL | IRP_MN_REMOVE_DEVICE
+    );
+    if leaving {
+        // SAFETY: our FDO; PnP IRPs are serialised for a device.
+        let slot = unsafe { slot(fdo) };
+        // SAFETY: as above.
+        let current = unsafe { slot.read() };
+        let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
+        // SAFETY: a non-null slot holds a reference to a live adapter.
+        if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
+            Adapter::of(&adapter).halt();
+        }
+    }
+    // SAFETY: forwarded as received.
+    let status = unsafe { PcDispatchIrp(fdo, irp) };
+    if minor == IRP_MN_REMOVE_DEVICE {
+        // SAFETY: our FDO; removal is the last PnP IRP it sees.
+        drop(unsafe { take_adapter(fdo) });
+    }
+    status
+}
+
+/// Hooks `IRP_MJ_PNP` of the driver object (after `PcInitializeAdapterDriver` filled it).
+///
+/// # Safety
+/// `driver` is the driver object `DriverEntry` received, not yet shared.
+pub unsafe fn hook_pnp(driver: portcls_sys::km::PDRIVER_OBJECT) {
+    let index = usize::from(portcls_sys::km::IRP_MJ_PNP);
+    // SAFETY: caller's contract; the index is within MajorFunction.
+    unsafe { (*driver).MajorFunction[index] = Some(pnp_dispatch) };
+}
