@@ -32,6 +32,7 @@ mod port;
 pub mod sched;
 pub mod stream;
 mod sync;
+pub mod wav;
 mod world;
 
 use std::cell::{Cell, RefCell};

@@ -120,6 +120,7 @@ pub unsafe extern "system" fn PcDispatchIrp(device: PDEVICE_OBJECT, irp: PIRP) -
                 STATUS_NOT_SUPPORTED,
             );
         };
+        let start = world.lock().trace.len();
         let status = match request {
             PnpRequest::Start => call_start_device(world, device, irp),
             PnpRequest::Stop | PnpRequest::SurpriseRemoval => {
@@ -135,9 +136,12 @@ pub unsafe extern "system" fn PcDispatchIrp(device: PDEVICE_OBJECT, irp: PIRP) -
                 STATUS_SUCCESS
             }
         };
-        world
-            .lock()
-            .record(Ddi::PcDispatchIrp, format!("PnP {request:?}"), status)
+        world.lock().record_at(
+            start,
+            Ddi::PcDispatchIrp,
+            format!("PnP {request:?}"),
+            status,
+        )
     })
 }
 

@@ -505,6 +505,7 @@ impl Sim {
         let bytes = storage.as_mut_ptr().cast::<u8>();
         // SAFETY: `storage` holds at least `format.len()` bytes; the regions do not overlap.
         unsafe { std::ptr::copy_nonoverlapping(format.as_ptr(), bytes, format.len()) };
+        let start = self.world.lock().trace.len();
         // SAFETY: the bound miniport of a WaveRT port implements IMiniportWaveRT.
         let vtable: IMiniportWaveRTVtbl = unsafe { vtable_of(miniport.cast()) };
         let mut raw: *mut IMiniportWaveRTStream = null_mut();
@@ -525,7 +526,9 @@ impl Sim {
             if capture { "capture" } else { "render" },
             format.len()
         );
-        self.world.lock().record(Ddi::NewStream, detail, status);
+        self.world
+            .lock()
+            .record_at(start, Ddi::NewStream, detail, status);
         let stream = NonNull::new(raw).filter(|_| NT_SUCCESS(status));
         let Some(stream) = stream else {
             let mut state = self.world.lock();
@@ -638,10 +641,15 @@ impl Stream {
         Some(unsafe { vtable_of(raw.as_ptr().cast()) })
     }
 
-    fn record(&self, ddi: Ddi, detail: &str, status: NTSTATUS) -> NTSTATUS {
+    /// Where the trace stands (to record a call before what it caused).
+    fn mark(&self) -> usize {
+        self.world.lock().trace.len()
+    }
+
+    fn record(&self, start: usize, ddi: Ddi, detail: &str, status: NTSTATUS) -> NTSTATUS {
         self.world
             .lock()
-            .record(ddi, format!("stream#{}: {detail}", self.id), status)
+            .record_at(start, ddi, format!("stream#{}: {detail}", self.id), status)
     }
 
     /// The stream's id in the trace.
@@ -670,13 +678,19 @@ impl Stream {
 
     /// `SetFormat` with the bytes of a `KSDATAFORMAT`.
     pub fn set_format(&mut self, format: &[u8]) -> NTSTATUS {
+        let start = self.mark();
         let mut storage = vec![0u64; format.len().div_ceil(8).max(8)];
         let bytes = storage.as_mut_ptr().cast::<u8>();
         // SAFETY: `storage` holds at least `format.len()` bytes; no overlap.
         unsafe { std::ptr::copy_nonoverlapping(format.as_ptr(), bytes, format.len()) };
         // SAFETY: a live stream and a readable format.
         let status = unsafe { (self.vtable().SetFormat)(self.miniport.as_ptr(), bytes.cast()) };
-        self.record(Ddi::SetFormat, &format!("{} bytes", format.len()), status)
+        self.record(
+            start,
+            Ddi::SetFormat,
+            &format!("{} bytes", format.len()),
+            status,
+        )
     }
 
     /// Allocates the cyclic buffer: `AllocateBufferWithNotification` when `notifications` is
@@ -689,6 +703,7 @@ impl Stream {
         notifications: u32,
         requested: u32,
     ) -> Result<StreamBuffer, NTSTATUS> {
+        let start = self.mark();
         let mut mdl: PMDL = null_mut();
         let mut size: ULONG = 0;
         let mut offset: ULONG = 0;
@@ -728,7 +743,7 @@ impl Stream {
         let detail = format!(
             "{requested} bytes, {notifications} notification(s) -> {size} bytes at offset {offset}"
         );
-        self.record(ddi, &detail, status);
+        self.record(start, ddi, &detail, status);
         if !NT_SUCCESS(status) {
             return Err(status);
         }
@@ -760,6 +775,7 @@ impl Stream {
 
     /// Frees the buffer through the call matching its allocation.
     pub fn free_buffer(&mut self) {
+        let start = self.mark();
         let Some(buffer) = self.buffer.take() else {
             return;
         };
@@ -772,6 +788,7 @@ impl Stream {
             unsafe { (vtable.FreeBufferWithNotification)(raw.as_ptr(), mdl, buffer.size) };
         }
         self.record(
+            start,
             Ddi::FreeBuffer,
             &format!("{} bytes", buffer.size),
             STATUS_SUCCESS,
@@ -825,6 +842,7 @@ impl Stream {
     /// Registers a notification event the model made (a synchronization event, as the audio
     /// engine's are).
     pub fn register_event(&mut self) -> NTSTATUS {
+        let start = self.mark();
         let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) else {
             return STATUS_NOINTERFACE;
         };
@@ -834,11 +852,12 @@ impl Stream {
         unsafe { crate::sched::KeInitializeEvent(address, crate::sched::SYNCHRONIZATION_EVENT, 0) };
         // SAFETY: a live stream and an initialised event.
         let status = unsafe { (vtable.RegisterNotificationEvent)(raw.as_ptr(), address.cast()) };
-        self.record(Ddi::RegisterNotificationEvent, "", status)
+        self.record(start, Ddi::RegisterNotificationEvent, "", status)
     }
 
     /// Unregisters the event.
     pub fn unregister_event(&mut self) -> NTSTATUS {
+        let start = self.mark();
         let (Some(vtable), Some(raw), Some(event)) = (
             self.notification_vtable(),
             self.notification,
@@ -849,7 +868,7 @@ impl Stream {
         let address = std::ptr::from_mut(&mut **event).cast::<c_void>();
         // SAFETY: a live stream and the event registered before.
         let status = unsafe { (vtable.UnregisterNotificationEvent)(raw.as_ptr(), address.cast()) };
-        self.record(Ddi::UnregisterNotificationEvent, "", status)
+        self.record(start, Ddi::UnregisterNotificationEvent, "", status)
     }
 
     /// How many times the miniport signalled the registered event.
@@ -864,6 +883,7 @@ impl Stream {
 
     /// `SetState` with a raw `KSSTATE`.
     pub fn set_state(&mut self, state: u32) -> NTSTATUS {
+        let start = self.mark();
         // SAFETY: a live stream.
         let status = unsafe {
             (self.vtable().SetState)(self.miniport.as_ptr(), KSSTATE(state.cast_signed()))
@@ -871,7 +891,12 @@ impl Stream {
         if NT_SUCCESS(status) {
             self.state = state;
         }
-        self.record(Ddi::SetState, &format!("-> {}", state_name(state)), status)
+        self.record(
+            start,
+            Ddi::SetState,
+            &format!("-> {}", state_name(state)),
+            status,
+        )
     }
 
     /// Steps the state one `KSSTATE` at a time to `target`, as PortCls does; stops at the
@@ -919,6 +944,7 @@ impl Stream {
     /// `GetHWLatency`; a field the miniport left unwritten is a contract breach.
     #[must_use]
     pub fn hw_latency(&self) -> KSRTAUDIO_HWLATENCY {
+        let start = self.mark();
         let mut latency = KSRTAUDIO_HWLATENCY {
             FifoSize: u32::MAX,
             ChipsetDelay: u32::MAX,
@@ -933,6 +959,7 @@ impl Stream {
             });
         }
         self.record(
+            start,
             Ddi::GetHwLatency,
             &format!(
                 "fifo {} bytes, chipset {} / codec {} x 100 ns",
@@ -946,6 +973,7 @@ impl Stream {
     /// `GetPositionRegister` and `GetClockRegister`'s statuses.
     #[must_use]
     pub fn registers(&self) -> (NTSTATUS, NTSTATUS) {
+        let start = self.mark();
         let vtable = self.vtable();
         let mut register = KSRTAUDIO_HWREGISTER {
             Register: null_mut(),
@@ -960,6 +988,7 @@ impl Stream {
         // SAFETY: as above.
         let clock = unsafe { (vtable.GetClockRegister)(self.miniport.as_ptr(), &raw mut register) };
         self.record(
+            start,
             Ddi::GetRegister,
             &format!(
                 "position {}, clock {}",
@@ -987,6 +1016,7 @@ impl Stream {
         if self.event.is_some() {
             let _ = self.unregister_event();
         }
+        let start = self.mark();
         if let Some(raw) = self.notification.take() {
             // SAFETY: the reference the query took.
             let unknown: IUnknownVtbl = unsafe { vtable_of(raw.as_ptr().cast()) };
@@ -998,6 +1028,7 @@ impl Stream {
         // SAFETY: as above.
         let left = unsafe { (unknown.Release)(self.miniport.as_ptr().cast()) };
         self.record(
+            start,
             Ddi::CloseStream,
             &format!("{left} reference(s) left"),
             STATUS_SUCCESS,

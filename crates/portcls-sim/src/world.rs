@@ -204,6 +204,27 @@ impl State {
         self.violations.push(violation);
     }
 
+    /// Records a call whose own calls (made while it ran) are already in the trace from index
+    /// `at` on: it goes before them, where it began.
+    pub(crate) fn record_at(
+        &mut self,
+        at: usize,
+        ddi: Ddi,
+        detail: String,
+        status: NTSTATUS,
+    ) -> NTSTATUS {
+        let at = at.min(self.trace.len());
+        self.trace.insert(
+            at,
+            TraceEvent {
+                ddi,
+                detail,
+                status,
+            },
+        );
+        status
+    }
+
     pub(crate) fn record(&mut self, ddi: Ddi, detail: String, status: NTSTATUS) -> NTSTATUS {
         self.trace.push(TraceEvent {
             ddi,

@@ -85,6 +85,23 @@ fn host_steps() -> Vec<Step> {
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
         ),
+        cargo(
+            "the newcomer's command (sample in the simulator, Windows 10 1511, WAV out)",
+            &[
+                "run",
+                "--quiet",
+                "-p",
+                "wavert-sample",
+                "--example",
+                "simulate",
+                "--",
+                "--quiet",
+                "--seconds",
+                "1",
+                "--wav",
+                "target/simulate-capture.wav",
+            ],
+        ),
         Step {
             name: "docs (warnings are errors)".to_owned(),
             action: Action::Cargo {
