@@ -20,6 +20,9 @@ use crate::kernel::{
 };
 use crate::pool::{Pool, PoolBox};
 
+/// How many times the engine asks PortCls to remove its registration before giving up.
+const REMOVAL_ATTEMPTS: u32 = 3;
+
 /// The work the engine does once per period, on its thread, at `PASSIVE_LEVEL`.
 pub trait Period: Sync + 'static {
     /// One period's work. `counter` and `frequency` are the performance counter's reading.
@@ -202,9 +205,20 @@ impl<P: Period> Engine<P> {
     }
 
     fn shut_down(&mut self) -> Result<(), Error> {
-        let Some(registration) = self.registration.take() else {
+        let Some(mut registration) = self.registration.take() else {
             return Ok(());
         };
+        // PortCls refuses a removal only when it did not remove; try a few times before
+        // letting the thread go registered (which Driver Verifier would flag).
+        for _ in 1..REMOVAL_ATTEMPTS {
+            match registration.try_unregister() {
+                Ok(thread) => {
+                    join(&self.shared, &thread);
+                    return Ok(());
+                }
+                Err((again, _)) => registration = again,
+            }
+        }
         let (thread, outcome) = registration.unregister();
         join(&self.shared, &thread);
         outcome

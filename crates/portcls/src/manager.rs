@@ -406,6 +406,19 @@ impl<R: AsRef<Route>> Active<R> {
             None => Ok(()),
         }
     }
+
+    /// Like `finish`, but a refused removal keeps the handle (PortCls still holds it), so it
+    /// can be tried again.
+    fn try_finish(&mut self) -> Result<(), Error> {
+        match self.handle {
+            Some(handle) => {
+                self.route.as_ref().remove(handle)?;
+                self.handle = None;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl<R: AsRef<Route>> Drop for Active<R> {
@@ -484,6 +497,21 @@ impl OwnedThreadRegistration {
         let outcome = active.finish();
         (thread, outcome)
     }
+
+    /// Removes the registration and hands the thread back; if PortCls refuses the removal,
+    /// hands the registration back intact (still registered) with the error, so the caller
+    /// can try again before letting the thread go. (PortCls reports a failure only when it
+    /// did not remove the resource.)
+    ///
+    /// # Errors
+    /// The registration, unchanged, and the failure ([`Step::Remove`] or
+    /// [`Error::IrqlNotPassive`]).
+    pub fn try_unregister(mut self) -> Result<Thread, (Self, Error)> {
+        match self.active.try_finish() {
+            Ok(()) => Ok(self.unregister().0),
+            Err(error) => Err((self, error)),
+        }
+    }
 }
 
 /// A registration that owns the interrupt connection and a reference on the PortCls interface.
@@ -526,6 +554,20 @@ impl OwnedInterruptRegistration {
         } = self;
         let outcome = active.finish();
         (interrupt, outcome)
+    }
+
+    /// Removes the registration and hands the connection back; if PortCls refuses the
+    /// removal, hands the registration back intact with the error, so the caller can try
+    /// again before disconnecting.
+    ///
+    /// # Errors
+    /// The registration, unchanged, and the failure ([`Step::Remove`] or
+    /// [`Error::IrqlNotPassive`]).
+    pub fn try_unregister(mut self) -> Result<InterruptConnection, (Self, Error)> {
+        match self.active.try_finish() {
+            Ok(()) => Ok(self.unregister().0),
+            Err(error) => Err((self, error)),
+        }
     }
 }
 
