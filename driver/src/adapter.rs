@@ -50,6 +50,13 @@ pub unsafe extern "system" fn DriverEntry(
 
 /// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
 unsafe extern "system" fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
+    // The WDK build checks the IRQL as C drivers do (debug builds only).
+    #[cfg(feature = "wdk")]
+    {
+        use wdk_sys::APC_LEVEL;
+        use wdk_sys::ntddk::KeGetCurrentIrql;
+        wdk::paged_code!();
+    }
     // SAFETY: forwarded as PnP passed them; the extension is PortCls's own part only.
     unsafe {
         PcAddAdapterDevice(

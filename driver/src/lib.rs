@@ -15,8 +15,15 @@ pub mod dma;
 pub mod engine;
 pub mod format;
 pub mod identity;
-#[cfg(all(feature = "kernel", not(test)))]
+#[cfg(all(feature = "kernel", not(feature = "wdk"), not(test)))]
 mod image;
+// The WDK build: wdk-sys supplies `_fltused` and `__CxxFrameHandler3`, wdk-panic the panic
+// handler, and the WDK's libraries the memory routines (what `image` does for the cross-build).
+#[cfg(all(feature = "wdk", not(test)))]
+use wdk_panic as _;
+#[cfg(all(feature = "wdk-alloc-2004", not(test)))]
+#[global_allocator]
+static ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 pub mod kernel;
 pub mod miniport;
 pub mod notification;
