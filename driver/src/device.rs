@@ -52,7 +52,8 @@ pub const EXTENSION_SIZE: ULONG =
 #[derive(Debug)]
 struct Guarded {
     halted: bool,
-    streams: [usize; MAX_STREAMS],
+    /// Listed streams; null slots are free.
+    streams: [*const WaveStream; MAX_STREAMS],
 }
 
 /// The adapter's state.
@@ -96,19 +97,18 @@ impl Inside<'_> {
     /// # Errors
     /// `STATUS_INSUFFICIENT_RESOURCES` when the list is full.
     pub fn add_stream(&mut self, stream: &WaveStream) -> Result<(), NTSTATUS> {
-        let address = core::ptr::from_ref(stream).addr();
-        let slot = self.guarded().streams.iter_mut().find(|s| **s == 0);
+        let slot = self.guarded().streams.iter_mut().find(|s| s.is_null());
         let slot = slot.ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        *slot = address;
+        *slot = core::ptr::from_ref(stream);
         Ok(())
     }
 
     /// Removes a stream from the list (nothing if it is not there).
     pub fn remove_stream(&mut self, stream: &WaveStream) {
-        let address = core::ptr::from_ref(stream).addr();
+        let address = core::ptr::from_ref(stream);
         for slot in &mut self.guarded().streams {
-            if *slot == address {
-                *slot = 0;
+            if core::ptr::eq(*slot, address) {
+                *slot = core::ptr::null();
             }
         }
     }
@@ -116,8 +116,7 @@ impl Inside<'_> {
     fn set_halted(&mut self, halted: bool) {
         self.guarded().halted = halted;
         let streams = self.guarded().streams;
-        for address in streams.into_iter().filter(|&a| a != 0) {
-            let stream: *const WaveStream = core::ptr::with_exposed_provenance(address);
+        for stream in streams.into_iter().filter(|s| !s.is_null()) {
             // SAFETY: a listed stream is alive: it removes itself inside the gate before its
             // memory goes, and we are inside the gate.
             let stream = unsafe { &*stream };
@@ -140,7 +139,7 @@ impl Adapter {
             gate: Gate::new(),
             guarded: UnsafeCell::new(Guarded {
                 halted: false,
-                streams: [0; MAX_STREAMS],
+                streams: [core::ptr::null(); MAX_STREAMS],
             }),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
@@ -230,10 +229,10 @@ unsafe impl ComClass for Adapter {
 ///
 /// # Safety
 /// `fdo` is the adapter's FDO, made by `PcAddAdapterDevice` with [`EXTENSION_SIZE`].
-unsafe fn slot(fdo: PDEVICE_OBJECT) -> *mut usize {
+unsafe fn slot(fdo: PDEVICE_OBJECT) -> *mut *mut IAdapterPowerManagement {
     // SAFETY: a DEVICE_OBJECT holds its extension pointer at this (8-aligned) offset.
     let field = unsafe {
-        fdo.cast::<*mut usize>()
+        fdo.cast::<*mut *mut IAdapterPowerManagement>()
             .byte_add(DEVICE_OBJECT_EXTENSION_OFFSET)
     };
     // SAFETY: the caller's live FDO.
@@ -259,13 +258,12 @@ pub unsafe fn adapter_of(
     let slot = unsafe { slot(fdo) };
     // SAFETY: the slot is ours and PnP is serialised.
     let current = unsafe { slot.read() };
-    let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
     // SAFETY: a non-null slot holds a reference to a live adapter.
     if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
         return Ok(adapter);
     }
     let adapter = Adapter::create(pool)?;
-    let stored = adapter.clone().into_raw().expose_provenance();
+    let stored = adapter.clone().into_raw();
     // SAFETY: as above; the slot now owns the reference `stored` names.
     unsafe { slot.write(stored) };
     Ok(adapter)
@@ -279,8 +277,7 @@ unsafe fn take_adapter(fdo: PDEVICE_OBJECT) -> Option<ComPtr<IAdapterPowerManage
     // SAFETY: caller's contract.
     let slot = unsafe { slot(fdo) };
     // SAFETY: as above.
-    let current = unsafe { slot.replace(0) };
-    let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
+    let current = unsafe { slot.replace(core::ptr::null_mut()) };
     // SAFETY: the slot's own reference, now handed over.
     unsafe { ComPtr::from_raw(current) }
 }
@@ -323,7 +320,6 @@ pub unsafe extern "system" fn pnp_dispatch(fdo: PDEVICE_OBJECT, irp: PIRP) -> NT
         let slot = unsafe { slot(fdo) };
         // SAFETY: as above.
         let current = unsafe { slot.read() };
-        let current: *mut IAdapterPowerManagement = core::ptr::with_exposed_provenance_mut(current);
         // SAFETY: a non-null slot holds a reference to a live adapter.
         if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
             Adapter::of(&adapter).halt();

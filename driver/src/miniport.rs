@@ -38,7 +38,7 @@ pub struct WaveMiniport {
     subdevice: &'static Subdevice,
     pool: Pool,
     /// The adapter's FDO (for the PDO the stream resources are registered against).
-    fdo: usize,
+    fdo: AtomicPtr<portcls_sys::DEVICE_OBJECT>,
     /// The port from `Init`, not referenced: PortCls holds the miniport for the port's
     /// lifetime, so a reference back would be a cycle.
     port: AtomicPtr<IPortWaveRT>,
@@ -65,7 +65,7 @@ impl WaveMiniport {
         Self {
             subdevice,
             pool,
-            fdo: fdo.expose_provenance(),
+            fdo: AtomicPtr::new(fdo),
             port: AtomicPtr::new(core::ptr::null_mut()),
             adapter,
         }
@@ -95,7 +95,7 @@ impl WaveMiniport {
         // SAFETY: the port from Init, which outlives its miniport and so this call.
         let port = unsafe { ComPtr::from_raw_borrowed(port) }
             .ok_or(portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
-        let fdo: PDEVICE_OBJECT = core::ptr::with_exposed_provenance_mut(self.fdo);
+        let fdo = self.fdo.load(Ordering::Relaxed);
         // SAFETY: the adapter's FDO, which PortCls made and keeps while its miniports exist.
         let pdo = unsafe { Pdo::from_fdo(fdo) }.map_err(|error| error.status())?;
         let manager = StreamResourceManager::new(&port, pdo);

@@ -69,8 +69,8 @@ const MAX_CLIENT_FORMAT: u32 = 4096;
 /// The mapped buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Mapping {
-    mdl: usize,
-    address: usize,
+    mdl: PMDL,
+    address: *mut u8,
     bytes: u32,
 }
 
@@ -80,7 +80,8 @@ struct Inner {
     dma: Dma,
     tone: Tone,
     mapping: Option<Mapping>,
-    events: [usize; MAX_EVENTS],
+    /// Registered events; null slots are free.
+    events: [PKEVENT; MAX_EVENTS],
 }
 
 // SAFETY: the addresses are kernel objects and pool pages usable from any thread; all access
@@ -151,7 +152,7 @@ impl WaveStream {
                 dma: Dma::new(parts.format, parts.capture, frequency),
                 tone: Tone::new(parts.format),
                 mapping: None,
-                events: [0; MAX_EVENTS],
+                events: [null_mut(); MAX_EVENTS],
             }),
             engine: UnsafeCell::new(None),
         };
@@ -290,7 +291,7 @@ impl WaveStream {
             return error.status();
         }
         // SAFETY: the out pointers are writable (checked non-null).
-        unsafe { mdl_out.write(core::ptr::with_exposed_provenance_mut(mapping.mdl)) };
+        unsafe { mdl_out.write(mapping.mdl) };
         // SAFETY: as above.
         unsafe { size_out.write(size) };
         // SAFETY: as above.
@@ -327,8 +328,8 @@ impl WaveStream {
         // SAFETY: the mapping covers `bytes` (checked against the page count).
         unsafe { core::ptr::write_bytes(address.cast::<u8>(), 0, bytes as usize) };
         Some(Mapping {
-            mdl: mdl.expose_provenance(),
-            address: address.expose_provenance(),
+            mdl,
+            address: address.cast(),
             bytes,
         })
     }
@@ -336,8 +337,7 @@ impl WaveStream {
     fn unmap_pages(&self, mapping: Mapping) {
         let vtable = *self.port_stream.vtable();
         let this = self.port_stream.as_raw();
-        let mdl: PMDL = core::ptr::with_exposed_provenance_mut(mapping.mdl);
-        let address: *mut c_void = core::ptr::with_exposed_provenance_mut(mapping.address);
+        let (mdl, address) = (mapping.mdl, mapping.address.cast::<c_void>());
         // SAFETY: the mapping made by `map_pages`, no longer attached to the DMA.
         unsafe { (vtable.UnmapAllocatedPages)(this, address, mdl) };
         // SAFETY: as above, now unmapped.
@@ -348,7 +348,7 @@ impl WaveStream {
         let mapping = {
             let mut inner = self.inner.lock();
             match inner.mapping {
-                Some(mapping) if mapping.mdl == mdl.addr() => {
+                Some(mapping) if mapping.mdl.addr() == mdl.addr() => {
                     inner.mapping = None;
                     inner.dma.discard_buffer();
                     Some(mapping)
@@ -382,12 +382,12 @@ impl WaveStream {
             return STATUS_INVALID_PARAMETER;
         }
         let mut inner = self.inner.lock();
-        if inner.events.contains(&event.addr()) {
+        if inner.events.iter().any(|e| e.addr() == event.addr()) {
             return STATUS_INVALID_PARAMETER;
         }
-        match inner.events.iter_mut().find(|slot| **slot == 0) {
+        match inner.events.iter_mut().find(|slot| slot.is_null()) {
             Some(slot) => {
-                *slot = event.expose_provenance();
+                *slot = event;
                 STATUS_SUCCESS
             }
             None => STATUS_INSUFFICIENT_RESOURCES,
@@ -399,10 +399,10 @@ impl WaveStream {
         match inner
             .events
             .iter_mut()
-            .find(|slot| **slot != 0 && **slot == event.addr())
+            .find(|slot| !slot.is_null() && slot.addr() == event.addr())
         {
             Some(slot) => {
-                *slot = 0;
+                *slot = null_mut();
                 STATUS_SUCCESS
             }
             None => STATUS_NOT_FOUND,
@@ -450,8 +450,7 @@ fn perform(inner: &mut Inner, work: Work) {
         }
     }
     if work.notify {
-        for &event in inner.events.iter().filter(|&&e| e != 0) {
-            let event: PKEVENT = core::ptr::with_exposed_provenance_mut(event);
+        for &event in inner.events.iter().filter(|e| !e.is_null()) {
             // SAFETY: a registered event (PortCls unregisters before freeing it); no wait,
             // DISPATCH_LEVEL is allowed.
             unsafe { kernel::KeSetEvent(event, 0, 0) };
@@ -472,7 +471,7 @@ fn fill(tone: &mut Tone, mapping: Mapping, span: crate::buffer::Span) {
         };
         tone.fill(chunk);
         let at = (span.offset + done) as usize;
-        let base: *mut u8 = core::ptr::with_exposed_provenance_mut(mapping.address);
+        let base = mapping.address;
         // SAFETY: `at + n <= mapping.bytes` (clamped above); the mapping lives while it is
         // attached (we hold the lock).
         let target = unsafe { base.add(at) };

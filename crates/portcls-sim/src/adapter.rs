@@ -97,7 +97,7 @@ impl RawBlock {
         self.0.cast::<u8>()
     }
 
-    fn words(&self) -> *mut u64 {
+    pub(crate) fn words(&self) -> *mut u64 {
         self.0.cast::<u64>()
     }
 

@@ -192,14 +192,15 @@ impl Sim {
     pub fn pnp(&self, fdo: PDEVICE_OBJECT, request: PnpRequest) -> NTSTATUS {
         let (dispatch, known) = {
             let state = self.world.lock();
-            let driver: *mut DRIVER_OBJECT =
-                std::ptr::with_exposed_provenance_mut(state.driver_object);
-            let dispatch = if driver.is_null() {
-                None
-            } else {
-                // SAFETY: the driver object the model made (and keeps) for the loaded driver.
-                unsafe { (*driver).MajorFunction[usize::from(IRP_MJ_PNP)] }
-            };
+            // The driver object the model made (and keeps) for the loaded driver.
+            let driver = state
+                .device_blocks
+                .iter()
+                .find(|b| state.driver_object != 0 && b.ptr().addr() == state.driver_object)
+                .map(|b| b.words().cast::<DRIVER_OBJECT>());
+            // SAFETY: a live driver object of the model, read while the model's lock is held.
+            let dispatch =
+                driver.and_then(|d| unsafe { (*d).MajorFunction[usize::from(IRP_MJ_PNP)] });
             // The model's own pointer to the FDO (the caller's is only compared).
             let known = state
                 .adapters
@@ -209,7 +210,7 @@ impl Sim {
                         .device_blocks
                         .iter()
                         .find(|b| b.ptr().addr() == fdo.addr())
-                        .map(|b| b.ptr().cast::<DEVICE_OBJECT>())
+                        .map(|b| b.words().cast::<DEVICE_OBJECT>())
                 })
                 .flatten();
             (dispatch, known)
