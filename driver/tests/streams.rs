@@ -204,11 +204,19 @@ fn wrong_requests_are_refused_and_change_nothing() {
             .unwrap_err(),
         portcls_sim::stream::STATUS_DEVICE_BUSY
     );
-    // A malformed format: a FormatSize beyond the bytes.
+    // A format whose FormatSize lies about its length never reaches the driver (KS refuses
+    // it); one that is well-sized but malformed inside reaches it and is refused there.
     let mut lying = format.clone();
     lying[0] = 200;
-    assert!(!NT_SUCCESS(
+    assert_eq!(
         sim.open_stream(device.fdo, RENDER_WAVE.name, 0, &lying[..64])
+            .unwrap_err(),
+        STATUS_INVALID_PARAMETER
+    );
+    let mut malformed = format.clone();
+    malformed[64 + 12] ^= 1; // nBlockAlign off by one
+    assert!(!NT_SUCCESS(
+        sim.open_stream(device.fdo, RENDER_WAVE.name, 0, &malformed)
             .unwrap_err()
     ));
     let mut render = open(&sim, &device, false, Format::PREFERRED);

@@ -421,7 +421,7 @@ pub(crate) unsafe extern "system" fn port_init(
         if let Some(port) = state.ports.get_mut(&id) {
             port.bound = Some(Bound {
                 miniport: bound,
-                descriptor: descriptor.addr(),
+                descriptor: descriptor.cast_const(),
                 pins,
                 bridge_pins,
             });
@@ -689,7 +689,7 @@ impl Sim {
                 Some(Subdevice {
                     name: s.name.clone(),
                     kind: port.kind,
-                    descriptor: std::ptr::without_provenance(bound.descriptor),
+                    descriptor: bound.descriptor,
                     pins: bound.pins,
                     bridge_pins: bound.bridge_pins.clone(),
                 })

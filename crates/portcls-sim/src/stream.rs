@@ -85,14 +85,24 @@ pub(crate) struct PortStreamState {
 #[derive(Debug, Default)]
 pub(crate) struct Streams {
     states: BTreeMap<u64, PortStreamState>,
-    /// The port stream objects (kept until the machine goes, so stale pointers stay readable).
-    #[allow(clippy::vec_box)] // boxed so each object keeps its address while the Vec grows
-    objects: Vec<Box<PortStreamObject>>,
+    /// The port stream objects (kept until the machine goes, so stale pointers stay readable;
+    /// raw, so that handing them out never conflicts with an owner's borrow).
+    objects: Vec<NonNull<PortStreamObject>>,
     pub(crate) mdls: BTreeMap<usize, MdlState>,
 }
 
-// SAFETY: the objects hold only a 'static vtable reference and an id.
-unsafe impl Send for PortStreamObject {}
+// SAFETY: the objects hold only a 'static vtable reference and an id, and are freed only by
+// the machine that owns them.
+unsafe impl Send for Streams {}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        for object in self.objects.drain(..) {
+            // SAFETY: made by Box::into_raw in `open_stream`, freed only here.
+            drop(unsafe { Box::from_raw(object.as_ptr()) });
+        }
+    }
+}
 
 impl Streams {
     /// Streams still open and MDLs still allocated, for [`Sim::leftovers`].
@@ -435,6 +445,16 @@ pub struct Stream {
     closed: bool,
 }
 
+/// What KS checks of a client's data format before any driver sees it: at least a
+/// `KSDATAFORMAT` header, and a `FormatSize` equal to the bytes the client passed.
+fn ks_accepts_format(format: &[u8]) -> bool {
+    let stated = format
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes);
+    format.len() >= 64 && stated.is_some_and(|size| size as usize == format.len())
+}
+
 /// The pin descriptor `pin` of `descriptor`, if it has one.
 ///
 /// # Safety
@@ -468,8 +488,10 @@ impl Sim {
     /// stream, then `IMiniportWaveRT::NewStream`, then a query for the notification interface.
     ///
     /// # Errors
-    /// `STATUS_INVALID_PARAMETER` for an unknown subdevice or pin, `STATUS_DEVICE_BUSY` when the
-    /// pin's instances are all open, or what `NewStream` returned.
+    /// `STATUS_INVALID_PARAMETER` for an unknown subdevice or pin, or a format KS itself refuses
+    /// (shorter than a `KSDATAFORMAT`, or a `FormatSize` other than its length);
+    /// `STATUS_DEVICE_BUSY` when the pin's instances are all open; or what `NewStream`
+    /// returned.
     pub fn open_stream(
         &self,
         fdo: portcls_sys::PDEVICE_OBJECT,
@@ -487,6 +509,13 @@ impl Sim {
         let Some(miniport) = self.miniport(fdo, subdevice) else {
             return Err(STATUS_INVALID_PARAMETER);
         };
+        if !ks_accepts_format(format) {
+            return Err(self.world.lock().record(
+                Ddi::NewStream,
+                format!("{subdevice} pin {pin}: KS refused a data format whose size lies"),
+                STATUS_INVALID_PARAMETER,
+            ));
+        }
         // SAFETY: the miniport's descriptor, live while the device is.
         let Some(pin_descriptor) = (unsafe { pin_descriptor(info.descriptor, pin) }) else {
             return Err(STATUS_INVALID_PARAMETER);
@@ -494,12 +523,12 @@ impl Sim {
         let capture = pin_descriptor.KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT;
         let id =
             self.reserve_instance(fdo, subdevice, pin, pin_descriptor.MaxFilterInstanceCount)?;
-        let mut object = Box::new(PortStreamObject {
+        let object = NonNull::from(Box::leak(Box::new(PortStreamObject {
             vtable: &PORT_STREAM_VTBL,
             id,
-        });
-        let port_stream = std::ptr::from_mut(&mut *object).cast::<IPortWaveRTStream>();
+        })));
         self.world.lock().streams.objects.push(object);
+        let port_stream = object.as_ptr().cast::<IPortWaveRTStream>();
         // The format in 8-byte aligned storage, as KS hands it over.
         let mut storage = vec![0u64; format.len().div_ceil(8).max(8)];
         let bytes = storage.as_mut_ptr().cast::<u8>();
@@ -679,6 +708,14 @@ impl Stream {
     /// `SetFormat` with the bytes of a `KSDATAFORMAT`.
     pub fn set_format(&mut self, format: &[u8]) -> NTSTATUS {
         let start = self.mark();
+        if !ks_accepts_format(format) {
+            return self.record(
+                start,
+                Ddi::SetFormat,
+                "KS refused a data format whose size lies",
+                STATUS_INVALID_PARAMETER,
+            );
+        }
         let mut storage = vec![0u64; format.len().div_ceil(8).max(8)];
         let bytes = storage.as_mut_ptr().cast::<u8>();
         // SAFETY: `storage` holds at least `format.len()` bytes; no overlap.

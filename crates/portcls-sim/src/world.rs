@@ -47,12 +47,16 @@ pub(crate) struct Bound {
     /// The miniport's `IUnknown` (the port holds one reference).
     pub(crate) miniport: crate::adapter::RawUnknown,
     /// The filter descriptor `GetDescription` returned.
-    pub(crate) descriptor: usize,
+    pub(crate) descriptor: *const portcls_sys::wavert::PCFILTER_DESCRIPTOR,
     /// Its pin count, for checking physical connections.
     pub(crate) pins: u32,
     /// Which pins are bridge pins (`KSPIN_COMMUNICATION_NONE`).
     pub(crate) bridge_pins: Vec<u32>,
 }
+
+// SAFETY: the descriptor is the miniport's read-only data, valid from any thread while the
+// miniport lives; the miniport reference is Send on its own.
+unsafe impl Send for Bound {}
 
 #[derive(Debug)]
 pub(crate) struct PortState {
