@@ -658,7 +658,7 @@ fn ulong_size<T>() -> u32 {
 ///
 /// # Safety
 /// `base` points to at least `index + 1` items of `stride` bytes, each starting with a `T`.
-unsafe fn item<T>(base: *const T, stride: u32, index: u32) -> T {
+pub(crate) unsafe fn item<T>(base: *const T, stride: u32, index: u32) -> T {
     let offset = stride as usize * index as usize;
     let address = base.cast::<u8>().wrapping_add(offset).cast::<T>();
     // SAFETY: within the array (the caller's contract); unaligned reads need no alignment.
@@ -669,7 +669,7 @@ unsafe fn item<T>(base: *const T, stride: u32, index: u32) -> T {
 ///
 /// # Safety
 /// `guid` is null or readable.
-unsafe fn read_guid(guid: *const GUID) -> Option<GUID> {
+pub(crate) unsafe fn read_guid(guid: *const GUID) -> Option<GUID> {
     if guid.is_null() {
         None
     } else {

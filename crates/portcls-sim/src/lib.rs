@@ -29,6 +29,7 @@ pub mod ks_rules;
 mod pnp;
 pub mod pool;
 mod port;
+pub mod property;
 pub mod sched;
 pub mod stream;
 mod sync;
@@ -53,6 +54,7 @@ use portcls_sys::{
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
+pub use property::{Endpoint, PropertyOutcome, Target};
 pub use stream::{Stream, StreamBuffer};
 pub use world::TraceEvent;
 use world::{Injection, World};
@@ -229,6 +231,8 @@ pub enum Ddi {
     PcRegisterAdapterPowerManagement,
     /// `IAdapterPowerManagement::PowerChangeState` (PortCls calling the adapter).
     PowerChangeState,
+    /// A property request through a miniport's automation table.
+    Property,
 }
 
 impl Ddi {
@@ -268,7 +272,8 @@ impl Ddi {
             | Self::FreePagesFromMdl
             | Self::PcDispatchIrp
             | Self::PcRegisterAdapterPowerManagement
-            | Self::PowerChangeState => PASSIVE_LEVEL,
+            | Self::PowerChangeState
+            | Self::Property => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -509,6 +514,15 @@ pub enum Violation {
         transition: &'static str,
         /// How many registrations were left.
         registrations: usize,
+    },
+    /// A property handler claimed to have written more than the value buffer holds.
+    PropertyContract {
+        /// The property id.
+        id: u32,
+        /// The `ValueSize` the handler reported.
+        claimed: u32,
+        /// The bytes the buffer held.
+        capacity: u32,
     },
     /// A miniport stream broke the WaveRT stream contract (an answer out of range, a buffer
     /// not freed by its close, a reference kept after the pin closed).
