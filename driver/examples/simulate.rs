@@ -7,7 +7,8 @@
 //!     [--seconds N] [--wav FILE] [--quiet]
 //! ```
 //!
-//! The session: load the driver, plug in and start the device, open the speaker (render) and
+//! The session: load the driver, plug in and start the device, ask what the audio endpoint
+//! builder asks (jack descriptions, volume and mute), open the speaker (render) and
 //! microphone (capture) pins at 48 kHz 16-bit stereo with event notifications, run both for the
 //! given time (virtual time: it takes far less than that), read what the microphone recorded,
 //! stop, close, remove, and check that nothing is left behind.
@@ -145,6 +146,9 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     if status != STATUS_SUCCESS {
         return Err(format!("StartDevice: {}", portcls_sim::status_name(status)));
     }
+    let endpoints = sim
+        .endpoints(device.fdo)
+        .map_err(|e| format!("the endpoint builder would create no endpoint: {e}"))?;
     let render = open(&sim, device.fdo, false)?;
     let capture = open(&sim, device.fdo, true)?;
     let mut recorded = Vec::new();
@@ -165,6 +169,27 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     }
     println!("== summary ==");
     println!("profile: {}", options.profile);
+    for endpoint in &endpoints {
+        println!(
+            "endpoint: {} ({}), {} pin {} -> {} pin {}, jack {}, controls {:?}",
+            if endpoint.render {
+                "speakers"
+            } else {
+                "microphone"
+            },
+            if endpoint.render { "render" } else { "capture" },
+            endpoint.topology,
+            endpoint.pin,
+            endpoint.wave.0,
+            endpoint.wave.1,
+            if endpoint.connected {
+                "connected"
+            } else {
+                "unplugged"
+            },
+            endpoint.controls
+        );
+    }
     println!(
         "stream resources while running: {}",
         if registrations.is_empty() {
