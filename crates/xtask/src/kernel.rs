@@ -230,8 +230,9 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
 pub const MINIMUM_BUILD: u32 = 10586;
 
 /// Links the sample driver for `target` and checks its image: machine, native subsystem, and
-/// every import on the allow-list and no newer than [`MINIMUM_BUILD`].
-pub fn check_driver(target: &str) -> Result<(), String> {
+/// every import on the allow-list and no newer than [`MINIMUM_BUILD`]. Returns the image's
+/// path.
+pub fn check_driver(target: &str) -> Result<PathBuf, String> {
     let path = link("wavert-sample", target, &["kernel"], true)?;
     let image = inspect(&path)?;
     println!(
@@ -262,5 +263,5 @@ pub fn check_driver(target: &str) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(path)
 }

@@ -5,6 +5,8 @@
 //!   images linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic);
 //!   and the library's tests under Miri.
 //! - `cargo xtask test --quick`: the same without Miri.
+//! - `cargo xtask build`: the sample driver cross-built for x64 and arm64 (release, rust-lld,
+//!   raw-dylib imports), audited, and copied to `target/driver/<arch>/wavertsample.sys`.
 
 mod kernel;
 
@@ -277,7 +279,7 @@ fn execute(action: &Action) -> Result<(), String> {
             }
         }
         Action::LibraryProbe { target, export } => kernel::check_library_probe(target, *export),
-        Action::Driver { target } => kernel::check_driver(target),
+        Action::Driver { target } => kernel::check_driver(target).map(|_| ()),
     }
 }
 
@@ -331,8 +333,40 @@ fn run(plan: &[Step]) -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask test [--quick]");
+    eprintln!("usage: cargo xtask test [--quick] | cargo xtask build");
     ExitCode::from(2)
+}
+
+/// The driver image's file name in a package (the INF's service binary).
+const DRIVER_FILE: &str = "wavertsample.sys";
+
+/// `cargo xtask build`: links, audits and copies the driver for both targets.
+fn build_driver() -> ExitCode {
+    for target in KERNEL_TARGETS {
+        let arch = if target.starts_with("x86_64") {
+            "x64"
+        } else {
+            "arm64"
+        };
+        let outcome = kernel::check_driver(target).and_then(|image| {
+            let dir = std::path::Path::new("target").join("driver").join(arch);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let out = dir.join(DRIVER_FILE);
+            std::fs::copy(&image, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+            Ok(out)
+        });
+        match outcome {
+            Ok(out) => {
+                let size = std::fs::metadata(&out).map_or(0, |m| m.len());
+                println!("xtask: {arch}: {} ({size} bytes)", out.display());
+            }
+            Err(error) => {
+                eprintln!("xtask: {arch}: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -345,6 +379,7 @@ fn main() -> ExitCode {
     {
         ["test"] => run(&test_plan(true)),
         ["test", "--quick"] => run(&test_plan(false)),
+        ["build"] => build_driver(),
         _ => usage(),
     }
 }
