@@ -83,6 +83,7 @@ fn lifecycle(sim: &Sim) -> NTSTATUS {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "156 lifecycles: natively only")]
 fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
     let mut covered = 0;
     for profile in loadable_profiles() {

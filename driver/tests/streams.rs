@@ -64,6 +64,10 @@ fn zero_crossings(bytes: &[u8]) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn both_streams_run_at_the_format_rate_under_every_profile() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -143,6 +147,10 @@ fn both_streams_run_at_the_format_rate_under_every_profile() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn pause_keeps_the_position_and_stop_resets_it() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -167,6 +175,10 @@ fn pause_keeps_the_position_and_stop_resets_it() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn every_format_streams_at_its_rate() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -249,6 +261,10 @@ fn wrong_requests_are_refused_and_change_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn closing_a_running_stream_stops_and_unregisters_its_engine() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -281,6 +297,10 @@ fn running_pair(sim: &Sim) -> (Device, Stream, Stream) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn stop_and_surprise_removal_take_the_engines_down_first() {
     for profile in loadable_profiles() {
         for surprise in [false, true] {
@@ -312,6 +332,10 @@ fn stop_and_surprise_removal_take_the_engines_down_first() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn removal_with_streams_running_unregisters_before_portcls_sees_it() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -327,6 +351,10 @@ fn removal_with_streams_running_unregisters_before_portcls_sees_it() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "seconds of virtual streaming: natively only; see a_short_run"
+)]
 fn leaving_d0_halts_the_engines_and_d0_brings_them_back() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -347,6 +375,42 @@ fn leaving_d0_halts_the_engines_and_d0_brings_them_back() {
         }
         assert!(sim.violations().is_empty(), "{:?}", sim.violations());
         render.close();
+        capture.close();
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
+/// What Miri runs (the longer runs above are too slow there): 20 ms of both streams under each
+/// profile, a trip to D3 and back, and a close from RUN, with every check of the long runs.
+#[test]
+fn a_short_run_under_every_profile() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        let mut render = open(&sim, &device, false, Format::PREFERRED);
+        let mut capture = open(&sim, &device, true, Format::PREFERRED);
+        render.allocate_buffer(2, 1920).unwrap();
+        capture.allocate_buffer(1, 1920).unwrap();
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.register_event(), STATUS_SUCCESS);
+            assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS);
+        }
+        let expected = usize::from(profile != OsProfile::Windows81) * 2;
+        assert_eq!(sim.registrations().len(), expected, "{profile}");
+        // 20 ms: 960 frames; a 5 ms interval (render) and a 10 ms one (capture).
+        sim.advance(SECOND / 50);
+        assert_eq!(render.position().unwrap().0, 0);
+        assert_eq!(render.event_signals(), 4, "{profile}");
+        assert_eq!(capture.event_signals(), 2, "{profile}");
+        assert!(capture.read_buffer().iter().any(|&b| b != 0));
+        sim.set_power(device.fdo, 4).unwrap();
+        assert!(sim.registrations().is_empty(), "{profile}");
+        sim.set_power(device.fdo, 1).unwrap();
+        assert_eq!(sim.registrations().len(), expected, "{profile}");
+        sim.advance(SECOND / 100);
+        assert_eq!(render.event_signals(), 6, "{profile}");
+        drop(render);
         capture.close();
         sim.remove_device(device.fdo);
         sim.assert_clean();

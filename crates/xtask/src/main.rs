@@ -182,7 +182,14 @@ fn kernel_steps() -> Vec<Step> {
 
 /// The sample driver's FFI shell, run in the model, under Miri (its pure-logic unit tests
 /// include day-long arithmetic runs that are too slow there; they run natively).
-const DRIVER_MIRI_TESTS: [&str; 4] = ["adapter", "com", "descriptors", "engine"];
+const DRIVER_MIRI_TESTS: [&str; 6] = [
+    "adapter",
+    "com",
+    "descriptors",
+    "engine",
+    "properties",
+    "streams",
+];
 
 /// The library and the model under Miri, with and without the export; then the driver's shell.
 fn miri_steps() -> Vec<Step> {
