@@ -20,7 +20,6 @@ use portcls_sim::{Ddi, OsProfile, Sim, Stream};
 use portcls_sys::STATUS_SUCCESS;
 use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
-use wavert_sample::format::Format;
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
 
 /// Virtual time units (100 ns) per second.
@@ -80,13 +79,14 @@ fn parse() -> Result<Options, String> {
     Ok(options)
 }
 
-fn format_bytes() -> Vec<u8> {
-    let mut bytes = vec![0u8; 104];
-    let written = Format::PREFERRED
-        .write_extensible(&mut bytes)
-        .unwrap_or_default();
-    bytes.truncate(written);
-    bytes
+/// What an audio client asks for: 48 kHz, 16-bit PCM, stereo.
+fn client_range() -> Vec<u8> {
+    portcls_sim::stream::audio_range(
+        portcls_sys::ks::KSDATAFORMAT_SUBTYPE_PCM,
+        2,
+        16..=16,
+        48_000..=48_000,
+    )
 }
 
 fn open(sim: &Sim, fdo: portcls_sys::PDEVICE_OBJECT, capture: bool) -> Result<Stream, String> {
@@ -95,8 +95,12 @@ fn open(sim: &Sim, fdo: portcls_sys::PDEVICE_OBJECT, capture: bool) -> Result<St
     } else {
         (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN, RENDER_BUFFER, 2)
     };
+    // Negotiated first, as PortCls does before it makes a pin.
+    let format = sim
+        .negotiate(fdo, name, pin, &client_range())
+        .map_err(|s| format!("negotiating {name}: {}", portcls_sim::status_name(s)))?;
     let mut stream = sim
-        .open_stream(fdo, name, pin, &format_bytes())
+        .open_stream(fdo, name, pin, &format)
         .map_err(|s| format!("opening {name}: {}", portcls_sim::status_name(s)))?;
     stream
         .allocate_buffer(notifications, buffer)

@@ -52,6 +52,21 @@ fn open(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
         .unwrap()
 }
 
+/// A client's `KSDATARANGE_AUDIO` for exactly `format`.
+fn client_range(format: Format) -> Vec<u8> {
+    let sub_format = if format.sample() == SampleFormat::Float32 {
+        portcls_sys::ks::KSDATAFORMAT_SUBTYPE_IEEE_FLOAT
+    } else {
+        portcls_sys::ks::KSDATAFORMAT_SUBTYPE_PCM
+    };
+    portcls_sim::stream::audio_range(
+        sub_format,
+        2,
+        u32::from(format.valid_bits())..=u32::from(format.sample().container_bits()),
+        format.rate()..=format.rate(),
+    )
+}
+
 /// Zero crossings (sign changes) of the left channel of 16-bit stereo samples.
 fn zero_crossings(bytes: &[u8]) -> usize {
     let left: Vec<i16> = bytes
@@ -185,7 +200,25 @@ fn every_format_streams_at_its_rate() {
     for sample in SampleFormat::ALL {
         for rate in [44_100, 48_000] {
             let format = Format::new(sample, 2, rate).unwrap();
-            let mut capture = open(&sim, &device, true, format);
+            // Negotiated as PortCls does: the client's range for exactly this format,
+            // intersected by the miniport, and the pin opened with the answer.
+            let negotiated = sim
+                .negotiate(
+                    device.fdo,
+                    CAPTURE_WAVE.name,
+                    CAPTURE_WAVE_HOST_PIN,
+                    &client_range(format),
+                )
+                .unwrap();
+            assert_eq!(Format::parse(&negotiated), Ok(format), "{sample:?} {rate}");
+            let mut capture = sim
+                .open_stream(
+                    device.fdo,
+                    CAPTURE_WAVE.name,
+                    CAPTURE_WAVE_HOST_PIN,
+                    &negotiated,
+                )
+                .unwrap();
             let frame = format.bytes_per_frame();
             let size = capture.allocate_buffer(2, frame * rate).unwrap().size;
             assert_eq!(size, frame * rate);

@@ -193,6 +193,8 @@ pub enum Ddi {
     KeAcquireSpinLock,
     /// `KeReleaseSpinLock`.
     KeReleaseSpinLock,
+    /// `IMiniport::DataRangeIntersection` (format negotiation before a pin is made).
+    DataRangeIntersection,
     /// `IMiniportWaveRT::NewStream` (the port calling the miniport).
     NewStream,
     /// `IMiniportWaveRTStream::SetFormat`.
@@ -257,6 +259,7 @@ impl Ddi {
             | Self::PortInit
             | Self::PcRegisterSubdevice
             | Self::PcRegisterPhysicalConnection
+            | Self::DataRangeIntersection
             | Self::NewStream
             | Self::SetFormat
             | Self::SetState
@@ -534,6 +537,11 @@ pub enum Violation {
     },
 }
 
+/// `STATUS_BUFFER_TOO_SMALL`.
+const STATUS_BUFFER_TOO_SMALL: NTSTATUS = 0xC000_0023_u32.cast_signed();
+/// `STATUS_NO_MATCH`.
+const STATUS_NO_MATCH: NTSTATUS = 0xC000_001E_u32.cast_signed();
+
 /// Names the status codes the simulator deals in.
 #[must_use]
 pub fn status_name(status: NTSTATUS) -> String {
@@ -545,6 +553,14 @@ pub fn status_name(status: NTSTATUS) -> String {
         portcls_sys::STATUS_NOINTERFACE => "STATUS_NOINTERFACE",
         portcls_sys::STATUS_INSUFFICIENT_RESOURCES => "STATUS_INSUFFICIENT_RESOURCES",
         portcls_sys::STATUS_UNSUCCESSFUL => "STATUS_UNSUCCESSFUL",
+        portcls_sys::STATUS_NOT_SUPPORTED => "STATUS_NOT_SUPPORTED",
+        property::STATUS_BUFFER_OVERFLOW => "STATUS_BUFFER_OVERFLOW",
+        property::STATUS_NOT_FOUND => "STATUS_NOT_FOUND",
+        property::STATUS_PROPSET_NOT_FOUND => "STATUS_PROPSET_NOT_FOUND",
+        property::STATUS_INVALID_DEVICE_REQUEST => "STATUS_INVALID_DEVICE_REQUEST",
+        stream::STATUS_DEVICE_BUSY => "STATUS_DEVICE_BUSY",
+        STATUS_BUFFER_TOO_SMALL => "STATUS_BUFFER_TOO_SMALL",
+        STATUS_NO_MATCH => "STATUS_NO_MATCH",
         _ => return format!("{status:#010X}"),
     };
     name.to_owned()

@@ -445,6 +445,45 @@ pub struct Stream {
     closed: bool,
 }
 
+/// A client's `KSDATARANGE_AUDIO` (88 bytes, as a pin-create or intersection request carries
+/// it): audio of `sub_format` (PCM or IEEE float, WAVEFORMATEX specifier), up to `channels`
+/// channels, `bits` bits per sample and `rates` frames per second (inclusive ranges).
+#[must_use]
+pub fn audio_range(
+    sub_format: GUID,
+    channels: u32,
+    bits: std::ops::RangeInclusive<u32>,
+    rates: std::ops::RangeInclusive<u32>,
+) -> Vec<u8> {
+    let guid = |g: GUID| {
+        let mut out = Vec::with_capacity(16);
+        out.extend_from_slice(&g.Data1.to_le_bytes());
+        out.extend_from_slice(&g.Data2.to_le_bytes());
+        out.extend_from_slice(&g.Data3.to_le_bytes());
+        out.extend_from_slice(&g.Data4);
+        out
+    };
+    let mut out = Vec::with_capacity(88);
+    for word in [88u32, 0, 0, 0] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend(guid(portcls_sys::ks::KSDATAFORMAT_TYPE_AUDIO));
+    out.extend(guid(sub_format));
+    out.extend(guid(portcls_sys::ks::KSDATAFORMAT_SPECIFIER_WAVEFORMATEX));
+    for word in [
+        channels,
+        *bits.start(),
+        *bits.end(),
+        *rates.start(),
+        *rates.end(),
+    ] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    // The structure's tail padding (KSDATAFORMAT is 8-byte aligned): 84 -> 88 bytes.
+    out.resize(88, 0);
+    out
+}
+
 /// What KS checks of a client's data format before any driver sees it: at least a
 /// `KSDATAFORMAT` header, and a `FormatSize` equal to the bytes the client passed.
 fn ks_accepts_format(format: &[u8]) -> bool {
@@ -483,6 +522,95 @@ unsafe fn pin_descriptor(
 }
 
 impl Sim {
+    /// Negotiates a format for pin `pin` of `subdevice` as PortCls does before a pin is made:
+    /// `DataRangeIntersection` with the client's range (the bytes of a `KSDATARANGE_AUDIO`) and
+    /// the pin's first data range, first with no output buffer (the miniport reports the size
+    /// with `STATUS_BUFFER_OVERFLOW`), then with a buffer of that size. Returns the format.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for an unknown subdevice or pin, or what the miniport
+    /// answered (a probe that does not report a size is an error too).
+    pub fn negotiate(
+        &self,
+        fdo: portcls_sys::PDEVICE_OBJECT,
+        subdevice: &str,
+        pin: u32,
+        client_range: &[u8],
+    ) -> Result<Vec<u8>, NTSTATUS> {
+        let info = self
+            .subdevices(fdo)
+            .into_iter()
+            .find(|s| s.name == subdevice)
+            .ok_or(STATUS_INVALID_PARAMETER)?;
+        let miniport = self
+            .miniport(fdo, subdevice)
+            .ok_or(STATUS_INVALID_PARAMETER)?;
+        // SAFETY: the miniport's descriptor, live while the device is.
+        let pin_descriptor =
+            unsafe { pin_descriptor(info.descriptor, pin) }.ok_or(STATUS_INVALID_PARAMETER)?;
+        let ranges = &pin_descriptor.KsPinDescriptor;
+        let matching = if ranges.DataRangesCount == 0 || ranges.DataRanges.is_null() {
+            return Err(STATUS_INVALID_PARAMETER);
+        } else {
+            // SAFETY: at least one pointer to the miniport's static data range.
+            unsafe { ranges.DataRanges.read() }
+        };
+        let mut range = vec![0u64; client_range.len().div_ceil(8).max(1)];
+        let range_bytes = range.as_mut_ptr().cast::<u8>();
+        // SAFETY: the storage holds the client's bytes; no overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(client_range.as_ptr(), range_bytes, client_range.len())
+        };
+        // SAFETY: a live miniport's vtable begins with IMiniport's.
+        let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(miniport.cast()) };
+        let call = |out: &mut [u8]| {
+            let mut written = 0u32;
+            // SAFETY: the arguments PortCls passes: readable ranges, a writable buffer of the
+            // given length (null when empty) and a writable size.
+            let status = unsafe {
+                (vtable.DataRangeIntersection)(
+                    miniport.cast(),
+                    pin,
+                    range_bytes.cast(),
+                    matching,
+                    u32::try_from(out.len()).unwrap_or(u32::MAX),
+                    if out.is_empty() {
+                        null_mut()
+                    } else {
+                        out.as_mut_ptr().cast()
+                    },
+                    &raw mut written,
+                )
+            };
+            (status, written)
+        };
+        let (status, needed) = call(&mut []);
+        self.world.lock().record(
+            Ddi::DataRangeIntersection,
+            format!("{subdevice} pin {pin}: size probe -> {needed} bytes"),
+            status,
+        );
+        if status != crate::property::STATUS_BUFFER_OVERFLOW || needed == 0 || needed > 4096 {
+            return Err(if NT_SUCCESS(status) {
+                STATUS_INVALID_PARAMETER
+            } else {
+                status
+            });
+        }
+        let mut out = vec![0u8; needed as usize];
+        let (status, written) = call(&mut out);
+        self.world.lock().record(
+            Ddi::DataRangeIntersection,
+            format!("{subdevice} pin {pin}: {needed}-byte buffer -> {written} bytes"),
+            status,
+        );
+        if !NT_SUCCESS(status) {
+            return Err(status);
+        }
+        out.truncate(written as usize);
+        Ok(out)
+    }
+
     /// Opens pin `pin` of wave subdevice `subdevice` with `format` (the bytes of a
     /// `KSDATAFORMAT`, as a client's pin-create request carries them), as PortCls does: a port
     /// stream, then `IMiniportWaveRT::NewStream`, then a query for the notification interface.
