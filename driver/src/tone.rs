@@ -27,6 +27,8 @@ const FULL_SCALE_16: f64 = 32_767.0;
 const FULL_SCALE_24: f64 = 8_388_607.0;
 /// The largest frame this generator writes (2 channels x 4 bytes).
 const MAX_FRAME: usize = 8;
+/// Samples of the precomputed cycle (see [`Tone`]): one per frame, 1 KiB.
+const TABLE_FRAMES: usize = 256;
 
 /// A sine tone of `FREQUENCY_HZ` hertz at `LEVEL_MILLIBELS` hundredths of a dB relative to full
 /// scale, written as interleaved little-endian frames of a [`Format`].
@@ -43,9 +45,18 @@ const MAX_FRAME: usize = 8;
 /// assert_eq!(tone.fill(&mut period), period.len());
 /// ```
 ///
+/// When one cycle of the tone (`rate / gcd(rate, frequency)` frames: 48 for 1 kHz at 48 kHz,
+/// 441 at 44.1 kHz) has at most 256 frames, its samples are computed once, by the same code,
+/// and replayed: the per-period cost is then a copy per frame, not a sine, and the output is
+/// byte-for-byte the same. The table is 1 KiB: the stream is built on a kernel stack (a frame
+/// over 4 KiB would need stack probes), so a 441-frame cycle is computed as it goes instead.
+///
 /// # Invariants
 /// `phase < rate` and `increment < rate`; `frame_len` is the format's block alignment (at most
-/// 8 bytes); `pending` is 0 or the number of bytes of `frame` already written.
+/// 8 bytes); `pending` is 0 or the number of bytes of `frame` already written. With a table
+/// (`cycle > 0`), `table[..cycle]` holds the samples of frames `0..cycle` (little-endian, in
+/// the low `width` bytes) and `index < cycle` is the next frame's place; `phase` is then not
+/// used.
 #[derive(Clone, Debug)]
 pub struct Tone<
     const FREQUENCY_HZ: u32 = DEFAULT_FREQUENCY_HZ,
@@ -60,6 +71,9 @@ pub struct Tone<
     frame: [u8; MAX_FRAME],
     frame_len: usize,
     pending: usize,
+    table: [u32; TABLE_FRAMES],
+    cycle: usize,
+    index: usize,
 }
 
 impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEVEL_MILLIBELS> {
@@ -71,17 +85,34 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
             assert!(LEVEL_MILLIBELS >= -20_000 && LEVEL_MILLIBELS <= 0);
         }
         let rate = format.rate();
-        Self {
+        let increment = FREQUENCY_HZ.checked_rem(rate).unwrap_or(0);
+        let mut tone = Self {
             sample: format.sample(),
             channels: usize::from(format.channels()),
             rate,
             phase: 0,
-            increment: FREQUENCY_HZ.checked_rem(rate).unwrap_or(0),
+            increment,
             amplitude: millibels_to_amplitude(LEVEL_MILLIBELS),
             frame: [0; MAX_FRAME],
-            frame_len: usize::from(format.block_align()).min(MAX_FRAME),
+            frame_len: usize::from(format.block_align()).clamp(1, MAX_FRAME),
             pending: 0,
+            table: [0; TABLE_FRAMES],
+            cycle: 0,
+            index: 0,
+        };
+        // One cycle: the phase is back at 0 after rate / gcd(rate, increment) frames.
+        let cycle = rate.checked_div(gcd(rate, increment)).unwrap_or(1).max(1) as usize;
+        if cycle <= TABLE_FRAMES {
+            for k in 0..cycle {
+                let (bytes, _) = tone.compute_sample();
+                if let Some(slot) = tone.table.get_mut(k) {
+                    *slot = u32::from_le_bytes(bytes);
+                }
+            }
+            tone.phase = 0;
+            tone.cycle = cycle;
         }
+        tone
     }
 
     /// The linear peak amplitude (1.0 = full scale).
@@ -124,6 +155,11 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
                 self.finish_pending(rest);
             }
         }
+        if let Some(cycle) = core::num::NonZeroU64::new(self.cycle as u64) {
+            let advanced = (self.index as u64 + frames % cycle) % cycle;
+            self.index = usize::try_from(advanced).unwrap_or(0);
+            return;
+        }
         // (phase + frames x increment) mod rate, without overflow: increment < rate <= u32.
         let rate = u64::from(self.rate.max(1));
         let steps = frames % rate;
@@ -151,8 +187,56 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         rest
     }
 
-    /// Renders the frame at the current phase into `frame` and advances the phase.
+    /// The next frame into `frame`: from the table when there is one, computed otherwise.
     fn next_frame(&mut self) {
+        if self.cycle == 0 {
+            self.compute_frame();
+            return;
+        }
+        let bytes = self
+            .table
+            .get(self.index)
+            .copied()
+            .unwrap_or(0)
+            .to_le_bytes();
+        self.write_frame(bytes, self.width());
+        self.index += 1;
+        if self.index >= self.cycle {
+            self.index = 0;
+        }
+    }
+
+    /// Bytes of one sample.
+    const fn width(&self) -> usize {
+        match self.sample {
+            SampleFormat::Pcm16 => 2,
+            SampleFormat::Pcm24In32 | SampleFormat::Float32 => 4,
+        }
+    }
+
+    /// Puts one sample into every channel of `frame`.
+    fn write_frame(&mut self, bytes: [u8; 4], width: usize) {
+        let sample = bytes.get(..width).unwrap_or(&[]);
+        for slot in self
+            .frame
+            .chunks_exact_mut(width.max(1))
+            .take(self.channels)
+        {
+            for (to, from) in slot.iter_mut().zip(sample) {
+                *to = *from;
+            }
+        }
+    }
+
+    /// Renders the frame at the current phase into `frame` and advances the phase.
+    fn compute_frame(&mut self) {
+        let (bytes, width) = self.compute_sample();
+        self.write_frame(bytes, width);
+    }
+
+    /// The sample at the current phase (little-endian, in the low `width` bytes) and its
+    /// width; advances the phase.
+    fn compute_sample(&mut self) -> ([u8; 4], usize) {
         let value = self.amplitude * sine(self.phase, self.rate);
         let mut bytes = [0u8; 4];
         let width = match self.sample {
@@ -175,10 +259,6 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
                 4
             }
         };
-        let sample = bytes.get(..width).unwrap_or(&[]);
-        for slot in self.frame.chunks_exact_mut(width).take(self.channels) {
-            slot.copy_from_slice(sample);
-        }
         // Both below `rate` (invariant): the sum fits in u32 (rate <= 48 000).
         let next = self.phase + self.increment;
         self.phase = if next >= self.rate {
@@ -186,7 +266,18 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         } else {
             next
         };
+        (bytes, width)
     }
+}
+
+/// The greatest common divisor (`gcd(a, 0) = a`).
+const fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        let r = a % b;
+        a = b;
+        b = r;
+    }
+    a
 }
 
 /// `value x full_scale`, rounded to the nearest integer (halves away from zero).
@@ -256,6 +347,35 @@ fn exp(x: f64) -> f64 {
 #[cfg(test)]
 mod skip_tests {
     use super::*;
+
+    #[test]
+    fn the_table_replays_exactly_what_computing_writes() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let format = Format::new(sample, 2, rate).unwrap();
+                let mut table: Tone = Tone::new(format);
+                // A 1 kHz cycle is 48 frames at 48 kHz (tabled), 441 at 44.1 kHz (computed).
+                assert_eq!(table.cycle > 0, rate == 48_000, "{sample:?} {rate}");
+                let mut computed: Tone = Tone::new(format);
+                computed.cycle = 0;
+                // Irregular chunk sizes, ending inside frames, over several cycles.
+                for chunk in [1usize, 7, 1920, 3, 4096, 5, 8000] {
+                    let mut a = vec![0u8; chunk];
+                    let mut b = vec![0u8; chunk];
+                    table.fill(&mut a);
+                    computed.fill(&mut b);
+                    assert_eq!(a, b, "{sample:?} {rate} chunk {chunk}");
+                }
+                table.skip_frames(12_345);
+                computed.skip_frames(12_345);
+                let mut a = [0u8; 64];
+                let mut b = [0u8; 64];
+                table.fill(&mut a);
+                computed.fill(&mut b);
+                assert_eq!(a, b);
+            }
+        }
+    }
 
     #[test]
     fn skipping_frames_equals_filling_and_discarding_them() {

@@ -559,8 +559,8 @@ impl Sim {
         let range_bytes = range.as_mut_ptr().cast::<u8>();
         // SAFETY: the storage holds the client's bytes; no overlap.
         unsafe {
-            std::ptr::copy_nonoverlapping(client_range.as_ptr(), range_bytes, client_range.len())
-        };
+            std::ptr::copy_nonoverlapping(client_range.as_ptr(), range_bytes, client_range.len());
+        }
         // SAFETY: a live miniport's vtable begins with IMiniport's.
         let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(miniport.cast()) };
         let call = |out: &mut [u8]| {

@@ -74,6 +74,8 @@ pub struct Image {
     pub imports: BTreeMap<String, BTreeSet<String>>,
     /// File size in bytes.
     pub size: u64,
+    /// Bytes of code (the virtual size of the executable sections).
+    pub code: u64,
 }
 
 /// Reads the headers and the import table of a 64-bit PE file.
@@ -120,11 +122,20 @@ pub fn inspect(path: &Path) -> Result<Image, String> {
             }
         }
     }
+    let code = file
+        .section_table()
+        .iter()
+        .filter(|section| {
+            section.characteristics.get(object::LittleEndian) & pe::IMAGE_SCN_MEM_EXECUTE != 0
+        })
+        .map(|section| u64::from(section.virtual_size.get(object::LittleEndian)))
+        .sum();
     Ok(Image {
         machine,
         subsystem,
         imports,
         size: data.len() as u64,
+        code,
     })
 }
 
@@ -139,7 +150,7 @@ pub fn expected_machine(target: &str) -> u16 {
 
 /// Links the library probe and checks its image: machine, native subsystem, and exactly the
 /// imports the library documents (no `Pc*StreamResource` exports without the `export` feature).
-pub fn check_library_probe(target: &str, export: bool) -> Result<(), String> {
+pub fn check_library_probe(target: &str, export: bool) -> Result<PathBuf, String> {
     let path = link("portcls-kernel-probe", target, &[], export)?;
     let image = inspect(&path)?;
     let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -187,7 +198,7 @@ pub fn check_library_probe(target: &str, export: bool) -> Result<(), String> {
             image.imports
         ));
     }
-    Ok(())
+    Ok(path)
 }
 
 /// Every routine a kernel image of this project may import, with the first Windows build that

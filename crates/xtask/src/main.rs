@@ -5,9 +5,12 @@
 //!   images linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic);
 //!   and the library's tests under Miri.
 //! - `cargo xtask test --quick`: the same without Miri.
+//! - `cargo xtask bench`: the cost table (instructions against raw calls, heap use, per-period
+//!   work, position accuracy, image sizes, simulator speed).
 //! - `cargo xtask build`: the sample driver cross-built for x64 and arm64 (release, rust-lld,
 //!   raw-dylib imports), audited, and copied to `target/driver/<arch>/wavertsample.sys`.
 
+mod bench;
 mod kernel;
 
 use std::process::{Command, ExitCode};
@@ -86,6 +89,10 @@ fn host_steps() -> Vec<Step> {
         cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
+        ),
+        cargo(
+            "the cost table (cargo xtask bench, run as a smoke test: no goal is enforced)",
+            &["xtask", "bench"],
         ),
         cargo(
             "the newcomer's command (sample in the simulator, Windows 10 1511, WAV out)",
@@ -285,7 +292,9 @@ fn execute(action: &Action) -> Result<(), String> {
                 Err(format!("cargo {} failed", args.join(" ")))
             }
         }
-        Action::LibraryProbe { target, export } => kernel::check_library_probe(target, *export),
+        Action::LibraryProbe { target, export } => {
+            kernel::check_library_probe(target, *export).map(|_| ())
+        }
         Action::Driver { target } => kernel::check_driver(target).map(|_| ()),
     }
 }
@@ -340,8 +349,26 @@ fn run(plan: &[Step]) -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask test [--quick] | cargo xtask build");
+    eprintln!("usage: cargo xtask test [--quick] | cargo xtask build | cargo xtask bench");
     ExitCode::from(2)
+}
+
+/// `cargo xtask bench`: prints the table.
+fn print_bench() -> ExitCode {
+    match bench::bench() {
+        Ok(rows) => {
+            println!("| # | measurement | measured | goal |");
+            println!("| --- | --- | --- | --- |");
+            for [row, what, measured, goal] in rows {
+                println!("| {row} | {what} | {measured} | {goal} |");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("xtask bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The driver image's file name in a package (the INF's service binary).
@@ -387,6 +414,7 @@ fn main() -> ExitCode {
         ["test"] => run(&test_plan(true)),
         ["test", "--quick"] => run(&test_plan(false)),
         ["build"] => build_driver(),
+        ["bench"] => print_bench(),
         _ => usage(),
     }
 }
