@@ -3,19 +3,15 @@
 //! negotiation on its host pins; removal gives everything back; and every failure on the way
 //! up leaves nothing behind once the device is removed.
 
+mod common;
+
+use common::bring_up;
 use portcls_sim::{Ddi, OsProfile, PhysicalConnection, PortKind, Sim};
 use portcls_sys::ks::KSDATARANGE_AUDIO;
 use portcls_sys::wavert::IMiniportVtbl;
 use portcls_sys::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use wavert_sample::adapter::DriverEntry;
 use wavert_sample::identity;
-
-fn bring_up(sim: &Sim) -> portcls_sim::Device {
-    assert_eq!(sim.load_driver(DriverEntry), STATUS_SUCCESS);
-    let device = sim.plug_in().unwrap();
-    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
-    device
-}
 
 #[test]
 fn start_device_registers_the_four_subdevices_and_their_connections() {

@@ -4,29 +4,17 @@
 //! Each run must surface the injected status where it happened, end with the verifier rules
 //! holding and nothing left behind (pool, references, registrations, threads, pages).
 
-use portcls_sim::{Device, OsProfile, Sim, Stream};
+mod common;
+
+use common::{format_bytes, loadable_profiles};
+use portcls_sim::{Device, Sim, Stream};
 use portcls_sys::{NT_SUCCESS, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
-use wavert_sample::format::Format;
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
 
 const RUN: u32 = 3;
 const SECOND: u64 = 10_000_000;
-
-/// The profiles this build loads on (see `streams.rs`).
-fn loadable_profiles() -> impl Iterator<Item = OsProfile> {
-    OsProfile::ALL
-        .into_iter()
-        .filter(|&p| !(portcls::EXPORT_LINKED && p == OsProfile::Windows81))
-}
-
-fn format_bytes() -> Vec<u8> {
-    let mut out = vec![0u8; 104];
-    let written = Format::PREFERRED.write_extensible(&mut out).unwrap();
-    out.truncate(written);
-    out
-}
 
 /// Opens, allocates, registers an event and runs one stream; the first failure's status.
 fn open_and_run(sim: &Sim, device: &Device, capture: bool) -> Result<Stream, NTSTATUS> {
@@ -35,7 +23,8 @@ fn open_and_run(sim: &Sim, device: &Device, capture: bool) -> Result<Stream, NTS
     } else {
         (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
     };
-    let mut stream = sim.open_stream(device.fdo, name, pin, &format_bytes())?;
+    let format = format_bytes(wavert_sample::format::Format::PREFERRED);
+    let mut stream = sim.open_stream(device.fdo, name, pin, &format)?;
     stream.allocate_buffer(2, 1920)?;
     let status = stream.register_event();
     if !NT_SUCCESS(status) {

@@ -2,6 +2,9 @@
 //! device: both endpoints appear, volume and mute round-trip per channel, and malformed
 //! requests are refused with clear statuses, changing nothing.
 
+mod common;
+
+use common::bring_up;
 use portcls_sim::{OsProfile, Sim, Target};
 use portcls_sys::ks::{
     KSNODETYPE_MICROPHONE, KSNODETYPE_SPEAKER, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_VOLUMELEVEL,
@@ -9,7 +12,6 @@ use portcls_sys::ks::{
     KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio, KSPROPSETID_Jack,
 };
 use portcls_sys::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
-use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{
     CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_MUTE_NODE, RENDER_TOPOLOGY_SPEAKER_PIN,
     RENDER_VOLUME_NODE,
@@ -17,13 +19,6 @@ use wavert_sample::descriptors::{
 use wavert_sample::format::{STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL};
 use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY};
 use wavert_sample::properties::{VOLUME_MINIMUM, VOLUME_STEP};
-
-fn bring_up(sim: &Sim) -> portcls_sim::Device {
-    assert_eq!(sim.load_driver(DriverEntry), STATUS_SUCCESS);
-    let device = sim.plug_in().unwrap();
-    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
-    device
-}
 
 fn channel(c: i32) -> Vec<u8> {
     let mut out = c.to_le_bytes().to_vec();

@@ -3,12 +3,14 @@
 //! engine thread's stream-resource registration under each OS profile; then stop, close and
 //! remove with nothing left behind.
 
+mod common;
+
+use common::{bring_up, format_bytes, loadable_profiles};
 use portcls_sim::{Device, OsProfile, Resource, Sim, Stream, Via};
 use portcls_sys::{
     NT_SUCCESS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
     STATUS_SUCCESS,
 };
-use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
 use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
@@ -18,29 +20,6 @@ const ACQUIRE: u32 = 1;
 const RUN: u32 = 3;
 /// One second in the model's 100 ns units.
 const SECOND: u64 = 10_000_000;
-
-/// The profiles this build loads on: a build that links the `PcAddStreamResource` export (the
-/// library's `export` feature, on when the whole workspace is built together) does not load on
-/// Windows 8.1, which lacks it; the sample as shipped leaves it out and loads everywhere.
-fn loadable_profiles() -> impl Iterator<Item = OsProfile> {
-    OsProfile::ALL
-        .into_iter()
-        .filter(|&p| !(portcls::EXPORT_LINKED && p == OsProfile::Windows81))
-}
-
-fn bring_up(sim: &Sim) -> Device {
-    assert_eq!(sim.load_driver(DriverEntry), STATUS_SUCCESS);
-    let device = sim.plug_in().unwrap();
-    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
-    device
-}
-
-fn format_bytes(format: Format) -> Vec<u8> {
-    let mut out = vec![0u8; 104];
-    let written = format.write_extensible(&mut out).unwrap();
-    out.truncate(written);
-    out
-}
 
 fn open(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
     let (name, pin) = if capture {
