@@ -12,6 +12,7 @@
 
 mod audit;
 mod bench;
+mod catalog;
 mod kernel;
 
 use std::process::{Command, ExitCode};
