@@ -1,10 +1,10 @@
 //! The driver catalog (`.cat`): a PKCS#7 `SignedData` whose content is a certificate trust list
-//! (szOID_CTL) naming each file of the package by its hash, built with RustCrypto's `der` and
-//! `cms` (no hand-written ASN.1).
+//! (`szOID_CTL`) naming each file of the package by its hash, built with the `RustCrypto`
+//! crates `der` and `cms` (no hand-written ASN.1).
 //!
 //! This is a version 2 catalog (SHA-256, supported from Windows 8, so by every build the
 //! package targets):
-//! - `subjectUsage` = szOID_CATALOG_LIST, `subjectAlgorithm` = szOID_CATALOG_LIST_MEMBER2;
+//! - `subjectUsage` = `szOID_CATALOG_LIST`, `subjectAlgorithm` = `szOID_CATALOG_LIST_MEMBER2`;
 //! - each member's identifier is the raw SHA-256 digest of the file, with the attributes
 //!   `File` and `OSAttr` (name/value pairs), `MEMBERINFO2` (PE or flat file), and
 //!   `SPC_INDIRECT_DATA` carrying the digest: the Authenticode image hash for the `.sys`, the
@@ -22,7 +22,7 @@ use der::{Decode, Encode, Sequence, TagMode, TagNumber, ValueOrd};
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 
-/// szOID_CTL.
+/// `szOID_CTL`.
 pub const OID_CTL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.1");
 const OID_CATALOG_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.12.1.1");
 const OID_CATALOG_LIST_MEMBER2: ObjectIdentifier =
@@ -215,7 +215,7 @@ fn member_info(kind: Kind) -> Result<Any, String> {
 pub fn build(members: &[Member], os: &str, os_attr: &str, now: u64) -> Result<Vec<u8>, String> {
     let mut subjects = Vec::new();
     let mut sorted: Vec<&Member> = members.iter().collect();
-    sorted.sort_by(|a, b| a.digest.cmp(&b.digest));
+    sorted.sort_by_key(|m| m.digest);
     for member in sorted {
         let mut attributes = SetOfVec::new();
         for attribute in [

@@ -5,6 +5,10 @@
 //!   images linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic);
 //!   and the library's tests under Miri.
 //! - `cargo xtask test --quick`: the same without Miri.
+//! - `cargo xtask package`: the signed driver packages for x64 and arm64 under
+//!   `target/package/<arch>/` (.sys, stamped .inf, catalog, test certificate), audited and
+//!   verified.
+//! - `cargo xtask audit`: the audit of both driver images, every finding printed.
 //! - `cargo xtask bench`: the cost table (instructions against raw calls, heap use, per-period
 //!   work, position accuracy, image sizes, simulator speed).
 //! - `cargo xtask build`: the sample driver cross-built for x64 and arm64 (release, rust-lld,
@@ -14,6 +18,7 @@ mod audit;
 mod bench;
 mod catalog;
 mod kernel;
+mod package;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -91,6 +96,10 @@ fn host_steps() -> Vec<Step> {
         cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
+        ),
+        cargo(
+            "the driver packages (cargo xtask package: both architectures, audited, signed, verified by osslsigncode, tampered copies refused)",
+            &["xtask", "package"],
         ),
         cargo(
             "the cost table (cargo xtask bench, run as a smoke test: no goal is enforced)",
@@ -351,8 +360,41 @@ fn run(plan: &[Step]) -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask test [--quick] | cargo xtask build | cargo xtask bench");
+    eprintln!("usage: cargo xtask test [--quick] | package | audit | build | bench");
     ExitCode::from(2)
+}
+
+/// `cargo xtask package`: both packages, with their audit and verification.
+fn print_package() -> ExitCode {
+    for target in KERNEL_TARGETS {
+        match package::package(target) {
+            Ok(package) => {
+                let total: u64 = package.files.iter().map(|(_, size)| size).sum();
+                println!("package: {} ({total} bytes)", package.dir.display());
+                for (file, size) in &package.files {
+                    println!("  {file}: {size} bytes");
+                }
+                println!("  audit:");
+                for f in &package.audit {
+                    println!(
+                        "    [{}] {}: {}",
+                        if f.ok { "pass" } else { "FAIL" },
+                        f.check,
+                        f.detail
+                    );
+                }
+                println!("  verification:");
+                for line in &package.verification {
+                    println!("    {line}");
+                }
+            }
+            Err(error) => {
+                eprintln!("xtask package: {target}: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `cargo xtask audit`: audits both driver images and prints every finding.
@@ -448,6 +490,7 @@ fn main() -> ExitCode {
         ["build"] => build_driver(),
         ["bench"] => print_bench(),
         ["audit"] => print_audit(),
+        ["package"] => print_package(),
         _ => usage(),
     }
 }
