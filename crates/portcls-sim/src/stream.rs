@@ -815,6 +815,19 @@ impl Stream {
         self.id
     }
 
+    /// The miniport stream's interface pointer, for tests that call it from several threads
+    /// (valid until the handle closes).
+    #[must_use]
+    pub const fn raw(&self) -> *mut IMiniportWaveRTStream {
+        self.miniport.as_ptr()
+    }
+
+    /// Tells the handle the state a test set through [`Stream::raw`], so that closing steps
+    /// down from there.
+    pub const fn assume_state(&mut self, state: u32) {
+        self.state = state;
+    }
+
     /// Whether the pin is a capture pin.
     #[must_use]
     pub const fn is_capture(&self) -> bool {

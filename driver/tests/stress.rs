@@ -1,0 +1,142 @@
+//! Concurrency stress: real threads race on one stream while the engine thread runs. One thread
+//! polls `GetPosition` as fast as it can, one flips the stream between RUN and PAUSE, and the
+//! test thread moves virtual time (which runs the engine). Every position must be a whole frame
+//! inside the buffer (never torn), the run must finish (no deadlock; a watchdog aborts after
+//! 60 s of wall time), and the device must come down clean with no verifier finding.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{bring_up, format_bytes};
+use portcls_sim::{OsProfile, Sim};
+use portcls_sys::ks::{KSAUDIO_POSITION, KSSTATE};
+use portcls_sys::wavert::{IMiniportWaveRTStream, IMiniportWaveRTStreamVtbl};
+use portcls_sys::{NT_SUCCESS, STATUS_SUCCESS};
+use wavert_sample::descriptors::RENDER_WAVE_HOST_PIN;
+use wavert_sample::format::Format;
+use wavert_sample::identity::RENDER_WAVE;
+
+const BUFFER: u32 = 1920;
+const FRAME: u64 = 4;
+
+/// The miniport stream, shared by the racing threads (the driver's methods are free-threaded).
+#[derive(Clone, Copy)]
+struct Shared(*mut IMiniportWaveRTStream);
+// SAFETY: the stream object is used only through its vtable, whose methods the driver makes
+// safe to call concurrently (a spin lock inside); it outlives the scoped threads.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn vtable(self) -> IMiniportWaveRTStreamVtbl {
+        // SAFETY: a live stream starts with its vtable pointer.
+        let vtable = unsafe { self.0.cast::<*const IMiniportWaveRTStreamVtbl>().read() };
+        // SAFETY: the driver's static vtable.
+        unsafe { vtable.read() }
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of racing calls: natively only")]
+fn positions_state_changes_and_the_engine_race_safely() {
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                if start.elapsed() > Duration::from_mins(1) {
+                    eprintln!("stress: no progress for 60 s: deadlock");
+                    std::process::abort();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let device = bring_up(&sim);
+    let mut stream = sim
+        .open_stream(
+            device.fdo,
+            RENDER_WAVE.name,
+            RENDER_WAVE_HOST_PIN,
+            &format_bytes(Format::PREFERRED),
+        )
+        .unwrap();
+    stream.allocate_buffer(2, BUFFER).unwrap();
+    assert_eq!(stream.register_event(), STATUS_SUCCESS);
+    assert_eq!(stream.walk_to(3), STATUS_SUCCESS);
+    let shared = Shared(stream.raw());
+    let stop = AtomicBool::new(false);
+    let queries = AtomicU64::new(0);
+    let flips = AtomicU64::new(0);
+
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _binding = sim.bind_current_thread();
+            let get_position = shared.vtable().GetPosition;
+            while !stop.load(Ordering::Relaxed) {
+                let mut position = KSAUDIO_POSITION {
+                    PlayOffset: u64::MAX,
+                    WriteOffset: u64::MAX,
+                };
+                // SAFETY: a live stream and a writable position.
+                let status = unsafe { get_position(shared.0, &raw mut position) };
+                assert!(NT_SUCCESS(status));
+                for offset in [position.PlayOffset, position.WriteOffset] {
+                    assert!(offset < u64::from(BUFFER), "torn position {offset}");
+                    assert_eq!(offset % FRAME, 0, "position inside a frame: {offset}");
+                }
+                queries.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        scope.spawn(|| {
+            let _binding = sim.bind_current_thread();
+            let set_state = shared.vtable().SetState;
+            let mut state = 3;
+            while !stop.load(Ordering::Relaxed) {
+                state = if state == 3 { 2 } else { 3 };
+                // SAFETY: a live stream; one thread changes state, as PortCls serialises.
+                let status = unsafe { set_state(shared.0, KSSTATE(state)) };
+                assert_eq!(status, STATUS_SUCCESS);
+                flips.fetch_add(1, Ordering::Relaxed);
+                std::thread::yield_now();
+            }
+            if state == 2 {
+                // SAFETY: as above.
+                assert_eq!(unsafe { set_state(shared.0, KSSTATE(3)) }, STATUS_SUCCESS);
+            }
+        });
+        // Virtual time in 1 ms steps (the engine runs in between) until both racers have done
+        // plenty, and at least 2 s of virtual time.
+        let mut steps = 0u64;
+        while steps < 2_000
+            || queries.load(Ordering::Relaxed) < 20_000
+            || flips.load(Ordering::Relaxed) < 2_000
+        {
+            sim.advance(10_000);
+            steps += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        println!("stress: {} s of virtual time", steps / 1_000);
+    });
+    done.store(true, Ordering::Relaxed);
+    let _ = watchdog.join();
+
+    println!(
+        "stress: {} position queries, {} state flips",
+        queries.load(Ordering::Relaxed),
+        flips.load(Ordering::Relaxed)
+    );
+    assert!(queries.load(Ordering::Relaxed) > 0 && flips.load(Ordering::Relaxed) > 0);
+    // The client's view of the state: the racing thread left it in RUN.
+    stream.assume_state(3);
+    stream.close();
+    sim.remove_device(device.fdo);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.assert_clean();
+}
