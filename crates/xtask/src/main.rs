@@ -9,6 +9,8 @@
 //!   `target/package/<arch>/` (.sys, stamped .inf, catalog, test certificate), audited and
 //!   verified.
 //! - `cargo xtask audit`: the audit of both driver images, every finding printed.
+//! - `cargo xtask fuzz [seconds]`: every fuzz target in `fuzz/` for that long (cargo-fuzz,
+//!   installed if missing); the test command runs each for 30 s.
 //! - `cargo xtask bench`: the cost table (instructions against raw calls, heap use, per-period
 //!   work, position accuracy, image sizes, simulator speed).
 //! - `cargo xtask build`: the sample driver cross-built for x64 and arm64 (release, rust-lld,
@@ -17,14 +19,18 @@
 mod audit;
 mod bench;
 mod catalog;
+mod fuzz;
 mod kernel;
 mod package;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+/// Seconds each fuzz target runs in the test command.
+const FUZZ_SECONDS: u32 = 30;
+
 /// The nightly toolchain Miri runs on (pinned; installed on demand).
-const MIRI_TOOLCHAIN: &str = "nightly-2026-05-20";
+pub(crate) const MIRI_TOOLCHAIN: &str = "nightly-2026-05-20";
 
 /// The Windows kernel targets the library and driver build for.
 const KERNEL_TARGETS: [&str; 2] = ["x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc"];
@@ -41,6 +47,8 @@ enum Action {
     LibraryProbe { target: &'static str, export: bool },
     /// Link the sample driver for a kernel target and check the image.
     Driver { target: &'static str },
+    /// Run every fuzz target for this many seconds.
+    Fuzz { seconds: u32 },
 }
 
 struct Step {
@@ -254,13 +262,21 @@ fn test_plan(with_miri: bool) -> Vec<Step> {
     plan.extend(kernel_steps());
     if with_miri {
         plan.extend(miri_steps());
+        plan.push(Step {
+            name: format!(
+                "fuzz (cargo-fuzz, {FUZZ_SECONDS} s per target from the committed seeds)"
+            ),
+            action: Action::Fuzz {
+                seconds: FUZZ_SECONDS,
+            },
+        });
     }
     plan
 }
 
 /// Makes sure the pinned nightly with Miri is installed (a fresh machine has only the stable
 /// toolchain `rust-toolchain.toml` names).
-fn ensure_miri() -> bool {
+pub(crate) fn ensure_miri() -> bool {
     let present = Command::new("cargo")
         .args([&format!("+{MIRI_TOOLCHAIN}"), "miri", "--version"])
         .output()
@@ -307,6 +323,7 @@ fn execute(action: &Action) -> Result<(), String> {
             kernel::check_library_probe(target, *export).map(|_| ())
         }
         Action::Driver { target } => audit::self_test(target),
+        Action::Fuzz { seconds } => fuzz::run(*seconds).map(|_| ()),
     }
 }
 
@@ -362,6 +379,17 @@ fn run(plan: &[Step]) -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!("usage: cargo xtask test [--quick] | package | audit | build | bench");
     ExitCode::from(2)
+}
+
+/// `cargo xtask fuzz [seconds]`: every target for that long (60 s by default).
+fn print_fuzz(seconds: u32) -> ExitCode {
+    match fuzz::run(seconds) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask fuzz: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `cargo xtask package`: both packages, with their audit and verification.
@@ -491,6 +519,8 @@ fn main() -> ExitCode {
         ["bench"] => print_bench(),
         ["audit"] => print_audit(),
         ["package"] => print_package(),
+        ["fuzz"] => print_fuzz(60),
+        ["fuzz", seconds] => print_fuzz(seconds.parse().unwrap_or(60)),
         _ => usage(),
     }
 }
