@@ -2,7 +2,7 @@
 //!
 //! Per architecture, in `target/package/<arch>/`: the audited `.sys` (cross-built, checksum
 //! written by the linker and re-checked), the `.inf` stamped from `inf/wavertsample.inx`, the
-//! catalog over both ([`catalog`](crate::catalog)), the `.sys` and the `.cat` test-signed with
+//! catalog over both ([`catalog`]), the `.sys` and the `.cat` test-signed with
 //! `osslsigncode` and a test certificate made once with `openssl` under `target/test-cert/`
 //! (or the one in `PORTCLS_SIGN_CERT` / `PORTCLS_SIGN_KEY`), and the certificate as `.cer`.
 //! Then everything is verified by an independent tool: `osslsigncode verify` on the `.sys` and
