@@ -934,7 +934,11 @@ impl Sim {
         out.extend(state.streams.leftovers());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
-            format!("pool block {address:#x} of {size} bytes with tag '{tag}' still allocated")
+            format!(
+                "pool block {address:#x} of {size} bytes with tag '{tag}' still allocated, \
+                 allocated by {}",
+                block.site.caller()
+            )
         }));
         out
     }

@@ -59,6 +59,58 @@ pub(crate) struct Block {
     layout: Layout,
     /// The pointer as allocated (keeps its provenance for the final free).
     memory: *mut u8,
+    /// Where the driver allocated it (resolved only if the block is left over).
+    pub(crate) site: Site,
+}
+
+/// The call stack of an allocation, captured cheaply and resolved on demand.
+pub(crate) struct Site(Option<std::backtrace::Backtrace>);
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Site")
+    }
+}
+
+impl Site {
+    fn capture() -> Self {
+        // Miri has no backtraces to offer at a useful speed.
+        if cfg!(miri) {
+            Self(None)
+        } else {
+            Self(Some(std::backtrace::Backtrace::force_capture()))
+        }
+    }
+
+    /// The innermost frame of the driver or library code above the model's own (the function
+    /// that called the pool routine), or a note that none was found.
+    pub(crate) fn caller(&self) -> String {
+        let Some(trace) = &self.0 else {
+            return "(call site not recorded under Miri)".to_owned();
+        };
+        let text = trace.to_string();
+        text.lines()
+            .map(str::trim)
+            .filter_map(|line| line.split_once(": ").map(|(_, name)| name))
+            .find(|name| {
+                !name.starts_with("portcls_sim::")
+                    && !name.starts_with("std::")
+                    && !name.starts_with("core::")
+                    && !name.starts_with("alloc::")
+                    && !name.starts_with('<')
+                    && name.contains("::")
+            })
+            .map_or_else(
+                || "(no caller outside the model in the backtrace)".to_owned(),
+                |name| {
+                    // Drop the symbol hash.
+                    name.rsplit_once("::h")
+                        .filter(|(_, hash)| hash.chars().all(|c| c.is_ascii_hexdigit()))
+                        .map_or(name, |(path, _)| path)
+                        .to_owned()
+                },
+            )
+    }
 }
 
 // SAFETY: the block is plain memory owned by the model; only the model frees it, under its lock.
@@ -128,6 +180,7 @@ fn allocate(state: &mut State, ddi: Ddi, size: usize, tag: u32, fill: Option<u8>
             size,
             layout,
             memory,
+            site: Site::capture(),
         },
     );
     state.record(
