@@ -75,6 +75,7 @@ fn lifecycle(sim: &Sim) -> NTSTATUS {
 #[cfg_attr(miri, ignore = "156 lifecycles: natively only")]
 fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
     let mut covered = 0;
+    let mut per_profile = Vec::new();
     for profile in loadable_profiles() {
         let calls = {
             let sim = Sim::new(profile);
@@ -83,6 +84,7 @@ fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
             sim.fallible_calls()
         };
         assert!(calls > 20, "{profile}: only {calls} fallible calls");
+        per_profile.push(format!("{profile}: {calls}"));
         for k in 1..=calls {
             let sim = Sim::new(profile);
             sim.fail_nth_call(k, STATUS_INSUFFICIENT_RESOURCES);
@@ -107,5 +109,8 @@ fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
             covered += 1;
         }
     }
-    println!("fault injection: {covered} runs, each failing one fallible call");
+    println!(
+        "fault injection: {covered} runs, each failing one fallible call ({})",
+        per_profile.join(", ")
+    );
 }
