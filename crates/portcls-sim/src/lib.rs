@@ -908,7 +908,14 @@ impl Sim {
                 .ports
                 .iter()
                 .filter(|(_, p)| p.refs > 0)
-                .map(|(id, p)| format!("port#{id} still has {} reference(s)", p.refs)),
+                .map(|(id, p)| {
+                    format!(
+                        "port#{id} still has {} reference(s); history (change -> count @trace \
+                         index): {}",
+                        p.refs,
+                        p.history_text()
+                    )
+                }),
         );
         out.extend(
             state

@@ -98,8 +98,13 @@ pub(crate) fn new_port(world: &Arc<World>, kind: PortKind) -> PUNKNOWN {
             refs: 1,
             kind,
             bound: None,
+            history: Vec::new(),
         },
     );
+    let at = state.trace.len();
+    if let Some(port) = state.ports.get_mut(&id) {
+        port.note("created", at);
+    }
     let manager: *const c_void = if state.profile.has_interface_v2() {
         (&raw const V2_VTBL).cast()
     } else if state.profile.has_interface_v1() {
@@ -195,8 +200,10 @@ unsafe extern "system" fn query_interface<const OFFSET: usize>(
     if interface.is_null() {
         return state.record(Ddi::QueryInterface, detail, STATUS_NOINTERFACE);
     }
+    let at = state.trace.len();
     if let Some(port) = state.ports.get_mut(&id) {
         port.refs += 1;
+        port.note("QueryInterface", at);
     }
     state.record(Ddi::QueryInterface, detail, STATUS_SUCCESS)
 }
@@ -208,8 +215,10 @@ unsafe extern "system" fn add_ref<const OFFSET: usize>(this: PUNKNOWN) -> ULONG 
         return 0;
     }
     let mut state = world.lock();
+    let at = state.trace.len();
     state.ports.get_mut(&id).map_or(0, |port| {
         port.refs += 1;
+        port.note("AddRef", at);
         port.refs
     })
 }
@@ -221,10 +230,12 @@ unsafe extern "system" fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG 
         return 0;
     }
     let mut state = world.lock();
+    let at = state.trace.len();
     let Some(port) = state.ports.get_mut(&id) else {
         return 0;
     };
     port.refs -= 1;
+    port.note("Release", at);
     let refs = port.refs;
     let bound = if refs == 0 { port.bound.take() } else { None };
     drop(state);

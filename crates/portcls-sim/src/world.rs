@@ -63,6 +63,30 @@ pub(crate) struct PortState {
     pub(crate) refs: u32,
     pub(crate) kind: crate::adapter::PortKind,
     pub(crate) bound: Option<Bound>,
+    /// The latest reference-count changes: what, the count after, and where the trace stood.
+    pub(crate) history: Vec<(&'static str, u32, usize)>,
+}
+
+impl PortState {
+    /// The most reference-count changes a port keeps.
+    const HISTORY: usize = 32;
+
+    /// Notes a reference-count change.
+    pub(crate) fn note(&mut self, what: &'static str, trace_index: usize) {
+        if self.history.len() == Self::HISTORY {
+            self.history.remove(0);
+        }
+        self.history.push((what, self.refs, trace_index));
+    }
+
+    /// The history as text: `what -> count @trace index`, oldest first.
+    pub(crate) fn history_text(&self) -> String {
+        self.history
+            .iter()
+            .map(|(what, refs, at)| format!("{what} -> {refs} @{at}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 #[derive(Debug)]

@@ -600,3 +600,25 @@ fn injected_pool_failures_return_null() {
     assert!(ExAllocatePoolWithTag(NON_PAGED_POOL_NX, 64, TAG).is_null());
     sim.assert_clean();
 }
+
+#[test]
+fn a_port_left_referenced_reports_its_reference_history() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let port = sim.new_port();
+    // SAFETY: the model's live port.
+    let vtable = unknown_vtable(port.cast());
+    // SAFETY: as above; one more reference, then one given back.
+    unsafe { (vtable.AddRef)(port) };
+    release(port.cast());
+    let leftovers = sim.leftovers();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    assert!(
+        leftovers[0].contains("still has 1 reference(s)")
+            && leftovers[0].contains("created -> 1")
+            && leftovers[0].contains("AddRef -> 2")
+            && leftovers[0].contains("Release -> 1"),
+        "{leftovers:?}"
+    );
+    assert_eq!(release(port.cast()), 0);
+    sim.assert_clean();
+}
