@@ -266,6 +266,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn long_irregular_runs_fire_exactly_floor_total_over_interval() {
         let cases = [
             (pcm16(48_000), 1_920, 1),

@@ -197,6 +197,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn irregular_queries_over_a_day_are_exact_monotonic_and_never_jump() {
         for frequency in FREQUENCIES {
             for rate in RATES {

@@ -349,6 +349,7 @@ mod skip_tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn the_table_replays_exactly_what_computing_writes() {
         for sample in SampleFormat::ALL {
             for rate in [44_100, 48_000] {
@@ -378,6 +379,7 @@ mod skip_tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn skipping_frames_equals_filling_and_discarding_them() {
         for sample in SampleFormat::ALL {
             for rate in [44_100, 48_000] {
@@ -496,6 +498,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn default_tone_is_one_kilohertz_at_minus_six_dbfs_in_every_format() {
         check::<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS>();
         let tone: Tone = Tone::new(Format::PREFERRED);
@@ -503,6 +506,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn other_frequencies_and_levels_have_the_configured_crossings_and_peak() {
         check::<997, -600>();
         check::<440, -1_200>();
@@ -524,6 +528,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn sine_polynomial_matches_the_library_sine_at_every_phase() {
         for rate in [44_100, 48_000] {
             let mut worst = 0.0f64;
@@ -540,6 +545,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn one_big_call_equals_many_small_calls_byte_for_byte() {
         for sample in SampleFormat::ALL {
             for rate in [44_100, 48_000] {
@@ -566,6 +572,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn the_phase_returns_exactly_after_one_second_so_nothing_drifts() {
         for sample in SampleFormat::ALL {
             for rate in [44_100, 48_000] {
