@@ -79,7 +79,7 @@ pub fn fix_checksum(data: &mut [u8]) {
 }
 
 /// The imports of an image by module (lower-case names).
-fn imports(file: &PeFile64<'_>) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+pub fn imports(file: &PeFile64<'_>) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let Some(table) = file.import_table().map_err(|e| e.to_string())? else {
         return Ok(out);

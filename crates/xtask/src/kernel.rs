@@ -89,39 +89,7 @@ pub fn inspect(path: &Path) -> Result<Image, String> {
         .optional_header()
         .subsystem
         .get(object::LittleEndian);
-    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let table = file
-        .import_table()
-        .map_err(|e| format!("{}: bad import table: {e}", path.display()))?;
-    if let Some(table) = table {
-        let mut descriptors = table.descriptors().map_err(|e| e.to_string())?;
-        while let Some(descriptor) = descriptors.next().map_err(|e| e.to_string())? {
-            let module = table
-                .name(descriptor.name.get(object::LittleEndian))
-                .map_err(|e| e.to_string())?;
-            let module = String::from_utf8_lossy(module).into_owned();
-            let mut thunks = table
-                .thunks(descriptor.original_first_thunk.get(object::LittleEndian))
-                .map_err(|e| e.to_string())?;
-            let names = imports.entry(module).or_default();
-            while let Some(thunk) = thunks
-                .next::<pe::ImageNtHeaders64>()
-                .map_err(|e| e.to_string())?
-            {
-                match table
-                    .import::<pe::ImageNtHeaders64>(thunk)
-                    .map_err(|e| e.to_string())?
-                {
-                    object::read::pe::Import::Name(_, name) => {
-                        names.insert(String::from_utf8_lossy(name).into_owned());
-                    }
-                    object::read::pe::Import::Ordinal(ordinal) => {
-                        names.insert(format!("#{ordinal}"));
-                    }
-                }
-            }
-        }
-    }
+    let imports = crate::audit::imports(&file)?;
     let code = file
         .section_table()
         .iter()

@@ -150,6 +150,22 @@ fn sign(file: &Path, cert: &Path, key: &Path) -> Result<(), String> {
     std::fs::rename(&signed, file).map_err(|e| format!("{}: {e}", file.display()))
 }
 
+/// The package's catalog members: the image and the INF, by their hashes.
+fn members(sys_hash: [u8; 32], inf_hash: [u8; 32]) -> [Member; 2] {
+    [
+        Member {
+            file: format!("{DRIVER}.sys"),
+            kind: Kind::Pe,
+            digest: sys_hash,
+        },
+        Member {
+            file: format!("{DRIVER}.inf"),
+            kind: Kind::Flat,
+            digest: inf_hash,
+        },
+    ]
+}
+
 /// Builds, signs and verifies the package for `target`.
 ///
 /// # Errors
@@ -188,19 +204,7 @@ pub fn package(target: &str) -> Result<Package, String> {
     let inf_bytes = std::fs::read(&inf).map_err(|e| e.to_string())?;
     let sys_hash = catalog::authenticode_hash(&sys_bytes)?;
     let inf_hash = catalog::flat_hash(&inf_bytes);
-    let members = [
-        Member {
-            file: format!("{DRIVER}.sys"),
-            kind: Kind::Pe,
-            digest: sys_hash,
-        },
-        Member {
-            file: format!("{DRIVER}.inf"),
-            kind: Kind::Flat,
-            digest: inf_hash,
-        },
-    ];
-    let unsigned = catalog::build(&members, os, "2:10.0", now)?;
+    let unsigned = catalog::build(&members(sys_hash, inf_hash), os, "2:10.0", now)?;
     std::fs::write(&cat, unsigned).map_err(|e| format!("{}: {e}", cat.display()))?;
 
     let (cert, key) = test_certificate()?;
@@ -267,20 +271,11 @@ fn tamper_test(
     let mut wrong = catalog::authenticode_hash(&std::fs::read(sys).map_err(|e| e.to_string())?)?;
     wrong[0] ^= 1;
     let inf_hash = catalog::flat_hash(&std::fs::read(inf).map_err(|e| e.to_string())?);
-    let members = [
-        Member {
-            file: format!("{DRIVER}.sys"),
-            kind: Kind::Pe,
-            digest: wrong,
-        },
-        Member {
-            file: format!("{DRIVER}.inf"),
-            kind: Kind::Flat,
-            digest: inf_hash,
-        },
-    ];
-    std::fs::write(&bad_cat, catalog::build(&members, os, "2:10.0", now)?)
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &bad_cat,
+        catalog::build(&members(wrong, inf_hash), os, "2:10.0", now)?,
+    )
+    .map_err(|e| e.to_string())?;
     sign(&bad_cat, cert, key)?;
     let wrong_sys = verify(&bad_sys, &bad_inf, &bad_cat, cert);
     // An INF edited after cataloguing, with the right catalog.
