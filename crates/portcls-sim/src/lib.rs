@@ -875,6 +875,12 @@ impl Sim {
         self.world.lock().fallible_calls()
     }
 
+    /// The routines whose calls an injected failure hit so far, in order.
+    #[must_use]
+    pub fn injected(&self) -> Vec<Ddi> {
+        self.world.lock().injected.clone()
+    }
+
     /// Makes the `n`-th fallible call (1-based, counting every routine) return `status`.
     pub fn fail_nth_call(&self, n: u64, status: NTSTATUS) {
         self.world.lock().inject(Injection::Nth { n, status });

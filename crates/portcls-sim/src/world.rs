@@ -144,6 +144,8 @@ pub(crate) struct State {
     /// The KS rule breaches behind `Violation::FilterRules`, in words.
     pub(crate) breaches: Vec<String>,
     injections: Vec<Injection>,
+    /// The routines whose calls an injection failed, in order.
+    pub(crate) injected: Vec<Ddi>,
     fallible_calls: u64,
     per_ddi_calls: BTreeMap<Ddi, u64>,
 }
@@ -174,6 +176,7 @@ impl State {
             violations: Vec::new(),
             breaches: Vec::new(),
             injections: Vec::new(),
+            injected: Vec::new(),
             fallible_calls: 0,
             per_ddi_calls: BTreeMap::new(),
         }
@@ -215,7 +218,8 @@ impl State {
         let per = self.per_ddi_calls.entry(ddi).or_insert(0);
         *per += 1;
         let per = *per;
-        self.injections
+        let status = self
+            .injections
             .iter()
             .find_map(|injection| match *injection {
                 Injection::Nth { n: k, status } if k == n => Some(status),
@@ -225,7 +229,11 @@ impl State {
                     status,
                 } if d == ddi && k == per => Some(status),
                 _ => None,
-            })
+            });
+        if status.is_some() {
+            self.injected.push(ddi);
+        }
+        status
     }
 
     pub(crate) fn violate(&mut self, violation: Violation) {
