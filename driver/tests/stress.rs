@@ -140,3 +140,104 @@ fn positions_state_changes_and_the_engine_race_safely() {
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     sim.assert_clean();
 }
+
+/// The same race with the state changes serialised against the clock (the test holds a lock
+/// while it moves virtual time, and the flipping thread takes it around each change), so the
+/// RUN time is known exactly: the engine must then signal exactly one notification per point
+/// the position crossed, none missed and none doubled, while positions are still polled from a
+/// third thread.
+#[test]
+#[cfg_attr(miri, ignore = "thousands of racing calls: natively only")]
+fn notifications_are_exact_while_state_changes_race_the_queries() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let device = bring_up(&sim);
+    let mut stream = sim
+        .open_stream(
+            device.fdo,
+            RENDER_WAVE.name,
+            RENDER_WAVE_HOST_PIN,
+            &format_bytes(Format::PREFERRED),
+        )
+        .unwrap();
+    // 10 ms, two notifications: a point every 240 frames (5 ms), the engine every 2.5 ms.
+    stream.allocate_buffer(2, BUFFER).unwrap();
+    assert_eq!(stream.register_event(), STATUS_SUCCESS);
+    assert_eq!(stream.walk_to(3), STATUS_SUCCESS);
+    let shared = Shared(stream.raw());
+    let clock = std::sync::Mutex::new(());
+    let stop = AtomicBool::new(false);
+    // Frames played in finished RUN stretches, and where the current one began (100 ns).
+    let played = AtomicU64::new(0);
+    let run_started = AtomicU64::new(sim.now());
+
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _binding = sim.bind_current_thread();
+            let get_position = shared.vtable().GetPosition;
+            while !stop.load(Ordering::Relaxed) {
+                let mut position = KSAUDIO_POSITION {
+                    PlayOffset: u64::MAX,
+                    WriteOffset: u64::MAX,
+                };
+                // SAFETY: a live stream and a writable position.
+                assert!(NT_SUCCESS(unsafe {
+                    get_position(shared.0, &raw mut position)
+                }));
+                assert!(position.PlayOffset < u64::from(BUFFER));
+            }
+        });
+        scope.spawn(|| {
+            let _binding = sim.bind_current_thread();
+            let set_state = shared.vtable().SetState;
+            let mut state = 3;
+            while !stop.load(Ordering::Relaxed) {
+                let time = clock.lock().unwrap();
+                let now = sim.now();
+                if state == 3 {
+                    // Frames of this stretch: what the clock counts, floor(ticks x rate / 10^7).
+                    let ticks = now - run_started.load(Ordering::Relaxed);
+                    played.fetch_add(ticks * 48_000 / 10_000_000, Ordering::Relaxed);
+                    state = 2;
+                } else {
+                    run_started.store(now, Ordering::Relaxed);
+                    state = 3;
+                }
+                // SAFETY: a live stream; one thread changes state.
+                let status = unsafe { set_state(shared.0, KSSTATE(state)) };
+                assert_eq!(status, STATUS_SUCCESS);
+                drop(time);
+                std::thread::yield_now();
+            }
+            if state == 3 {
+                let _time = clock.lock().unwrap();
+                let ticks = sim.now() - run_started.load(Ordering::Relaxed);
+                played.fetch_add(ticks * 48_000 / 10_000_000, Ordering::Relaxed);
+                // SAFETY: as above.
+                assert_eq!(unsafe { set_state(shared.0, KSSTATE(2)) }, STATUS_SUCCESS);
+            }
+        });
+        for step in 0..4_000u64 {
+            let _time = clock.lock().unwrap();
+            // Irregular steps (0.3-1.6 ms), so pauses land anywhere between engine periods.
+            sim.advance(3_000 + (step * 7_919) % 13_000);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let frames = played.load(Ordering::Relaxed);
+    let expected = frames / 240;
+    println!(
+        "stress: {frames} frames played in RUN stretches, {} notifications",
+        stream.event_signals()
+    );
+    assert!(expected > 100, "too little RUN time: {frames} frames");
+    assert_eq!(
+        stream.event_signals(),
+        expected,
+        "missed or doubled notifications"
+    );
+    stream.assume_state(2);
+    stream.close();
+    sim.remove_device(device.fdo);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.assert_clean();
+}
