@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             u32::from(selector / 3 % 4),
             verb,
             instance,
-            |pin| (pin == 1).then_some(Jack { color: 0xFF00 }),
+            |pin| (pin == 1).then_some(Jack::SPEAKER),
             &mut value,
         ),
     };
