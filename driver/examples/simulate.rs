@@ -174,24 +174,26 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     println!("== summary ==");
     println!("profile: {}", options.profile);
     for endpoint in &endpoints {
+        let controls: Vec<String> = endpoint
+            .controls
+            .iter()
+            .map(|c| format!("{:?} node {} {:?}", c.kind, c.node, c.values))
+            .collect();
         println!(
-            "endpoint: {} ({}), {} pin {} -> {} pin {}, jack {}, controls {:?}",
-            if endpoint.render {
-                "speakers"
-            } else {
-                "microphone"
-            },
-            if endpoint.render { "render" } else { "capture" },
+            "endpoint: {} ({:?}), {} pin {} -> {} pin {}, jack {} colour {:06X}, controls {:?}",
+            endpoint.name,
+            endpoint.flow,
             endpoint.topology,
             endpoint.pin,
             endpoint.wave.0,
             endpoint.wave.1,
-            if endpoint.connected {
+            if endpoint.connected() {
                 "connected"
             } else {
                 "unplugged"
             },
-            endpoint.controls
+            endpoint.jack.color,
+            controls
         );
     }
     println!(

@@ -8,16 +8,27 @@
 //!
 //! [`Sim::endpoints`] walks each topology filter's external pins (bridge pins without a
 //! physical connection), follows the path to a wave filter's host pin, and queries what the
-//! endpoint builder needs on the way: the jack description (size probe first), and for each
-//! volume and mute node the basic support and the current value. Any malformed answer is an
-//! error naming the request, because Windows would then show no endpoint.
+//! endpoint builder needs on the way: both jack descriptions (size probe first), and for each
+//! volume and mute node the basic support (a `KSPROPERTY_DESCRIPTION`-sized query first, then
+//! the `DescriptionSize` it names, as the audio stack asks) and the value of every channel. Any
+//! malformed answer is an error naming the request and what is wrong with it, because Windows
+//! would then show no endpoint. The answers are checked by [`parse_basic_support`],
+//! [`parse_jack_description`] and [`parse_jack_description2`], which are plain functions over
+//! the bytes.
+
+use std::mem::{offset_of, size_of};
 
 use portcls_sys::ks::{
-    KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_PCM, KSNODETYPE_MUTE, KSNODETYPE_VOLUME,
+    KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_PCM, KSIDENTIFIER, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2,
+    KSMULTIPLE_ITEM, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME,
     KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE,
-    KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio,
-    KSPROPSETID_Jack,
+    KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_BOUNDS_LONG_SIGNED, KSPROPERTY_DESCRIPTION,
+    KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
+    KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM,
+    KSPROPERTY_MEMBER_STEPPEDRANGES, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG,
+    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
+    KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPTYPESETID_General,
+    VT_BOOL, VT_I4,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR,
@@ -61,6 +72,96 @@ pub struct PropertyOutcome {
     pub value: Vec<u8>,
 }
 
+/// The direction of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Audio leaves the device through the pin (speakers, headphones).
+    Render,
+    /// Audio enters the device through the pin (microphones, line in).
+    Capture,
+}
+
+/// One stepped range of a basic-support answer (`KSPROPERTY_STEPPING_LONG`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SteppedRange {
+    /// `SteppingDelta`.
+    pub delta: u32,
+    /// `Bounds.SignedMinimum`.
+    pub minimum: i32,
+    /// `Bounds.SignedMaximum`.
+    pub maximum: i32,
+}
+
+/// One `KSJACK_DESCRIPTION`, as the endpoint builder reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JackDescription {
+    /// `ChannelMapping` (`SPEAKER_*` bits).
+    pub channel_mapping: u32,
+    /// `Color` (0x00RRGGBB).
+    pub color: u32,
+    /// `ConnectionType` (`EPcxConnectionType`).
+    pub connection_type: i32,
+    /// `GeoLocation` (`EPcxGeoLocation`).
+    pub geo_location: i32,
+    /// `GenLocation` (`EPcxGenLocation`).
+    pub gen_location: i32,
+    /// `PortConnection` (`EPxcPortConnection`).
+    pub port_connection: i32,
+    /// `IsConnected`.
+    pub connected: bool,
+}
+
+/// One `KSJACK_DESCRIPTION2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JackDescription2 {
+    /// `DeviceStateInfo`.
+    pub device_state: u32,
+    /// `JackCapabilities` (`JACKDESC2_*`).
+    pub capabilities: u32,
+}
+
+/// The kind of a control node on an endpoint's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlKind {
+    /// A `KSNODETYPE_VOLUME` node: `KSPROPERTY_AUDIO_VOLUMELEVEL`, `VT_I4` in 1/65536 dB.
+    Volume,
+    /// A `KSNODETYPE_MUTE` node: `KSPROPERTY_AUDIO_MUTE`, `VT_BOOL`.
+    Mute,
+}
+
+impl ControlKind {
+    /// The `KSPROPSETID_Audio` property of the control.
+    #[must_use]
+    pub const fn property(self) -> u32 {
+        match self {
+            Self::Volume => KSPROPERTY_AUDIO_VOLUMELEVEL,
+            Self::Mute => KSPROPERTY_AUDIO_MUTE,
+        }
+    }
+
+    /// The `VARENUM` its basic support must name.
+    #[must_use]
+    pub const fn value_type(self) -> u32 {
+        match self {
+            Self::Volume => VT_I4,
+            Self::Mute => VT_BOOL,
+        }
+    }
+}
+
+/// A control node on an endpoint's path, as the endpoint builder found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlNode {
+    /// What it controls.
+    pub kind: ControlKind,
+    /// Its node id in the topology filter.
+    pub node: u32,
+    /// Its range per channel (one entry for a uniform range).
+    pub ranges: Vec<SteppedRange>,
+    /// The current value of each channel.
+    pub values: Vec<i32>,
+}
+
 /// What the endpoint builder found for one external pin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -68,16 +169,343 @@ pub struct Endpoint {
     pub topology: String,
     /// Its external pin.
     pub pin: u32,
-    /// Whether it renders (the pin's data leaves the filter) or captures.
-    pub render: bool,
+    /// Render or capture (whether the pin's data leaves the filter).
+    pub flow: Flow,
     /// The pin's category (it names the endpoint's form factor).
     pub category: GUID,
+    /// The endpoint's name as Windows derives it from the category ("Speakers", "Microphone";
+    /// the GUID for other categories).
+    pub name: String,
     /// The wave subdevice the path reaches, and its host pin.
     pub wave: (String, u32),
-    /// `KSJACK_DESCRIPTION::IsConnected`.
-    pub connected: bool,
-    /// The control nodes on the path (`"volume"`, `"mute"`), from the external pin inwards.
-    pub controls: Vec<&'static str>,
+    /// The jack's `KSJACK_DESCRIPTION`.
+    pub jack: JackDescription,
+    /// The jack's `KSJACK_DESCRIPTION2`.
+    pub jack2: JackDescription2,
+    /// The control nodes on the path, from the external pin inwards.
+    pub controls: Vec<ControlNode>,
+}
+
+impl Endpoint {
+    /// Whether `KSJACK_DESCRIPTION::IsConnected` was TRUE.
+    #[must_use]
+    pub const fn connected(&self) -> bool {
+        self.jack.connected
+    }
+
+    /// The control of `kind` on the path, if there is one.
+    #[must_use]
+    pub fn control(&self, kind: ControlKind) -> Option<&ControlNode> {
+        self.controls.iter().find(|c| c.kind == kind)
+    }
+}
+
+/// The endpoint name Windows shows for a pin category.
+fn endpoint_name(category: &GUID) -> String {
+    if *category == KSNODETYPE_SPEAKER {
+        "Speakers".to_owned()
+    } else if *category == KSNODETYPE_MICROPHONE {
+        "Microphone".to_owned()
+    } else {
+        guid_name(category)
+    }
+}
+
+/// The GUID whose bytes start at `at`.
+fn guid_at(bytes: &[u8], at: usize) -> Option<GUID> {
+    let raw: [u8; 16] = bytes.get(at..at + 16)?.try_into().ok()?;
+    let (data1, rest) = raw.split_first_chunk::<4>()?;
+    let (data2, rest) = rest.split_first_chunk::<2>()?;
+    let (data3, data4) = rest.split_first_chunk::<2>()?;
+    Some(GUID {
+        Data1: u32::from_le_bytes(*data1),
+        Data2: u16::from_le_bytes(*data2),
+        Data3: u16::from_le_bytes(*data3),
+        Data4: data4.try_into().ok()?,
+    })
+}
+
+/// The little-endian `u32` at `at`, or an error naming `what` is missing.
+fn word(bytes: &[u8], at: usize, what: &str) -> Result<u32, String> {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| format!("{what} (byte {at}) lies beyond the {} bytes", bytes.len()))
+}
+
+/// Checks a full basic-support answer for a per-channel control whose value has type
+/// `value_type`: a `KSPROPERTY_DESCRIPTION` allowing GET, SET and BASICSUPPORT, whose
+/// `DescriptionSize` is the answer's size, with type set `KSPROPTYPESETID_General` and one
+/// members list of stepped ranges (`KSPROPERTY_STEPPING_LONG`, minimum <= maximum, a non-zero
+/// step that divides the range), one per channel (multichannel) or one for all (uniform).
+/// Returns the ranges.
+///
+/// # Errors
+/// What is wrong with the answer.
+pub fn parse_basic_support(answer: &[u8], value_type: u32) -> Result<Vec<SteppedRange>, String> {
+    let description = size_of::<KSPROPERTY_DESCRIPTION>();
+    if answer.len() < description {
+        return Err(format!(
+            "{} bytes cannot hold a KSPROPERTY_DESCRIPTION ({description})",
+            answer.len()
+        ));
+    }
+    let access = word(
+        answer,
+        offset_of!(KSPROPERTY_DESCRIPTION, AccessFlags),
+        "AccessFlags",
+    )?;
+    let wanted = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET | KSPROPERTY_TYPE_BASICSUPPORT;
+    if access & wanted != wanted {
+        return Err(format!(
+            "AccessFlags {access:#x} lack GET, SET or BASICSUPPORT"
+        ));
+    }
+    let size = word(
+        answer,
+        offset_of!(KSPROPERTY_DESCRIPTION, DescriptionSize),
+        "DescriptionSize",
+    )?;
+    if size as usize != answer.len() {
+        return Err(format!(
+            "DescriptionSize {size} is not the {} bytes answered",
+            answer.len()
+        ));
+    }
+    let type_set = offset_of!(KSPROPERTY_DESCRIPTION, PropTypeSet);
+    let set = guid_at(answer, type_set + offset_of!(KSIDENTIFIER, Set))
+        .ok_or("PropTypeSet.Set lies beyond the answer")?;
+    let id = word(
+        answer,
+        type_set + offset_of!(KSIDENTIFIER, Id),
+        "PropTypeSet.Id",
+    )?;
+    if set != KSPROPTYPESETID_General || id != value_type {
+        return Err(format!(
+            "PropTypeSet is {}/{id}, not KSPROPTYPESETID_General/{value_type}",
+            guid_name(&set)
+        ));
+    }
+    let lists = word(
+        answer,
+        offset_of!(KSPROPERTY_DESCRIPTION, MembersListCount),
+        "MembersListCount",
+    )?;
+    if lists != 1 {
+        return Err(format!("MembersListCount is {lists}, not 1"));
+    }
+    let header = description;
+    let field = |offset: usize, what: &str| word(answer, header + offset, what);
+    let kind = field(
+        offset_of!(KSPROPERTY_MEMBERSHEADER, MembersFlags),
+        "MembersFlags",
+    )?;
+    let member_size = field(
+        offset_of!(KSPROPERTY_MEMBERSHEADER, MembersSize),
+        "MembersSize",
+    )?;
+    let count = field(
+        offset_of!(KSPROPERTY_MEMBERSHEADER, MembersCount),
+        "MembersCount",
+    )?;
+    let flags = field(offset_of!(KSPROPERTY_MEMBERSHEADER, Flags), "members Flags")?;
+    if kind != KSPROPERTY_MEMBER_STEPPEDRANGES {
+        return Err(format!("MembersFlags {kind:#x} are not stepped ranges"));
+    }
+    let stepping = size_of::<KSPROPERTY_STEPPING_LONG>();
+    if member_size as usize != stepping {
+        return Err(format!(
+            "MembersSize {member_size} is not a KSPROPERTY_STEPPING_LONG ({stepping})"
+        ));
+    }
+    let uniform = flags & KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM != 0;
+    let multichannel = flags & KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL != 0;
+    let single = uniform || !multichannel;
+    if count == 0 || (single && count != 1) {
+        return Err(format!(
+            "{count} ranges with members Flags {flags:#x} (multichannel: one per channel; \
+             uniform or neither: exactly one)"
+        ));
+    }
+    let first = header + size_of::<KSPROPERTY_MEMBERSHEADER>();
+    let end = first + count as usize * stepping;
+    if end != answer.len() {
+        return Err(format!(
+            "{count} ranges end at byte {end}, the answer at {}",
+            answer.len()
+        ));
+    }
+    (0..count as usize)
+        .map(|index| stepped_range(answer, first + index * stepping, index))
+        .collect()
+}
+
+/// The `KSPROPERTY_STEPPING_LONG` at byte `at`, range number `index` of the list: a non-zero
+/// step that divides a non-empty range.
+fn stepped_range(answer: &[u8], at: usize, index: usize) -> Result<SteppedRange, String> {
+    let bounds = offset_of!(KSPROPERTY_STEPPING_LONG, Bounds);
+    let what = |name: &str| format!("range {index} {name}");
+    let delta = word(
+        answer,
+        at + offset_of!(KSPROPERTY_STEPPING_LONG, SteppingDelta),
+        &what("SteppingDelta"),
+    )?;
+    let minimum = word(
+        answer,
+        at + bounds + offset_of!(KSPROPERTY_BOUNDS_LONG_SIGNED, SignedMinimum),
+        &what("SignedMinimum"),
+    )?
+    .cast_signed();
+    let maximum = word(
+        answer,
+        at + bounds + offset_of!(KSPROPERTY_BOUNDS_LONG_SIGNED, SignedMaximum),
+        &what("SignedMaximum"),
+    )?
+    .cast_signed();
+    let span = i64::from(maximum) - i64::from(minimum);
+    if delta == 0 || span < 0 || span % i64::from(delta) != 0 {
+        return Err(format!(
+            "range {index} is {minimum}..={maximum} in steps of {delta}: the step must be \
+             non-zero and divide a non-empty range"
+        ));
+    }
+    Ok(SteppedRange {
+        delta,
+        minimum,
+        maximum,
+    })
+}
+
+/// Checks the `KSMULTIPLE_ITEM` in front of a jack answer with entries of `entry` bytes:
+/// `Size` is the whole answer, `Count` at least 1 and the entries fill the rest exactly.
+/// Returns the count.
+fn multiple_items(answer: &[u8], entry: usize) -> Result<usize, String> {
+    let header = size_of::<KSMULTIPLE_ITEM>();
+    let size = word(
+        answer,
+        offset_of!(KSMULTIPLE_ITEM, Size),
+        "KSMULTIPLE_ITEM.Size",
+    )?;
+    let count = word(
+        answer,
+        offset_of!(KSMULTIPLE_ITEM, Count),
+        "KSMULTIPLE_ITEM.Count",
+    )?;
+    if size as usize != answer.len() {
+        return Err(format!(
+            "KSMULTIPLE_ITEM.Size {size} is not the {} bytes answered",
+            answer.len()
+        ));
+    }
+    if count == 0 || header + count as usize * entry != answer.len() {
+        return Err(format!(
+            "KSMULTIPLE_ITEM.Count {count} entries of {entry} bytes do not fill the {} bytes",
+            answer.len()
+        ));
+    }
+    Ok(count as usize)
+}
+
+/// Checks a `KSPROPERTY_JACK_DESCRIPTION` answer (a `KSMULTIPLE_ITEM` and its
+/// `KSJACK_DESCRIPTION`s: known connection type, location and port connection values, a `BOOL`
+/// `IsConnected`, the colour's top byte 0) and returns the entries.
+///
+/// # Errors
+/// What is wrong with the answer.
+pub fn parse_jack_description(answer: &[u8]) -> Result<Vec<JackDescription>, String> {
+    let entry = size_of::<KSJACK_DESCRIPTION>();
+    let count = multiple_items(answer, entry)?;
+    (0..count)
+        .map(|index| {
+            let at = size_of::<KSMULTIPLE_ITEM>() + index * entry;
+            let field = |offset: usize, name: &str| {
+                word(answer, at + offset, &format!("jack {index} {name}"))
+            };
+            let signed = |offset: usize, name: &str| field(offset, name).map(u32::cast_signed);
+            let jack = JackDescription {
+                channel_mapping: field(
+                    offset_of!(KSJACK_DESCRIPTION, ChannelMapping),
+                    "ChannelMapping",
+                )?,
+                color: field(offset_of!(KSJACK_DESCRIPTION, Color), "Color")?,
+                connection_type: signed(
+                    offset_of!(KSJACK_DESCRIPTION, ConnectionType),
+                    "ConnectionType",
+                )?,
+                geo_location: signed(offset_of!(KSJACK_DESCRIPTION, GeoLocation), "GeoLocation")?,
+                gen_location: signed(offset_of!(KSJACK_DESCRIPTION, GenLocation), "GenLocation")?,
+                port_connection: signed(
+                    offset_of!(KSJACK_DESCRIPTION, PortConnection),
+                    "PortConnection",
+                )?,
+                connected: match field(offset_of!(KSJACK_DESCRIPTION, IsConnected), "IsConnected")?
+                {
+                    0 => false,
+                    1 => true,
+                    other => {
+                        return Err(format!("jack {index} IsConnected is {other}, not a BOOL"));
+                    }
+                },
+            };
+            // The enumerations' ranges in ksmedia.h: eConnTypeUnknown..eConnTypeCombination,
+            // eGeoLocRear..eGeoLocReserved6, eGenLocPrimaryBox..eGenLocOther,
+            // ePortConnJack..ePortConnUnknown.
+            let checks = [
+                ("ConnectionType", jack.connection_type, 0..=11),
+                ("GeoLocation", jack.geo_location, 1..=15),
+                ("GenLocation", jack.gen_location, 0..=3),
+                ("PortConnection", jack.port_connection, 0..=3),
+            ];
+            for (name, value, range) in checks {
+                if !range.contains(&value) {
+                    return Err(format!("jack {index} {name} {value} is outside {range:?}"));
+                }
+            }
+            if jack.color >> 24 != 0 {
+                return Err(format!(
+                    "jack {index} Color {:#010x} is not 0x00RRGGBB",
+                    jack.color
+                ));
+            }
+            Ok(jack)
+        })
+        .collect()
+}
+
+/// Checks a `KSPROPERTY_JACK_DESCRIPTION2` answer (a `KSMULTIPLE_ITEM` and its
+/// `KSJACK_DESCRIPTION2`s, capabilities among the two `JACKDESC2_*` bits) and returns the
+/// entries.
+///
+/// # Errors
+/// What is wrong with the answer.
+pub fn parse_jack_description2(answer: &[u8]) -> Result<Vec<JackDescription2>, String> {
+    let entry = size_of::<KSJACK_DESCRIPTION2>();
+    let count = multiple_items(answer, entry)?;
+    (0..count)
+        .map(|index| {
+            let at = size_of::<KSMULTIPLE_ITEM>() + index * entry;
+            let jack = JackDescription2 {
+                device_state: word(
+                    answer,
+                    at + offset_of!(KSJACK_DESCRIPTION2, DeviceStateInfo),
+                    "DeviceStateInfo",
+                )?,
+                capabilities: word(
+                    answer,
+                    at + offset_of!(KSJACK_DESCRIPTION2, JackCapabilities),
+                    "JackCapabilities",
+                )?,
+            };
+            if jack.capabilities & !0x3 != 0 {
+                return Err(format!(
+                    "jack {index} JackCapabilities {:#x} has unknown bits",
+                    jack.capabilities
+                ));
+            }
+            Ok(jack)
+        })
+        .collect()
 }
 
 /// The pin descriptors of a filter.
@@ -334,7 +762,8 @@ impl Sim {
         // SAFETY: the pin's category GUID, a static of the miniport.
         let category = unsafe { read_guid(descriptor.KsPinDescriptor.Category) }
             .ok_or_else(|| format!("{name} pin {pin}: no category"))?;
-        let connected = self.jack(fdo, name, pin)?;
+        let jack = self.jack(fdo, name, pin)?;
+        let jack2 = self.jack2(fdo, name, pin)?;
         let (nodes_on_path, inner_pin) =
             path(filter, pin).ok_or_else(|| format!("{name} pin {pin}: no path to another pin"))?;
         let mut controls = Vec::new();
@@ -345,77 +774,106 @@ impl Sim {
                 return Err(format!("{name} node {node}: no descriptor"));
             };
             // SAFETY: the node's type GUID, a static of the miniport.
-            let kind = unsafe { read_guid(descriptor.Type) };
-            let (control, id) = match kind {
-                Some(k) if k == KSNODETYPE_VOLUME => ("volume", KSPROPERTY_AUDIO_VOLUMELEVEL),
-                Some(k) if k == KSNODETYPE_MUTE => ("mute", KSPROPERTY_AUDIO_MUTE),
+            let kind = match unsafe { read_guid(descriptor.Type) } {
+                Some(k) if k == KSNODETYPE_VOLUME => ControlKind::Volume,
+                Some(k) if k == KSNODETYPE_MUTE => ControlKind::Mute,
                 _ => continue,
             };
-            self.control(fdo, name, node, id)?;
-            controls.push(control);
+            controls.push(self.control(fdo, name, node, kind)?);
         }
         let wave = self.wave_behind(fdo, name, inner_pin, subdevices)?;
+        let flow = if descriptor.KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT {
+            Flow::Render
+        } else {
+            Flow::Capture
+        };
         Ok(Endpoint {
             topology: name.clone(),
             pin,
-            render: descriptor.KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT,
+            flow,
             category,
+            name: endpoint_name(&category),
             wave,
-            connected,
+            jack,
+            jack2,
             controls,
         })
     }
 
-    /// The jack description of an external pin: a size probe, then the value.
-    fn jack(&self, fdo: PDEVICE_OBJECT, name: &str, pin: u32) -> Result<bool, String> {
-        let what = format!("{name} pin {pin}: Jack/DESCRIPTION");
+    /// A jack property of an external pin: a size probe, then a GET of that size. Returns
+    /// the answer's bytes.
+    fn jack_answer(
+        &self,
+        fdo: PDEVICE_OBJECT,
+        name: &str,
+        pin: u32,
+        id: u32,
+    ) -> Result<Vec<u8>, String> {
+        let what = format!("{name} pin {pin}: {}", property_name(&KSPROPSETID_Jack, id));
         let get = |value: Vec<u8>| {
             self.property(
                 fdo,
                 name,
                 Target::Pin(pin),
                 KSPROPSETID_Jack,
-                KSPROPERTY_JACK_DESCRIPTION,
+                id,
                 KSPROPERTY_TYPE_GET,
                 &[],
                 &value,
             )
         };
         let probe = get(Vec::new());
-        if probe.status != STATUS_BUFFER_OVERFLOW || probe.size < 8 + 28 {
+        if probe.status != STATUS_BUFFER_OVERFLOW || probe.size == 0 || probe.size > 0x1_0000 {
             return Err(format!(
-                "{what}: the size probe answered {} with {} bytes",
+                "{what}: the size probe answered {} with {} bytes (wanted STATUS_BUFFER_OVERFLOW \
+                 and the size)",
                 status_name(probe.status),
                 probe.size
             ));
         }
         let answer = get(vec![0; probe.size as usize]);
-        let word = |at: usize| {
-            answer
-                .value
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        if answer.status != STATUS_SUCCESS
-            || answer.size != probe.size
-            || word(0) != Some(probe.size)
-            || word(4).is_none_or(|count| count == 0)
-        {
+        if answer.status != STATUS_SUCCESS || answer.size != probe.size {
             return Err(format!(
-                "{what}: {} with {} bytes, KSMULTIPLE_ITEM {:?}/{:?}",
+                "{what}: a GET of the {} bytes the probe named answered {} with {} bytes",
+                probe.size,
                 status_name(answer.status),
-                answer.size,
-                word(0),
-                word(4)
+                answer.size
             ));
         }
-        // IsConnected is the last field of the first description.
-        Ok(word(8 + 24).is_some_and(|v| v != 0))
+        Ok(answer.value)
     }
 
-    /// A control node's basic support (probe, then in full) and current value of channel 0.
-    fn control(&self, fdo: PDEVICE_OBJECT, name: &str, node: u32, id: u32) -> Result<(), String> {
+    /// The jack description of an external pin (exactly one jack).
+    fn jack(&self, fdo: PDEVICE_OBJECT, name: &str, pin: u32) -> Result<JackDescription, String> {
+        let answer = self.jack_answer(fdo, name, pin, KSPROPERTY_JACK_DESCRIPTION)?;
+        let what = format!("{name} pin {pin}: Jack/DESCRIPTION");
+        match parse_jack_description(&answer).map_err(|e| format!("{what}: {e}"))?[..] {
+            [jack] => Ok(jack),
+            ref jacks => Err(format!("{what}: {} jacks, expected 1", jacks.len())),
+        }
+    }
+
+    /// The second jack description of an external pin (as many entries as the first).
+    fn jack2(&self, fdo: PDEVICE_OBJECT, name: &str, pin: u32) -> Result<JackDescription2, String> {
+        let answer = self.jack_answer(fdo, name, pin, KSPROPERTY_JACK_DESCRIPTION2)?;
+        let what = format!("{name} pin {pin}: Jack/DESCRIPTION2");
+        match parse_jack_description2(&answer).map_err(|e| format!("{what}: {e}"))?[..] {
+            [jack] => Ok(jack),
+            ref jacks => Err(format!("{what}: {} jacks, expected 1", jacks.len())),
+        }
+    }
+
+    /// A control node: its basic support (a description-sized query, then the size it names)
+    /// and the value of each channel, each written back as the builder does when it restores
+    /// settings.
+    fn control(
+        &self,
+        fdo: PDEVICE_OBJECT,
+        name: &str,
+        node: u32,
+        kind: ControlKind,
+    ) -> Result<ControlNode, String> {
+        let id = kind.property();
         let what = format!(
             "{name} node {node}: {}",
             property_name(&KSPROPSETID_Audio, id)
@@ -432,46 +890,76 @@ impl Sim {
                 &value,
             )
         };
-        let probe = ask(KSPROPERTY_TYPE_BASICSUPPORT, &[], Vec::new());
-        if probe.status != STATUS_BUFFER_OVERFLOW || probe.size < 40 {
+        let head = ask(
+            KSPROPERTY_TYPE_BASICSUPPORT,
+            &[],
+            vec![0; size_of::<KSPROPERTY_DESCRIPTION>()],
+        );
+        let full_size = word(
+            &head.value,
+            offset_of!(KSPROPERTY_DESCRIPTION, DescriptionSize),
+            "DescriptionSize",
+        )?;
+        if head.status != STATUS_SUCCESS
+            || head.size as usize != size_of::<KSPROPERTY_DESCRIPTION>()
+            || full_size as usize <= size_of::<KSPROPERTY_DESCRIPTION>()
+            || full_size > 0x1_0000
+        {
             return Err(format!(
-                "{what}: basic-support probe answered {} with {} bytes",
-                status_name(probe.status),
-                probe.size
+                "{what}: basic support into a KSPROPERTY_DESCRIPTION answered {} with {} bytes, \
+                 DescriptionSize {full_size}",
+                status_name(head.status),
+                head.size
             ));
         }
         let support = ask(
             KSPROPERTY_TYPE_BASICSUPPORT,
             &[],
-            vec![0; probe.size as usize],
+            vec![0; full_size as usize],
         );
-        let members = support
-            .value
-            .get(32..36)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes);
-        if support.status != STATUS_SUCCESS || support.size != probe.size || members != Some(1) {
+        if support.status != STATUS_SUCCESS || support.size != full_size {
             return Err(format!(
-                "{what}: basic support answered {} with {} bytes",
+                "{what}: basic support into {full_size} bytes answered {} with {} bytes",
                 status_name(support.status),
                 support.size
             ));
         }
-        let channel = [0u8; 8];
-        let value = ask(KSPROPERTY_TYPE_GET, &channel, vec![0; 4]);
-        if value.status != STATUS_SUCCESS || value.size != 4 {
-            return Err(format!(
-                "{what}: GET of channel 0 answered {} with {} bytes",
-                status_name(value.status),
-                value.size
-            ));
+        let ranges = parse_basic_support(&support.value, kind.value_type())
+            .map_err(|e| format!("{what}: basic support: {e}"))?;
+        let mut values = Vec::with_capacity(ranges.len());
+        for (channel, range) in ranges.iter().enumerate() {
+            let mut instance = i32::try_from(channel).unwrap_or(-1).to_le_bytes().to_vec();
+            instance.extend_from_slice(&0u32.to_le_bytes());
+            let value = ask(KSPROPERTY_TYPE_GET, &instance, vec![0; 4]);
+            let level = word(&value.value, 0, "value").map(u32::cast_signed)?;
+            if value.status != STATUS_SUCCESS
+                || value.size != 4
+                || !(range.minimum..=range.maximum).contains(&level)
+            {
+                return Err(format!(
+                    "{what}: GET of channel {channel} answered {} with {} bytes, value {level} \
+                     (range {}..={})",
+                    status_name(value.status),
+                    value.size,
+                    range.minimum,
+                    range.maximum
+                ));
+            }
+            let set = ask(KSPROPERTY_TYPE_SET, &instance, value.value);
+            if set.status != STATUS_SUCCESS {
+                return Err(format!(
+                    "{what}: SET of channel {channel} to its own value answered {}",
+                    status_name(set.status)
+                ));
+            }
+            values.push(level);
         }
-        // The builder also writes the value back when it restores settings.
-        let set = ask(KSPROPERTY_TYPE_SET, &channel, value.value);
-        if set.status != STATUS_SUCCESS {
-            return Err(format!("{what}: SET answered {}", status_name(set.status)));
-        }
-        Ok(())
+        Ok(ControlNode {
+            kind,
+            node,
+            ranges,
+            values,
+        })
     }
 
     /// The wave subdevice wired to `pin` of topology `name`, and its host pin (one that
@@ -633,5 +1121,212 @@ fn path(filter: &PCFILTER_DESCRIPTOR, start: u32) -> Option<(Vec<u32>, u32)> {
         nodes.push(other_node);
         node = other_node;
         pin = other_pin;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(bytes: &mut [u8], at: usize, value: u32) {
+        bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// A well-formed volume basic support: -96..0 dB in 0.5 dB steps on two channels.
+    fn volume_support() -> Vec<u8> {
+        let mut out = vec![0u8; 88];
+        put(&mut out, 0, 0x203);
+        put(&mut out, 4, 88);
+        let set = KSPROPTYPESETID_General;
+        out[8..12].copy_from_slice(&set.Data1.to_le_bytes());
+        out[12..14].copy_from_slice(&set.Data2.to_le_bytes());
+        out[14..16].copy_from_slice(&set.Data3.to_le_bytes());
+        out[16..24].copy_from_slice(&set.Data4);
+        put(&mut out, 24, VT_I4);
+        put(&mut out, 32, 1);
+        put(&mut out, 40, KSPROPERTY_MEMBER_STEPPEDRANGES);
+        put(&mut out, 44, 16);
+        put(&mut out, 48, 2);
+        put(
+            &mut out,
+            52,
+            KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL,
+        );
+        for at in [56, 72] {
+            put(&mut out, at, 32_768);
+            put(&mut out, at + 8, (-96i32 * 65_536).cast_unsigned());
+            put(&mut out, at + 12, 0);
+        }
+        out
+    }
+
+    fn jack_answer() -> Vec<u8> {
+        let mut out = vec![0u8; 36];
+        for (i, v) in [36, 1, 3, 0x00FF_C0CB, 1, 2, 0, 0, 1]
+            .into_iter()
+            .enumerate()
+        {
+            put(&mut out, 4 * i, v);
+        }
+        out
+    }
+
+    fn rejects(answer: &[u8], needle: &str) {
+        let error = parse_basic_support(answer, VT_I4).unwrap_err();
+        assert!(error.contains(needle), "{error:?} lacks {needle:?}");
+    }
+
+    #[test]
+    fn a_well_formed_basic_support_gives_its_ranges() {
+        let ranges = parse_basic_support(&volume_support(), VT_I4).unwrap();
+        let range = SteppedRange {
+            delta: 32_768,
+            minimum: -96 * 65_536,
+            maximum: 0,
+        };
+        assert_eq!(ranges, [range, range]);
+    }
+
+    #[test]
+    fn malformed_basic_support_answers_are_named() {
+        let good = volume_support();
+        rejects(&good[..39], "cannot hold a KSPROPERTY_DESCRIPTION");
+        rejects(&good[..40], "DescriptionSize 88");
+        let mut bad = good.clone();
+        put(
+            &mut bad,
+            0,
+            KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_BASICSUPPORT,
+        );
+        rejects(&bad, "AccessFlags");
+        let mut bad = good.clone();
+        put(&mut bad, 4, 90);
+        rejects(&bad, "DescriptionSize 90");
+        let mut bad = good.clone();
+        bad[8] ^= 1;
+        rejects(&bad, "PropTypeSet");
+        assert!(
+            parse_basic_support(&good, VT_BOOL)
+                .unwrap_err()
+                .contains("PropTypeSet")
+        );
+        let mut bad = good.clone();
+        put(&mut bad, 32, 0);
+        rejects(&bad, "MembersListCount");
+        let mut bad = good.clone();
+        put(&mut bad, 40, 1);
+        rejects(&bad, "stepped ranges");
+        let mut bad = good.clone();
+        put(&mut bad, 44, 12);
+        rejects(&bad, "MembersSize 12");
+        let mut bad = good.clone();
+        put(&mut bad, 48, 3);
+        rejects(&bad, "end at byte 104");
+        let mut bad = good.clone();
+        put(&mut bad, 52, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM);
+        rejects(&bad, "exactly one");
+        let mut bad = good.clone();
+        put(&mut bad, 72, 0);
+        rejects(&bad, "range 1");
+        let mut bad = good.clone();
+        put(&mut bad, 56, 65_535);
+        rejects(&bad, "range 0");
+        let mut bad = good;
+        put(&mut bad, 64, 1);
+        rejects(&bad, "range 0 is 1..=0");
+    }
+
+    #[test]
+    fn a_uniform_basic_support_has_one_range() {
+        let mut uniform = volume_support();
+        uniform.truncate(72);
+        put(&mut uniform, 4, 72);
+        put(&mut uniform, 48, 1);
+        put(
+            &mut uniform,
+            52,
+            KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM,
+        );
+        assert_eq!(parse_basic_support(&uniform, VT_I4).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn jack_descriptions_are_checked_field_by_field() {
+        let jacks = parse_jack_description(&jack_answer()).unwrap();
+        assert_eq!(
+            jacks,
+            [JackDescription {
+                channel_mapping: 3,
+                color: 0x00FF_C0CB,
+                connection_type: 1,
+                geo_location: 2,
+                gen_location: 0,
+                port_connection: 0,
+                connected: true,
+            }]
+        );
+        let fails = |at: usize, value: u32, needle: &str| {
+            let mut bad = jack_answer();
+            put(&mut bad, at, value);
+            let error = parse_jack_description(&bad).unwrap_err();
+            assert!(error.contains(needle), "{error:?} lacks {needle:?}");
+        };
+        fails(0, 28, "Size 28");
+        fails(4, 0, "Count 0");
+        fails(4, 2, "Count 2");
+        fails(12, 0xFF00_0000, "Color");
+        fails(16, 12, "ConnectionType 12");
+        fails(20, 0, "GeoLocation 0");
+        fails(24, 4, "GenLocation 4");
+        fails(28, 9, "PortConnection 9");
+        fails(32, 2, "IsConnected is 2");
+        // Without the KSMULTIPLE_ITEM header (a bare KSJACK_DESCRIPTION).
+        assert!(parse_jack_description(&jack_answer()[8..]).is_err());
+        assert!(parse_jack_description(&[]).unwrap_err().contains("beyond"));
+    }
+
+    #[test]
+    fn second_jack_descriptions_are_checked() {
+        let mut answer = vec![0u8; 16];
+        put(&mut answer, 0, 16);
+        put(&mut answer, 4, 1);
+        put(&mut answer, 12, 1);
+        assert_eq!(
+            parse_jack_description2(&answer).unwrap(),
+            [JackDescription2 {
+                device_state: 0,
+                capabilities: 1
+            }]
+        );
+        put(&mut answer, 12, 4);
+        assert!(
+            parse_jack_description2(&answer)
+                .unwrap_err()
+                .contains("unknown bits")
+        );
+        put(&mut answer, 12, 0);
+        put(&mut answer, 0, 20);
+        assert!(
+            parse_jack_description2(&answer)
+                .unwrap_err()
+                .contains("Size 20")
+        );
+    }
+
+    #[test]
+    fn guids_read_from_bytes_match_the_constants() {
+        let support = volume_support();
+        assert_eq!(guid_at(&support, 8), Some(KSPROPTYPESETID_General));
+        assert_eq!(guid_at(&support, 80), None);
+    }
+
+    #[test]
+    fn endpoint_names_follow_the_pin_category() {
+        assert_eq!(endpoint_name(&KSNODETYPE_SPEAKER), "Speakers");
+        assert_eq!(endpoint_name(&KSNODETYPE_MICROPHONE), "Microphone");
+        assert_eq!(
+            endpoint_name(&KSNODETYPE_VOLUME),
+            guid_name(&KSNODETYPE_VOLUME)
+        );
     }
 }
