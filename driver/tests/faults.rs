@@ -1,5 +1,5 @@
 //! The low-resources simulation, done exhaustively: the whole life of the device (load, start,
-//! open both streams, allocate their buffers, run, stop, close, remove) is run once to count
+//! open both streams, allocate their buffers, run, stop, close, remove, unload) is run once to count
 //! the fallible calls the driver makes, then once more for every k failing the k-th of them.
 //! Each run must return the injected status from the step that made the failing call (or
 //! succeed where the driver copes by design: falling back from a stream-resource interface,
@@ -41,21 +41,28 @@ fn open_and_run(sim: &Sim, device: &Device, capture: bool) -> Result<Stream, NTS
 }
 
 /// The whole life; returns the first failure's status (`STATUS_SUCCESS` if none) after
-/// undoing everything as the system would (streams closed, device removed).
+/// undoing everything as the system would (streams closed, device removed, driver unloaded).
 fn lifecycle(sim: &Sim) -> NTSTATUS {
     let status = sim.load_driver(DriverEntry);
     if !NT_SUCCESS(status) {
+        // A driver whose DriverEntry failed is unloaded without its unload routine.
         return status;
     }
-    let device = match sim.plug_in() {
-        Ok(device) => device,
-        Err(status) => return status,
+    let first = match sim.plug_in() {
+        Ok(device) => device_life(sim, &device),
+        Err(status) => status,
     };
-    let mut first = sim.start_device(&device);
+    assert_eq!(sim.unload_driver(), Ok(()), "no device is left");
+    first
+}
+
+/// Start, both streams, close, removal; the first failure's status.
+fn device_life(sim: &Sim, device: &Device) -> NTSTATUS {
+    let mut first = sim.start_device(device);
     if NT_SUCCESS(first) {
         let mut streams = Vec::new();
         for capture in [false, true] {
-            match open_and_run(sim, &device, capture) {
+            match open_and_run(sim, device, capture) {
                 Ok(stream) => streams.push(stream),
                 Err(status) => {
                     first = status;

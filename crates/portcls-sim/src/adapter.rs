@@ -17,7 +17,7 @@ use portcls_sys::{
     ULONG,
 };
 
-use crate::world::Bound;
+use crate::world::{Bound, RefChange, World};
 use crate::{Ddi, Sim, current_irql, with_world};
 
 /// Which port driver a port object is.
@@ -39,28 +39,50 @@ pub(crate) struct RawUnknown(NonNull<IUnknown>);
 unsafe impl Send for RawUnknown {}
 
 impl RawUnknown {
-    /// Wraps a reference the model owns.
-    pub(crate) const fn new(object: NonNull<IUnknown>) -> Self {
-        Self(object)
-    }
-
     fn vtable(&self) -> IUnknownVtbl {
         // SAFETY: a live COM object (the model holds a reference).
         unsafe { vtable_of(self.0.as_ptr().cast()) }
     }
 
+    /// Takes over a reference the driver handed out (`how` names the routine), booking it
+    /// against the driver object in `world`.
+    pub(crate) fn taken(
+        object: NonNull<IUnknown>,
+        world: &World,
+        role: &str,
+        how: &'static str,
+    ) -> Self {
+        world
+            .lock()
+            .driver_reference(object.as_ptr().addr(), role, RefChange::Taken(how));
+        Self(object)
+    }
+
     /// Gives the reference back (never with the model's lock held: the driver runs).
-    pub(crate) fn release(self) {
+    pub(crate) fn release(self, world: &World) {
+        {
+            let mut state = world.lock();
+            if state.driver_object_gone(self.0.as_ptr().addr()) {
+                return;
+            }
+            state.driver_release_begins(self.0.as_ptr().addr());
+        }
         let release = self.vtable().Release;
         // SAFETY: the reference this value owns.
-        unsafe { release(self.0.as_ptr()) };
+        let count = unsafe { release(self.0.as_ptr()) };
+        world
+            .lock()
+            .driver_reference(self.0.as_ptr().addr(), "", RefChange::Release(count));
     }
 
     /// Takes another reference.
-    fn add_ref(&self) -> Self {
+    fn add_ref(&self, world: &World) -> Self {
         let add_ref = self.vtable().AddRef;
         // SAFETY: a live object.
-        unsafe { add_ref(self.0.as_ptr()) };
+        let count = unsafe { add_ref(self.0.as_ptr()) };
+        world
+            .lock()
+            .driver_reference(self.0.as_ptr().addr(), "", RefChange::AddRef(count));
         Self(self.0)
     }
 
@@ -215,8 +237,28 @@ pub unsafe extern "system" fn PcInitializeAdapterDriver(
         state.add_device = add_device;
         // SAFETY: the I/O manager's (the model's) writable driver object, checked non-null.
         unsafe { crate::pnp::install_dispatch(driver) };
+        // SAFETY: as above.
+        unsafe { (*driver).DriverUnload = Some(port_class_unload) };
         state.record(ddi, String::new(), STATUS_SUCCESS)
     })
+}
+
+/// PortCls's `DriverUnload`, installed by `PcInitializeAdapterDriver`; a driver that puts its
+/// own in front must call this one.
+unsafe extern "system" fn port_class_unload(driver: PDRIVER_OBJECT) {
+    with_world("DriverUnload", |world| {
+        let mut state = world.lock();
+        let ours = driver.addr() == state.driver_object;
+        if !ours {
+            state.violate(crate::Violation::BadObject {
+                ddi: Ddi::DriverUnload,
+                object: driver.addr(),
+            });
+            return;
+        }
+        state.portcls_unload_ran = true;
+        state.record(Ddi::DriverUnload, "PortCls".to_owned(), STATUS_SUCCESS);
+    });
 }
 
 /// `PcAddAdapterDevice`: makes the FDO (with its extension) over `pdo`.
@@ -376,7 +418,12 @@ pub(crate) unsafe extern "system" fn port_init(
                 STATUS_INVALID_PARAMETER,
             );
         };
-        let bound = RawUnknown(bound);
+        let bound = RawUnknown::taken(
+            bound,
+            world,
+            &format!("miniport of port#{id}"),
+            "QueryInterface",
+        );
         let status = init_miniport(kind, raw, adapter, resources, this);
         let mut descriptor: *mut PCFILTER_DESCRIPTOR = std::ptr::null_mut();
         let status = if portcls_sys::NT_SUCCESS(status) {
@@ -415,7 +462,7 @@ pub(crate) unsafe extern "system" fn port_init(
             };
             state.record(ddi, format!("port#{id} ({kind:?})"), status);
             drop(state);
-            bound.release();
+            bound.release(world);
             return status;
         };
         if let Some(port) = state.ports.get_mut(&id) {
@@ -545,7 +592,7 @@ pub unsafe extern "system" fn PcRegisterSubdevice(
             );
         }
         drop(state);
-        let held = RawUnknown(port).add_ref();
+        let held = RawUnknown(port).add_ref(world);
         let mut state = world.lock();
         if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
             adapter.subdevices.push(SubdeviceState {
@@ -635,6 +682,46 @@ impl Sim {
         self.world.lock().driver_object = driver.addr();
         // SAFETY: a zeroed driver object and a valid registry path, as the I/O manager passes.
         unsafe { entry(driver, &raw mut path) }
+    }
+
+    /// Unloads the driver as the I/O manager does once its last device is gone: calls the
+    /// driver object's `DriverUnload` at `PASSIVE_LEVEL` (PortCls's, or the driver's own, which
+    /// must call PortCls's). [`Sim::leftovers`] then lists what the driver left behind: pool,
+    /// references, registrations, its COM objects still alive, threads still running.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` if no driver is loaded, it was unloaded already, or a
+    /// device is still present (Windows unloads a driver only after its last device is
+    /// removed).
+    pub fn unload_driver(&self) -> Result<(), NTSTATUS> {
+        let driver = {
+            let state = self.world.lock();
+            if state.driver_object == 0 || state.driver_unloaded || !state.adapters.is_empty() {
+                return Err(STATUS_INVALID_DEVICE_STATE);
+            }
+            state.driver_object
+        };
+        let driver = self
+            .world
+            .lock()
+            .device_blocks
+            .iter()
+            .find(|b| b.ptr().addr() == driver)
+            .map(|b| b.words().cast::<DRIVER_OBJECT>())
+            .ok_or(STATUS_INVALID_DEVICE_STATE)?;
+        // SAFETY: the driver object this machine made and keeps until it goes.
+        let unload = unsafe { (*driver).DriverUnload };
+        if let Some(unload) = unload {
+            // SAFETY: the driver's (or PortCls's) unload routine with its own driver object,
+            // after its last device went, as the I/O manager calls it.
+            unsafe { unload(driver) };
+        }
+        let mut state = self.world.lock();
+        state.driver_unloaded = true;
+        if !state.portcls_unload_ran {
+            state.violate(crate::Violation::PortClsUnloadSkipped);
+        }
+        Ok(())
     }
 
     /// Plugs in a device: makes its PDO and calls the driver's `AddDevice` (which calls

@@ -179,6 +179,9 @@ pub enum Ddi {
     ZwClose,
     /// `PcInitializeAdapterDriver`.
     PcInitializeAdapterDriver,
+    /// The driver object's `DriverUnload` (PortCls's, which `PcInitializeAdapterDriver`
+    /// installs, or the driver's own in front of it).
+    DriverUnload,
     /// `PcAddAdapterDevice`.
     PcAddAdapterDevice,
     /// `PcNewPort`.
@@ -254,6 +257,7 @@ impl Ddi {
             | Self::ObReferenceObjectByHandle
             | Self::ZwClose
             | Self::PcInitializeAdapterDriver
+            | Self::DriverUnload
             | Self::PcAddAdapterDevice
             | Self::PcNewPort
             | Self::PortInit
@@ -535,6 +539,37 @@ pub enum Violation {
         /// The stream's id.
         stream: u64,
     },
+    /// A driver COM object reported fewer references than the system alone holds on it: the
+    /// driver released references it did not own (it will be freed while still in use).
+    DriverReferenceCount {
+        /// The object's address.
+        object: usize,
+        /// References the system holds.
+        held: u32,
+        /// The count the object's `AddRef` or `Release` returned.
+        reported: u32,
+    },
+    /// The driver freed a COM object the system still holds references on.
+    DriverObjectFreedWhileHeld {
+        /// The object's address.
+        object: usize,
+        /// References the system held.
+        held: u32,
+    },
+    /// The driver replaced the driver object's `DriverUnload` and its routine did not call
+    /// PortCls's (which frees what PortCls keeps for the driver).
+    PortClsUnloadSkipped,
+}
+
+impl Violation {
+    /// The driver COM object the violation is about, if any.
+    const fn driver_object(self) -> Option<usize> {
+        match self {
+            Self::DriverReferenceCount { object, .. }
+            | Self::DriverObjectFreedWhileHeld { object, .. } => Some(object),
+            _ => None,
+        }
+    }
 }
 
 /// `STATUS_BUFFER_TOO_SMALL`.
@@ -901,7 +936,18 @@ impl Sim {
         let mut out: Vec<String> = state
             .violations
             .iter()
-            .map(|v| format!("violation: {v:?}"))
+            .map(|v| {
+                let object = v.driver_object().and_then(|o| state.driver_objects.get(&o));
+                match object {
+                    Some(object) => format!(
+                        "violation: {v:?} ({}); history (change -> count reported @trace \
+                         index): {}",
+                        object.role,
+                        object.history.text()
+                    ),
+                    None => format!("violation: {v:?}"),
+                }
+            })
             .collect();
         out.extend(
             state
@@ -919,7 +965,7 @@ impl Sim {
                         "port#{id} still has {} reference(s); history (change -> count @trace \
                          index): {}",
                         p.refs,
-                        p.history_text()
+                        p.history.text()
                     )
                 }),
         );
@@ -945,6 +991,7 @@ impl Sim {
                 .map(|t| format!("system thread #{} still running", t.id)),
         );
         out.extend(state.streams.leftovers());
+        out.extend(state.driver_objects_alive());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
             format!(

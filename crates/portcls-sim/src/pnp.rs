@@ -174,13 +174,19 @@ pub unsafe extern "system" fn PcRegisterAdapterPowerManagement(
         let Some(power) = NonNull::new(raw.cast::<IUnknown>()).filter(|_| status >= 0) else {
             return world.lock().record(ddi, "no interface".to_owned(), status);
         };
+        let power = RawUnknown::taken(
+            power,
+            world,
+            &format!("power interface of FDO {device:p}"),
+            "QueryInterface",
+        );
         let previous = world
             .lock()
             .adapters
             .get_mut(&device.addr())
-            .and_then(|a| a.power.replace(RawUnknown::new(power)));
+            .and_then(|a| a.power.replace(power));
         if let Some(previous) = previous {
-            previous.release();
+            previous.release(world);
         }
         world.lock().record(ddi, String::new(), STATUS_SUCCESS)
     })
@@ -352,9 +358,9 @@ fn tear_down(world: &World, fdo: PDEVICE_OBJECT) {
     };
     let (subdevices, power) = adapter.into_parts();
     for subdevice in subdevices {
-        subdevice.port.release();
+        subdevice.port.release(world);
     }
     if let Some(power) = power {
-        power.release();
+        power.release(world);
     }
 }

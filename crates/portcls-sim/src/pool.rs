@@ -274,6 +274,7 @@ pub unsafe extern "system" fn ExFreePoolWithTag(memory: PVOID, tag: u32) {
             format!("{memory:p}, tag '{}'", block.tag),
             portcls_sys::STATUS_SUCCESS,
         );
+        state.driver_memory_freed(address, block.size);
         block.release();
     });
 }

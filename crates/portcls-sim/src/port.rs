@@ -98,7 +98,7 @@ pub(crate) fn new_port(world: &Arc<World>, kind: PortKind) -> PUNKNOWN {
             refs: 1,
             kind,
             bound: None,
-            history: Vec::new(),
+            history: crate::world::RefHistory::default(),
         },
     );
     let at = state.trace.len();
@@ -241,7 +241,7 @@ unsafe extern "system" fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG 
     drop(state);
     // The port's reference on its miniport goes with it (outside the lock: the driver runs).
     if let Some(bound) = bound {
-        bound.miniport.release();
+        bound.miniport.release(&world);
     }
     refs
 }

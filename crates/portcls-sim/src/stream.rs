@@ -34,7 +34,7 @@ use portcls_sys::{
 };
 
 use crate::adapter::{PortKind, vtable_of};
-use crate::world::World;
+use crate::world::{RefChange, RefHistory, World};
 use crate::{Ddi, Sim, Violation, status_name, with_world};
 
 /// The page size the model's MDLs describe.
@@ -74,6 +74,8 @@ struct PortStreamObject {
 pub(crate) struct PortStreamState {
     /// References on the port stream (the port's own included while the pin is open).
     refs: u32,
+    /// Its latest reference-count changes.
+    history: RefHistory,
     /// Whether the pin is open.
     open: bool,
     fdo: usize,
@@ -113,8 +115,12 @@ impl Streams {
             .filter(|(_, s)| s.open || s.refs > 0)
             .map(|(id, s)| {
                 format!(
-                    "stream#{id} on {} pin {} still open ({} reference(s))",
-                    s.subdevice, s.pin, s.refs
+                    "stream#{id} on {} pin {} still open ({} reference(s)); history of its port \
+                     stream (change -> count @trace index): {}",
+                    s.subdevice,
+                    s.pin,
+                    s.refs,
+                    s.history.text()
                 )
             })
             .collect();
@@ -162,6 +168,7 @@ unsafe extern "system" fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
     let id = stream_id(this.cast());
     with_world("IPortWaveRTStream::AddRef", |world| {
         let mut state = world.lock();
+        let at = state.trace.len();
         let Some(stream) = state.streams.states.get_mut(&id) else {
             return 0;
         };
@@ -173,6 +180,7 @@ unsafe extern "system" fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
             return 0;
         }
         stream.refs += 1;
+        stream.history.note("AddRef", Some(stream.refs), at);
         stream.refs
     })
 }
@@ -181,6 +189,7 @@ unsafe extern "system" fn port_stream_release(this: PUNKNOWN) -> ULONG {
     let id = stream_id(this.cast());
     with_world("IPortWaveRTStream::Release", |world| {
         let mut state = world.lock();
+        let at = state.trace.len();
         let Some(stream) = state.streams.states.get_mut(&id) else {
             return 0;
         };
@@ -192,6 +201,7 @@ unsafe extern "system" fn port_stream_release(this: PUNKNOWN) -> ULONG {
             return 0;
         }
         stream.refs -= 1;
+        stream.history.note("Release", Some(stream.refs), at);
         stream.refs
     })
 }
@@ -703,19 +713,7 @@ impl Sim {
                 status
             });
         };
-        // SAFETY: a live miniport stream.
-        let unknown: IUnknownVtbl = unsafe { vtable_of(stream.as_ptr().cast()) };
-        let mut notification: PVOID = null_mut();
-        let iid = IID_IMiniportWaveRTStreamNotification;
-        // SAFETY: as above; `notification` is writable.
-        let status = unsafe {
-            (unknown.QueryInterface)(
-                stream.as_ptr().cast(),
-                &raw const iid,
-                &raw mut notification,
-            )
-        };
-        let notification = NonNull::new(notification.cast()).filter(|_| NT_SUCCESS(status));
+        let notification = take_stream(&self.world, id, stream);
         Ok(Stream {
             world: Arc::clone(&self.world),
             id,
@@ -753,10 +751,13 @@ impl Sim {
             ));
         }
         let id = state.next_id();
+        let mut history = RefHistory::default();
+        history.note("created", Some(1), state.trace.len());
         state.streams.states.insert(
             id,
             PortStreamState {
                 refs: 1,
+                history,
                 open: true,
                 fdo: fdo.addr(),
                 subdevice: subdevice.to_owned(),
@@ -765,6 +766,39 @@ impl Sim {
         );
         Ok(id)
     }
+}
+
+/// Books the miniport stream `NewStream` handed over, and queries its notification interface
+/// (booked too, when there is one).
+fn take_stream(
+    world: &World,
+    id: u64,
+    stream: NonNull<IMiniportWaveRTStream>,
+) -> Option<NonNull<IMiniportWaveRTStreamNotification>> {
+    let role = format!("miniport stream of stream#{id}");
+    world
+        .lock()
+        .driver_reference(stream.as_ptr().addr(), &role, RefChange::Taken("NewStream"));
+    // SAFETY: a live miniport stream.
+    let unknown: IUnknownVtbl = unsafe { vtable_of(stream.as_ptr().cast()) };
+    let mut notification: PVOID = null_mut();
+    let iid = IID_IMiniportWaveRTStreamNotification;
+    // SAFETY: as above; `notification` is writable.
+    let status = unsafe {
+        (unknown.QueryInterface)(
+            stream.as_ptr().cast(),
+            &raw const iid,
+            &raw mut notification,
+        )
+    };
+    let notification = NonNull::new(notification.cast::<IMiniportWaveRTStreamNotification>())
+        .filter(|_| NT_SUCCESS(status))?;
+    world.lock().driver_reference(
+        notification.as_ptr().addr(),
+        &role,
+        RefChange::Taken("QueryInterface"),
+    );
+    Some(notification)
 }
 
 /// The port drops its own reference on a port stream when the pin closes, and checks that the
@@ -1196,15 +1230,34 @@ impl Stream {
         }
         let start = self.mark();
         if let Some(raw) = self.notification.take() {
+            self.world.lock().driver_release_begins(raw.as_ptr().addr());
             // SAFETY: the reference the query took.
             let unknown: IUnknownVtbl = unsafe { vtable_of(raw.as_ptr().cast()) };
             // SAFETY: as above.
-            unsafe { (unknown.Release)(raw.as_ptr().cast()) };
+            let count = unsafe { (unknown.Release)(raw.as_ptr().cast()) };
+            self.world
+                .lock()
+                .driver_reference(raw.as_ptr().addr(), "", RefChange::Release(count));
         }
-        // SAFETY: the stream's IUnknown vtable; the handle's reference.
-        let unknown: IUnknownVtbl = unsafe { vtable_of(self.miniport.as_ptr().cast()) };
-        // SAFETY: as above.
-        let left = unsafe { (unknown.Release)(self.miniport.as_ptr().cast()) };
+        let object = self.miniport.as_ptr().addr();
+        // An object the driver freed under the port's reference is not called again.
+        let gone = {
+            let mut state = self.world.lock();
+            state.driver_release_begins(object);
+            state.driver_object_gone(object)
+        };
+        let left = if gone {
+            0
+        } else {
+            // SAFETY: the stream's IUnknown vtable; the handle's reference.
+            let unknown: IUnknownVtbl = unsafe { vtable_of(self.miniport.as_ptr().cast()) };
+            // SAFETY: as above.
+            let left = unsafe { (unknown.Release)(self.miniport.as_ptr().cast()) };
+            self.world
+                .lock()
+                .driver_reference(object, "", RefChange::Release(left));
+            left
+        };
         self.record(
             start,
             Ddi::CloseStream,

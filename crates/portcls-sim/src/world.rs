@@ -58,34 +58,87 @@ pub(crate) struct Bound {
 // miniport lives; the miniport reference is Send on its own.
 unsafe impl Send for Bound {}
 
+/// The latest reference-count changes of one object: what, the count after (when known), and
+/// where the trace stood.
+#[derive(Debug, Default)]
+pub(crate) struct RefHistory(Vec<(&'static str, Option<u32>, usize)>);
+
+impl RefHistory {
+    /// The most changes an object keeps.
+    const MAX: usize = 32;
+
+    /// Notes a change.
+    pub(crate) fn note(&mut self, what: &'static str, count: Option<u32>, trace_index: usize) {
+        if self.0.len() == Self::MAX {
+            self.0.remove(0);
+        }
+        self.0.push((what, count, trace_index));
+    }
+
+    /// The history as text: `what -> count @trace index`, oldest first.
+    pub(crate) fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|(what, count, at)| match count {
+                Some(count) => format!("{what} -> {count} @{at}"),
+                None => format!("{what} @{at}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct PortState {
     pub(crate) refs: u32,
     pub(crate) kind: crate::adapter::PortKind,
     pub(crate) bound: Option<Bound>,
-    /// The latest reference-count changes: what, the count after, and where the trace stood.
-    pub(crate) history: Vec<(&'static str, u32, usize)>,
+    pub(crate) history: RefHistory,
 }
 
 impl PortState {
-    /// The most reference-count changes a port keeps.
-    const HISTORY: usize = 32;
-
-    /// Notes a reference-count change.
+    /// Notes a reference-count change (with the count after it).
     pub(crate) fn note(&mut self, what: &'static str, trace_index: usize) {
-        if self.history.len() == Self::HISTORY {
-            self.history.remove(0);
-        }
-        self.history.push((what, self.refs, trace_index));
+        self.history.note(what, Some(self.refs), trace_index);
     }
+}
 
-    /// The history as text: `what -> count @trace index`, oldest first.
-    pub(crate) fn history_text(&self) -> String {
-        self.history
-            .iter()
-            .map(|(what, refs, at)| format!("{what} -> {refs} @{at}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+/// A COM object of the driver's that the model holds references on: a miniport, a miniport
+/// stream or its notification interface, the adapter's power interface.
+#[derive(Debug)]
+pub(crate) struct DriverObject {
+    /// What the object is to the model, in words.
+    pub(crate) role: String,
+    /// References the model holds now.
+    pub(crate) held: u32,
+    /// False once the driver freed the pool block the object lives in.
+    pub(crate) alive: bool,
+    /// The latest changes, with the count the driver reported (`AddRef` and `Release` return
+    /// it; a reference handed over reports none).
+    pub(crate) history: RefHistory,
+}
+
+/// What happened to a driver object's references, as the model sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RefChange {
+    /// The model took over a reference the driver handed out (an out parameter, or the
+    /// result of `QueryInterface`), named by the routine.
+    Taken(&'static str),
+    /// The model called `AddRef`, which returned the count.
+    AddRef(u32),
+    /// The model called `Release`, which returned the count (announced first with
+    /// [`State::driver_release_begins`]).
+    Release(u32),
+}
+
+impl DriverObject {
+    fn new(role: &str) -> Self {
+        Self {
+            role: role.to_owned(),
+            held: 0,
+            alive: true,
+            history: RefHistory::default(),
+        }
     }
 }
 
@@ -135,6 +188,12 @@ pub(crate) struct State {
     pub(crate) add_device: portcls_sys::km::PDRIVER_ADD_DEVICE,
     /// FDOs made by `PcAddAdapterDevice`, by address.
     pub(crate) adapters: BTreeMap<usize, crate::adapter::AdapterState>,
+    /// The driver's COM objects the model held references on, by address.
+    pub(crate) driver_objects: BTreeMap<usize, DriverObject>,
+    /// Whether the I/O manager unloaded the driver ([`crate::Sim::unload_driver`]).
+    pub(crate) driver_unloaded: bool,
+    /// Whether PortCls's own `DriverUnload` ran.
+    pub(crate) portcls_unload_ran: bool,
     /// Small allocations that give simulated objects unique addresses.
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
@@ -171,6 +230,9 @@ impl State {
             driver_object: 0,
             add_device: None,
             adapters: BTreeMap::new(),
+            driver_objects: BTreeMap::new(),
+            driver_unloaded: false,
+            portcls_unload_ran: false,
             streams: crate::stream::Streams::default(),
             trace: Vec::new(),
             violations: Vec::new(),
@@ -238,6 +300,116 @@ impl State {
 
     pub(crate) fn violate(&mut self, violation: Violation) {
         self.violations.push(violation);
+    }
+
+    /// Books a change to the references the model holds on the driver's COM object at
+    /// `object`. A count the driver reports below what the model alone holds means the
+    /// driver released references it did not own.
+    pub(crate) fn driver_reference(&mut self, object: usize, role: &str, change: RefChange) {
+        let at = self.trace.len();
+        let entry = if matches!(change, RefChange::Taken(_)) {
+            let entry = self
+                .driver_objects
+                .entry(object)
+                .or_insert_with(|| DriverObject::new(role));
+            if !entry.alive {
+                // The address was freed and now holds a new object.
+                *entry = DriverObject::new(role);
+            }
+            entry
+        } else {
+            // Only objects the model took a reference on are booked (not its own ports); one
+            // freed inside this very call is still booked, to show the count it reported.
+            match self.driver_objects.get_mut(&object) {
+                Some(entry) => entry,
+                None => return,
+            }
+        };
+        let reported = match change {
+            RefChange::Taken(how) => {
+                entry.held += 1;
+                entry.history.note(how, None, at);
+                None
+            }
+            RefChange::AddRef(count) => {
+                entry.held += 1;
+                entry.history.note("AddRef", Some(count), at);
+                Some(count)
+            }
+            RefChange::Release(count) => {
+                // `held` went down before the call (`driver_release_begins`).
+                entry.history.note("Release", Some(count), at);
+                Some(count)
+            }
+        };
+        let held = entry.held;
+        if let Some(reported) = reported.filter(|&count| count < held) {
+            self.violate(Violation::DriverReferenceCount {
+                object,
+                held,
+                reported,
+            });
+        }
+    }
+
+    /// The model is about to give back one of its references on `object`: booked before the
+    /// call, since the driver frees the object inside it when that was the last one.
+    pub(crate) fn driver_release_begins(&mut self, object: usize) {
+        if let Some(entry) = self.driver_objects.get_mut(&object) {
+            entry.held = entry.held.saturating_sub(1);
+        }
+    }
+
+    /// Whether the driver object at `object` was freed under a reference the model held (the
+    /// model then stops calling it: on Windows the call would crash).
+    pub(crate) fn driver_object_gone(&self, object: usize) -> bool {
+        self.driver_objects.get(&object).is_some_and(|o| !o.alive)
+    }
+
+    /// The driver freed `size` bytes of pool at `start`: the driver objects inside are gone,
+    /// and one the model still holds a reference on was freed under it.
+    pub(crate) fn driver_memory_freed(&mut self, start: usize, size: usize) {
+        let at = self.trace.len();
+        let mut freed_while_held = Vec::new();
+        for (&object, entry) in self
+            .driver_objects
+            .range_mut(start..start.saturating_add(size))
+            .filter(|(_, entry)| entry.alive)
+        {
+            entry.alive = false;
+            entry.history.note("freed", None, at);
+            if entry.held > 0 {
+                freed_while_held.push((object, entry.held));
+            }
+        }
+        for (object, held) in freed_while_held {
+            self.violate(Violation::DriverObjectFreedWhileHeld { object, held });
+        }
+    }
+
+    /// The driver objects still alive in pool the driver allocated, each in words with its
+    /// history.
+    pub(crate) fn driver_objects_alive(&self) -> Vec<String> {
+        self.driver_objects
+            .iter()
+            .filter(|&(&object, entry)| {
+                entry.alive
+                    && self
+                        .pool
+                        .range(..=object)
+                        .next_back()
+                        .is_some_and(|(&start, block)| object < start + block.size)
+            })
+            .map(|(object, entry)| {
+                format!(
+                    "driver object {object:#x} ({}) still alive, the system holding {} \
+                     reference(s); history (change -> count reported @trace index): {}",
+                    entry.role,
+                    entry.held,
+                    entry.history.text()
+                )
+            })
+            .collect()
     }
 
     /// Records a call whose own calls (made while it ran) are already in the trace from index
