@@ -53,7 +53,9 @@ fn instructions(binary: &str, mode: &str) -> Result<u64, String> {
 /// The table, or why it could not be made.
 pub fn bench() -> Result<Vec<[String; 4]>, String> {
     run(Command::new("cargo").args(["build", "--quiet", "--release", "-p", "portcls-bench"]))?;
-    let binary = "target/release/portcls-bench";
+    // Where cargo put it: `CARGO_TARGET_DIR` when the caller set one, else the workspace's.
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    let binary = &format!("{target}/release/portcls-bench");
     let mut rows = Vec::new();
 
     if Command::new("valgrind").arg("--version").output().is_err() {
