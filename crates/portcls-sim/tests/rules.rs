@@ -622,3 +622,69 @@ fn a_port_left_referenced_reports_its_reference_history() {
     assert_eq!(release(port.cast()), 0);
     sim.assert_clean();
 }
+
+mod unload {
+    use std::sync::Mutex;
+
+    use portcls_sim::{Ddi, OsProfile, Sim, Violation};
+    use portcls_sys::km::{PDRIVER_OBJECT, PDRIVER_UNLOAD, PUNICODE_STRING};
+    use portcls_sys::wavert::PcInitializeAdapterDriver;
+    use portcls_sys::{NTSTATUS, PDEVICE_OBJECT, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS};
+
+    unsafe extern "system" fn add_device(_: PDRIVER_OBJECT, _: PDEVICE_OBJECT) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
+
+    /// PortCls's unload, as `entry_that_chains` found it.
+    static PORTCLS_UNLOAD: Mutex<PDRIVER_UNLOAD> = Mutex::new(None);
+
+    unsafe extern "system" fn entry_that_chains(
+        driver: PDRIVER_OBJECT,
+        path: PUNICODE_STRING,
+    ) -> NTSTATUS {
+        // SAFETY: the I/O manager's arguments, forwarded.
+        let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
+        // SAFETY: our writable driver object.
+        let unload = unsafe { &mut (*driver).DriverUnload };
+        *PORTCLS_UNLOAD.lock().unwrap() = unload.replace(unload_then_chain);
+        status
+    }
+
+    unsafe extern "system" fn unload_then_chain(driver: PDRIVER_OBJECT) {
+        let portcls = PORTCLS_UNLOAD.lock().unwrap().expect("saved at load");
+        // SAFETY: PortCls's unload with the driver object it was installed in.
+        unsafe { portcls(driver) };
+    }
+
+    unsafe extern "system" fn entry_that_replaces(
+        driver: PDRIVER_OBJECT,
+        path: PUNICODE_STRING,
+    ) -> NTSTATUS {
+        // SAFETY: the I/O manager's arguments, forwarded.
+        let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
+        // SAFETY: our writable driver object.
+        unsafe { (*driver).DriverUnload = Some(unload_alone) };
+        status
+    }
+
+    unsafe extern "system" fn unload_alone(_: PDRIVER_OBJECT) {}
+
+    #[test]
+    fn an_unload_routine_in_front_of_portcls_must_call_it() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(
+            sim.unload_driver(),
+            Err(STATUS_INVALID_DEVICE_STATE),
+            "nothing loaded"
+        );
+        assert_eq!(sim.load_driver(entry_that_chains), STATUS_SUCCESS);
+        assert_eq!(sim.unload_driver(), Ok(()));
+        assert!(sim.trace().iter().any(|e| e.ddi == Ddi::DriverUnload));
+        sim.assert_clean();
+
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(sim.load_driver(entry_that_replaces), STATUS_SUCCESS);
+        assert_eq!(sim.unload_driver(), Ok(()));
+        assert_eq!(sim.violations(), [Violation::PortClsUnloadSkipped]);
+    }
+}
