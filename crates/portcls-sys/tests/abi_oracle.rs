@@ -1,15 +1,22 @@
 //! An independent check of the declarations: the sizes, alignments and field offsets of every
-//! structure this crate shares with the mingw-w64 headers (ks.h, ksmedia.h, mmreg.h), their
-//! enum and property-id values, and their GUIDs, compiled by clang against those headers for
-//! x64 and arm64 Windows.
+//! structure this crate shares with the mingw-w64 headers, their enum and property-id values,
+//! their GUIDs, and the slot offsets of every PortCls interface's vtable, compiled by clang
+//! against those headers.
+//!
+//! Two compilations: the user-mode headers (ks.h, ksmedia.h, mmreg.h) for x64 and arm64, and
+//! the DDK headers (ddk/ntddk.h, ks.h in kernel mode, ddk/portcls.h) for x64, the only
+//! architecture mingw-w64's wdm.h supports; the kernel set is pointers, 32-bit integers and
+//! GUIDs, laid out alike by both LLP64 targets, and the crate's const assertions are evaluated
+//! for arm64 by the cross-lint.
 //!
 //! The Rust side emits the facts (`size_of`, `align_of`, `offset_of!` of this crate's types);
 //! the C side asserts each one with `_Static_assert`, so a single wrong offset stops the
-//! compilation with its name. GUIDs are not constant expressions in C: the headers' `STATIC_*`
-//! initialisers are expanded by the preprocessor and compared here. The headers lack PortCls
-//! and the stream-resource types, and declare `KSPIN_DESCRIPTOR` for kernel builds only (which
-//! these user-mode headers cannot be made to compile); those are checked against the reference
-//! sheet by the layout assertions in the crate and its unit tests.
+//! compilation with its name. GUIDs are not constant expressions in C: the user-mode headers'
+//! `STATIC_*` initialisers are expanded by the preprocessor, and portcls.h's `DEFINE_GUID`
+//! arguments read from its text. The headers lack the stream-resource types and interfaces,
+//! the WaveRT latency and register structures, the jack property ids and `KSPROPSETID_Jack`,
+//! and the fields Windows 8 added to `DEVICE_DESCRIPTION`; those are checked against the
+//! reference sheet by the layout assertions in the crate and its unit tests.
 //!
 //! Needs clang and the mingw-w64 headers (Debian: `clang`, `mingw-w64-common`); `.ci/run`
 //! installs them.
@@ -30,8 +37,8 @@ const HEADERS: &str = "/usr/share/mingw-w64/include";
 
 struct Layout {
     c: &'static str,
-    size: usize,
-    align: usize,
+    /// Size and alignment; `None` where only the field offsets are comparable.
+    size: Option<(usize, usize)>,
     fields: Vec<(&'static str, usize)>,
 }
 
@@ -39,9 +46,19 @@ macro_rules! layout {
     ($rust:ty => $c:literal { $($field:ident => $cfield:literal),* $(,)? }) => {
         Layout {
             c: $c,
-            size: size_of::<$rust>(),
-            align: align_of::<$rust>(),
+            size: Some((size_of::<$rust>(), align_of::<$rust>())),
             fields: vec![$(($cfield, offset_of!($rust, $field))),*],
+        }
+    };
+}
+
+/// A vtable: its size (the slot count) and the offset of every slot it adds to its base.
+macro_rules! vtable {
+    ($rust:ty => $c:literal { $($slot:ident),* $(,)? }) => {
+        Layout {
+            c: $c,
+            size: Some((size_of::<$rust>(), align_of::<$rust>())),
+            fields: vec![$((stringify!($slot), offset_of!($rust, $slot))),*],
         }
     };
 }
@@ -103,6 +120,161 @@ fn layouts() -> Vec<Layout> {
             Format => "Format", Samples => "Samples", dwChannelMask => "dwChannelMask",
             SubFormat => "SubFormat"
         }),
+    ]
+}
+
+/// The kernel-mode declarations: PortCls's structures and interfaces (`ddk/portcls.h`), the KS
+/// pin descriptor (`ks.h` with `_NTDDK_`), and the kernel structures the crate declares
+/// (`ddk/wdm.h`). The DDK headers support x64 only (their `wdm.h` stops with "Unknown
+/// Architecture" on arm64); every type here is made of pointers, 32-bit integers and GUIDs,
+/// laid out identically by the two LLP64 targets, and the crate's own const assertions are
+/// evaluated for both by the cross-lint.
+fn kernel_layouts() -> Vec<Layout> {
+    use portcls_sys::km::{
+        DEVICE_DESCRIPTION, DRIVER_OBJECT, IO_DISCONNECT_INTERRUPT_PARAMETERS, UNICODE_STRING,
+    };
+    use portcls_sys::ks::KSPIN_DESCRIPTOR;
+    use portcls_sys::wavert as w;
+    vec![
+        layout!(KSPIN_DESCRIPTOR => "KSPIN_DESCRIPTOR" {
+            InterfacesCount => "InterfacesCount", Interfaces => "Interfaces",
+            MediumsCount => "MediumsCount", Mediums => "Mediums",
+            DataRangesCount => "DataRangesCount", DataRanges => "DataRanges",
+            DataFlow => "DataFlow", Communication => "Communication",
+            Category => "Category", Name => "Name", Constraints => "Reserved"
+        }),
+        layout!(w::PCPROPERTY_ITEM => "PCPROPERTY_ITEM" {
+            Set => "Set", Id => "Id", Flags => "Flags", Handler => "Handler"
+        }),
+        layout!(w::PCPROPERTY_REQUEST => "PCPROPERTY_REQUEST" {
+            MajorTarget => "MajorTarget", MinorTarget => "MinorTarget", Node => "Node",
+            PropertyItem => "PropertyItem", Verb => "Verb", InstanceSize => "InstanceSize",
+            Instance => "Instance", ValueSize => "ValueSize", Value => "Value", Irp => "Irp"
+        }),
+        layout!(w::PCEVENT_ITEM => "PCEVENT_ITEM" {
+            Set => "Set", Id => "Id", Flags => "Flags", Handler => "Handler"
+        }),
+        layout!(w::PCEVENT_REQUEST => "PCEVENT_REQUEST" {
+            MajorTarget => "MajorTarget", MinorTarget => "MinorTarget", Node => "Node",
+            EventItem => "EventItem", EventEntry => "EventEntry", Verb => "Verb", Irp => "Irp"
+        }),
+        layout!(w::PCMETHOD_ITEM => "PCMETHOD_ITEM" {
+            Set => "Set", Id => "Id", Flags => "Flags", Handler => "Handler"
+        }),
+        layout!(w::PCMETHOD_REQUEST => "PCMETHOD_REQUEST" {
+            MajorTarget => "MajorTarget", MinorTarget => "MinorTarget", Node => "Node",
+            MethodItem => "MethodItem", Verb => "Verb"
+        }),
+        layout!(w::PCAUTOMATION_TABLE => "PCAUTOMATION_TABLE" {
+            PropertyItemSize => "PropertyItemSize", PropertyCount => "PropertyCount",
+            Properties => "Properties", MethodItemSize => "MethodItemSize",
+            MethodCount => "MethodCount", Methods => "Methods",
+            EventItemSize => "EventItemSize", EventCount => "EventCount", Events => "Events",
+            Reserved => "Reserved"
+        }),
+        layout!(w::PCPIN_DESCRIPTOR => "PCPIN_DESCRIPTOR" {
+            MaxGlobalInstanceCount => "MaxGlobalInstanceCount",
+            MaxFilterInstanceCount => "MaxFilterInstanceCount",
+            MinFilterInstanceCount => "MinFilterInstanceCount",
+            AutomationTable => "AutomationTable", KsPinDescriptor => "KsPinDescriptor"
+        }),
+        layout!(w::PCNODE_DESCRIPTOR => "PCNODE_DESCRIPTOR" {
+            Flags => "Flags", AutomationTable => "AutomationTable", Type => "Type", Name => "Name"
+        }),
+        layout!(w::PCCONNECTION_DESCRIPTOR => "PCCONNECTION_DESCRIPTOR" {
+            FromNode => "FromNode", FromNodePin => "FromNodePin", ToNode => "ToNode",
+            ToNodePin => "ToNodePin"
+        }),
+        layout!(w::PCFILTER_DESCRIPTOR => "PCFILTER_DESCRIPTOR" {
+            Version => "Version", AutomationTable => "AutomationTable", PinSize => "PinSize",
+            PinCount => "PinCount", Pins => "Pins", NodeSize => "NodeSize",
+            NodeCount => "NodeCount", Nodes => "Nodes", ConnectionCount => "ConnectionCount",
+            Connections => "Connections", CategoryCount => "CategoryCount",
+            Categories => "Categories"
+        }),
+        layout!(IO_DISCONNECT_INTERRUPT_PARAMETERS => "IO_DISCONNECT_INTERRUPT_PARAMETERS" {
+            Version => "Version", ConnectionContext => "ConnectionContext"
+        }),
+        layout!(UNICODE_STRING => "UNICODE_STRING" {
+            Length => "Length", MaximumLength => "MaximumLength", Buffer => "Buffer"
+        }),
+        layout!(DRIVER_OBJECT => "DRIVER_OBJECT" {
+            Type => "Type", Size => "Size", DeviceObject => "DeviceObject", Flags => "Flags",
+            DriverStart => "DriverStart", DriverSize => "DriverSize",
+            DriverSection => "DriverSection", DriverExtension => "DriverExtension",
+            DriverName => "DriverName", HardwareDatabase => "HardwareDatabase",
+            FastIoDispatch => "FastIoDispatch", DriverInit => "DriverInit",
+            DriverStartIo => "DriverStartIo", DriverUnload => "DriverUnload",
+            MajorFunction => "MajorFunction"
+        }),
+        // mingw-w64 stops before the four fields Windows 8 added (and so at a smaller size).
+        Layout {
+            size: None,
+            ..layout!(DEVICE_DESCRIPTION => "DEVICE_DESCRIPTION" {
+                Version => "Version", Master => "Master", ScatterGather => "ScatterGather",
+                DemandMode => "DemandMode", AutoInitialize => "AutoInitialize",
+                Dma32BitAddresses => "Dma32BitAddresses", IgnoreCount => "IgnoreCount",
+                Reserved1 => "Reserved1", Dma64BitAddresses => "Dma64BitAddresses",
+                BusNumber => "BusNumber", DmaChannel => "DmaChannel",
+                InterfaceType => "InterfaceType", DmaWidth => "DmaWidth", DmaSpeed => "DmaSpeed",
+                MaximumLength => "MaximumLength", DmaPort => "DmaPort"
+            })
+        },
+    ]
+}
+
+/// Every PortCls interface the crate declares: the vtable's size and each slot it adds.
+fn vtables() -> Vec<Layout> {
+    use portcls_sys::wavert as w;
+    vec![
+        vtable!(w::IPortVtbl => "IPortVtbl" { Init, GetDeviceProperty, NewRegistryKey }),
+        vtable!(w::IPortWaveRTVtbl => "IPortWaveRTVtbl" {}),
+        vtable!(w::IPortTopologyVtbl => "IPortTopologyVtbl" {}),
+        vtable!(w::IPortWaveRTStreamVtbl => "IPortWaveRTStreamVtbl" {
+            AllocatePagesForMdl, AllocateContiguousPagesForMdl, MapAllocatedPages,
+            UnmapAllocatedPages, FreePagesFromMdl, GetPhysicalPagesCount, GetPhysicalPageAddress
+        }),
+        vtable!(w::IMiniportVtbl => "IMiniportVtbl" { GetDescription, DataRangeIntersection }),
+        vtable!(w::IMiniportTopologyVtbl => "IMiniportTopologyVtbl" { Init }),
+        vtable!(w::IMiniportWaveRTVtbl => "IMiniportWaveRTVtbl" {
+            Init, NewStream, GetDeviceDescription
+        }),
+        vtable!(w::IMiniportWaveRTStreamVtbl => "IMiniportWaveRTStreamVtbl" {
+            SetFormat, SetState, GetPosition, AllocateAudioBuffer, FreeAudioBuffer,
+            GetHWLatency, GetPositionRegister, GetClockRegister
+        }),
+        vtable!(w::IMiniportWaveRTStreamNotificationVtbl => "IMiniportWaveRTStreamNotificationVtbl" {
+            AllocateBufferWithNotification, FreeBufferWithNotification,
+            RegisterNotificationEvent, UnregisterNotificationEvent
+        }),
+        vtable!(w::IAdapterPowerManagementVtbl => "IAdapterPowerManagementVtbl" {
+            PowerChangeState, QueryPowerChangeState, QueryDeviceCapabilities
+        }),
+    ]
+}
+
+/// The PortCls GUIDs `ddk/portcls.h` defines (with `DEFINE_GUID`, read from the header's text).
+fn kernel_guids() -> Vec<(&'static str, GUID)> {
+    use portcls_sys::wavert as w;
+    vec![
+        ("CLSID_PortWaveRT", w::CLSID_PortWaveRT),
+        ("CLSID_PortTopology", w::CLSID_PortTopology),
+        ("IID_IPort", w::IID_IPort),
+        ("IID_IPortWaveRT", w::IID_IPortWaveRT),
+        ("IID_IPortTopology", w::IID_IPortTopology),
+        ("IID_IPortWaveRTStream", w::IID_IPortWaveRTStream),
+        ("IID_IMiniport", w::IID_IMiniport),
+        ("IID_IMiniportTopology", w::IID_IMiniportTopology),
+        ("IID_IMiniportWaveRT", w::IID_IMiniportWaveRT),
+        ("IID_IMiniportWaveRTStream", w::IID_IMiniportWaveRTStream),
+        (
+            "IID_IMiniportWaveRTStreamNotification",
+            w::IID_IMiniportWaveRTStreamNotification,
+        ),
+        (
+            "IID_IAdapterPowerManagement",
+            w::IID_IAdapterPowerManagement,
+        ),
     ]
 }
 
@@ -205,7 +377,11 @@ fn guids() -> Vec<(&'static str, GUID)> {
 const PRELUDE: &str = "#include <windows.h>\n#include <mmreg.h>\n#include <ks.h>\n#include <ksmedia.h>\n#include <stddef.h>\n";
 
 fn clang(target: &str, args: &[&str], source: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("portcls-abi-{}-{target}", std::process::id()));
+    // One directory per compilation: the tests run in parallel in one process.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("portcls-abi-{}-{run}-{target}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("oracle.c");
     std::fs::write(&file, source).unwrap();
@@ -248,30 +424,24 @@ fn parse_number(text: &str) -> u64 {
         .sum()
 }
 
-#[test]
-#[cfg_attr(miri, ignore = "runs clang: natively only")]
-fn layouts_constants_and_guids_agree_with_the_mingw_headers() {
-    assert!(
-        std::path::Path::new(HEADERS).join("ksmedia.h").exists(),
-        "the mingw-w64 headers are needed (Debian: apt-get install mingw-w64-common)"
-    );
-    let mut source = String::from(PRELUDE);
+/// Appends a `_Static_assert` for each size, alignment and offset; returns how many.
+fn assert_layouts(source: &mut String, layouts: &[Layout]) -> usize {
     let mut items = 0;
-    for layout in layouts() {
+    for layout in layouts {
         let c = layout.c;
-        writeln!(
-            source,
-            "_Static_assert(sizeof({c}) == {}, \"size of {c}\");",
-            layout.size
-        )
-        .unwrap();
-        writeln!(
-            source,
-            "_Static_assert(_Alignof({c}) == {}, \"alignment of {c}\");",
-            layout.align
-        )
-        .unwrap();
-        items += 2;
+        if let Some((size, align)) = layout.size {
+            writeln!(
+                source,
+                "_Static_assert(sizeof({c}) == {size}, \"size of {c}\");"
+            )
+            .unwrap();
+            writeln!(
+                source,
+                "_Static_assert(_Alignof({c}) == {align}, \"alignment of {c}\");"
+            )
+            .unwrap();
+            items += 2;
+        }
         for (field, offset) in &layout.fields {
             writeln!(
                 source,
@@ -281,6 +451,33 @@ fn layouts_constants_and_guids_agree_with_the_mingw_headers() {
             items += 1;
         }
     }
+    items
+}
+
+/// The GUID's numbers in `DEFINE_GUID` / `STATIC_*` order.
+fn guid_numbers(guid: &GUID) -> Vec<u64> {
+    let mut numbers = vec![
+        u64::from(guid.Data1),
+        u64::from(guid.Data2),
+        u64::from(guid.Data3),
+    ];
+    numbers.extend(guid.Data4.iter().map(|&b| u64::from(b)));
+    numbers
+}
+
+fn headers_present(file: &str) {
+    assert!(
+        std::path::Path::new(HEADERS).join(file).exists(),
+        "the mingw-w64 headers are needed (Debian: apt-get install mingw-w64-common)"
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "runs clang: natively only")]
+fn layouts_constants_and_guids_agree_with_the_mingw_headers() {
+    headers_present("ksmedia.h");
+    let mut source = String::from(PRELUDE);
+    let mut items = assert_layouts(&mut source, &layouts());
     for (name, value) in constants() {
         writeln!(
             source,
@@ -311,16 +508,66 @@ fn layouts_constants_and_guids_agree_with_the_mingw_headers() {
             .split(',')
             .map(parse_number)
             .collect();
-        let mut expected = vec![
-            u64::from(guid.Data1),
-            u64::from(guid.Data2),
-            u64::from(guid.Data3),
-        ];
-        expected.extend(guid.Data4.iter().map(|&b| u64::from(b)));
-        assert_eq!(numbers, expected, "{name}");
+        assert_eq!(numbers, guid_numbers(&guid), "{name}");
         items += 1;
     }
     println!(
         "ABI oracle: {items} items checked against the mingw-w64 headers on x86_64 and aarch64"
+    );
+}
+
+/// `ddk/ntddk.h`, then `ks.h` and `ddk/portcls.h` in kernel mode. `portcls.h` pulls in
+/// `ksmedia.h`, which expects a few user-mode type names; and mingw-w64's `ksmedia.h` lacks the
+/// two WaveRT structures `portcls.h` names in method signatures, so they get stand-ins (which
+/// nothing here compares: the reference sheet covers them).
+const KERNEL_PRELUDE: &str = "#include <ntddk.h>
+typedef float FLOAT;
+typedef unsigned char BYTE;
+typedef char TCHAR;
+#include <ks.h>
+typedef struct { ULONG Unused; } KSRTAUDIO_HWLATENCY, KSRTAUDIO_HWREGISTER;
+#include <portcls.h>
+#include <stddef.h>
+";
+
+#[test]
+#[cfg_attr(miri, ignore = "runs clang: natively only")]
+fn kernel_layouts_vtables_and_guids_agree_with_the_mingw_ddk_headers() {
+    headers_present("ddk/portcls.h");
+    let mut source = String::from(KERNEL_PRELUDE);
+    let mut items = assert_layouts(&mut source, &kernel_layouts());
+    items += assert_layouts(&mut source, &vtables());
+    let ddk = format!("{HEADERS}/ddk");
+    clang(
+        "x86_64-w64-mingw32",
+        &[
+            "-I",
+            &ddk,
+            "-D_WIN32_WINNT=0x0A00",
+            "-fsyntax-only",
+            "-std=c11",
+        ],
+        &source,
+    );
+
+    // GUIDs: read from the header's DEFINE_GUID lines.
+    let header = std::fs::read_to_string(format!("{ddk}/portcls.h")).unwrap();
+    for (name, guid) in kernel_guids() {
+        // The arguments may span lines.
+        let opening = format!("DEFINE_GUID({name},");
+        let start = header
+            .find(&opening)
+            .unwrap_or_else(|| panic!("portcls.h does not define {name}"));
+        let arguments = &header[start + opening.len()..];
+        let arguments = &arguments[..arguments.find(");").unwrap()];
+        let numbers: Vec<u64> = arguments
+            .split(',')
+            .map(|n| parse_number(n.trim()))
+            .collect();
+        assert_eq!(numbers, guid_numbers(&guid), "{name}");
+        items += 1;
+    }
+    println!(
+        "ABI oracle (kernel): {items} items checked against the mingw-w64 DDK headers on x86_64"
     );
 }
