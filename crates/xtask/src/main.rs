@@ -208,12 +208,13 @@ fn kernel_steps() -> Vec<Step> {
 
 /// The sample driver's FFI shell, run in the model, under Miri, with its pure-logic unit tests
 /// (`--lib`; the long arithmetic runs among them are ignored under Miri and run natively).
-const DRIVER_MIRI_TESTS: [&str; 6] = [
+const DRIVER_MIRI_TESTS: [&str; 7] = [
     "adapter",
     "com",
     "descriptors",
     "engine",
     "properties",
+    "references",
     "streams",
 ];
 
