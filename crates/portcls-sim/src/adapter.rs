@@ -31,9 +31,14 @@ pub enum PortKind {
     Topology,
 }
 
-/// A COM object pointer the model holds one reference on.
+/// A COM object pointer the model holds one reference on: one of the driver's (booked in the
+/// world's driver objects) or one of the model's own ports.
 #[derive(Debug)]
-pub(crate) struct RawUnknown(NonNull<IUnknown>);
+pub(crate) struct RawUnknown {
+    object: NonNull<IUnknown>,
+    /// Whether it is the driver's (so its references are booked and it may have been freed).
+    driver: bool,
+}
 
 // SAFETY: COM objects of a driver are free-threaded; the model only calls IUnknown on them.
 unsafe impl Send for RawUnknown {}
@@ -41,7 +46,7 @@ unsafe impl Send for RawUnknown {}
 impl RawUnknown {
     fn vtable(&self) -> IUnknownVtbl {
         // SAFETY: a live COM object (the model holds a reference).
-        unsafe { vtable_of(self.0.as_ptr().cast()) }
+        unsafe { vtable_of(self.object.as_ptr().cast()) }
     }
 
     /// Takes over a reference the driver handed out (`how` names the routine), booking it
@@ -55,40 +60,66 @@ impl RawUnknown {
         world
             .lock()
             .driver_reference(object.as_ptr().addr(), role, RefChange::Taken(how));
-        Self(object)
-    }
-
-    /// Gives the reference back (never with the model's lock held: the driver runs).
-    pub(crate) fn release(self, world: &World) {
-        {
-            let mut state = world.lock();
-            if state.driver_object_gone(self.0.as_ptr().addr()) {
-                return;
-            }
-            state.driver_release_begins(self.0.as_ptr().addr());
+        Self {
+            object,
+            driver: true,
         }
-        let release = self.vtable().Release;
-        // SAFETY: the reference this value owns.
-        let count = unsafe { release(self.0.as_ptr()) };
-        world
-            .lock()
-            .driver_reference(self.0.as_ptr().addr(), "", RefChange::Release(count));
     }
 
-    /// Takes another reference.
-    fn add_ref(&self, world: &World) -> Self {
-        let add_ref = self.vtable().AddRef;
-        // SAFETY: a live object.
-        let count = unsafe { add_ref(self.0.as_ptr()) };
-        world
-            .lock()
-            .driver_reference(self.0.as_ptr().addr(), "", RefChange::AddRef(count));
-        Self(self.0)
+    /// Takes another reference on one of the model's own ports.
+    fn port(object: NonNull<IUnknown>) -> Self {
+        let held = Self {
+            object,
+            driver: false,
+        };
+        let add_ref = held.vtable().AddRef;
+        // SAFETY: a live port.
+        unsafe { add_ref(object.as_ptr()) };
+        held
+    }
+
+    /// Gives the reference back (never with the model's lock held: the driver runs). A driver
+    /// object the driver freed under this reference is not called again.
+    pub(crate) fn release(self, world: &World) {
+        if self.driver {
+            // SAFETY: the reference this value owns, on a driver object.
+            unsafe { release_driver_reference(world, self.object.as_ptr()) };
+        } else {
+            let release = self.vtable().Release;
+            // SAFETY: the reference this value owns.
+            unsafe { release(self.object.as_ptr()) };
+        }
     }
 
     pub(crate) fn as_ptr(&self) -> PUNKNOWN {
-        self.0.as_ptr()
+        self.object.as_ptr()
     }
+}
+
+/// Gives back one of the model's references on a driver COM object and books it; the count the
+/// driver reported, or `None` if the driver had already freed the object under the model's
+/// reference (it is not called again: on Windows the call would crash).
+///
+/// # Safety
+/// The model owns a reference on `object`, taken with [`RawUnknown::taken`] or booked with
+/// `RefChange::Taken`.
+pub(crate) unsafe fn release_driver_reference(world: &World, object: PUNKNOWN) -> Option<u32> {
+    let address = object.addr();
+    {
+        let mut state = world.lock();
+        if state.driver_object_gone(address) {
+            return None;
+        }
+        state.driver_release_begins(address);
+    }
+    // SAFETY: a live COM object (not freed, checked above; the caller's reference).
+    let unknown: IUnknownVtbl = unsafe { vtable_of(object.cast()) };
+    // SAFETY: as above.
+    let count = unsafe { (unknown.Release)(object) };
+    world
+        .lock()
+        .driver_reference(address, "", RefChange::Release(count));
+    Some(count)
 }
 
 /// Copies a COM object's vtable.
@@ -592,7 +623,7 @@ pub unsafe extern "system" fn PcRegisterSubdevice(
             );
         }
         drop(state);
-        let held = RawUnknown(port).add_ref(world);
+        let held = RawUnknown::port(port);
         let mut state = world.lock();
         if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
             adapter.subdevices.push(SubdeviceState {

@@ -33,7 +33,7 @@ use portcls_sys::{
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
 };
 
-use crate::adapter::{PortKind, vtable_of};
+use crate::adapter::{PortKind, release_driver_reference, vtable_of};
 use crate::world::{RefChange, RefHistory, World};
 use crate::{Ddi, Sim, Violation, status_name, with_world};
 
@@ -1230,34 +1230,13 @@ impl Stream {
         }
         let start = self.mark();
         if let Some(raw) = self.notification.take() {
-            self.world.lock().driver_release_begins(raw.as_ptr().addr());
-            // SAFETY: the reference the query took.
-            let unknown: IUnknownVtbl = unsafe { vtable_of(raw.as_ptr().cast()) };
-            // SAFETY: as above.
-            let count = unsafe { (unknown.Release)(raw.as_ptr().cast()) };
-            self.world
-                .lock()
-                .driver_reference(raw.as_ptr().addr(), "", RefChange::Release(count));
+            // SAFETY: the reference the query took (booked by `take_stream`).
+            unsafe { release_driver_reference(&self.world, raw.as_ptr().cast()) };
         }
-        let object = self.miniport.as_ptr().addr();
-        // An object the driver freed under the port's reference is not called again.
-        let gone = {
-            let mut state = self.world.lock();
-            state.driver_release_begins(object);
-            state.driver_object_gone(object)
-        };
-        let left = if gone {
-            0
-        } else {
-            // SAFETY: the stream's IUnknown vtable; the handle's reference.
-            let unknown: IUnknownVtbl = unsafe { vtable_of(self.miniport.as_ptr().cast()) };
-            // SAFETY: as above.
-            let left = unsafe { (unknown.Release)(self.miniport.as_ptr().cast()) };
-            self.world
-                .lock()
-                .driver_reference(object, "", RefChange::Release(left));
-            left
-        };
+        // SAFETY: the handle's reference (booked by `take_stream`). An object the driver freed
+        // under it counts as none left (its violation is recorded).
+        let left = unsafe { release_driver_reference(&self.world, self.miniport.as_ptr().cast()) }
+            .unwrap_or(0);
         self.record(
             start,
             Ddi::CloseStream,

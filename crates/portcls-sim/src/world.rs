@@ -113,8 +113,8 @@ pub(crate) struct DriverObject {
     pub(crate) held: u32,
     /// False once the driver freed the pool block the object lives in.
     pub(crate) alive: bool,
-    /// The latest changes, with the count the driver reported (`AddRef` and `Release` return
-    /// it; a reference handed over reports none).
+    /// The latest changes, with the count the driver reported (`Release` returns it; a
+    /// reference handed over reports none).
     pub(crate) history: RefHistory,
 }
 
@@ -124,8 +124,6 @@ pub(crate) enum RefChange {
     /// The model took over a reference the driver handed out (an out parameter, or the
     /// result of `QueryInterface`), named by the routine.
     Taken(&'static str),
-    /// The model called `AddRef`, which returned the count.
-    AddRef(u32),
     /// The model called `Release`, which returned the count (announced first with
     /// [`State::driver_release_begins`]).
     Release(u32),
@@ -330,11 +328,6 @@ impl State {
                 entry.held += 1;
                 entry.history.note(how, None, at);
                 None
-            }
-            RefChange::AddRef(count) => {
-                entry.held += 1;
-                entry.history.note("AddRef", Some(count), at);
-                Some(count)
             }
             RefChange::Release(count) => {
                 // `held` went down before the call (`driver_release_begins`).
