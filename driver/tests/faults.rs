@@ -1,10 +1,10 @@
 //! The low-resources simulation, done exhaustively: the whole life of the device (load, start,
-//! open both streams, allocate their buffers, run, stop, close, remove, unload) is run once to count
-//! the fallible calls the driver makes, then once more for every k failing the k-th of them.
-//! Each run must return the injected status from the step that made the failing call (or
+//! open both streams, allocate their buffers, run, PnP stop, close, remove, unload) is run once
+//! to count the fallible calls the driver makes, then once more for every k failing the k-th of
+//! them. Each run must return the injected status from the step that made the failing call (or
 //! succeed where the driver copes by design: falling back from a stream-resource interface,
 //! retrying a refused removal), end with the verifier rules holding and nothing left behind
-//! (pool, references, registrations, threads, pages).
+//! (pool, references, registrations, threads, pages, the driver's COM objects).
 
 mod common;
 
@@ -71,6 +71,12 @@ fn device_life(sim: &Sim, device: &Device) -> NTSTATUS {
             }
         }
         sim.advance(SECOND / 10);
+        // PnP stops the device under the running streams (the engines halt and unregister);
+        // the client then closes its pins.
+        let status = sim.stop_device(device.fdo);
+        if NT_SUCCESS(first) {
+            first = status;
+        }
         for stream in streams {
             // Dropping a handle runs PortCls's close sequence (down to STOP, free, release).
             stream.close();
