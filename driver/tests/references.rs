@@ -5,26 +5,9 @@
 
 mod common;
 
-use common::{bring_up, format_bytes};
-use portcls_sim::{Ddi, OsProfile, Sim, Stream, Violation};
-use portcls_sys::{IUnknownVtbl, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS};
-use wavert_sample::descriptors::RENDER_WAVE_HOST_PIN;
-use wavert_sample::format::Format;
-use wavert_sample::identity::RENDER_WAVE;
-
-fn open(sim: &Sim, device: &portcls_sim::Device) -> Stream {
-    let mut stream = sim
-        .open_stream(
-            device.fdo,
-            RENDER_WAVE.name,
-            RENDER_WAVE_HOST_PIN,
-            &format_bytes(Format::PREFERRED),
-        )
-        .unwrap();
-    stream.allocate_buffer(2, 1920).unwrap();
-    assert_eq!(stream.walk_to(3), STATUS_SUCCESS);
-    stream
-}
+use common::{bring_up, open_in_state};
+use portcls_sim::{Ddi, OsProfile, Sim, Violation};
+use portcls_sys::{IUnknownVtbl, STATUS_INVALID_DEVICE_STATE};
 
 /// The `IUnknown` methods of the miniport stream at `object`.
 fn unknown(object: *mut core::ffi::c_void) -> IUnknownVtbl {
@@ -38,7 +21,7 @@ fn unknown(object: *mut core::ffi::c_void) -> IUnknownVtbl {
 fn the_lifecycle_ends_with_portcls_unload_and_nothing_alive() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
-    open(&sim, &device).close();
+    open_in_state(&sim, &device, false, 3).close();
     // Windows unloads a driver only after its last device is gone.
     assert_eq!(sim.unload_driver(), Err(STATUS_INVALID_DEVICE_STATE));
     sim.remove_device(device.fdo);
@@ -57,7 +40,7 @@ fn the_lifecycle_ends_with_portcls_unload_and_nothing_alive() {
 fn a_reference_the_driver_keeps_is_reported_at_unload_with_its_history() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
-    let stream = open(&sim, &device);
+    let stream = open_in_state(&sim, &device, false, 3);
     let object = stream.raw().cast::<core::ffi::c_void>();
     let methods = unknown(object);
     // The buggy driver keeps a reference of its own.
@@ -125,7 +108,7 @@ fn a_reference_the_driver_keeps_is_reported_at_unload_with_its_history() {
 fn a_driver_that_over_releases_is_caught_when_the_port_holds_more_than_it_reports() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
-    let stream = open(&sim, &device);
+    let stream = open_in_state(&sim, &device, false, 3);
     let object = stream.raw().cast::<core::ffi::c_void>();
     let methods = unknown(object);
     // The buggy driver drops a reference it never took.

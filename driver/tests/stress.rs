@@ -12,14 +12,11 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bring_up, format_bytes};
+use common::{bring_up, open_in_state};
 use portcls_sim::{OsProfile, Sim};
 use portcls_sys::ks::{KSAUDIO_POSITION, KSSTATE};
 use portcls_sys::wavert::{IMiniportWaveRTStream, IMiniportWaveRTStreamVtbl};
 use portcls_sys::{NT_SUCCESS, STATUS_SUCCESS};
-use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
-use wavert_sample::format::Format;
-use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
 
 const BUFFER: u32 = 1920;
 const FRAME: u64 = 4;
@@ -62,17 +59,7 @@ fn positions_state_changes_and_the_engine_race_safely() {
 
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
-    let mut stream = sim
-        .open_stream(
-            device.fdo,
-            RENDER_WAVE.name,
-            RENDER_WAVE_HOST_PIN,
-            &format_bytes(Format::PREFERRED),
-        )
-        .unwrap();
-    stream.allocate_buffer(2, BUFFER).unwrap();
-    assert_eq!(stream.register_event(), STATUS_SUCCESS);
-    assert_eq!(stream.walk_to(3), STATUS_SUCCESS);
+    let mut stream = open_in_state(&sim, &device, false, 3);
     let shared = Shared(stream.raw());
     let stop = AtomicBool::new(false);
     let queries = AtomicU64::new(0);
@@ -154,18 +141,8 @@ fn positions_state_changes_and_the_engine_race_safely() {
 fn notifications_are_exact_while_state_changes_race_the_queries() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
-    let mut stream = sim
-        .open_stream(
-            device.fdo,
-            RENDER_WAVE.name,
-            RENDER_WAVE_HOST_PIN,
-            &format_bytes(Format::PREFERRED),
-        )
-        .unwrap();
     // 10 ms, two notifications: a point every 240 frames (5 ms), the engine every 2.5 ms.
-    stream.allocate_buffer(2, BUFFER).unwrap();
-    assert_eq!(stream.register_event(), STATUS_SUCCESS);
-    assert_eq!(stream.walk_to(3), STATUS_SUCCESS);
+    let mut stream = open_in_state(&sim, &device, false, 3);
     let shared = Shared(stream.raw());
     let clock = std::sync::Mutex::new(());
     let stop = AtomicBool::new(false);
@@ -263,21 +240,10 @@ fn transitions_complete_in_every_stream_state_while_the_engines_run() {
             for round in 0..10u64 {
                 let sim = Sim::new(OsProfile::Win10_1511);
                 let device = bring_up(&sim);
-                let mut streams: Vec<_> = [
-                    (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN),
-                    (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN),
-                ]
-                .into_iter()
-                .map(|(name, pin)| {
-                    let mut stream = sim
-                        .open_stream(device.fdo, name, pin, &format_bytes(Format::PREFERRED))
-                        .unwrap();
-                    stream.allocate_buffer(2, BUFFER).unwrap();
-                    assert_eq!(stream.register_event(), STATUS_SUCCESS);
-                    assert_eq!(stream.walk_to(state), STATUS_SUCCESS);
-                    stream
-                })
-                .collect();
+                let mut streams: Vec<_> = [false, true]
+                    .into_iter()
+                    .map(|capture| open_in_state(&sim, &device, capture, state))
+                    .collect();
                 let stop = AtomicBool::new(false);
                 let status = std::thread::scope(|scope| {
                     scope.spawn(|| {
