@@ -96,10 +96,15 @@ fn host_steps() -> Vec<Step> {
                 "warnings",
             ],
         ),
-        cargo("tests (host)", &["test", "--workspace"]),
+        // `--show-output`: the fault-injection, stress, matrix and ABI-oracle tests print what
+        // they covered.
+        cargo(
+            "tests (host)",
+            &["test", "--workspace", "--", "--show-output"],
+        ),
         cargo(
             "tests (sample driver as shipped: portcls without the export)",
-            &["test", "-p", "wavert-sample"],
+            &["test", "-p", "wavert-sample", "--", "--show-output"],
         ),
         cargo(
             "tests (host, export compiled out)",
