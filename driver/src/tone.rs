@@ -14,6 +14,8 @@
 //! Full scale is symmetric: 32 767 for 16-bit, 8 388 607 for 24-bit (stored in the top three
 //! bytes of a 32-bit container), 1.0 for float. Every channel carries the same signal.
 
+use core::num::NonZeroU64;
+
 use crate::format::{Format, SampleFormat};
 
 /// The default tone frequency, in hertz.
@@ -27,8 +29,8 @@ const FULL_SCALE_16: f64 = 32_767.0;
 const FULL_SCALE_24: f64 = 8_388_607.0;
 /// The largest frame this generator writes (2 channels x 4 bytes).
 const MAX_FRAME: usize = 8;
-/// Samples of the precomputed cycle (see [`Tone`]): one per frame, 1 KiB.
-const TABLE_FRAMES: usize = 256;
+/// Bytes of the precomputed cycle (see [`Tone`]): whole frames as written, 1 KiB.
+const TABLE_BYTES: usize = 1024;
 
 /// A sine tone of `FREQUENCY_HZ` hertz at `LEVEL_MILLIBELS` hundredths of a dB relative to full
 /// scale, written as interleaved little-endian frames of a [`Format`].
@@ -45,18 +47,19 @@ const TABLE_FRAMES: usize = 256;
 /// assert_eq!(tone.fill(&mut period), period.len());
 /// ```
 ///
-/// When one cycle of the tone (`rate / gcd(rate, frequency)` frames: 48 for 1 kHz at 48 kHz,
-/// 441 at 44.1 kHz) has at most 256 frames, its samples are computed once, by the same code,
-/// and replayed: the per-period cost is then a copy per frame, not a sine, and the output is
-/// byte-for-byte the same. The table is 1 KiB: the stream is built on a kernel stack (a frame
-/// over 4 KiB would need stack probes), so a 441-frame cycle is computed as it goes instead.
+/// When the frames of one cycle of the tone (`rate / gcd(rate, frequency)` frames: 48 for
+/// 1 kHz at 48 kHz, 441 at 44.1 kHz) fit in 1 KiB, they are computed once, by the same code,
+/// and replayed with bulk copies: the per-period cost is then a `memcpy` of the period's bytes,
+/// not a sine per frame, and the output is byte-for-byte the same. The table stays at 1 KiB
+/// because the stream is built on a kernel stack (a frame over 4 KiB would need stack probes),
+/// so a 441-frame cycle (1.7-3.5 KiB) is computed as it goes instead.
 ///
 /// # Invariants
 /// `phase < rate` and `increment < rate`; `frame_len` is the format's block alignment (at most
 /// 8 bytes); `pending` is 0 or the number of bytes of `frame` already written. With a table
-/// (`cycle > 0`), `table[..cycle]` holds the samples of frames `0..cycle` (little-endian, in
-/// the low `width` bytes) and `index < cycle` is the next frame's place; `phase` is then not
-/// used.
+/// (`cycle > 0`), `table[..cycle x frame_len]` holds the bytes of frames `0..cycle` as `fill`
+/// writes them and `index < cycle x frame_len` is the next byte's place; `phase`, `frame` and
+/// `pending` are then not used.
 #[derive(Clone, Debug)]
 pub struct Tone<
     const FREQUENCY_HZ: u32 = DEFAULT_FREQUENCY_HZ,
@@ -71,7 +74,7 @@ pub struct Tone<
     frame: [u8; MAX_FRAME],
     frame_len: usize,
     pending: usize,
-    table: [u32; TABLE_FRAMES],
+    table: [u8; TABLE_BYTES],
     cycle: usize,
     index: usize,
 }
@@ -96,17 +99,23 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
             frame: [0; MAX_FRAME],
             frame_len: usize::from(format.block_align()).clamp(1, MAX_FRAME),
             pending: 0,
-            table: [0; TABLE_FRAMES],
+            table: [0; TABLE_BYTES],
             cycle: 0,
             index: 0,
         };
         // One cycle: the phase is back at 0 after rate / gcd(rate, increment) frames.
         let cycle = rate.checked_div(gcd(rate, increment)).unwrap_or(1).max(1) as usize;
-        if cycle <= TABLE_FRAMES {
+        let frame_len = tone.frame_len;
+        if cycle
+            .checked_mul(frame_len)
+            .is_some_and(|bytes| bytes <= TABLE_BYTES)
+        {
+            let channels = tone.channels;
             for k in 0..cycle {
-                let (bytes, _) = tone.compute_sample();
-                if let Some(slot) = tone.table.get_mut(k) {
-                    *slot = u32::from_le_bytes(bytes);
+                let (bytes, width) = tone.compute_sample();
+                let start = k.saturating_mul(frame_len);
+                if let Some(slot) = tone.table.get_mut(start..start.saturating_add(frame_len)) {
+                    write_sample(slot, bytes, width, channels);
                 }
             }
             tone.phase = 0;
@@ -125,6 +134,10 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
     /// them). `out` may begin or end inside a frame.
     pub fn fill(&mut self, out: &mut [u8]) -> usize {
         let written = out.len();
+        if self.cycle > 0 {
+            self.replay(out);
+            return written;
+        }
         let rest = self.finish_pending(out);
         let mut frames = rest.chunks_exact_mut(self.frame_len.max(1));
         for frame in &mut frames {
@@ -155,8 +168,18 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
                 self.finish_pending(rest);
             }
         }
-        if let Some(cycle) = core::num::NonZeroU64::new(self.cycle as u64) {
-            let advanced = (self.index as u64 + frames % cycle) % cycle;
+        let cycle = NonZeroU64::new(self.cycle as u64);
+        let frame = NonZeroU64::new(self.frame_len as u64);
+        let len = cycle
+            .zip(frame)
+            .and_then(|(cycle, frame)| NonZeroU64::new(cycle.get().saturating_mul(frame.get())));
+        if let (Some(cycle), Some(frame), Some(len)) = (cycle, frame, len) {
+            // A frame begun before is completed: the next frame boundary, then whole frames
+            // (all within 1 KiB, so nothing saturates).
+            let index = self.index as u64 % len;
+            let boundary = index.div_ceil(frame.get()).saturating_mul(frame.get());
+            let skipped = (frames % cycle).saturating_mul(frame.get());
+            let advanced = boundary.saturating_add(skipped) % len;
             self.index = usize::try_from(advanced).unwrap_or(0);
             return;
         }
@@ -165,6 +188,30 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         let steps = frames % rate;
         let advanced = (u64::from(self.phase) + steps * u64::from(self.increment)) % rate;
         self.phase = u32::try_from(advanced).unwrap_or(0);
+    }
+
+    /// Copies the next bytes of the table into `out`, a contiguous run at a time.
+    fn replay(&mut self, mut out: &mut [u8]) {
+        let Some(table) = self.table.get(..self.cycle.saturating_mul(self.frame_len)) else {
+            return;
+        };
+        while !out.is_empty() {
+            let from = table.get(self.index..).unwrap_or(&[]);
+            let n = from.len().min(out.len());
+            let (Some(from), Some((head, rest))) = (from.get(..n), out.split_at_mut_checked(n))
+            else {
+                return;
+            };
+            if n == 0 {
+                return;
+            }
+            head.copy_from_slice(from);
+            out = rest;
+            self.index = self.index.saturating_add(n);
+            if self.index >= table.len() {
+                self.index = 0;
+            }
+        }
     }
 
     /// Writes what is left of a frame a previous call began; returns the rest of `out`.
@@ -187,51 +234,10 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         rest
     }
 
-    /// The next frame into `frame`: from the table when there is one, computed otherwise.
-    fn next_frame(&mut self) {
-        if self.cycle == 0 {
-            self.compute_frame();
-            return;
-        }
-        let bytes = self
-            .table
-            .get(self.index)
-            .copied()
-            .unwrap_or(0)
-            .to_le_bytes();
-        self.write_frame(bytes, self.width());
-        self.index += 1;
-        if self.index >= self.cycle {
-            self.index = 0;
-        }
-    }
-
-    /// Bytes of one sample.
-    const fn width(&self) -> usize {
-        match self.sample {
-            SampleFormat::Pcm16 => 2,
-            SampleFormat::Pcm24In32 | SampleFormat::Float32 => 4,
-        }
-    }
-
-    /// Puts one sample into every channel of `frame`.
-    fn write_frame(&mut self, bytes: [u8; 4], width: usize) {
-        let sample = bytes.get(..width).unwrap_or(&[]);
-        for slot in self
-            .frame
-            .chunks_exact_mut(width.max(1))
-            .take(self.channels)
-        {
-            for (to, from) in slot.iter_mut().zip(sample) {
-                *to = *from;
-            }
-        }
-    }
-
     /// Renders the frame at the current phase into `frame` and advances the phase.
-    fn compute_frame(&mut self) {
+    fn next_frame(&mut self) {
         let (bytes, width) = self.compute_sample();
-        self.write_frame(bytes, width);
+        write_sample(&mut self.frame, bytes, width, self.channels);
     }
 
     /// The sample at the current phase (little-endian, in the low `width` bytes) and its
@@ -267,6 +273,17 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
             next
         };
         (bytes, width)
+    }
+}
+
+/// Puts one sample (the low `width` bytes of `bytes`) into each of the first `channels` slots
+/// of `frame`.
+fn write_sample(frame: &mut [u8], bytes: [u8; 4], width: usize, channels: usize) {
+    let sample = bytes.get(..width).unwrap_or(&[]);
+    for slot in frame.chunks_exact_mut(width.max(1)).take(channels) {
+        for (to, from) in slot.iter_mut().zip(sample) {
+            *to = *from;
+        }
     }
 }
 
