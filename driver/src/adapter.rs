@@ -29,73 +29,79 @@ use crate::pool::Pool;
 /// The subdevices PortCls may hold for one adapter.
 const MAX_MINIPORTS: u32 = 4;
 
-/// The driver's entry point: hands the driver object to PortCls with our `AddDevice`.
-///
-/// # Safety
-/// Called by the I/O manager with its driver object and registry path.
-#[cfg_attr(feature = "kernel", unsafe(no_mangle))]
-#[allow(non_snake_case)] // the kernel's name for it
-pub unsafe extern "system" fn DriverEntry(
-    driver: PDRIVER_OBJECT,
-    registry_path: PUNICODE_STRING,
-) -> NTSTATUS {
-    // SAFETY: forwarded as the I/O manager passed them.
-    let status = unsafe { PcInitializeAdapterDriver(driver, registry_path, Some(add_device)) };
-    if NT_SUCCESS(status) {
-        // SAFETY: the driver object we were given, before any device exists.
-        unsafe { device::hook_pnp(driver) };
-    }
-    status
-}
-
-/// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
-unsafe extern "system" fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
-    // The WDK build checks the IRQL as C drivers do (debug builds only).
-    #[cfg(feature = "wdk")]
-    {
-        use wdk_sys::APC_LEVEL;
-        use wdk_sys::ntddk::KeGetCurrentIrql;
-        wdk::paged_code!();
-    }
-    // SAFETY: forwarded as PnP passed them; the extension is PortCls's own part only.
-    unsafe {
-        PcAddAdapterDevice(
-            driver,
-            pdo,
-            Some(start_device),
-            MAX_MINIPORTS,
-            device::EXTENSION_SIZE,
-        )
-    }
-}
-
-/// `StartDevice`: the four subdevices and their physical connections.
-unsafe extern "system" fn start_device(
-    fdo: PDEVICE_OBJECT,
-    irp: PIRP,
-    resources: PRESOURCELIST,
-) -> NTSTATUS {
-    let pool = Pool::resolve();
-    // SAFETY: our FDO (made with device::EXTENSION_SIZE); StartDevice runs at PASSIVE_LEVEL
-    // inside PnP's serialisation.
-    let adapter = match unsafe { device::adapter_of(fdo, pool) } {
-        Ok(adapter) => adapter,
-        Err(status) => return status,
-    };
-    let device = Device {
-        fdo,
-        irp,
-        resources,
-        pool,
-        adapter,
-    };
-    match device.start() {
-        Ok(()) => {
-            // Engines of streams still acquired from before a stop may run again.
-            Adapter::of(&device.adapter).resume();
-            portcls_sys::STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    /// The driver's entry point: hands the driver object to PortCls with our `AddDevice`.
+    ///
+    /// # Safety
+    /// Called by the I/O manager with its driver object and registry path.
+    #[cfg_attr(feature = "kernel", unsafe(no_mangle))]
+    #[allow(non_snake_case)] // the kernel's name for it
+    pub unsafe fn DriverEntry(
+        driver: PDRIVER_OBJECT,
+        registry_path: PUNICODE_STRING,
+    ) -> NTSTATUS {
+        // SAFETY: forwarded as the I/O manager passed them.
+        let status = unsafe { PcInitializeAdapterDriver(driver, registry_path, Some(add_device)) };
+        if NT_SUCCESS(status) {
+            // SAFETY: the driver object we were given, before any device exists.
+            unsafe { device::hook_pnp(driver) };
         }
-        Err(status) => status,
+        status
+    }
+}
+
+portcls_sys::kernel_abi! {
+    /// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
+    unsafe fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
+        // The WDK build checks the IRQL as C drivers do (debug builds only).
+        #[cfg(feature = "wdk")]
+        {
+            use wdk_sys::APC_LEVEL;
+            use wdk_sys::ntddk::KeGetCurrentIrql;
+            wdk::paged_code!();
+        }
+        // SAFETY: forwarded as PnP passed them; the extension is PortCls's own part only.
+        unsafe {
+            PcAddAdapterDevice(
+                driver,
+                pdo,
+                Some(start_device),
+                MAX_MINIPORTS,
+                device::EXTENSION_SIZE,
+            )
+        }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    /// `StartDevice`: the four subdevices and their physical connections.
+    unsafe fn start_device(
+        fdo: PDEVICE_OBJECT,
+        irp: PIRP,
+        resources: PRESOURCELIST,
+    ) -> NTSTATUS {
+        let pool = Pool::resolve();
+        // SAFETY: our FDO (made with device::EXTENSION_SIZE); StartDevice runs at PASSIVE_LEVEL
+        // inside PnP's serialisation.
+        let adapter = match unsafe { device::adapter_of(fdo, pool) } {
+            Ok(adapter) => adapter,
+            Err(status) => return status,
+        };
+        let device = Device {
+            fdo,
+            irp,
+            resources,
+            pool,
+            adapter,
+        };
+        match device.start() {
+            Ok(()) => {
+                // Engines of streams still acquired from before a stop may run again.
+                Adapter::of(&device.adapter).resume();
+                portcls_sys::STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
     }
 }
 

@@ -96,46 +96,52 @@ pub const fn unknown_vtable<T: ComClass>() -> IUnknownVtbl {
     }
 }
 
-unsafe extern "system" fn query_interface<T: ComClass>(
-    this: PUNKNOWN,
-    riid: *const GUID,
-    out: *mut PVOID,
-) -> NTSTATUS {
-    if out.is_null() || riid.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: PortCls passes a valid IID.
-    let iid = unsafe { riid.read() };
-    if iid == IID_IUnknown || T::INTERFACES.contains(&iid) {
-        // SAFETY: `this` is a live object of this class (PortCls holds a reference).
-        unsafe { add_ref::<T>(this) };
-        // SAFETY: `out` is writable (checked non-null).
-        unsafe { out.write(this.cast()) };
-        STATUS_SUCCESS
-    } else {
-        // SAFETY: as above.
-        unsafe { out.write(core::ptr::null_mut()) };
-        STATUS_NOINTERFACE
-    }
-}
-
-unsafe extern "system" fn add_ref<T: ComClass>(this: PUNKNOWN) -> u32 {
-    // SAFETY: `this` is a live object of this class.
-    let refs = unsafe { &(*this.cast::<ComObject<T>>()).refs };
-    refs.fetch_add(1, Ordering::Relaxed) + 1
-}
-
-unsafe extern "system" fn release<T: ComClass>(this: PUNKNOWN) -> u32 {
-    let object = this.cast::<ComObject<T>>();
-    // SAFETY: `this` is a live object of this class on which the caller gives back a reference.
-    let refs = unsafe { &(*object).refs };
-    let left = refs.fetch_sub(1, Ordering::Release) - 1;
-    if left == 0 {
-        fence(Ordering::Acquire);
-        if let Some(object) = core::ptr::NonNull::new(object) {
-            // SAFETY: the last reference is gone; the block was made by `create` (into_raw).
-            drop(unsafe { PoolBox::from_raw(object) });
+portcls_sys::kernel_abi! {
+    unsafe fn query_interface<T: ComClass>(
+        this: PUNKNOWN,
+        riid: *const GUID,
+        out: *mut PVOID,
+    ) -> NTSTATUS {
+        if out.is_null() || riid.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls passes a valid IID.
+        let iid = unsafe { riid.read() };
+        if iid == IID_IUnknown || T::INTERFACES.contains(&iid) {
+            // SAFETY: `this` is a live object of this class (PortCls holds a reference).
+            unsafe { add_ref::<T>(this) };
+            // SAFETY: `out` is writable (checked non-null).
+            unsafe { out.write(this.cast()) };
+            STATUS_SUCCESS
+        } else {
+            // SAFETY: as above.
+            unsafe { out.write(core::ptr::null_mut()) };
+            STATUS_NOINTERFACE
         }
     }
-    left
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn add_ref<T: ComClass>(this: PUNKNOWN) -> u32 {
+        // SAFETY: `this` is a live object of this class.
+        let refs = unsafe { &(*this.cast::<ComObject<T>>()).refs };
+        refs.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn release<T: ComClass>(this: PUNKNOWN) -> u32 {
+        let object = this.cast::<ComObject<T>>();
+        // SAFETY: `this` is a live object of this class on which the caller gives back a reference.
+        let refs = unsafe { &(*object).refs };
+        let left = refs.fetch_sub(1, Ordering::Release) - 1;
+        if left == 0 {
+            fence(Ordering::Acquire);
+            if let Some(object) = core::ptr::NonNull::new(object) {
+                // SAFETY: the last reference is gone; the block was made by `create` (into_raw).
+                drop(unsafe { PoolBox::from_raw(object) });
+            }
+        }
+        left
+    }
 }

@@ -179,33 +179,39 @@ impl Adapter {
 
 // ---- IAdapterPowerManagement ----
 
-unsafe extern "system" fn power_change_state(
-    this: *mut IAdapterPowerManagement,
-    state: POWER_STATE,
-) {
-    // SAFETY: PortCls calls through a live adapter.
-    let adapter = unsafe { ComObject::<Adapter>::from_this(this.cast::<c_void>()) };
-    if state.DeviceState == POWER_DEVICE_D0 {
-        adapter.resume();
-    } else {
-        adapter.halt();
+portcls_sys::kernel_abi! {
+    unsafe fn power_change_state(
+        this: *mut IAdapterPowerManagement,
+        state: POWER_STATE,
+    ) {
+        // SAFETY: PortCls calls through a live adapter.
+        let adapter = unsafe { ComObject::<Adapter>::from_this(this.cast::<c_void>()) };
+        if state.DeviceState == POWER_DEVICE_D0 {
+            adapter.resume();
+        } else {
+            adapter.halt();
+        }
     }
 }
 
-unsafe extern "system" fn query_power_change_state(
-    _this: *mut IAdapterPowerManagement,
-    _state: POWER_STATE,
-) -> NTSTATUS {
-    // Any state is fine: leaving D0 only stops the engines.
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn query_power_change_state(
+        _this: *mut IAdapterPowerManagement,
+        _state: POWER_STATE,
+    ) -> NTSTATUS {
+        // Any state is fine: leaving D0 only stops the engines.
+        STATUS_SUCCESS
+    }
 }
 
-unsafe extern "system" fn query_device_capabilities(
-    _this: *mut IAdapterPowerManagement,
-    _capabilities: PDEVICE_CAPABILITIES,
-) -> NTSTATUS {
-    // A virtual device keeps the capabilities the bus reported.
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn query_device_capabilities(
+        _this: *mut IAdapterPowerManagement,
+        _capabilities: PDEVICE_CAPABILITIES,
+    ) -> NTSTATUS {
+        // A virtual device keeps the capabilities the bus reported.
+        STATUS_SUCCESS
+    }
 }
 
 static ADAPTER_VTABLE: IAdapterPowerManagementVtbl = IAdapterPowerManagementVtbl {
@@ -301,37 +307,39 @@ unsafe fn minor_function(irp: PIRP) -> u8 {
     unsafe { minor.read() }
 }
 
-/// The driver's `IRP_MJ_PNP` hook: before PortCls sees a stop, surprise removal or removal,
-/// every engine is halted (and so unregistered); after a removal has passed through PortCls
-/// the FDO's reference on the adapter goes. Everything is then passed on with
-/// `PcDispatchIrp`.
-///
-/// # Safety
-/// Called by the I/O manager with the adapter's FDO and a PnP IRP, at `PASSIVE_LEVEL`.
-pub unsafe extern "system" fn pnp_dispatch(fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
-    // SAFETY: the I/O manager's IRP.
-    let minor = unsafe { minor_function(irp) };
-    let leaving = matches!(
-        minor,
-        IRP_MN_STOP_DEVICE | IRP_MN_SURPRISE_REMOVAL | IRP_MN_REMOVE_DEVICE
-    );
-    if leaving {
-        // SAFETY: our FDO; PnP IRPs are serialised for a device.
-        let slot = unsafe { slot(fdo) };
-        // SAFETY: as above.
-        let current = unsafe { slot.read() };
-        // SAFETY: a non-null slot holds a reference to a live adapter.
-        if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
-            Adapter::of(&adapter).halt();
+portcls_sys::kernel_abi! {
+    /// The driver's `IRP_MJ_PNP` hook: before PortCls sees a stop, surprise removal or removal,
+    /// every engine is halted (and so unregistered); after a removal has passed through PortCls
+    /// the FDO's reference on the adapter goes. Everything is then passed on with
+    /// `PcDispatchIrp`.
+    ///
+    /// # Safety
+    /// Called by the I/O manager with the adapter's FDO and a PnP IRP, at `PASSIVE_LEVEL`.
+    pub unsafe fn pnp_dispatch(fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
+        // SAFETY: the I/O manager's IRP.
+        let minor = unsafe { minor_function(irp) };
+        let leaving = matches!(
+            minor,
+            IRP_MN_STOP_DEVICE | IRP_MN_SURPRISE_REMOVAL | IRP_MN_REMOVE_DEVICE
+        );
+        if leaving {
+            // SAFETY: our FDO; PnP IRPs are serialised for a device.
+            let slot = unsafe { slot(fdo) };
+            // SAFETY: as above.
+            let current = unsafe { slot.read() };
+            // SAFETY: a non-null slot holds a reference to a live adapter.
+            if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
+                Adapter::of(&adapter).halt();
+            }
         }
+        // SAFETY: forwarded as received.
+        let status = unsafe { PcDispatchIrp(fdo, irp) };
+        if minor == IRP_MN_REMOVE_DEVICE {
+            // SAFETY: our FDO; removal is the last PnP IRP it sees.
+            drop(unsafe { take_adapter(fdo) });
+        }
+        status
     }
-    // SAFETY: forwarded as received.
-    let status = unsafe { PcDispatchIrp(fdo, irp) };
-    if minor == IRP_MN_REMOVE_DEVICE {
-        // SAFETY: our FDO; removal is the last PnP IRP it sees.
-        drop(unsafe { take_adapter(fdo) });
-    }
-    status
 }
 
 /// Hooks `IRP_MJ_PNP` of the driver object (after `PcInitializeAdapterDriver` filled it).

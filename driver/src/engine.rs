@@ -49,24 +49,26 @@ impl<P> Shared<P> {
     }
 }
 
-unsafe extern "system" fn worker_main<P: Period>(context: *mut c_void) {
-    // SAFETY: `Engine::start` passes its pool-owned Shared, which outlives this thread (the
-    // engine frees it only after the thread has exited).
-    let shared = unsafe { &*context.cast::<Shared<P>>() };
-    let mut frequency = 0i64;
-    loop {
-        let mut timeout = shared.timeout;
-        let event = shared.stop_event().cast::<c_void>();
-        // SAFETY: an initialised event and a readable time-out, at PASSIVE_LEVEL.
-        let status = unsafe {
-            kernel::KeWaitForSingleObject(event, EXECUTIVE, KERNEL_MODE, 0, &raw mut timeout)
-        };
-        if status != STATUS_TIMEOUT {
-            break;
+portcls_sys::kernel_abi! {
+    unsafe fn worker_main<P: Period>(context: *mut c_void) {
+        // SAFETY: `Engine::start` passes its pool-owned Shared, which outlives this thread (the
+        // engine frees it only after the thread has exited).
+        let shared = unsafe { &*context.cast::<Shared<P>>() };
+        let mut frequency = 0i64;
+        loop {
+            let mut timeout = shared.timeout;
+            let event = shared.stop_event().cast::<c_void>();
+            // SAFETY: an initialised event and a readable time-out, at PASSIVE_LEVEL.
+            let status = unsafe {
+                kernel::KeWaitForSingleObject(event, EXECUTIVE, KERNEL_MODE, 0, &raw mut timeout)
+            };
+            if status != STATUS_TIMEOUT {
+                break;
+            }
+            // SAFETY: `frequency` is writable.
+            let counter = unsafe { kernel::KeQueryPerformanceCounter(&raw mut frequency) };
+            shared.work.tick(counter, frequency);
         }
-        // SAFETY: `frequency` is writable.
-        let counter = unsafe { kernel::KeQueryPerformanceCounter(&raw mut frequency) };
-        shared.work.tick(counter, frequency);
     }
 }
 

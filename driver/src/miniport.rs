@@ -208,80 +208,90 @@ fn host_pin(subdevice: &Subdevice) -> Option<u32> {
 
 // ---- WaveRT ----
 
-unsafe extern "system" fn wave_get_description(
-    this: *mut IMiniport,
-    out: *mut PPCFILTER_DESCRIPTOR,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live WaveMiniport.
-    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
-    describe(miniport.subdevice, out)
+portcls_sys::kernel_abi! {
+    unsafe fn wave_get_description(
+        this: *mut IMiniport,
+        out: *mut PPCFILTER_DESCRIPTOR,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live WaveMiniport.
+        let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+        describe(miniport.subdevice, out)
+    }
 }
 
-unsafe extern "system" fn wave_data_range_intersection(
-    this: *mut IMiniport,
-    pin: ULONG,
-    range: PKSDATARANGE,
-    _matching: PKSDATARANGE,
-    length: ULONG,
-    result: PVOID,
-    result_length: *mut ULONG,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live WaveMiniport.
-    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
-    if host_pin(miniport.subdevice) != Some(pin) {
-        // PortCls's default handler answers for the bridge pin.
-        return STATUS_NOT_IMPLEMENTED;
-    }
-    // SAFETY: forwarded from PortCls (see `intersect`).
-    unsafe { intersect(range, length, result, result_length) }
-}
-
-unsafe extern "system" fn wave_init(
-    this: *mut IMiniportWaveRT,
-    _adapter: PUNKNOWN,
-    _resources: PRESOURCELIST,
-    port: PPORTWAVERT,
-) -> NTSTATUS {
-    if port.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: PortCls calls through a live WaveMiniport.
-    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
-    miniport.port.store(port, Ordering::Release);
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn wave_new_stream(
-    this: *mut IMiniportWaveRT,
-    stream: *mut PMINIPORTWAVERTSTREAM,
-    port_stream: PPORTWAVERTSTREAM,
-    pin: ULONG,
-    capture: u8,
-    format: PKSDATAFORMAT,
-) -> NTSTATUS {
-    if stream.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: writable (checked non-null); nothing is handed out unless all goes well.
-    unsafe { stream.write(core::ptr::null_mut()) };
-    // SAFETY: PortCls calls through a live WaveMiniport.
-    let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
-    match miniport.new_stream(port_stream, pin, capture != 0, format) {
-        Ok(created) => {
-            // SAFETY: as above; PortCls receives our one reference.
-            unsafe { stream.write(created.into_raw()) };
-            STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn wave_data_range_intersection(
+        this: *mut IMiniport,
+        pin: ULONG,
+        range: PKSDATARANGE,
+        _matching: PKSDATARANGE,
+        length: ULONG,
+        result: PVOID,
+        result_length: *mut ULONG,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live WaveMiniport.
+        let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+        if host_pin(miniport.subdevice) != Some(pin) {
+            // PortCls's default handler answers for the bridge pin.
+            return STATUS_NOT_IMPLEMENTED;
         }
-        Err(status) => status,
+        // SAFETY: forwarded from PortCls (see `intersect`).
+        unsafe { intersect(range, length, result, result_length) }
     }
 }
 
-unsafe extern "system" fn wave_get_device_description(
-    _this: *mut IMiniportWaveRT,
-    _description: portcls_sys::km::PDEVICE_DESCRIPTION,
-) -> NTSTATUS {
-    // A virtual device has no DMA hardware to describe.
-    STATUS_NOT_IMPLEMENTED
+portcls_sys::kernel_abi! {
+    unsafe fn wave_init(
+        this: *mut IMiniportWaveRT,
+        _adapter: PUNKNOWN,
+        _resources: PRESOURCELIST,
+        port: PPORTWAVERT,
+    ) -> NTSTATUS {
+        if port.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls calls through a live WaveMiniport.
+        let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+        miniport.port.store(port, Ordering::Release);
+        STATUS_SUCCESS
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn wave_new_stream(
+        this: *mut IMiniportWaveRT,
+        stream: *mut PMINIPORTWAVERTSTREAM,
+        port_stream: PPORTWAVERTSTREAM,
+        pin: ULONG,
+        capture: u8,
+        format: PKSDATAFORMAT,
+    ) -> NTSTATUS {
+        if stream.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: writable (checked non-null); nothing is handed out unless all goes well.
+        unsafe { stream.write(core::ptr::null_mut()) };
+        // SAFETY: PortCls calls through a live WaveMiniport.
+        let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
+        match miniport.new_stream(port_stream, pin, capture != 0, format) {
+            Ok(created) => {
+                // SAFETY: as above; PortCls receives our one reference.
+                unsafe { stream.write(created.into_raw()) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn wave_get_device_description(
+        _this: *mut IMiniportWaveRT,
+        _description: portcls_sys::km::PDEVICE_DESCRIPTION,
+    ) -> NTSTATUS {
+        // A virtual device has no DMA hardware to describe.
+        STATUS_NOT_IMPLEMENTED
+    }
 }
 
 static WAVE_VTABLE: IMiniportWaveRTVtbl = IMiniportWaveRTVtbl {
@@ -305,38 +315,44 @@ unsafe impl ComClass for WaveMiniport {
 
 // ---- Topology ----
 
-unsafe extern "system" fn topology_get_description(
-    this: *mut IMiniport,
-    out: *mut PPCFILTER_DESCRIPTOR,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live TopologyMiniport.
-    let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this.cast::<c_void>()) };
-    describe(miniport.subdevice, out)
+portcls_sys::kernel_abi! {
+    unsafe fn topology_get_description(
+        this: *mut IMiniport,
+        out: *mut PPCFILTER_DESCRIPTOR,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live TopologyMiniport.
+        let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this.cast::<c_void>()) };
+        describe(miniport.subdevice, out)
+    }
 }
 
-unsafe extern "system" fn topology_data_range_intersection(
-    _this: *mut IMiniport,
-    _pin: ULONG,
-    _range: PKSDATARANGE,
-    _matching: PKSDATARANGE,
-    _length: ULONG,
-    _result: PVOID,
-    _result_length: *mut ULONG,
-) -> NTSTATUS {
-    // Only bridge pins: PortCls's default handler answers.
-    STATUS_NOT_IMPLEMENTED
+portcls_sys::kernel_abi! {
+    unsafe fn topology_data_range_intersection(
+        _this: *mut IMiniport,
+        _pin: ULONG,
+        _range: PKSDATARANGE,
+        _matching: PKSDATARANGE,
+        _length: ULONG,
+        _result: PVOID,
+        _result_length: *mut ULONG,
+    ) -> NTSTATUS {
+        // Only bridge pins: PortCls's default handler answers.
+        STATUS_NOT_IMPLEMENTED
+    }
 }
 
-unsafe extern "system" fn topology_init(
-    _this: *mut IMiniportTopology,
-    _adapter: PUNKNOWN,
-    _resources: PRESOURCELIST,
-    port: PPORTTOPOLOGY,
-) -> NTSTATUS {
-    if port.is_null() {
-        STATUS_INVALID_PARAMETER
-    } else {
-        STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn topology_init(
+        _this: *mut IMiniportTopology,
+        _adapter: PUNKNOWN,
+        _resources: PRESOURCELIST,
+        port: PPORTTOPOLOGY,
+    ) -> NTSTATUS {
+        if port.is_null() {
+            STATUS_INVALID_PARAMETER
+        } else {
+            STATUS_SUCCESS
+        }
     }
 }
 

@@ -534,130 +534,152 @@ unsafe fn stream<'a, T>(this: *mut T) -> &'a WaveStream {
     unsafe { ComObject::<WaveStream>::from_this(this.cast()) }
 }
 
-unsafe extern "system" fn set_format(
-    this: *mut IMiniportWaveRTStream,
-    format: PKSDATAFORMAT,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.set_format(format)
-}
-
-unsafe extern "system" fn set_state(this: *mut IMiniportWaveRTStream, state: KSSTATE) -> NTSTATUS {
-    let Some(to) = u32::try_from(state.0).ok().and_then(KsState::from_raw) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.set_state(to)
-}
-
-unsafe extern "system" fn get_position(
-    this: *mut IMiniportWaveRTStream,
-    position: PKSAUDIO_POSITION,
-) -> NTSTATUS {
-    if position.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: PortCls calls through a live stream.
-    let stream = unsafe { stream(this) };
-    let offset = {
-        let inner = stream.inner.lock();
-        u64::from(inner.dma.position(counter()))
-    };
-    // SAFETY: writable (checked non-null).
-    unsafe {
-        position.write(KSAUDIO_POSITION {
-            PlayOffset: offset,
-            WriteOffset: offset,
-        });
-    }
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn allocate_audio_buffer(
-    this: *mut IMiniportWaveRTStream,
-    requested: ULONG,
-    mdl: *mut PMDL,
-    size: *mut ULONG,
-    offset: *mut ULONG,
-    cache: *mut MEMORY_CACHING_TYPE,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.allocate(0, requested, mdl, size, offset, cache)
-}
-
-unsafe extern "system" fn free_audio_buffer(
-    this: *mut IMiniportWaveRTStream,
-    mdl: PMDL,
-    _size: ULONG,
-) {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.free(mdl);
-}
-
-unsafe extern "system" fn get_hw_latency(
-    _this: *mut IMiniportWaveRTStream,
-    latency: PKSRTAUDIO_HWLATENCY,
-) {
-    if latency.is_null() {
-        return;
-    }
-    // SAFETY: writable (checked non-null). A virtual device has no FIFO and no delays.
-    unsafe {
-        latency.write(KSRTAUDIO_HWLATENCY {
-            FifoSize: 0,
-            ChipsetDelay: 0,
-            CodecDelay: 0,
-        });
+portcls_sys::kernel_abi! {
+    unsafe fn set_format(
+        this: *mut IMiniportWaveRTStream,
+        format: PKSDATAFORMAT,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.set_format(format)
     }
 }
 
-unsafe extern "system" fn get_register(
-    _this: *mut IMiniportWaveRTStream,
-    _register: PKSRTAUDIO_HWREGISTER,
-) -> NTSTATUS {
-    // No hardware position or clock register to map.
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn allocate_buffer_with_notification(
-    this: *mut IMiniportWaveRTStreamNotification,
-    count: ULONG,
-    requested: ULONG,
-    mdl: *mut PMDL,
-    size: *mut ULONG,
-    offset: *mut ULONG,
-    cache: *mut MEMORY_CACHING_TYPE,
-) -> NTSTATUS {
-    if count == 0 {
-        return STATUS_INVALID_PARAMETER;
+portcls_sys::kernel_abi! {
+    unsafe fn set_state(this: *mut IMiniportWaveRTStream, state: KSSTATE) -> NTSTATUS {
+        let Some(to) = u32::try_from(state.0).ok().and_then(KsState::from_raw) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.set_state(to)
     }
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.allocate(count, requested, mdl, size, offset, cache)
 }
 
-unsafe extern "system" fn free_buffer_with_notification(
-    this: *mut IMiniportWaveRTStreamNotification,
-    mdl: PMDL,
-    _size: ULONG,
-) {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.free(mdl);
+portcls_sys::kernel_abi! {
+    unsafe fn get_position(
+        this: *mut IMiniportWaveRTStream,
+        position: PKSAUDIO_POSITION,
+    ) -> NTSTATUS {
+        if position.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls calls through a live stream.
+        let stream = unsafe { stream(this) };
+        let offset = {
+            let inner = stream.inner.lock();
+            u64::from(inner.dma.position(counter()))
+        };
+        // SAFETY: writable (checked non-null).
+        unsafe {
+            position.write(KSAUDIO_POSITION {
+                PlayOffset: offset,
+                WriteOffset: offset,
+            });
+        }
+        STATUS_SUCCESS
+    }
 }
 
-unsafe extern "system" fn register_notification_event(
-    this: *mut IMiniportWaveRTStreamNotification,
-    event: PKEVENT,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.register_event(event)
+portcls_sys::kernel_abi! {
+    unsafe fn allocate_audio_buffer(
+        this: *mut IMiniportWaveRTStream,
+        requested: ULONG,
+        mdl: *mut PMDL,
+        size: *mut ULONG,
+        offset: *mut ULONG,
+        cache: *mut MEMORY_CACHING_TYPE,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.allocate(0, requested, mdl, size, offset, cache)
+    }
 }
 
-unsafe extern "system" fn unregister_notification_event(
-    this: *mut IMiniportWaveRTStreamNotification,
-    event: PKEVENT,
-) -> NTSTATUS {
-    // SAFETY: PortCls calls through a live stream.
-    unsafe { stream(this) }.unregister_event(event)
+portcls_sys::kernel_abi! {
+    unsafe fn free_audio_buffer(
+        this: *mut IMiniportWaveRTStream,
+        mdl: PMDL,
+        _size: ULONG,
+    ) {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.free(mdl);
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_hw_latency(
+        _this: *mut IMiniportWaveRTStream,
+        latency: PKSRTAUDIO_HWLATENCY,
+    ) {
+        if latency.is_null() {
+            return;
+        }
+        // SAFETY: writable (checked non-null). A virtual device has no FIFO and no delays.
+        unsafe {
+            latency.write(KSRTAUDIO_HWLATENCY {
+                FifoSize: 0,
+                ChipsetDelay: 0,
+                CodecDelay: 0,
+            });
+        }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_register(
+        _this: *mut IMiniportWaveRTStream,
+        _register: PKSRTAUDIO_HWREGISTER,
+    ) -> NTSTATUS {
+        // No hardware position or clock register to map.
+        STATUS_NOT_SUPPORTED
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn allocate_buffer_with_notification(
+        this: *mut IMiniportWaveRTStreamNotification,
+        count: ULONG,
+        requested: ULONG,
+        mdl: *mut PMDL,
+        size: *mut ULONG,
+        offset: *mut ULONG,
+        cache: *mut MEMORY_CACHING_TYPE,
+    ) -> NTSTATUS {
+        if count == 0 {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.allocate(count, requested, mdl, size, offset, cache)
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn free_buffer_with_notification(
+        this: *mut IMiniportWaveRTStreamNotification,
+        mdl: PMDL,
+        _size: ULONG,
+    ) {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.free(mdl);
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn register_notification_event(
+        this: *mut IMiniportWaveRTStreamNotification,
+        event: PKEVENT,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.register_event(event)
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn unregister_notification_event(
+        this: *mut IMiniportWaveRTStreamNotification,
+        event: PKEVENT,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through a live stream.
+        unsafe { stream(this) }.unregister_event(event)
+    }
 }
 
 static STREAM_VTABLE: IMiniportWaveRTStreamNotificationVtbl =

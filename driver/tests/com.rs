@@ -21,7 +21,7 @@ struct IProbe {
 #[repr(C)]
 struct ProbeVtbl {
     base: IUnknownVtbl,
-    value: unsafe extern "system" fn(this: *mut IProbe) -> u32,
+    value: portcls_sys::kernel_abi!(unsafe fn(this: *mut IProbe) -> u32),
 }
 
 const IID_PROBE: GUID = GUID::from_u128(0x1234_5678_9ABC_4DEF_8123_4567_89AB_CDEF);
@@ -47,9 +47,11 @@ impl Drop for Probe<'_> {
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 static SHORT_DROPS: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "system" fn probe_value(this: *mut IProbe) -> u32 {
-    // SAFETY: PortCls-style caller holding a reference on a Probe object.
-    unsafe { ComObject::<Probe<'static>>::from_this(this.cast::<c_void>()) }.value
+portcls_sys::kernel_abi! {
+    unsafe fn probe_value(this: *mut IProbe) -> u32 {
+        // SAFETY: PortCls-style caller holding a reference on a Probe object.
+        unsafe { ComObject::<Probe<'static>>::from_this(this.cast::<c_void>()) }.value
+    }
 }
 
 static PROBE_VTABLE: ProbeVtbl = ProbeVtbl {

@@ -64,48 +64,60 @@ struct TrivialPort {
     vtable: &'static IPortClsStreamResourceManager2Vtbl,
 }
 
-unsafe extern "system" fn query(this: PUNKNOWN, _iid: *const GUID, out: *mut PVOID) -> NTSTATUS {
-    // SAFETY: the library passes a writable slot.
-    unsafe { out.write(this.cast()) };
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn query(this: PUNKNOWN, _iid: *const GUID, out: *mut PVOID) -> NTSTATUS {
+        // SAFETY: the library passes a writable slot.
+        unsafe { out.write(this.cast()) };
+        STATUS_SUCCESS
+    }
 }
 
-unsafe extern "system" fn add_ref(_this: PUNKNOWN) -> u32 {
-    1
+portcls_sys::kernel_abi! {
+    unsafe fn add_ref(_this: PUNKNOWN) -> u32 {
+        1
+    }
 }
 
-unsafe extern "system" fn release(_this: PUNKNOWN) -> u32 {
-    1
+portcls_sys::kernel_abi! {
+    unsafe fn release(_this: PUNKNOWN) -> u32 {
+        1
+    }
 }
 
-unsafe extern "system" fn add(
-    _this: *mut IPortClsStreamResourceManager,
-    _set: PVOID,
-    _descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-    handle: *mut PCSTREAMRESOURCE,
-) -> NTSTATUS {
-    // SAFETY: a writable slot.
-    unsafe { handle.write(std::ptr::without_provenance_mut(0x1000)) };
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn add(
+        _this: *mut IPortClsStreamResourceManager,
+        _set: PVOID,
+        _descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+        handle: *mut PCSTREAMRESOURCE,
+    ) -> NTSTATUS {
+        // SAFETY: a writable slot.
+        unsafe { handle.write(std::ptr::without_provenance_mut(0x1000)) };
+        STATUS_SUCCESS
+    }
 }
 
-unsafe extern "system" fn remove(
-    _this: *mut IPortClsStreamResourceManager,
-    _handle: PCSTREAMRESOURCE,
-) -> NTSTATUS {
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn remove(
+        _this: *mut IPortClsStreamResourceManager,
+        _handle: PCSTREAMRESOURCE,
+    ) -> NTSTATUS {
+        STATUS_SUCCESS
+    }
 }
 
-unsafe extern "system" fn add2(
-    _this: *mut IPortClsStreamResourceManager2,
-    _pdo: PDEVICE_OBJECT,
-    _set: PVOID,
-    _descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-    handle: *mut PCSTREAMRESOURCE,
-) -> NTSTATUS {
-    // SAFETY: a writable slot.
-    unsafe { handle.write(std::ptr::without_provenance_mut(0x1000)) };
-    STATUS_SUCCESS
+portcls_sys::kernel_abi! {
+    unsafe fn add2(
+        _this: *mut IPortClsStreamResourceManager2,
+        _pdo: PDEVICE_OBJECT,
+        _set: PVOID,
+        _descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+        handle: *mut PCSTREAMRESOURCE,
+    ) -> NTSTATUS {
+        // SAFETY: a writable slot.
+        unsafe { handle.write(std::ptr::without_provenance_mut(0x1000)) };
+        STATUS_SUCCESS
+    }
 }
 
 static TRIVIAL_VTBL: IPortClsStreamResourceManager2Vtbl = IPortClsStreamResourceManager2Vtbl {

@@ -63,22 +63,24 @@ mod probe {
         Ok(())
     }
 
-    /// The image's entry point.
-    ///
-    /// # Safety
-    /// Never called: the image exists to be linked and inspected.
-    #[unsafe(no_mangle)]
-    pub unsafe extern "system" fn DriverEntry(
-        input: *const ProbeInput,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        // SAFETY: see above; a null input is handled.
-        let Some(input) = (unsafe { input.as_ref() }) else {
-            return STATUS_SUCCESS;
-        };
-        match exercise(input) {
-            Ok(()) => STATUS_SUCCESS,
-            Err(status) => status,
+    portcls::sys::kernel_abi! {
+        /// The image's entry point.
+        ///
+        /// # Safety
+        /// Never called: the image exists to be linked and inspected.
+        #[unsafe(no_mangle)]
+        pub unsafe fn DriverEntry(
+            input: *const ProbeInput,
+            _: *mut c_void,
+        ) -> NTSTATUS {
+            // SAFETY: see above; a null input is handled.
+            let Some(input) = (unsafe { input.as_ref() }) else {
+                return STATUS_SUCCESS;
+            };
+            match exercise(input) {
+                Ok(()) => STATUS_SUCCESS,
+                Err(status) => status,
+            }
         }
     }
 

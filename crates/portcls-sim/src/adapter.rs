@@ -235,10 +235,9 @@ pub struct Subdevice {
 }
 
 /// A driver's `DriverEntry`.
-pub type DriverEntry = unsafe extern "system" fn(
-    driver: PDRIVER_OBJECT,
-    registry_path: *mut UNICODE_STRING,
-) -> NTSTATUS;
+pub type DriverEntry = portcls_sys::kernel_abi!(
+    unsafe fn(driver: PDRIVER_OBJECT, registry_path: *mut UNICODE_STRING) -> NTSTATUS
+);
 
 fn port_id_of(port: PUNKNOWN) -> u64 {
     // SAFETY: a port object of the model (offset 0 is its identity); callers pass only those.
@@ -246,135 +245,143 @@ fn port_id_of(port: PUNKNOWN) -> u64 {
     object.id
 }
 
-/// `PcInitializeAdapterDriver`: remembers `AddDevice`.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcInitializeAdapterDriver(
-    driver: PDRIVER_OBJECT,
-    _registry_path: *mut UNICODE_STRING,
-    add_device: PDRIVER_ADD_DEVICE,
-) -> NTSTATUS {
-    with_world("PcInitializeAdapterDriver", |world| {
-        let ddi = Ddi::PcInitializeAdapterDriver;
-        let mut state = world.lock();
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, String::new(), status);
-        }
-        if driver.is_null() || add_device.is_none() {
-            return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
-        }
-        state.add_device = add_device;
-        // SAFETY: the I/O manager's (the model's) writable driver object, checked non-null.
-        unsafe { crate::pnp::install_dispatch(driver) };
-        // SAFETY: as above.
-        unsafe { (*driver).DriverUnload = Some(port_class_unload) };
-        state.record(ddi, String::new(), STATUS_SUCCESS)
-    })
+portcls_sys::kernel_abi! {
+    /// `PcInitializeAdapterDriver`: remembers `AddDevice`.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcInitializeAdapterDriver(
+        driver: PDRIVER_OBJECT,
+        _registry_path: *mut UNICODE_STRING,
+        add_device: PDRIVER_ADD_DEVICE,
+    ) -> NTSTATUS {
+        with_world("PcInitializeAdapterDriver", |world| {
+            let ddi = Ddi::PcInitializeAdapterDriver;
+            let mut state = world.lock();
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, String::new(), status);
+            }
+            if driver.is_null() || add_device.is_none() {
+                return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
+            }
+            state.add_device = add_device;
+            // SAFETY: the I/O manager's (the model's) writable driver object, checked non-null.
+            unsafe { crate::pnp::install_dispatch(driver) };
+            // SAFETY: as above.
+            unsafe { (*driver).DriverUnload = Some(port_class_unload) };
+            state.record(ddi, String::new(), STATUS_SUCCESS)
+        })
+    }
 }
 
-/// PortCls's `DriverUnload`, installed by `PcInitializeAdapterDriver`; a driver that puts its
-/// own in front must call this one.
-unsafe extern "system" fn port_class_unload(driver: PDRIVER_OBJECT) {
-    with_world("DriverUnload", |world| {
-        let mut state = world.lock();
-        let ours = driver.addr() == state.driver_object;
-        if !ours {
-            state.violate(crate::Violation::BadObject {
-                ddi: Ddi::DriverUnload,
-                object: driver.addr(),
-            });
-            return;
-        }
-        state.portcls_unload_ran = true;
-        state.record(Ddi::DriverUnload, "PortCls".to_owned(), STATUS_SUCCESS);
-    });
+portcls_sys::kernel_abi! {
+    /// PortCls's `DriverUnload`, installed by `PcInitializeAdapterDriver`; a driver that puts its
+    /// own in front must call this one.
+    unsafe fn port_class_unload(driver: PDRIVER_OBJECT) {
+        with_world("DriverUnload", |world| {
+            let mut state = world.lock();
+            let ours = driver.addr() == state.driver_object;
+            if !ours {
+                state.violate(crate::Violation::BadObject {
+                    ddi: Ddi::DriverUnload,
+                    object: driver.addr(),
+                });
+                return;
+            }
+            state.portcls_unload_ran = true;
+            state.record(Ddi::DriverUnload, "PortCls".to_owned(), STATUS_SUCCESS);
+        });
+    }
 }
 
-/// `PcAddAdapterDevice`: makes the FDO (with its extension) over `pdo`.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcAddAdapterDevice(
-    _driver: PDRIVER_OBJECT,
-    pdo: PDEVICE_OBJECT,
-    start: PCPFNSTARTDEVICE,
-    max_objects: ULONG,
-    extension_size: ULONG,
-) -> NTSTATUS {
-    with_world("PcAddAdapterDevice", |world| {
-        let ddi = Ddi::PcAddAdapterDevice;
-        let mut state = world.lock();
-        let detail =
-            format!("pdo {pdo:p}, {max_objects} objects, extension {extension_size} bytes");
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, detail, status);
-        }
-        let extension_ok =
-            extension_size == 0 || extension_size >= PORT_CLASS_DEVICE_EXTENSION_SIZE;
-        if pdo.is_null() || start.is_none() || max_objects == 0 || !extension_ok {
-            return state.record(ddi, detail, STATUS_INVALID_PARAMETER);
-        }
-        let fdo = RawBlock::new(DEVICE_OBJECT_SIZE);
-        let extension = RawBlock::new(usize::try_from(extension_size).unwrap_or(0).max(8));
-        fdo.write_pointer(DEVICE_EXTENSION_OFFSET, extension.ptr());
-        let address = fdo.ptr().addr();
-        state.devices.insert(address, pdo.addr());
-        let adapter = AdapterState {
-            pdo: pdo.addr(),
-            start,
-            started: false,
-            subdevices: Vec::new(),
-            connections: Vec::new(),
-            power: None,
-        };
-        state.adapters.insert(address, adapter);
-        state.device_blocks.push(fdo);
-        state.device_blocks.push(extension);
-        state.record(ddi, format!("{detail} -> fdo {address:#x}"), STATUS_SUCCESS)
-    })
+portcls_sys::kernel_abi! {
+    /// `PcAddAdapterDevice`: makes the FDO (with its extension) over `pdo`.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcAddAdapterDevice(
+        _driver: PDRIVER_OBJECT,
+        pdo: PDEVICE_OBJECT,
+        start: PCPFNSTARTDEVICE,
+        max_objects: ULONG,
+        extension_size: ULONG,
+    ) -> NTSTATUS {
+        with_world("PcAddAdapterDevice", |world| {
+            let ddi = Ddi::PcAddAdapterDevice;
+            let mut state = world.lock();
+            let detail =
+                format!("pdo {pdo:p}, {max_objects} objects, extension {extension_size} bytes");
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, detail, status);
+            }
+            let extension_ok =
+                extension_size == 0 || extension_size >= PORT_CLASS_DEVICE_EXTENSION_SIZE;
+            if pdo.is_null() || start.is_none() || max_objects == 0 || !extension_ok {
+                return state.record(ddi, detail, STATUS_INVALID_PARAMETER);
+            }
+            let fdo = RawBlock::new(DEVICE_OBJECT_SIZE);
+            let extension = RawBlock::new(usize::try_from(extension_size).unwrap_or(0).max(8));
+            fdo.write_pointer(DEVICE_EXTENSION_OFFSET, extension.ptr());
+            let address = fdo.ptr().addr();
+            state.devices.insert(address, pdo.addr());
+            let adapter = AdapterState {
+                pdo: pdo.addr(),
+                start,
+                started: false,
+                subdevices: Vec::new(),
+                connections: Vec::new(),
+                power: None,
+            };
+            state.adapters.insert(address, adapter);
+            state.device_blocks.push(fdo);
+            state.device_blocks.push(extension);
+            state.record(ddi, format!("{detail} -> fdo {address:#x}"), STATUS_SUCCESS)
+        })
+    }
 }
 
-/// `PcNewPort`: a WaveRT or Topology port.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcNewPort(out: *mut PPORT, class: *const GUID) -> NTSTATUS {
-    with_world("PcNewPort", |world| {
-        let ddi = Ddi::PcNewPort;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if !state.irql_ok(ddi, irql) {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        if out.is_null() || class.is_null() {
-            return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
-        }
-        // SAFETY: a readable GUID (checked non-null).
-        let class = unsafe { class.read() };
-        let kind = if class == CLSID_PortWaveRT {
-            PortKind::WaveRt
-        } else if class == CLSID_PortTopology {
-            PortKind::Topology
-        } else {
-            return state.record(ddi, crate::guid_name(&class), STATUS_INVALID_PARAMETER);
-        };
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, format!("{kind:?}"), status);
-        }
-        drop(state);
-        let port = crate::port::new_port(world, kind);
-        // SAFETY: writable (checked non-null).
-        unsafe { out.write(port.cast()) };
-        world.lock().record(
-            ddi,
-            format!("{kind:?} -> port#{}", port_id_of(port)),
-            STATUS_SUCCESS,
-        )
-    })
+portcls_sys::kernel_abi! {
+    /// `PcNewPort`: a WaveRT or Topology port.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcNewPort(out: *mut PPORT, class: *const GUID) -> NTSTATUS {
+        with_world("PcNewPort", |world| {
+            let ddi = Ddi::PcNewPort;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if !state.irql_ok(ddi, irql) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            if out.is_null() || class.is_null() {
+                return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
+            }
+            // SAFETY: a readable GUID (checked non-null).
+            let class = unsafe { class.read() };
+            let kind = if class == CLSID_PortWaveRT {
+                PortKind::WaveRt
+            } else if class == CLSID_PortTopology {
+                PortKind::Topology
+            } else {
+                return state.record(ddi, crate::guid_name(&class), STATUS_INVALID_PARAMETER);
+            };
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, format!("{kind:?}"), status);
+            }
+            drop(state);
+            let port = crate::port::new_port(world, kind);
+            // SAFETY: writable (checked non-null).
+            unsafe { out.write(port.cast()) };
+            world.lock().record(
+                ddi,
+                format!("{kind:?} -> port#{}", port_id_of(port)),
+                STATUS_SUCCESS,
+            )
+        })
+    }
 }
 
 /// Reads the pin facts the model needs from a filter descriptor.
@@ -403,113 +410,115 @@ unsafe fn pins_of(descriptor: *const PCFILTER_DESCRIPTOR) -> Option<(u32, Vec<u3
     Some((filter.PinCount, bridges))
 }
 
-/// `IPort::Init`: binds the miniport (its `Init`, then `GetDescription`), as PortCls does.
-pub(crate) unsafe extern "system" fn port_init(
-    this: *mut IPort,
-    _device: PDEVICE_OBJECT,
-    _irp: PIRP,
-    miniport: PUNKNOWN,
-    adapter: PUNKNOWN,
-    resources: PRESOURCELIST,
-) -> NTSTATUS {
-    let id = port_id_of(this.cast());
-    with_world("IPort::Init", |world| {
-        let ddi = Ddi::PortInit;
-        let mut state = world.lock();
-        let Some(kind) = state.ports.get(&id).map(|p| p.kind) else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        if miniport.is_null() || kind == PortKind::Generic {
-            return state.record(ddi, format!("port#{id}"), STATUS_INVALID_PARAMETER);
-        }
-        if state.ports.get(&id).is_some_and(|p| p.bound.is_some()) {
-            return state.record(
-                ddi,
-                format!("port#{id}, initialised twice"),
-                STATUS_INVALID_DEVICE_STATE,
+portcls_sys::kernel_abi! {
+    /// `IPort::Init`: binds the miniport (its `Init`, then `GetDescription`), as PortCls does.
+    pub(crate) unsafe fn port_init(
+        this: *mut IPort,
+        _device: PDEVICE_OBJECT,
+        _irp: PIRP,
+        miniport: PUNKNOWN,
+        adapter: PUNKNOWN,
+        resources: PRESOURCELIST,
+    ) -> NTSTATUS {
+        let id = port_id_of(this.cast());
+        with_world("IPort::Init", |world| {
+            let ddi = Ddi::PortInit;
+            let mut state = world.lock();
+            let Some(kind) = state.ports.get(&id).map(|p| p.kind) else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            if miniport.is_null() || kind == PortKind::Generic {
+                return state.record(ddi, format!("port#{id}"), STATUS_INVALID_PARAMETER);
+            }
+            if state.ports.get(&id).is_some_and(|p| p.bound.is_some()) {
+                return state.record(
+                    ddi,
+                    format!("port#{id}, initialised twice"),
+                    STATUS_INVALID_DEVICE_STATE,
+                );
+            }
+            drop(state);
+            let iid = if kind == PortKind::WaveRt {
+                IID_IMiniportWaveRT
+            } else {
+                IID_IMiniportTopology
+            };
+            // SAFETY: the driver passed its miniport's IUnknown.
+            let unknown: IUnknownVtbl = unsafe { vtable_of(miniport.cast()) };
+            let mut raw: PVOID = std::ptr::null_mut();
+            // SAFETY: a live miniport; `raw` is writable.
+            let status = unsafe { (unknown.QueryInterface)(miniport, &raw const iid, &raw mut raw) };
+            let Some(bound) =
+                NonNull::new(raw.cast::<IUnknown>()).filter(|_| portcls_sys::NT_SUCCESS(status))
+            else {
+                return world.lock().record(
+                    ddi,
+                    format!("port#{id}: miniport lacks {}", crate::guid_name(&iid)),
+                    STATUS_INVALID_PARAMETER,
+                );
+            };
+            let bound = RawUnknown::taken(
+                bound,
+                world,
+                &format!("miniport of port#{id}"),
+                "QueryInterface",
             );
-        }
-        drop(state);
-        let iid = if kind == PortKind::WaveRt {
-            IID_IMiniportWaveRT
-        } else {
-            IID_IMiniportTopology
-        };
-        // SAFETY: the driver passed its miniport's IUnknown.
-        let unknown: IUnknownVtbl = unsafe { vtable_of(miniport.cast()) };
-        let mut raw: PVOID = std::ptr::null_mut();
-        // SAFETY: a live miniport; `raw` is writable.
-        let status = unsafe { (unknown.QueryInterface)(miniport, &raw const iid, &raw mut raw) };
-        let Some(bound) =
-            NonNull::new(raw.cast::<IUnknown>()).filter(|_| portcls_sys::NT_SUCCESS(status))
-        else {
-            return world.lock().record(
-                ddi,
-                format!("port#{id}: miniport lacks {}", crate::guid_name(&iid)),
-                STATUS_INVALID_PARAMETER,
-            );
-        };
-        let bound = RawUnknown::taken(
-            bound,
-            world,
-            &format!("miniport of port#{id}"),
-            "QueryInterface",
-        );
-        let status = init_miniport(kind, raw, adapter, resources, this);
-        let mut descriptor: *mut PCFILTER_DESCRIPTOR = std::ptr::null_mut();
-        let status = if portcls_sys::NT_SUCCESS(status) {
-            // SAFETY: the miniport's vtable begins with IMiniport's.
-            let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(raw) };
-            // SAFETY: a live miniport and a writable slot.
-            unsafe { (vtable.GetDescription)(raw.cast(), &raw mut descriptor) }
-        } else {
-            status
-        };
-        // SAFETY: what GetDescription returned (null is handled).
-        let pins = unsafe { pins_of(descriptor) };
-        // The KS rules endpoint creation depends on; a breach is reported like a verifier
-        // finding (PortCls itself would accept the descriptor and Windows would show nothing).
-        let breaches = if pins.is_some() {
-            // SAFETY: a descriptor the miniport handed out, readable while it lives.
-            unsafe { crate::ks_rules::check_filter(descriptor) }
-        } else {
-            Vec::new()
-        };
-        let mut state = world.lock();
-        if !breaches.is_empty() {
-            state.violate(crate::Violation::FilterRules {
-                port: id,
-                breaches: breaches.len(),
-            });
-            state
-                .breaches
-                .extend(breaches.iter().map(|b| format!("port#{id}: {b}")));
-        }
-        let Some((pins, bridge_pins)) = pins.filter(|_| portcls_sys::NT_SUCCESS(status)) else {
+            let status = init_miniport(kind, raw, adapter, resources, this);
+            let mut descriptor: *mut PCFILTER_DESCRIPTOR = std::ptr::null_mut();
             let status = if portcls_sys::NT_SUCCESS(status) {
-                STATUS_INVALID_PARAMETER
+                // SAFETY: the miniport's vtable begins with IMiniport's.
+                let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(raw) };
+                // SAFETY: a live miniport and a writable slot.
+                unsafe { (vtable.GetDescription)(raw.cast(), &raw mut descriptor) }
             } else {
                 status
             };
-            state.record(ddi, format!("port#{id} ({kind:?})"), status);
-            drop(state);
-            bound.release(world);
-            return status;
-        };
-        if let Some(port) = state.ports.get_mut(&id) {
-            port.bound = Some(Bound {
-                miniport: bound,
-                descriptor: descriptor.cast_const(),
-                pins,
-                bridge_pins,
-            });
-        }
-        state.record(
-            ddi,
-            format!("port#{id} ({kind:?}): {pins} pins"),
-            STATUS_SUCCESS,
-        )
-    })
+            // SAFETY: what GetDescription returned (null is handled).
+            let pins = unsafe { pins_of(descriptor) };
+            // The KS rules endpoint creation depends on; a breach is reported like a verifier
+            // finding (PortCls itself would accept the descriptor and Windows would show nothing).
+            let breaches = if pins.is_some() {
+                // SAFETY: a descriptor the miniport handed out, readable while it lives.
+                unsafe { crate::ks_rules::check_filter(descriptor) }
+            } else {
+                Vec::new()
+            };
+            let mut state = world.lock();
+            if !breaches.is_empty() {
+                state.violate(crate::Violation::FilterRules {
+                    port: id,
+                    breaches: breaches.len(),
+                });
+                state
+                    .breaches
+                    .extend(breaches.iter().map(|b| format!("port#{id}: {b}")));
+            }
+            let Some((pins, bridge_pins)) = pins.filter(|_| portcls_sys::NT_SUCCESS(status)) else {
+                let status = if portcls_sys::NT_SUCCESS(status) {
+                    STATUS_INVALID_PARAMETER
+                } else {
+                    status
+                };
+                state.record(ddi, format!("port#{id} ({kind:?})"), status);
+                drop(state);
+                bound.release(world);
+                return status;
+            };
+            if let Some(port) = state.ports.get_mut(&id) {
+                port.bound = Some(Bound {
+                    miniport: bound,
+                    descriptor: descriptor.cast_const(),
+                    pins,
+                    bridge_pins,
+                });
+            }
+            state.record(
+                ddi,
+                format!("port#{id} ({kind:?}): {pins} pins"),
+                STATUS_SUCCESS,
+            )
+        })
+    }
 }
 
 fn init_miniport(
@@ -534,30 +543,34 @@ fn init_miniport(
     }
 }
 
-/// `IPort::GetDeviceProperty`: not modelled.
-pub(crate) unsafe extern "system" fn port_get_device_property(
-    _this: *mut IPort,
-    _property: portcls_sys::km::DEVICE_REGISTRY_PROPERTY,
-    _length: ULONG,
-    _buffer: PVOID,
-    _result: *mut ULONG,
-) -> NTSTATUS {
-    STATUS_NOT_IMPLEMENTED
+portcls_sys::kernel_abi! {
+    /// `IPort::GetDeviceProperty`: not modelled.
+    pub(crate) unsafe fn port_get_device_property(
+        _this: *mut IPort,
+        _property: portcls_sys::km::DEVICE_REGISTRY_PROPERTY,
+        _length: ULONG,
+        _buffer: PVOID,
+        _result: *mut ULONG,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
 }
 
-/// `IPort::NewRegistryKey`: not modelled.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe extern "system" fn port_new_registry_key(
-    _this: *mut IPort,
-    _out: *mut portcls_sys::wavert::PREGISTRYKEY,
-    _outer: PUNKNOWN,
-    _kind: ULONG,
-    _access: u32,
-    _attributes: portcls_sys::km::POBJECT_ATTRIBUTES,
-    _options: ULONG,
-    _disposition: *mut ULONG,
-) -> NTSTATUS {
-    STATUS_NOT_IMPLEMENTED
+portcls_sys::kernel_abi! {
+    /// `IPort::NewRegistryKey`: not modelled.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn port_new_registry_key(
+        _this: *mut IPort,
+        _out: *mut portcls_sys::wavert::PREGISTRYKEY,
+        _outer: PUNKNOWN,
+        _kind: ULONG,
+        _access: u32,
+        _attributes: portcls_sys::km::POBJECT_ATTRIBUTES,
+        _options: ULONG,
+        _disposition: *mut ULONG,
+    ) -> NTSTATUS {
+        STATUS_NOT_IMPLEMENTED
+    }
 }
 
 /// Reads a NUL-terminated UTF-16 string (at most 256 units).
@@ -581,110 +594,114 @@ unsafe fn read_name(name: *const u16) -> Option<String> {
     None
 }
 
-/// `PcRegisterSubdevice`: keeps the port (one reference) under `name`.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcRegisterSubdevice(
-    device: PDEVICE_OBJECT,
-    name: *const u16,
-    port: PUNKNOWN,
-) -> NTSTATUS {
-    with_world("PcRegisterSubdevice", |world| {
-        let ddi = Ddi::PcRegisterSubdevice;
-        // SAFETY: caller's contract.
-        let name = unsafe { read_name(name) };
-        let mut state = world.lock();
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return state.record(ddi, "bad name".to_owned(), STATUS_INVALID_PARAMETER);
-        };
-        let detail = format!("\"{name}\"");
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, detail, status);
-        }
-        let Some(port) = NonNull::new(port) else {
-            return state.record(ddi, detail, STATUS_INVALID_PARAMETER);
-        };
-        let id = port_id_of(port.as_ptr());
-        let bound = state.ports.get(&id).is_some_and(|p| p.bound.is_some());
-        let Some(adapter) = state.adapters.get(&device.addr()) else {
-            return state.record(
-                ddi,
-                format!("{detail}: unknown device"),
-                STATUS_INVALID_PARAMETER,
-            );
-        };
-        if !bound || adapter.subdevices.iter().any(|s| s.name == name) {
-            return state.record(
-                ddi,
-                format!("{detail}: port not initialised or name taken"),
-                STATUS_INVALID_PARAMETER,
-            );
-        }
-        drop(state);
-        let held = RawUnknown::port(port);
-        let mut state = world.lock();
-        if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
-            adapter.subdevices.push(SubdeviceState {
-                name,
-                port_id: id,
-                port: held,
-            });
-        }
-        state.record(ddi, format!("{detail} -> port#{id}"), STATUS_SUCCESS)
-    })
+portcls_sys::kernel_abi! {
+    /// `PcRegisterSubdevice`: keeps the port (one reference) under `name`.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcRegisterSubdevice(
+        device: PDEVICE_OBJECT,
+        name: *const u16,
+        port: PUNKNOWN,
+    ) -> NTSTATUS {
+        with_world("PcRegisterSubdevice", |world| {
+            let ddi = Ddi::PcRegisterSubdevice;
+            // SAFETY: caller's contract.
+            let name = unsafe { read_name(name) };
+            let mut state = world.lock();
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                return state.record(ddi, "bad name".to_owned(), STATUS_INVALID_PARAMETER);
+            };
+            let detail = format!("\"{name}\"");
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, detail, status);
+            }
+            let Some(port) = NonNull::new(port) else {
+                return state.record(ddi, detail, STATUS_INVALID_PARAMETER);
+            };
+            let id = port_id_of(port.as_ptr());
+            let bound = state.ports.get(&id).is_some_and(|p| p.bound.is_some());
+            let Some(adapter) = state.adapters.get(&device.addr()) else {
+                return state.record(
+                    ddi,
+                    format!("{detail}: unknown device"),
+                    STATUS_INVALID_PARAMETER,
+                );
+            };
+            if !bound || adapter.subdevices.iter().any(|s| s.name == name) {
+                return state.record(
+                    ddi,
+                    format!("{detail}: port not initialised or name taken"),
+                    STATUS_INVALID_PARAMETER,
+                );
+            }
+            drop(state);
+            let held = RawUnknown::port(port);
+            let mut state = world.lock();
+            if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
+                adapter.subdevices.push(SubdeviceState {
+                    name,
+                    port_id: id,
+                    port: held,
+                });
+            }
+            state.record(ddi, format!("{detail} -> port#{id}"), STATUS_SUCCESS)
+        })
+    }
 }
 
-/// `PcRegisterPhysicalConnection`: both ends must be registered subdevices, the pins bridge
-/// pins of their filters.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcRegisterPhysicalConnection(
-    device: PDEVICE_OBJECT,
-    from: PUNKNOWN,
-    from_pin: ULONG,
-    to: PUNKNOWN,
-    to_pin: ULONG,
-) -> NTSTATUS {
-    with_world("PcRegisterPhysicalConnection", |world| {
-        let ddi = Ddi::PcRegisterPhysicalConnection;
-        let mut state = world.lock();
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, String::new(), status);
-        }
-        let end = |state: &crate::world::State, port: PUNKNOWN, pin: u32| -> Option<String> {
-            let id = (!port.is_null()).then(|| port_id_of(port))?;
-            let adapter = state.adapters.get(&device.addr())?;
-            let name = adapter
-                .subdevices
-                .iter()
-                .find(|s| s.port_id == id)?
-                .name
-                .clone();
-            let bound = state.ports.get(&id)?.bound.as_ref()?;
-            bound.bridge_pins.contains(&pin).then_some(name)
-        };
-        let (Some(from), Some(to)) = (end(&state, from, from_pin), end(&state, to, to_pin)) else {
-            return state.record(
-                ddi,
-                format!("pin {from_pin} -> pin {to_pin}: not registered bridge pins"),
-                STATUS_INVALID_PARAMETER,
-            );
-        };
-        let detail = format!("{from} pin {from_pin} -> {to} pin {to_pin}");
-        if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
-            adapter.connections.push(PhysicalConnection {
-                from,
-                from_pin,
-                to,
-                to_pin,
-            });
-        }
-        state.record(ddi, detail, STATUS_SUCCESS)
-    })
+portcls_sys::kernel_abi! {
+    /// `PcRegisterPhysicalConnection`: both ends must be registered subdevices, the pins bridge
+    /// pins of their filters.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcRegisterPhysicalConnection(
+        device: PDEVICE_OBJECT,
+        from: PUNKNOWN,
+        from_pin: ULONG,
+        to: PUNKNOWN,
+        to_pin: ULONG,
+    ) -> NTSTATUS {
+        with_world("PcRegisterPhysicalConnection", |world| {
+            let ddi = Ddi::PcRegisterPhysicalConnection;
+            let mut state = world.lock();
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, String::new(), status);
+            }
+            let end = |state: &crate::world::State, port: PUNKNOWN, pin: u32| -> Option<String> {
+                let id = (!port.is_null()).then(|| port_id_of(port))?;
+                let adapter = state.adapters.get(&device.addr())?;
+                let name = adapter
+                    .subdevices
+                    .iter()
+                    .find(|s| s.port_id == id)?
+                    .name
+                    .clone();
+                let bound = state.ports.get(&id)?.bound.as_ref()?;
+                bound.bridge_pins.contains(&pin).then_some(name)
+            };
+            let (Some(from), Some(to)) = (end(&state, from, from_pin), end(&state, to, to_pin)) else {
+                return state.record(
+                    ddi,
+                    format!("pin {from_pin} -> pin {to_pin}: not registered bridge pins"),
+                    STATUS_INVALID_PARAMETER,
+                );
+            };
+            let detail = format!("{from} pin {from_pin} -> {to} pin {to_pin}");
+            if let Some(adapter) = state.adapters.get_mut(&device.addr()) {
+                adapter.connections.push(PhysicalConnection {
+                    from,
+                    from_pin,
+                    to,
+                    to_pin,
+                });
+            }
+            state.record(ddi, detail, STATUS_SUCCESS)
+        })
+    }
 }
 
 static REGISTRY_PATH: [u16; 16] = {

@@ -1189,8 +1189,10 @@ mod tests {
     static SET_AUDIO: GUID = KSPROPSETID_Audio;
     static SET_JACK: GUID = KSPROPSETID_Jack;
 
-    unsafe extern "system" fn handler(_request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
-        STATUS_SUCCESS
+    portcls_sys::kernel_abi! {
+        unsafe fn handler(_request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
     }
 
     /// A data range to store: a full audio range, or a plain range in the first 64 bytes.

@@ -25,6 +25,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod image;
 pub mod ks_rules;
 mod pnp;
 pub mod pool;
@@ -1026,51 +1027,57 @@ pub(crate) fn bind(world: &Arc<World>) -> ThreadBinding {
 
 // ---- The exported routines: the same symbols portcls-sys declares. ----
 
-/// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
-#[unsafe(no_mangle)]
-pub extern "system" fn KeGetCurrentIrql() -> KIRQL {
-    current_irql()
+portcls_sys::kernel_abi! {
+    /// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
+    #[unsafe(no_mangle)]
+    pub fn KeGetCurrentIrql() -> KIRQL {
+        current_irql()
+    }
 }
 
-/// `PcAddStreamResource`.
-///
-/// # Safety
-/// As documented for the real routine: `descriptor` readable, `handle` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcAddStreamResource(
-    pdo: PDEVICE_OBJECT,
-    resource_set: PVOID,
-    descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-    handle: *mut PCSTREAMRESOURCE,
-) -> NTSTATUS {
-    with_world("PcAddStreamResource", |world| {
-        if !export_present(world, Ddi::PcAddStreamResource) {
-            return STATUS_NOT_IMPLEMENTED;
-        }
-        port::add(
-            world,
-            Ddi::PcAddStreamResource,
-            Via::Export,
-            pdo,
-            resource_set,
-            descriptor,
-            handle,
-        )
-    })
+portcls_sys::kernel_abi! {
+    /// `PcAddStreamResource`.
+    ///
+    /// # Safety
+    /// As documented for the real routine: `descriptor` readable, `handle` writable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcAddStreamResource(
+        pdo: PDEVICE_OBJECT,
+        resource_set: PVOID,
+        descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+        handle: *mut PCSTREAMRESOURCE,
+    ) -> NTSTATUS {
+        with_world("PcAddStreamResource", |world| {
+            if !export_present(world, Ddi::PcAddStreamResource) {
+                return STATUS_NOT_IMPLEMENTED;
+            }
+            port::add(
+                world,
+                Ddi::PcAddStreamResource,
+                Via::Export,
+                pdo,
+                resource_set,
+                descriptor,
+                handle,
+            )
+        })
+    }
 }
 
-/// `PcRemoveStreamResource`.
-///
-/// # Safety
-/// As documented for the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcRemoveStreamResource(handle: PCSTREAMRESOURCE) -> NTSTATUS {
-    with_world("PcRemoveStreamResource", |world| {
-        if !export_present(world, Ddi::PcRemoveStreamResource) {
-            return STATUS_NOT_IMPLEMENTED;
-        }
-        port::remove(world, Ddi::PcRemoveStreamResource, Via::Export, handle)
-    })
+portcls_sys::kernel_abi! {
+    /// `PcRemoveStreamResource`.
+    ///
+    /// # Safety
+    /// As documented for the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcRemoveStreamResource(handle: PCSTREAMRESOURCE) -> NTSTATUS {
+        with_world("PcRemoveStreamResource", |world| {
+            if !export_present(world, Ddi::PcRemoveStreamResource) {
+                return STATUS_NOT_IMPLEMENTED;
+            }
+            port::remove(world, Ddi::PcRemoveStreamResource, Via::Export, handle)
+        })
+    }
 }
 
 fn export_present(world: &World, ddi: Ddi) -> bool {
@@ -1087,132 +1094,140 @@ fn export_present(world: &World, ddi: Ddi) -> bool {
     false
 }
 
-/// `PcGetPhysicalDeviceObject`.
-///
-/// # Safety
-/// `pdo` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcGetPhysicalDeviceObject(
-    fdo: PDEVICE_OBJECT,
-    pdo: *mut PDEVICE_OBJECT,
-) -> NTSTATUS {
-    with_world("PcGetPhysicalDeviceObject", |world| {
-        let mut state = world.lock();
-        let ddi = Ddi::PcGetPhysicalDeviceObject;
-        let detail = format!("fdo {fdo:p}");
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, detail, status);
-        }
-        let known = state.devices.get(&fdo.addr()).copied();
-        match known {
-            Some(address) if !pdo.is_null() => {
-                // Device objects are only keys here: hand back a pointer with that address.
-                let found: PDEVICE_OBJECT = std::ptr::without_provenance_mut(address);
-                // SAFETY: `pdo` is writable (caller's contract, checked non-null).
-                unsafe { pdo.write(found) };
-                state.record(ddi, format!("{detail} -> pdo {found:p}"), STATUS_SUCCESS)
+portcls_sys::kernel_abi! {
+    /// `PcGetPhysicalDeviceObject`.
+    ///
+    /// # Safety
+    /// `pdo` writable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcGetPhysicalDeviceObject(
+        fdo: PDEVICE_OBJECT,
+        pdo: *mut PDEVICE_OBJECT,
+    ) -> NTSTATUS {
+        with_world("PcGetPhysicalDeviceObject", |world| {
+            let mut state = world.lock();
+            let ddi = Ddi::PcGetPhysicalDeviceObject;
+            let detail = format!("fdo {fdo:p}");
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, detail, status);
             }
-            _ => state.record(ddi, detail, STATUS_INVALID_PARAMETER),
-        }
-    })
+            let known = state.devices.get(&fdo.addr()).copied();
+            match known {
+                Some(address) if !pdo.is_null() => {
+                    // Device objects are only keys here: hand back a pointer with that address.
+                    let found: PDEVICE_OBJECT = std::ptr::without_provenance_mut(address);
+                    // SAFETY: `pdo` is writable (caller's contract, checked non-null).
+                    unsafe { pdo.write(found) };
+                    state.record(ddi, format!("{detail} -> pdo {found:p}"), STATUS_SUCCESS)
+                }
+                _ => state.record(ddi, detail, STATUS_INVALID_PARAMETER),
+            }
+        })
+    }
 }
 
-/// `ObfReferenceObject` on a simulated thread object.
-///
-/// # Safety
-/// `object` is a referenced object.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn ObfReferenceObject(object: PVOID) -> isize {
-    with_world("ObfReferenceObject", |world| {
-        let irql = current_irql();
-        let mut state = world.lock();
-        state.irql_ok(Ddi::ObfReferenceObject, irql);
-        match state.threads.get_mut(&object.addr()) {
-            Some(thread) if thread.refs > 0 => {
-                thread.refs += 1;
-                isize::try_from(thread.refs).unwrap_or(isize::MAX)
+portcls_sys::kernel_abi! {
+    /// `ObfReferenceObject` on a simulated thread object.
+    ///
+    /// # Safety
+    /// `object` is a referenced object.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ObfReferenceObject(object: PVOID) -> isize {
+        with_world("ObfReferenceObject", |world| {
+            let irql = current_irql();
+            let mut state = world.lock();
+            state.irql_ok(Ddi::ObfReferenceObject, irql);
+            match state.threads.get_mut(&object.addr()) {
+                Some(thread) if thread.refs > 0 => {
+                    thread.refs += 1;
+                    isize::try_from(thread.refs).unwrap_or(isize::MAX)
+                }
+                _ => {
+                    state.violate(Violation::BadObject {
+                        ddi: Ddi::ObfReferenceObject,
+                        object: object.addr(),
+                    });
+                    0
+                }
             }
-            _ => {
+        })
+    }
+}
+
+portcls_sys::kernel_abi! {
+    /// `ObfDereferenceObject` on a simulated thread object.
+    ///
+    /// # Safety
+    /// `object` is a referenced object.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ObfDereferenceObject(object: PVOID) -> isize {
+        with_world("ObfDereferenceObject", |world| {
+            let irql = current_irql();
+            let mut state = world.lock();
+            state.irql_ok(Ddi::ObfDereferenceObject, irql);
+            let address = object.addr();
+            let Some(thread) = state.threads.get_mut(&address) else {
                 state.violate(Violation::BadObject {
-                    ddi: Ddi::ObfReferenceObject,
-                    object: object.addr(),
+                    ddi: Ddi::ObfDereferenceObject,
+                    object: address,
                 });
-                0
+                return 0;
+            };
+            if thread.refs == 0 {
+                state.violate(Violation::OverRelease {
+                    ddi: Ddi::ObfDereferenceObject,
+                    object: address,
+                });
+                return 0;
             }
-        }
-    })
+            thread.refs -= 1;
+            let refs = thread.refs;
+            if refs == 0 && state.registered(&Resource::Thread(address)) {
+                state.violate(Violation::ThreadGoneWhileRegistered { thread: address });
+            }
+            isize::try_from(refs).unwrap_or(isize::MAX)
+        })
+    }
 }
 
-/// `ObfDereferenceObject` on a simulated thread object.
-///
-/// # Safety
-/// `object` is a referenced object.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn ObfDereferenceObject(object: PVOID) -> isize {
-    with_world("ObfDereferenceObject", |world| {
-        let irql = current_irql();
-        let mut state = world.lock();
-        state.irql_ok(Ddi::ObfDereferenceObject, irql);
-        let address = object.addr();
-        let Some(thread) = state.threads.get_mut(&address) else {
-            state.violate(Violation::BadObject {
-                ddi: Ddi::ObfDereferenceObject,
-                object: address,
-            });
-            return 0;
-        };
-        if thread.refs == 0 {
-            state.violate(Violation::OverRelease {
-                ddi: Ddi::ObfDereferenceObject,
-                object: address,
-            });
-            return 0;
-        }
-        thread.refs -= 1;
-        let refs = thread.refs;
-        if refs == 0 && state.registered(&Resource::Thread(address)) {
-            state.violate(Violation::ThreadGoneWhileRegistered { thread: address });
-        }
-        isize::try_from(refs).unwrap_or(isize::MAX)
-    })
-}
-
-/// `IoDisconnectInterruptEx` on a simulated connection.
-///
-/// # Safety
-/// `parameters` readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn IoDisconnectInterruptEx(
-    parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS,
-) {
-    with_world("IoDisconnectInterruptEx", |world| {
-        let ddi = Ddi::IoDisconnectInterruptEx;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if !state.irql_ok(ddi, irql) {
-            return;
-        }
-        if parameters.is_null() {
-            state.violate(Violation::BadObject { ddi, object: 0 });
-            return;
-        }
-        // SAFETY: readable (caller's contract, checked non-null).
-        let parameters = unsafe { parameters.read() };
-        let context = parameters.ConnectionContext.addr();
-        let resource = Resource::Interrupt {
-            context,
-            version: parameters.Version,
-        };
-        if state.registered(&resource) {
-            state.violate(Violation::DisconnectedWhileRegistered { context });
-        }
-        match state.interrupts.get_mut(&context) {
-            Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
-            _ => state.violate(Violation::BadObject {
-                ddi,
-                object: context,
-            }),
-        }
-        state.record(ddi, format!("{resource}"), STATUS_SUCCESS);
-    });
+portcls_sys::kernel_abi! {
+    /// `IoDisconnectInterruptEx` on a simulated connection.
+    ///
+    /// # Safety
+    /// `parameters` readable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn IoDisconnectInterruptEx(
+        parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS,
+    ) {
+        with_world("IoDisconnectInterruptEx", |world| {
+            let ddi = Ddi::IoDisconnectInterruptEx;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if !state.irql_ok(ddi, irql) {
+                return;
+            }
+            if parameters.is_null() {
+                state.violate(Violation::BadObject { ddi, object: 0 });
+                return;
+            }
+            // SAFETY: readable (caller's contract, checked non-null).
+            let parameters = unsafe { parameters.read() };
+            let context = parameters.ConnectionContext.addr();
+            let resource = Resource::Interrupt {
+                context,
+                version: parameters.Version,
+            };
+            if state.registered(&resource) {
+                state.violate(Violation::DisconnectedWhileRegistered { context });
+            }
+            match state.interrupts.get_mut(&context) {
+                Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
+                _ => state.violate(Violation::BadObject {
+                    ddi,
+                    object: context,
+                }),
+            }
+            state.record(ddi, format!("{resource}"), STATUS_SUCCESS);
+        });
+    }
 }

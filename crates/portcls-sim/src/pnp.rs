@@ -98,98 +98,102 @@ unsafe fn codes(irp: PIRP) -> (u8, u8) {
     (major, minor)
 }
 
-/// `PcDispatchIrp`: PortCls's handling of an IRP. PnP start calls the adapter's
-/// `StartDevice`; stop, surprise removal and removal check that the device left nothing
-/// registered, and removal drops the subdevices (ports and miniports) and the power interface.
-///
-/// # Safety
-/// `device` is an FDO the model made and `irp` an IRP it built.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcDispatchIrp(device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
-    if device.is_null() || irp.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: the caller's IRP.
-    let (major, minor) = unsafe { codes(irp) };
-    let request = PnpRequest::from_minor(minor).filter(|_| major == IRP_MJ_PNP);
-    with_world("PcDispatchIrp", |world| {
-        let Some(request) = request else {
-            return world.lock().record(
-                Ddi::PcDispatchIrp,
-                format!("major {major:#x} minor {minor:#x}"),
-                STATUS_NOT_SUPPORTED,
-            );
-        };
-        let start = world.lock().trace.len();
-        let status = match request {
-            PnpRequest::Start => call_start_device(world, device, irp),
-            PnpRequest::Stop | PnpRequest::SurpriseRemoval => {
-                check_nothing_registered(world, device, request);
-                if let Some(adapter) = world.lock().adapters.get_mut(&device.addr()) {
-                    adapter.started = false;
+portcls_sys::kernel_abi! {
+    /// `PcDispatchIrp`: PortCls's handling of an IRP. PnP start calls the adapter's
+    /// `StartDevice`; stop, surprise removal and removal check that the device left nothing
+    /// registered, and removal drops the subdevices (ports and miniports) and the power interface.
+    ///
+    /// # Safety
+    /// `device` is an FDO the model made and `irp` an IRP it built.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcDispatchIrp(device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
+        if device.is_null() || irp.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: the caller's IRP.
+        let (major, minor) = unsafe { codes(irp) };
+        let request = PnpRequest::from_minor(minor).filter(|_| major == IRP_MJ_PNP);
+        with_world("PcDispatchIrp", |world| {
+            let Some(request) = request else {
+                return world.lock().record(
+                    Ddi::PcDispatchIrp,
+                    format!("major {major:#x} minor {minor:#x}"),
+                    STATUS_NOT_SUPPORTED,
+                );
+            };
+            let start = world.lock().trace.len();
+            let status = match request {
+                PnpRequest::Start => call_start_device(world, device, irp),
+                PnpRequest::Stop | PnpRequest::SurpriseRemoval => {
+                    check_nothing_registered(world, device, request);
+                    if let Some(adapter) = world.lock().adapters.get_mut(&device.addr()) {
+                        adapter.started = false;
+                    }
+                    STATUS_SUCCESS
                 }
-                STATUS_SUCCESS
-            }
-            PnpRequest::Remove => {
-                check_nothing_registered(world, device, request);
-                tear_down(world, device);
-                STATUS_SUCCESS
-            }
-        };
-        world.lock().record_at(
-            start,
-            Ddi::PcDispatchIrp,
-            format!("PnP {request:?}"),
-            status,
-        )
-    })
+                PnpRequest::Remove => {
+                    check_nothing_registered(world, device, request);
+                    tear_down(world, device);
+                    STATUS_SUCCESS
+                }
+            };
+            world.lock().record_at(
+                start,
+                Ddi::PcDispatchIrp,
+                format!("PnP {request:?}"),
+                status,
+            )
+        })
+    }
 }
 
-/// `PcRegisterAdapterPowerManagement`: keeps the adapter's `IAdapterPowerManagement`.
-///
-/// # Safety
-/// As the real routine.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PcRegisterAdapterPowerManagement(
-    unknown: PUNKNOWN,
-    device: PDEVICE_OBJECT,
-) -> NTSTATUS {
-    with_world("PcRegisterAdapterPowerManagement", |world| {
-        let ddi = Ddi::PcRegisterAdapterPowerManagement;
-        {
-            let mut state = world.lock();
-            if let Some(status) = state.fallible(ddi) {
-                return state.record(ddi, String::new(), status);
+portcls_sys::kernel_abi! {
+    /// `PcRegisterAdapterPowerManagement`: keeps the adapter's `IAdapterPowerManagement`.
+    ///
+    /// # Safety
+    /// As the real routine.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PcRegisterAdapterPowerManagement(
+        unknown: PUNKNOWN,
+        device: PDEVICE_OBJECT,
+    ) -> NTSTATUS {
+        with_world("PcRegisterAdapterPowerManagement", |world| {
+            let ddi = Ddi::PcRegisterAdapterPowerManagement;
+            {
+                let mut state = world.lock();
+                if let Some(status) = state.fallible(ddi) {
+                    return state.record(ddi, String::new(), status);
+                }
+                if unknown.is_null() || !state.adapters.contains_key(&device.addr()) {
+                    return state.record(ddi, "bad argument".to_owned(), STATUS_INVALID_PARAMETER);
+                }
             }
-            if unknown.is_null() || !state.adapters.contains_key(&device.addr()) {
-                return state.record(ddi, "bad argument".to_owned(), STATUS_INVALID_PARAMETER);
+            // SAFETY: the adapter's live COM object.
+            let vtable: IUnknownVtbl = unsafe { vtable_of(unknown.cast()) };
+            let mut raw: PVOID = std::ptr::null_mut();
+            let iid = IID_IAdapterPowerManagement;
+            // SAFETY: as above; `raw` is writable.
+            let status = unsafe { (vtable.QueryInterface)(unknown, &raw const iid, &raw mut raw) };
+            let Some(power) = NonNull::new(raw.cast::<IUnknown>()).filter(|_| status >= 0) else {
+                return world.lock().record(ddi, "no interface".to_owned(), status);
+            };
+            let power = RawUnknown::taken(
+                power,
+                world,
+                &format!("power interface of FDO {device:p}"),
+                "QueryInterface",
+            );
+            let previous = world
+                .lock()
+                .adapters
+                .get_mut(&device.addr())
+                .and_then(|a| a.power.replace(power));
+            if let Some(previous) = previous {
+                previous.release(world);
             }
-        }
-        // SAFETY: the adapter's live COM object.
-        let vtable: IUnknownVtbl = unsafe { vtable_of(unknown.cast()) };
-        let mut raw: PVOID = std::ptr::null_mut();
-        let iid = IID_IAdapterPowerManagement;
-        // SAFETY: as above; `raw` is writable.
-        let status = unsafe { (vtable.QueryInterface)(unknown, &raw const iid, &raw mut raw) };
-        let Some(power) = NonNull::new(raw.cast::<IUnknown>()).filter(|_| status >= 0) else {
-            return world.lock().record(ddi, "no interface".to_owned(), status);
-        };
-        let power = RawUnknown::taken(
-            power,
-            world,
-            &format!("power interface of FDO {device:p}"),
-            "QueryInterface",
-        );
-        let previous = world
-            .lock()
-            .adapters
-            .get_mut(&device.addr())
-            .and_then(|a| a.power.replace(power));
-        if let Some(previous) = previous {
-            previous.release(world);
-        }
-        world.lock().record(ddi, String::new(), STATUS_SUCCESS)
-    })
+            world.lock().record(ddi, String::new(), STATUS_SUCCESS)
+        })
+    }
 }
 
 impl Sim {

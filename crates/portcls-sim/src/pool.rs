@@ -191,92 +191,98 @@ fn allocate(state: &mut State, ddi: Ddi, size: usize, tag: u32, fill: Option<u8>
     memory.cast()
 }
 
-/// `ExAllocatePoolWithTag`.
-#[unsafe(no_mangle)]
-pub extern "system" fn ExAllocatePoolWithTag(pool_type: i32, size: usize, tag: u32) -> PVOID {
-    with_world("ExAllocatePoolWithTag", |world| {
-        let ddi = Ddi::ExAllocatePoolWithTag;
-        let irql = current_irql();
-        let mut state = world.lock();
-        let executable = pool_type == NON_PAGED_POOL_EXECUTE;
-        if !admit(
-            &mut state,
-            ddi,
-            irql,
-            pool_type == PAGED_POOL,
-            executable,
-            size,
-            tag,
-        ) {
-            return std::ptr::null_mut();
-        }
-        allocate(&mut state, ddi, size, tag, Some(FRESH_POOL_FILL))
-    })
+portcls_sys::kernel_abi! {
+    /// `ExAllocatePoolWithTag`.
+    #[unsafe(no_mangle)]
+    pub fn ExAllocatePoolWithTag(pool_type: i32, size: usize, tag: u32) -> PVOID {
+        with_world("ExAllocatePoolWithTag", |world| {
+            let ddi = Ddi::ExAllocatePoolWithTag;
+            let irql = current_irql();
+            let mut state = world.lock();
+            let executable = pool_type == NON_PAGED_POOL_EXECUTE;
+            if !admit(
+                &mut state,
+                ddi,
+                irql,
+                pool_type == PAGED_POOL,
+                executable,
+                size,
+                tag,
+            ) {
+                return std::ptr::null_mut();
+            }
+            allocate(&mut state, ddi, size, tag, Some(FRESH_POOL_FILL))
+        })
+    }
 }
 
-/// `ExAllocatePool2` (build 19041 on; earlier profiles never hand out its address).
-#[unsafe(no_mangle)]
-pub extern "system" fn ExAllocatePool2(flags: u64, size: usize, tag: u32) -> PVOID {
-    with_world("ExAllocatePool2", |world| {
-        let ddi = Ddi::ExAllocatePool2;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if !state.profile.has_allocate_pool2() {
-            state.violate(Violation::ImportMissing { ddi });
-            return std::ptr::null_mut();
-        }
-        if tag == 0
-            || flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED_EXECUTE) == 0
-        {
-            // The routine refuses a zero tag and a missing pool kind.
-            return std::ptr::null_mut();
-        }
-        let (paged, executable) = (
-            flags & POOL_FLAG_PAGED != 0,
-            flags & POOL_FLAG_NON_PAGED_EXECUTE != 0,
-        );
-        if !admit(&mut state, ddi, irql, paged, executable, size, tag) {
-            return std::ptr::null_mut();
-        }
-        let fill = (flags & POOL_FLAG_UNINITIALIZED != 0).then_some(FRESH_POOL_FILL);
-        allocate(&mut state, ddi, size, tag, fill)
-    })
+portcls_sys::kernel_abi! {
+    /// `ExAllocatePool2` (build 19041 on; earlier profiles never hand out its address).
+    #[unsafe(no_mangle)]
+    pub fn ExAllocatePool2(flags: u64, size: usize, tag: u32) -> PVOID {
+        with_world("ExAllocatePool2", |world| {
+            let ddi = Ddi::ExAllocatePool2;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if !state.profile.has_allocate_pool2() {
+                state.violate(Violation::ImportMissing { ddi });
+                return std::ptr::null_mut();
+            }
+            if tag == 0
+                || flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED_EXECUTE) == 0
+            {
+                // The routine refuses a zero tag and a missing pool kind.
+                return std::ptr::null_mut();
+            }
+            let (paged, executable) = (
+                flags & POOL_FLAG_PAGED != 0,
+                flags & POOL_FLAG_NON_PAGED_EXECUTE != 0,
+            );
+            if !admit(&mut state, ddi, irql, paged, executable, size, tag) {
+                return std::ptr::null_mut();
+            }
+            let fill = (flags & POOL_FLAG_UNINITIALIZED != 0).then_some(FRESH_POOL_FILL);
+            allocate(&mut state, ddi, size, tag, fill)
+        })
+    }
 }
 
-/// `ExFreePoolWithTag`.
-///
-/// # Safety
-/// `memory` was allocated from pool with `tag` and is not used after this call.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn ExFreePoolWithTag(memory: PVOID, tag: u32) {
-    with_world("ExFreePoolWithTag", |world| {
-        let ddi = Ddi::ExFreePoolWithTag;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if irql > portcls_sys::km::DISPATCH_LEVEL {
-            state.violate(Violation::IrqlTooHigh { ddi, irql });
-            return;
-        }
-        let address = memory.addr();
-        let Some(block) = state.pool.remove(&address) else {
-            state.violate(Violation::BadFree { address });
-            return;
-        };
-        if block.tag != Tag(tag) {
-            state.violate(Violation::TagMismatch {
-                address,
-                allocated: block.tag,
-                freed: Tag(tag),
-            });
-        }
-        state.record(
-            ddi,
-            format!("{memory:p}, tag '{}'", block.tag),
-            portcls_sys::STATUS_SUCCESS,
-        );
-        state.driver_memory_freed(address, block.size);
-        block.release();
-    });
+portcls_sys::kernel_abi! {
+    /// `ExFreePoolWithTag`.
+    ///
+    /// # Safety
+    /// `memory` was allocated from pool with `tag` and is not used after this call.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExFreePoolWithTag(memory: PVOID, tag: u32) {
+        with_world("ExFreePoolWithTag", |world| {
+            let ddi = Ddi::ExFreePoolWithTag;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if irql > portcls_sys::km::DISPATCH_LEVEL {
+                state.violate(Violation::IrqlTooHigh { ddi, irql });
+                return;
+            }
+            let address = memory.addr();
+            let Some(block) = state.pool.remove(&address) else {
+                state.violate(Violation::BadFree { address });
+                return;
+            };
+            if block.tag != Tag(tag) {
+                state.violate(Violation::TagMismatch {
+                    address,
+                    allocated: block.tag,
+                    freed: Tag(tag),
+                });
+            }
+            state.record(
+                ddi,
+                format!("{memory:p}, tag '{}'", block.tag),
+                portcls_sys::STATUS_SUCCESS,
+            );
+            state.driver_memory_freed(address, block.size);
+            block.release();
+        });
+    }
 }
 
 /// `UNICODE_STRING` as `MmGetSystemRoutineAddress` reads it.
@@ -301,40 +307,42 @@ impl UnicodeString {
     }
 }
 
-/// `MmGetSystemRoutineAddress`: the model knows `ExAllocatePool2` (from build 19041).
-///
-/// # Safety
-/// `name` points to a valid counted string.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn MmGetSystemRoutineAddress(name: *mut UnicodeString) -> PVOID {
-    with_world("MmGetSystemRoutineAddress", |world| {
-        let ddi = Ddi::MmGetSystemRoutineAddress;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if !state.irql_ok(ddi, irql) || name.is_null() {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: a valid counted string (caller's contract).
-        let name = unsafe { &*name };
-        let units = usize::from(name.length / 2);
-        let text = if name.buffer.is_null() {
-            String::new()
-        } else {
-            // SAFETY: `Length` bytes of UTF-16 at `Buffer` (caller's contract).
-            let slice = unsafe { std::slice::from_raw_parts(name.buffer, units) };
-            String::from_utf16_lossy(slice)
-        };
-        let found: PVOID = if text == "ExAllocatePool2" && state.profile.has_allocate_pool2() {
-            let routine: extern "system" fn(u64, usize, u32) -> PVOID = ExAllocatePool2;
-            routine as *mut c_void
-        } else {
-            std::ptr::null_mut()
-        };
-        state.record(
-            ddi,
-            format!("{text} -> {found:p}"),
-            portcls_sys::STATUS_SUCCESS,
-        );
-        found
-    })
+portcls_sys::kernel_abi! {
+    /// `MmGetSystemRoutineAddress`: the model knows `ExAllocatePool2` (from build 19041).
+    ///
+    /// # Safety
+    /// `name` points to a valid counted string.
+    #[unsafe(no_mangle)]
+    pub unsafe fn MmGetSystemRoutineAddress(name: *mut UnicodeString) -> PVOID {
+        with_world("MmGetSystemRoutineAddress", |world| {
+            let ddi = Ddi::MmGetSystemRoutineAddress;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if !state.irql_ok(ddi, irql) || name.is_null() {
+                return std::ptr::null_mut();
+            }
+            // SAFETY: a valid counted string (caller's contract).
+            let name = unsafe { &*name };
+            let units = usize::from(name.length / 2);
+            let text = if name.buffer.is_null() {
+                String::new()
+            } else {
+                // SAFETY: `Length` bytes of UTF-16 at `Buffer` (caller's contract).
+                let slice = unsafe { std::slice::from_raw_parts(name.buffer, units) };
+                String::from_utf16_lossy(slice)
+            };
+            let found: PVOID = if text == "ExAllocatePool2" && state.profile.has_allocate_pool2() {
+                let routine: portcls_sys::kernel_abi!(fn(u64, usize, u32) -> PVOID) = ExAllocatePool2;
+                routine as *mut c_void
+            } else {
+                std::ptr::null_mut()
+            };
+            state.record(
+                ddi,
+                format!("{text} -> {found:p}"),
+                portcls_sys::STATUS_SUCCESS,
+            );
+            found
+        })
+    }
 }

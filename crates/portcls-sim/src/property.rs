@@ -1032,7 +1032,7 @@ impl Call<'_> {
     /// `handler` is the miniport's handler for `item`, and `miniport` its live `IUnknown`.
     unsafe fn invoke(
         &self,
-        handler: unsafe extern "system" fn(*mut PCPROPERTY_REQUEST) -> NTSTATUS,
+        handler: portcls_sys::kernel_abi!(unsafe fn(*mut PCPROPERTY_REQUEST) -> NTSTATUS),
     ) -> (NTSTATUS, u32, Vec<u8>) {
         let capacity = self.value.len();
         let mut value_storage = vec![0u64; capacity.div_ceil(8).max(1)];

@@ -245,84 +245,92 @@ pub(crate) fn advance(world: &World, ticks: u64) {
     }
 }
 
-/// `KeQueryPerformanceCounter`: the virtual counter, and its frequency if asked.
-///
-/// # Safety
-/// `frequency` is null or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64 {
-    with_world("KeQueryPerformanceCounter", |world| {
-        let state = world.lock();
-        if !frequency.is_null() {
-            // SAFETY: writable (caller's contract).
-            unsafe { frequency.write(i64::try_from(state.qpc_frequency).unwrap_or(i64::MAX)) };
-        }
-        state.counter()
-    })
+portcls_sys::kernel_abi! {
+    /// `KeQueryPerformanceCounter`: the virtual counter, and its frequency if asked.
+    ///
+    /// # Safety
+    /// `frequency` is null or writable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeQueryPerformanceCounter(frequency: *mut i64) -> i64 {
+        with_world("KeQueryPerformanceCounter", |world| {
+            let state = world.lock();
+            if !frequency.is_null() {
+                // SAFETY: writable (caller's contract).
+                unsafe { frequency.write(i64::try_from(state.qpc_frequency).unwrap_or(i64::MAX)) };
+            }
+            state.counter()
+        })
+    }
 }
 
-/// `KeInitializeEvent`.
-///
-/// # Safety
-/// `event` is the driver's KEVENT storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeInitializeEvent(event: *mut c_void, kind: i32, signaled: u8) {
-    with_world("KeInitializeEvent", |world| {
-        let mut state = world.lock();
-        let synchronization = kind == SYNCHRONIZATION_EVENT;
-        state.events.insert(
-            event.addr(),
-            EventState {
-                synchronization,
-                signaled: signaled != 0,
-                sets: 0,
-            },
-        );
-    });
+portcls_sys::kernel_abi! {
+    /// `KeInitializeEvent`.
+    ///
+    /// # Safety
+    /// `event` is the driver's KEVENT storage.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeInitializeEvent(event: *mut c_void, kind: i32, signaled: u8) {
+        with_world("KeInitializeEvent", |world| {
+            let mut state = world.lock();
+            let synchronization = kind == SYNCHRONIZATION_EVENT;
+            state.events.insert(
+                event.addr(),
+                EventState {
+                    synchronization,
+                    signaled: signaled != 0,
+                    sets: 0,
+                },
+            );
+        });
+    }
 }
 
-/// `KeSetEvent`: signals and releases waiters; returns the previous state.
-///
-/// # Safety
-/// `event` was initialised with `KeInitializeEvent`.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeSetEvent(event: *mut c_void, _increment: i32, _wait: u8) -> i32 {
-    with_world("KeSetEvent", |world| {
-        let irql = current_irql();
-        let mut state = world.lock();
-        if irql > portcls_sys::km::DISPATCH_LEVEL {
-            state.violate(Violation::IrqlTooHigh {
-                ddi: Ddi::KeSetEvent,
-                irql,
-            });
-        }
-        let Some(entry) = state.events.get_mut(&event.addr()) else {
-            state.violate(Violation::BadObject {
-                ddi: Ddi::KeSetEvent,
-                object: event.addr(),
-            });
-            return 0;
-        };
-        let previous = i32::from(entry.signaled);
-        entry.signaled = true;
-        entry.sets += 1;
-        state.release_waiters(event.addr());
-        world.changed.notify_all();
-        previous
-    })
+portcls_sys::kernel_abi! {
+    /// `KeSetEvent`: signals and releases waiters; returns the previous state.
+    ///
+    /// # Safety
+    /// `event` was initialised with `KeInitializeEvent`.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeSetEvent(event: *mut c_void, _increment: i32, _wait: u8) -> i32 {
+        with_world("KeSetEvent", |world| {
+            let irql = current_irql();
+            let mut state = world.lock();
+            if irql > portcls_sys::km::DISPATCH_LEVEL {
+                state.violate(Violation::IrqlTooHigh {
+                    ddi: Ddi::KeSetEvent,
+                    irql,
+                });
+            }
+            let Some(entry) = state.events.get_mut(&event.addr()) else {
+                state.violate(Violation::BadObject {
+                    ddi: Ddi::KeSetEvent,
+                    object: event.addr(),
+                });
+                return 0;
+            };
+            let previous = i32::from(entry.signaled);
+            entry.signaled = true;
+            entry.sets += 1;
+            state.release_waiters(event.addr());
+            world.changed.notify_all();
+            previous
+        })
+    }
 }
 
-/// `KeClearEvent`.
-///
-/// # Safety
-/// `event` was initialised with `KeInitializeEvent`.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeClearEvent(event: *mut c_void) {
-    with_world("KeClearEvent", |world| {
-        if let Some(entry) = world.lock().events.get_mut(&event.addr()) {
-            entry.signaled = false;
-        }
-    });
+portcls_sys::kernel_abi! {
+    /// `KeClearEvent`.
+    ///
+    /// # Safety
+    /// `event` was initialised with `KeInitializeEvent`.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeClearEvent(event: *mut c_void) {
+        with_world("KeClearEvent", |world| {
+            if let Some(entry) = world.lock().events.get_mut(&event.addr()) {
+                entry.signaled = false;
+            }
+        });
+    }
 }
 
 fn read_timeout(timeout: *mut i64) -> Option<i64> {
@@ -330,55 +338,59 @@ fn read_timeout(timeout: *mut i64) -> Option<i64> {
     (!timeout.is_null()).then(|| unsafe { timeout.read() })
 }
 
-/// `KeWaitForSingleObject` on an event or a thread object, in virtual time.
-///
-/// # Safety
-/// `object` is an initialised event or a referenced thread object; `timeout` null or readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeWaitForSingleObject(
-    object: PVOID,
-    _reason: i32,
-    _mode: i8,
-    _alertable: u8,
-    timeout: *mut i64,
-) -> NTSTATUS {
-    with_world("KeWaitForSingleObject", |world| {
-        wait(
-            world,
-            Ddi::KeWaitForSingleObject,
-            Some(object.addr()),
-            read_timeout(timeout),
-        )
-    })
+portcls_sys::kernel_abi! {
+    /// `KeWaitForSingleObject` on an event or a thread object, in virtual time.
+    ///
+    /// # Safety
+    /// `object` is an initialised event or a referenced thread object; `timeout` null or readable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeWaitForSingleObject(
+        object: PVOID,
+        _reason: i32,
+        _mode: i8,
+        _alertable: u8,
+        timeout: *mut i64,
+    ) -> NTSTATUS {
+        with_world("KeWaitForSingleObject", |world| {
+            wait(
+                world,
+                Ddi::KeWaitForSingleObject,
+                Some(object.addr()),
+                read_timeout(timeout),
+            )
+        })
+    }
 }
 
-/// `KeDelayExecutionThread`: sleeps in virtual time.
-///
-/// # Safety
-/// `interval` readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn KeDelayExecutionThread(
-    _mode: i8,
-    _alertable: u8,
-    interval: *mut i64,
-) -> NTSTATUS {
-    with_world("KeDelayExecutionThread", |world| {
-        let status = wait(
-            world,
-            Ddi::KeWaitForSingleObject,
-            None,
-            read_timeout(interval),
-        );
-        if status == STATUS_TIMEOUT {
-            STATUS_SUCCESS
-        } else {
-            status
-        }
-    })
+portcls_sys::kernel_abi! {
+    /// `KeDelayExecutionThread`: sleeps in virtual time.
+    ///
+    /// # Safety
+    /// `interval` readable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeDelayExecutionThread(
+        _mode: i8,
+        _alertable: u8,
+        interval: *mut i64,
+    ) -> NTSTATUS {
+        with_world("KeDelayExecutionThread", |world| {
+            let status = wait(
+                world,
+                Ddi::KeWaitForSingleObject,
+                None,
+                read_timeout(interval),
+            );
+            if status == STATUS_TIMEOUT {
+                STATUS_SUCCESS
+            } else {
+                status
+            }
+        })
+    }
 }
 
 /// A thread start routine, as `PsCreateSystemThread` takes it.
-pub type StartRoutine = unsafe extern "system" fn(context: PVOID);
+pub type StartRoutine = portcls_sys::kernel_abi!(unsafe fn(context: PVOID));
 
 #[derive(Clone, Copy)]
 struct StartPacket {
@@ -390,78 +402,80 @@ struct StartPacket {
 // SAFETY: the context is the driver's to hand to its own thread, as the kernel does.
 unsafe impl Send for StartPacket {}
 
-/// `PsCreateSystemThread`: starts a real thread bound to the machine, and returns once it has
-/// started waiting (or finished), so runs are deterministic.
-///
-/// # Safety
-/// `handle` writable; `start` and `context` as the kernel requires.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn PsCreateSystemThread(
-    handle: *mut PVOID,
-    _access: u32,
-    _attributes: PVOID,
-    _process: PVOID,
-    _client_id: PVOID,
-    start: Option<StartRoutine>,
-    context: PVOID,
-) -> NTSTATUS {
-    with_world("PsCreateSystemThread", |world| {
-        let ddi = Ddi::PsCreateSystemThread;
-        let irql = current_irql();
-        let mut state = world.lock();
-        if !state.irql_ok(ddi, irql) {
-            return state.record(ddi, String::new(), portcls_sys::STATUS_INVALID_DEVICE_STATE);
-        }
-        let Some(routine) = start.filter(|_| !handle.is_null()) else {
-            return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
-        };
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, String::new(), status);
-        }
-        drop(state);
-        let address = crate::token_address(world).addr();
-        let mut state = world.lock();
-        let id = state.next_id();
-        // Two references: the handle's and the running thread's.
-        state.threads.insert(
-            address,
-            crate::world::ThreadState {
-                id,
-                refs: 2,
-                exited: false,
-                system: Some(SystemThread::default()),
-            },
-        );
-        let value = state.new_handle(address);
-        // SAFETY: writable (checked non-null).
-        unsafe { handle.write(std::ptr::without_provenance_mut(value)) };
-        state.record(
-            ddi,
-            format!("thread #{id} {address:#x}, handle {value:#x}"),
-            STATUS_SUCCESS,
-        );
-        drop(state);
-        let packet = StartPacket {
-            routine,
-            context,
-            address,
-        };
-        let shared = std::sync::Arc::clone(world);
-        std::thread::Builder::new()
-            .name(format!("system thread #{id}"))
-            .spawn(move || run_system_thread(&shared, packet))
-            .map_or(portcls_sys::STATUS_INSUFFICIENT_RESOURCES, |_| {
-                let me = CURRENT_THREAD.with(Cell::get);
-                let mut state = world.lock();
-                while !state.quiescent(me) {
-                    state = world
-                        .changed
-                        .wait(state)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-                STATUS_SUCCESS
-            })
-    })
+portcls_sys::kernel_abi! {
+    /// `PsCreateSystemThread`: starts a real thread bound to the machine, and returns once it has
+    /// started waiting (or finished), so runs are deterministic.
+    ///
+    /// # Safety
+    /// `handle` writable; `start` and `context` as the kernel requires.
+    #[unsafe(no_mangle)]
+    pub unsafe fn PsCreateSystemThread(
+        handle: *mut PVOID,
+        _access: u32,
+        _attributes: PVOID,
+        _process: PVOID,
+        _client_id: PVOID,
+        start: Option<StartRoutine>,
+        context: PVOID,
+    ) -> NTSTATUS {
+        with_world("PsCreateSystemThread", |world| {
+            let ddi = Ddi::PsCreateSystemThread;
+            let irql = current_irql();
+            let mut state = world.lock();
+            if !state.irql_ok(ddi, irql) {
+                return state.record(ddi, String::new(), portcls_sys::STATUS_INVALID_DEVICE_STATE);
+            }
+            let Some(routine) = start.filter(|_| !handle.is_null()) else {
+                return state.record(ddi, "null argument".to_owned(), STATUS_INVALID_PARAMETER);
+            };
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, String::new(), status);
+            }
+            drop(state);
+            let address = crate::token_address(world).addr();
+            let mut state = world.lock();
+            let id = state.next_id();
+            // Two references: the handle's and the running thread's.
+            state.threads.insert(
+                address,
+                crate::world::ThreadState {
+                    id,
+                    refs: 2,
+                    exited: false,
+                    system: Some(SystemThread::default()),
+                },
+            );
+            let value = state.new_handle(address);
+            // SAFETY: writable (checked non-null).
+            unsafe { handle.write(std::ptr::without_provenance_mut(value)) };
+            state.record(
+                ddi,
+                format!("thread #{id} {address:#x}, handle {value:#x}"),
+                STATUS_SUCCESS,
+            );
+            drop(state);
+            let packet = StartPacket {
+                routine,
+                context,
+                address,
+            };
+            let shared = std::sync::Arc::clone(world);
+            std::thread::Builder::new()
+                .name(format!("system thread #{id}"))
+                .spawn(move || run_system_thread(&shared, packet))
+                .map_or(portcls_sys::STATUS_INSUFFICIENT_RESOURCES, |_| {
+                    let me = CURRENT_THREAD.with(Cell::get);
+                    let mut state = world.lock();
+                    while !state.quiescent(me) {
+                        state = world
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    STATUS_SUCCESS
+                })
+        })
+    }
 }
 
 fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
@@ -479,115 +493,123 @@ fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
     world.changed.notify_all();
 }
 
-/// `PsTerminateSystemThread`: the calling system thread ends here (the model parks the OS
-/// thread for good, since nothing may unwind through the driver's frames).
-#[unsafe(no_mangle)]
-pub extern "system" fn PsTerminateSystemThread(_status: NTSTATUS) -> NTSTATUS {
-    with_world("PsTerminateSystemThread", |world| {
-        let me = CURRENT_THREAD.with(Cell::get);
-        let mut state = world.lock();
-        if state.threads.get(&me).is_none_or(|t| t.system.is_none()) {
-            state.violate(Violation::BadObject {
-                ddi: Ddi::PsTerminateSystemThread,
-                object: me,
-            });
-            return STATUS_INVALID_PARAMETER;
-        }
-        state.thread_exited(me);
-        world.changed.notify_all();
-        drop(state);
-        loop {
-            std::thread::park();
-        }
-    })
+portcls_sys::kernel_abi! {
+    /// `PsTerminateSystemThread`: the calling system thread ends here (the model parks the OS
+    /// thread for good, since nothing may unwind through the driver's frames).
+    #[unsafe(no_mangle)]
+    pub fn PsTerminateSystemThread(_status: NTSTATUS) -> NTSTATUS {
+        with_world("PsTerminateSystemThread", |world| {
+            let me = CURRENT_THREAD.with(Cell::get);
+            let mut state = world.lock();
+            if state.threads.get(&me).is_none_or(|t| t.system.is_none()) {
+                state.violate(Violation::BadObject {
+                    ddi: Ddi::PsTerminateSystemThread,
+                    object: me,
+                });
+                return STATUS_INVALID_PARAMETER;
+            }
+            state.thread_exited(me);
+            world.changed.notify_all();
+            drop(state);
+            loop {
+                std::thread::park();
+            }
+        })
+    }
 }
 
-/// `ObReferenceObjectByHandle` for thread handles.
-///
-/// # Safety
-/// `object` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn ObReferenceObjectByHandle(
-    handle: PVOID,
-    _access: u32,
-    _object_type: PVOID,
-    _mode: i8,
-    object: *mut PVOID,
-    _information: PVOID,
-) -> NTSTATUS {
-    with_world("ObReferenceObjectByHandle", |world| {
-        let ddi = Ddi::ObReferenceObjectByHandle;
-        let mut state = world.lock();
-        if let Some(status) = state.fallible(ddi) {
-            return state.record(ddi, String::new(), status);
-        }
-        let Some(&address) = state.handles.get(&handle.addr()) else {
-            return state.record(
+portcls_sys::kernel_abi! {
+    /// `ObReferenceObjectByHandle` for thread handles.
+    ///
+    /// # Safety
+    /// `object` writable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ObReferenceObjectByHandle(
+        handle: PVOID,
+        _access: u32,
+        _object_type: PVOID,
+        _mode: i8,
+        object: *mut PVOID,
+        _information: PVOID,
+    ) -> NTSTATUS {
+        with_world("ObReferenceObjectByHandle", |world| {
+            let ddi = Ddi::ObReferenceObjectByHandle;
+            let mut state = world.lock();
+            if let Some(status) = state.fallible(ddi) {
+                return state.record(ddi, String::new(), status);
+            }
+            let Some(&address) = state.handles.get(&handle.addr()) else {
+                return state.record(
+                    ddi,
+                    format!("handle {:#x}", handle.addr()),
+                    STATUS_INVALID_PARAMETER,
+                );
+            };
+            if object.is_null() {
+                return STATUS_INVALID_PARAMETER;
+            }
+            if let Some(thread) = state.threads.get_mut(&address) {
+                thread.refs += 1;
+            }
+            // SAFETY: writable (checked non-null). Thread objects are address keys.
+            unsafe { object.write(std::ptr::without_provenance_mut(address)) };
+            state.record(
                 ddi,
-                format!("handle {:#x}", handle.addr()),
-                STATUS_INVALID_PARAMETER,
-            );
-        };
-        if object.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        if let Some(thread) = state.threads.get_mut(&address) {
-            thread.refs += 1;
-        }
-        // SAFETY: writable (checked non-null). Thread objects are address keys.
-        unsafe { object.write(std::ptr::without_provenance_mut(address)) };
-        state.record(
-            ddi,
-            format!("handle {:#x} -> {address:#x}", handle.addr()),
-            STATUS_SUCCESS,
-        )
-    })
+                format!("handle {:#x} -> {address:#x}", handle.addr()),
+                STATUS_SUCCESS,
+            )
+        })
+    }
 }
 
-/// `ZwWaitForSingleObject` on a thread handle.
-///
-/// # Safety
-/// `timeout` null or readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn ZwWaitForSingleObject(
-    handle: PVOID,
-    _alertable: u8,
-    timeout: *mut i64,
-) -> NTSTATUS {
-    with_world("ZwWaitForSingleObject", |world| {
-        let object = world.lock().handles.get(&handle.addr()).copied();
-        let Some(object) = object else {
-            let object = handle.addr();
-            world.lock().violate(Violation::BadObject {
-                ddi: Ddi::ZwClose,
-                object,
-            });
-            return STATUS_INVALID_PARAMETER;
-        };
-        wait(
-            world,
-            Ddi::KeWaitForSingleObject,
-            Some(object),
-            read_timeout(timeout),
-        )
-    })
+portcls_sys::kernel_abi! {
+    /// `ZwWaitForSingleObject` on a thread handle.
+    ///
+    /// # Safety
+    /// `timeout` null or readable.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ZwWaitForSingleObject(
+        handle: PVOID,
+        _alertable: u8,
+        timeout: *mut i64,
+    ) -> NTSTATUS {
+        with_world("ZwWaitForSingleObject", |world| {
+            let object = world.lock().handles.get(&handle.addr()).copied();
+            let Some(object) = object else {
+                let object = handle.addr();
+                world.lock().violate(Violation::BadObject {
+                    ddi: Ddi::ZwClose,
+                    object,
+                });
+                return STATUS_INVALID_PARAMETER;
+            };
+            wait(
+                world,
+                Ddi::KeWaitForSingleObject,
+                Some(object),
+                read_timeout(timeout),
+            )
+        })
+    }
 }
 
-/// `ZwClose` for thread handles.
-#[unsafe(no_mangle)]
-pub extern "system" fn ZwClose(handle: PVOID) -> NTSTATUS {
-    with_world("ZwClose", |world| {
-        let mut state = world.lock();
-        let Some(address) = state.handles.remove(&handle.addr()) else {
-            state.violate(Violation::BadObject {
-                ddi: Ddi::ZwClose,
-                object: handle.addr(),
-            });
-            return STATUS_INVALID_PARAMETER;
-        };
-        if let Some(thread) = state.threads.get_mut(&address) {
-            thread.refs = thread.refs.saturating_sub(1);
-        }
-        STATUS_SUCCESS
-    })
+portcls_sys::kernel_abi! {
+    /// `ZwClose` for thread handles.
+    #[unsafe(no_mangle)]
+    pub fn ZwClose(handle: PVOID) -> NTSTATUS {
+        with_world("ZwClose", |world| {
+            let mut state = world.lock();
+            let Some(address) = state.handles.remove(&handle.addr()) else {
+                state.violate(Violation::BadObject {
+                    ddi: Ddi::ZwClose,
+                    object: handle.addr(),
+                });
+                return STATUS_INVALID_PARAMETER;
+            };
+            if let Some(thread) = state.threads.get_mut(&address) {
+                thread.refs = thread.refs.saturating_sub(1);
+            }
+            STATUS_SUCCESS
+        })
+    }
 }

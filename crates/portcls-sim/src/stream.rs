@@ -141,69 +141,75 @@ fn stream_id(this: *mut IPortWaveRTStream) -> u64 {
     unsafe { (*this.cast::<PortStreamObject>()).id }
 }
 
-unsafe extern "system" fn port_stream_query_interface(
-    this: PUNKNOWN,
-    iid: *const GUID,
-    out: *mut PVOID,
-) -> NTSTATUS {
-    if iid.is_null() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: a readable GUID (checked non-null).
-    let iid = unsafe { iid.read() };
-    if iid == IID_IUnknown || iid == IID_IPortWaveRTStream {
-        // SAFETY: `this` is a port stream object.
-        unsafe { port_stream_add_ref(this) };
-        // SAFETY: writable (checked non-null).
-        unsafe { out.write(this.cast()) };
-        STATUS_SUCCESS
-    } else {
-        // SAFETY: as above.
-        unsafe { out.write(null_mut()) };
-        STATUS_NOINTERFACE
+portcls_sys::kernel_abi! {
+    unsafe fn port_stream_query_interface(
+        this: PUNKNOWN,
+        iid: *const GUID,
+        out: *mut PVOID,
+    ) -> NTSTATUS {
+        if iid.is_null() || out.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a readable GUID (checked non-null).
+        let iid = unsafe { iid.read() };
+        if iid == IID_IUnknown || iid == IID_IPortWaveRTStream {
+            // SAFETY: `this` is a port stream object.
+            unsafe { port_stream_add_ref(this) };
+            // SAFETY: writable (checked non-null).
+            unsafe { out.write(this.cast()) };
+            STATUS_SUCCESS
+        } else {
+            // SAFETY: as above.
+            unsafe { out.write(null_mut()) };
+            STATUS_NOINTERFACE
+        }
     }
 }
 
-unsafe extern "system" fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
-    let id = stream_id(this.cast());
-    with_world("IPortWaveRTStream::AddRef", |world| {
-        let mut state = world.lock();
-        let at = state.trace.len();
-        let Some(stream) = state.streams.states.get_mut(&id) else {
-            return 0;
-        };
-        if stream.refs == 0 {
-            state.violate(Violation::UseAfterRelease {
-                ddi: Ddi::AddRef,
-                object: id,
-            });
-            return 0;
-        }
-        stream.refs += 1;
-        stream.history.note("AddRef", Some(stream.refs), at);
-        stream.refs
-    })
+portcls_sys::kernel_abi! {
+    unsafe fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
+        let id = stream_id(this.cast());
+        with_world("IPortWaveRTStream::AddRef", |world| {
+            let mut state = world.lock();
+            let at = state.trace.len();
+            let Some(stream) = state.streams.states.get_mut(&id) else {
+                return 0;
+            };
+            if stream.refs == 0 {
+                state.violate(Violation::UseAfterRelease {
+                    ddi: Ddi::AddRef,
+                    object: id,
+                });
+                return 0;
+            }
+            stream.refs += 1;
+            stream.history.note("AddRef", Some(stream.refs), at);
+            stream.refs
+        })
+    }
 }
 
-unsafe extern "system" fn port_stream_release(this: PUNKNOWN) -> ULONG {
-    let id = stream_id(this.cast());
-    with_world("IPortWaveRTStream::Release", |world| {
-        let mut state = world.lock();
-        let at = state.trace.len();
-        let Some(stream) = state.streams.states.get_mut(&id) else {
-            return 0;
-        };
-        if stream.refs == 0 {
-            state.violate(Violation::OverRelease {
-                ddi: Ddi::Release,
-                object: usize::try_from(id).unwrap_or(usize::MAX),
-            });
-            return 0;
-        }
-        stream.refs -= 1;
-        stream.history.note("Release", Some(stream.refs), at);
-        stream.refs
-    })
+portcls_sys::kernel_abi! {
+    unsafe fn port_stream_release(this: PUNKNOWN) -> ULONG {
+        let id = stream_id(this.cast());
+        with_world("IPortWaveRTStream::Release", |world| {
+            let mut state = world.lock();
+            let at = state.trace.len();
+            let Some(stream) = state.streams.states.get_mut(&id) else {
+                return 0;
+            };
+            if stream.refs == 0 {
+                state.violate(Violation::OverRelease {
+                    ddi: Ddi::Release,
+                    object: usize::try_from(id).unwrap_or(usize::MAX),
+                });
+                return 0;
+            }
+            stream.refs -= 1;
+            stream.history.note("Release", Some(stream.refs), at);
+            stream.refs
+        })
+    }
 }
 
 fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
@@ -253,160 +259,174 @@ fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
     mdl.cast()
 }
 
-unsafe extern "system" fn allocate_pages_for_mdl(
-    this: *mut IPortWaveRTStream,
-    _high: PHYSICAL_ADDRESS,
-    bytes: usize,
-) -> PMDL {
-    let id = stream_id(this);
-    with_world("IPortWaveRTStream::AllocatePagesForMdl", |world| {
-        allocate_pages(world, id, bytes)
-    })
+portcls_sys::kernel_abi! {
+    unsafe fn allocate_pages_for_mdl(
+        this: *mut IPortWaveRTStream,
+        _high: PHYSICAL_ADDRESS,
+        bytes: usize,
+    ) -> PMDL {
+        let id = stream_id(this);
+        with_world("IPortWaveRTStream::AllocatePagesForMdl", |world| {
+            allocate_pages(world, id, bytes)
+        })
+    }
 }
 
-unsafe extern "system" fn allocate_contiguous_pages_for_mdl(
-    this: *mut IPortWaveRTStream,
-    _low: PHYSICAL_ADDRESS,
-    _high: PHYSICAL_ADDRESS,
-    bytes: usize,
-) -> PMDL {
-    let id = stream_id(this);
-    with_world(
-        "IPortWaveRTStream::AllocateContiguousPagesForMdl",
-        |world| allocate_pages(world, id, bytes),
-    )
+portcls_sys::kernel_abi! {
+    unsafe fn allocate_contiguous_pages_for_mdl(
+        this: *mut IPortWaveRTStream,
+        _low: PHYSICAL_ADDRESS,
+        _high: PHYSICAL_ADDRESS,
+        bytes: usize,
+    ) -> PMDL {
+        let id = stream_id(this);
+        with_world(
+            "IPortWaveRTStream::AllocateContiguousPagesForMdl",
+            |world| allocate_pages(world, id, bytes),
+        )
+    }
 }
 
-unsafe extern "system" fn map_allocated_pages(
-    this: *mut IPortWaveRTStream,
-    mdl: PMDL,
-    cache: MEMORY_CACHING_TYPE,
-) -> PVOID {
-    let id = stream_id(this);
-    with_world("IPortWaveRTStream::MapAllocatedPages", |world| {
-        let mut state = world.lock();
-        let ddi = Ddi::MapAllocatedPages;
-        if !state.irql_ok(ddi, crate::current_irql()) {
-            return null_mut();
-        }
-        if let Some(status) = state.fallible(ddi) {
-            state.record(ddi, format!("stream#{id}: injected"), status);
-            return null_mut();
-        }
-        let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) else {
-            state.violate(Violation::BadObject {
+portcls_sys::kernel_abi! {
+    unsafe fn map_allocated_pages(
+        this: *mut IPortWaveRTStream,
+        mdl: PMDL,
+        cache: MEMORY_CACHING_TYPE,
+    ) -> PVOID {
+        let id = stream_id(this);
+        with_world("IPortWaveRTStream::MapAllocatedPages", |world| {
+            let mut state = world.lock();
+            let ddi = Ddi::MapAllocatedPages;
+            if !state.irql_ok(ddi, crate::current_irql()) {
+                return null_mut();
+            }
+            if let Some(status) = state.fallible(ddi) {
+                state.record(ddi, format!("stream#{id}: injected"), status);
+                return null_mut();
+            }
+            let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) else {
+                state.violate(Violation::BadObject {
+                    ddi,
+                    object: mdl.addr(),
+                });
+                return null_mut();
+            };
+            if record.mapped {
+                state.violate(Violation::MdlMisuse {
+                    ddi,
+                    mdl: mdl.addr(),
+                });
+                return null_mut();
+            }
+            record.mapped = true;
+            let address = record.pages.as_ptr();
+            state.record(
                 ddi,
-                object: mdl.addr(),
-            });
-            return null_mut();
-        };
-        if record.mapped {
-            state.violate(Violation::MdlMisuse {
-                ddi,
-                mdl: mdl.addr(),
-            });
-            return null_mut();
-        }
-        record.mapped = true;
-        let address = record.pages.as_ptr();
-        state.record(
-            ddi,
-            format!("stream#{id}: cache type {}", cache.0),
-            STATUS_SUCCESS,
-        );
-        address.cast()
-    })
+                format!("stream#{id}: cache type {}", cache.0),
+                STATUS_SUCCESS,
+            );
+            address.cast()
+        })
+    }
 }
 
-unsafe extern "system" fn unmap_allocated_pages(
-    this: *mut IPortWaveRTStream,
-    base: PVOID,
-    mdl: PMDL,
-) {
-    let id = stream_id(this);
-    with_world("IPortWaveRTStream::UnmapAllocatedPages", |world| {
-        let mut state = world.lock();
-        let ddi = Ddi::UnmapAllocatedPages;
-        let _ = state.irql_ok(ddi, crate::current_irql());
-        let valid = state
-            .streams
-            .mdls
-            .get(&mdl.addr())
-            .is_some_and(|r| r.mapped && r.pages.as_ptr().addr() == base.addr());
-        if !valid {
-            state.violate(Violation::MdlMisuse {
-                ddi,
-                mdl: mdl.addr(),
-            });
-            return;
-        }
-        if let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) {
-            record.mapped = false;
-        }
-        state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
-    });
+portcls_sys::kernel_abi! {
+    unsafe fn unmap_allocated_pages(
+        this: *mut IPortWaveRTStream,
+        base: PVOID,
+        mdl: PMDL,
+    ) {
+        let id = stream_id(this);
+        with_world("IPortWaveRTStream::UnmapAllocatedPages", |world| {
+            let mut state = world.lock();
+            let ddi = Ddi::UnmapAllocatedPages;
+            let _ = state.irql_ok(ddi, crate::current_irql());
+            let valid = state
+                .streams
+                .mdls
+                .get(&mdl.addr())
+                .is_some_and(|r| r.mapped && r.pages.as_ptr().addr() == base.addr());
+            if !valid {
+                state.violate(Violation::MdlMisuse {
+                    ddi,
+                    mdl: mdl.addr(),
+                });
+                return;
+            }
+            if let Some(record) = state.streams.mdls.get_mut(&mdl.addr()) {
+                record.mapped = false;
+            }
+            state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
+        });
+    }
 }
 
-unsafe extern "system" fn free_pages_from_mdl(this: *mut IPortWaveRTStream, mdl: PMDL) {
-    let id = stream_id(this);
-    with_world("IPortWaveRTStream::FreePagesFromMdl", |world| {
-        let mut state = world.lock();
-        let ddi = Ddi::FreePagesFromMdl;
-        let _ = state.irql_ok(ddi, crate::current_irql());
-        match state.streams.mdls.get(&mdl.addr()).map(|r| r.mapped) {
-            None => state.violate(Violation::BadObject {
-                ddi,
-                object: mdl.addr(),
-            }),
-            Some(true) => state.violate(Violation::MdlMisuse {
-                ddi,
-                mdl: mdl.addr(),
-            }),
-            Some(false) => {
-                let record = state.streams.mdls.remove(&mdl.addr());
-                state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
-                drop(state);
-                drop(record);
+portcls_sys::kernel_abi! {
+    unsafe fn free_pages_from_mdl(this: *mut IPortWaveRTStream, mdl: PMDL) {
+        let id = stream_id(this);
+        with_world("IPortWaveRTStream::FreePagesFromMdl", |world| {
+            let mut state = world.lock();
+            let ddi = Ddi::FreePagesFromMdl;
+            let _ = state.irql_ok(ddi, crate::current_irql());
+            match state.streams.mdls.get(&mdl.addr()).map(|r| r.mapped) {
+                None => state.violate(Violation::BadObject {
+                    ddi,
+                    object: mdl.addr(),
+                }),
+                Some(true) => state.violate(Violation::MdlMisuse {
+                    ddi,
+                    mdl: mdl.addr(),
+                }),
+                Some(false) => {
+                    let record = state.streams.mdls.remove(&mdl.addr());
+                    state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
+                    drop(state);
+                    drop(record);
+                }
+            }
+        });
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_physical_pages_count(
+        _this: *mut IPortWaveRTStream,
+        mdl: PMDL,
+    ) -> ULONG {
+        with_world("IPortWaveRTStream::GetPhysicalPagesCount", |world| {
+            let state = world.lock();
+            state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
+                ULONG::try_from(r.layout.size() / PAGE_SIZE).unwrap_or(ULONG::MAX)
+            })
+        })
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_physical_page_address(
+        _this: *mut IPortWaveRTStream,
+        result: *mut PHYSICAL_ADDRESS,
+        mdl: PMDL,
+        index: ULONG,
+    ) -> *mut PHYSICAL_ADDRESS {
+        let address = with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
+            let state = world.lock();
+            state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
+                // A made-up physical address per page: distinct and page aligned.
+                let page = u64::try_from(r.pages.as_ptr().addr() / PAGE_SIZE).unwrap_or(0);
+                (page + u64::from(index)) * PAGE_SIZE as u64
+            })
+        });
+        if !result.is_null() {
+            // SAFETY: the caller's return slot (C++ hidden return pointer).
+            unsafe {
+                result.write(PHYSICAL_ADDRESS {
+                    QuadPart: i64::try_from(address).unwrap_or(0),
+                });
             }
         }
-    });
-}
-
-unsafe extern "system" fn get_physical_pages_count(
-    _this: *mut IPortWaveRTStream,
-    mdl: PMDL,
-) -> ULONG {
-    with_world("IPortWaveRTStream::GetPhysicalPagesCount", |world| {
-        let state = world.lock();
-        state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
-            ULONG::try_from(r.layout.size() / PAGE_SIZE).unwrap_or(ULONG::MAX)
-        })
-    })
-}
-
-unsafe extern "system" fn get_physical_page_address(
-    _this: *mut IPortWaveRTStream,
-    result: *mut PHYSICAL_ADDRESS,
-    mdl: PMDL,
-    index: ULONG,
-) -> *mut PHYSICAL_ADDRESS {
-    let address = with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
-        let state = world.lock();
-        state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
-            // A made-up physical address per page: distinct and page aligned.
-            let page = u64::try_from(r.pages.as_ptr().addr() / PAGE_SIZE).unwrap_or(0);
-            (page + u64::from(index)) * PAGE_SIZE as u64
-        })
-    });
-    if !result.is_null() {
-        // SAFETY: the caller's return slot (C++ hidden return pointer).
-        unsafe {
-            result.write(PHYSICAL_ADDRESS {
-                QuadPart: i64::try_from(address).unwrap_or(0),
-            });
-        }
+        result
     }
-    result
 }
 
 static PORT_STREAM_VTBL: IPortWaveRTStreamVtbl = IPortWaveRTStreamVtbl {

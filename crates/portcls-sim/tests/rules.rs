@@ -579,7 +579,7 @@ fn allocate_pool2_exists_from_build_19041_only() {
         assert!(routine_address("ExAllocatePool3").is_null());
         if !routine.is_null() {
             // SAFETY: the model returns its own ExAllocatePool2.
-            let allocate: extern "system" fn(u64, usize, u32) -> *mut c_void =
+            let allocate: portcls_sys::kernel_abi!(fn(u64, usize, u32) -> *mut c_void) =
                 unsafe { std::mem::transmute(routine) };
             let block = allocate(POOL_FLAG_NON_PAGED, 16, TAG);
             // SAFETY: 16 fresh bytes.
@@ -631,43 +631,53 @@ mod unload {
     use portcls_sys::wavert::PcInitializeAdapterDriver;
     use portcls_sys::{NTSTATUS, PDEVICE_OBJECT, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS};
 
-    unsafe extern "system" fn add_device(_: PDRIVER_OBJECT, _: PDEVICE_OBJECT) -> NTSTATUS {
-        STATUS_SUCCESS
+    portcls_sys::kernel_abi! {
+        unsafe fn add_device(_: PDRIVER_OBJECT, _: PDEVICE_OBJECT) -> NTSTATUS {
+            STATUS_SUCCESS
+        }
     }
 
     /// PortCls's unload, as `entry_that_chains` found it.
     static PORTCLS_UNLOAD: Mutex<PDRIVER_UNLOAD> = Mutex::new(None);
 
-    unsafe extern "system" fn entry_that_chains(
-        driver: PDRIVER_OBJECT,
-        path: PUNICODE_STRING,
-    ) -> NTSTATUS {
-        // SAFETY: the I/O manager's arguments, forwarded.
-        let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
-        // SAFETY: our writable driver object.
-        let unload = unsafe { &mut (*driver).DriverUnload };
-        *PORTCLS_UNLOAD.lock().unwrap() = unload.replace(unload_then_chain);
-        status
+    portcls_sys::kernel_abi! {
+        unsafe fn entry_that_chains(
+            driver: PDRIVER_OBJECT,
+            path: PUNICODE_STRING,
+        ) -> NTSTATUS {
+            // SAFETY: the I/O manager's arguments, forwarded.
+            let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
+            // SAFETY: our writable driver object.
+            let unload = unsafe { &mut (*driver).DriverUnload };
+            *PORTCLS_UNLOAD.lock().unwrap() = unload.replace(unload_then_chain);
+            status
+        }
     }
 
-    unsafe extern "system" fn unload_then_chain(driver: PDRIVER_OBJECT) {
-        let portcls = PORTCLS_UNLOAD.lock().unwrap().expect("saved at load");
-        // SAFETY: PortCls's unload with the driver object it was installed in.
-        unsafe { portcls(driver) };
+    portcls_sys::kernel_abi! {
+        unsafe fn unload_then_chain(driver: PDRIVER_OBJECT) {
+            let portcls = PORTCLS_UNLOAD.lock().unwrap().expect("saved at load");
+            // SAFETY: PortCls's unload with the driver object it was installed in.
+            unsafe { portcls(driver) };
+        }
     }
 
-    unsafe extern "system" fn entry_that_replaces(
-        driver: PDRIVER_OBJECT,
-        path: PUNICODE_STRING,
-    ) -> NTSTATUS {
-        // SAFETY: the I/O manager's arguments, forwarded.
-        let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
-        // SAFETY: our writable driver object.
-        unsafe { (*driver).DriverUnload = Some(unload_alone) };
-        status
+    portcls_sys::kernel_abi! {
+        unsafe fn entry_that_replaces(
+            driver: PDRIVER_OBJECT,
+            path: PUNICODE_STRING,
+        ) -> NTSTATUS {
+            // SAFETY: the I/O manager's arguments, forwarded.
+            let status = unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) };
+            // SAFETY: our writable driver object.
+            unsafe { (*driver).DriverUnload = Some(unload_alone) };
+            status
+        }
     }
 
-    unsafe extern "system" fn unload_alone(_: PDRIVER_OBJECT) {}
+    portcls_sys::kernel_abi! {
+        unsafe fn unload_alone(_: PDRIVER_OBJECT) {}
+    }
 
     #[test]
     fn an_unload_routine_in_front_of_portcls_must_call_it() {

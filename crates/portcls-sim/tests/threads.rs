@@ -23,24 +23,26 @@ struct Worker {
 
 const PERIOD: i64 = -100_000; // 10 ms, relative
 
-unsafe extern "system" fn worker_main(context: *mut c_void) {
-    // SAFETY: the creator passes a Worker that outlives the thread.
-    let worker = unsafe { &*context.cast::<Worker>() };
-    let stop = (&raw const worker.stop).cast_mut().cast::<c_void>();
-    loop {
-        let mut timeout = PERIOD;
-        // SAFETY: an initialised event and a readable time-out.
-        let status = unsafe { KeWaitForSingleObject(stop, 0, 0, 0, &raw mut timeout) };
-        if status != STATUS_TIMEOUT {
-            break;
+portcls_sys::kernel_abi! {
+    unsafe fn worker_main(context: *mut c_void) {
+        // SAFETY: the creator passes a Worker that outlives the thread.
+        let worker = unsafe { &*context.cast::<Worker>() };
+        let stop = (&raw const worker.stop).cast_mut().cast::<c_void>();
+        loop {
+            let mut timeout = PERIOD;
+            // SAFETY: an initialised event and a readable time-out.
+            let status = unsafe { KeWaitForSingleObject(stop, 0, 0, 0, &raw mut timeout) };
+            if status != STATUS_TIMEOUT {
+                break;
+            }
+            worker.periods.fetch_add(1, Ordering::SeqCst);
+            // SAFETY: a null frequency pointer is allowed.
+            let counter = unsafe { KeQueryPerformanceCounter(null_mut()) };
+            worker.last_counter.store(counter, Ordering::SeqCst);
         }
-        worker.periods.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: a null frequency pointer is allowed.
-        let counter = unsafe { KeQueryPerformanceCounter(null_mut()) };
-        worker.last_counter.store(counter, Ordering::SeqCst);
-    }
-    if worker.terminate_explicitly {
-        PsTerminateSystemThread(STATUS_SUCCESS);
+        if worker.terminate_explicitly {
+            PsTerminateSystemThread(STATUS_SUCCESS);
+        }
     }
 }
 

@@ -93,27 +93,40 @@ const _: () = {
     assert!(offset_of!(IO_DISCONNECT_INTERRUPT_PARAMETERS, ConnectionContext) == 8);
 };
 
-#[cfg_attr(
-    feature = "link",
-    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
-)]
-unsafe extern "system" {
-    /// `ObfReferenceObject` (the function behind `ObReferenceObject`). IRQL <= `DISPATCH_LEVEL`.
-    pub fn ObfReferenceObject(Object: PVOID) -> isize;
-    /// `ObfDereferenceObject` (the function behind `ObDereferenceObject`). IRQL <= `DISPATCH_LEVEL`.
-    pub fn ObfDereferenceObject(Object: PVOID) -> isize;
-    /// `IoDisconnectInterruptEx`. IRQL: `PASSIVE_LEVEL`.
-    pub fn IoDisconnectInterruptEx(Parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS);
+crate::kernel_abi! {
+    #[cfg_attr(
+        feature = "link",
+        link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    unsafe extern {
+        /// `ObfReferenceObject` (the function behind `ObReferenceObject`). IRQL <= `DISPATCH_LEVEL`.
+        pub fn ObfReferenceObject(Object: PVOID) -> isize;
+        /// `ObfDereferenceObject` (the function behind `ObDereferenceObject`). IRQL <= `DISPATCH_LEVEL`.
+        pub fn ObfDereferenceObject(Object: PVOID) -> isize;
+        /// `IoDisconnectInterruptEx`. IRQL: `PASSIVE_LEVEL`.
+        pub fn IoDisconnectInterruptEx(Parameters: *mut IO_DISCONNECT_INTERRUPT_PARAMETERS);
+    }
 }
 
-// On the host, the simulator defines `KeGetCurrentIrql` (a per-thread IRQL it models).
-#[cfg(not(feature = "link"))]
-unsafe extern "system" {
-    /// `KeGetCurrentIrql`. Any IRQL.
-    pub fn KeGetCurrentIrql() -> KIRQL;
+// On the host, the simulator defines `KeGetCurrentIrql` (a per-thread IRQL it models). On arm64
+// the WDK declares it a HAL routine (`NTHALAPI KIRQL KeGetCurrentIrql(VOID)` under `_ARM64_` in
+// wdm.h), so a kernel build imports it from hal.dll there.
+crate::kernel_abi! {
+    #[cfg(any(not(feature = "link"), target_arch = "aarch64"))]
+    #[cfg_attr(
+        all(feature = "link", target_arch = "aarch64"),
+        link(name = "hal.dll", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    unsafe extern {
+        /// `KeGetCurrentIrql`. Any IRQL.
+        pub fn KeGetCurrentIrql() -> KIRQL;
+    }
 }
 
 /// `KeGetCurrentIrql`, as the WDK headers define it inline on x64: the IRQL is CR8.
+///
+/// Only debug builds of the library call it (see `portcls`'s IRQL check); the release image
+/// that ships, and that the model runs, never reads CR8, which would fault in user mode.
 ///
 /// # Safety
 /// Kernel mode only (reading CR8 faults in user mode).
@@ -128,25 +141,6 @@ pub unsafe fn KeGetCurrentIrql() -> KIRQL {
     }
     // CR8 holds the task priority class in bits 0-3: the IRQL, which fits a byte.
     (irql & 0xF) as KIRQL
-}
-
-/// `KeGetCurrentIrql` on arm64: the `CurrentIrql` byte of the KPCR, which x18 points to in
-/// kernel mode (offset 0x38, the layout the WDK's inline definition reads).
-///
-/// # Safety
-/// Kernel mode only (x18 holds the KPCR there).
-#[cfg(all(feature = "link", target_arch = "aarch64"))]
-#[inline]
-#[must_use]
-pub unsafe fn KeGetCurrentIrql() -> KIRQL {
-    let irql: u32;
-    // SAFETY: in kernel mode x18 points to this processor's KPCR, whose CurrentIrql byte is
-    // at offset 0x38; reading it has no side effect.
-    unsafe {
-        core::arch::asm!("ldrb {0:w}, [x18, #0x38]", out(reg) irql, options(readonly, nostack, preserves_flags));
-    }
-    // A zero-extended byte load: the value fits a byte.
-    (irql & 0xFF) as KIRQL
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,26 +441,24 @@ pub type PDEVICE_CAPABILITIES = *mut core::ffi::c_void;
 
 /// `PDRIVER_INITIALIZE`: the `DriverEntry` routine.
 pub type PDRIVER_INITIALIZE = Option<
-    unsafe extern "system" fn(
-        DriverObject: PDRIVER_OBJECT,
-        RegistryPath: PUNICODE_STRING,
-    ) -> NTSTATUS,
+    crate::kernel_abi!(
+        unsafe fn(DriverObject: PDRIVER_OBJECT, RegistryPath: PUNICODE_STRING) -> NTSTATUS
+    ),
 >;
 /// `PDRIVER_ADD_DEVICE`: the `AddDevice` routine.
 pub type PDRIVER_ADD_DEVICE = Option<
-    unsafe extern "system" fn(
-        DriverObject: PDRIVER_OBJECT,
-        PhysicalDeviceObject: PDEVICE_OBJECT,
-    ) -> NTSTATUS,
+    crate::kernel_abi!(
+        unsafe fn(DriverObject: PDRIVER_OBJECT, PhysicalDeviceObject: PDEVICE_OBJECT) -> NTSTATUS
+    ),
 >;
 /// `PDRIVER_UNLOAD`: the `DriverUnload` routine.
-pub type PDRIVER_UNLOAD = Option<unsafe extern "system" fn(DriverObject: PDRIVER_OBJECT)>;
+pub type PDRIVER_UNLOAD = Option<crate::kernel_abi!(unsafe fn(DriverObject: PDRIVER_OBJECT))>;
 /// `PDRIVER_DISPATCH`: an IRP dispatch routine.
 pub type PDRIVER_DISPATCH =
-    Option<unsafe extern "system" fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS>;
+    Option<crate::kernel_abi!(unsafe fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS)>;
 /// `PDRIVER_STARTIO`: the `StartIo` routine.
 pub type PDRIVER_STARTIO =
-    Option<unsafe extern "system" fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP)>;
+    Option<crate::kernel_abi!(unsafe fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP))>;
 
 /// `DRIVER_OBJECT`: the I/O manager's object for a loaded driver (336 bytes on 64-bit). The
 /// driver may set `DriverUnload` and hook `MajorFunction` entries after

@@ -21,14 +21,17 @@
 //! # Where the symbols come from
 //! With the `link` feature (kernel builds) every function is imported with `raw-dylib` from
 //! `portcls.sys` or `ntoskrnl.exe`, so no import library is needed. Without it the declarations
-//! are plain `extern "system"` items, and whatever defines the same symbols at link time
-//! satisfies them: on a development host that is the `portcls-sim` crate, so the code under test
-//! is the code that ships.
+//! are plain `extern` items, and whatever defines the same symbols at link time satisfies them:
+//! on a development host that is the `portcls-sim` crate, so the code under test is the code
+//! that ships. Every function and vtable slot has the Windows calling convention of the target
+//! architecture, on the host too ([`kernel_abi!`], [`abi`]), so the model can also load and run
+//! the shipped image.
 //!
 //! Everything here is `unsafe` to use; the `portcls` crate is the safe layer.
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
+pub mod abi;
 pub mod km;
 pub mod ks;
 pub mod wavert;
@@ -141,11 +144,11 @@ pub type PUNKNOWN = *mut IUnknown;
 pub struct IUnknownVtbl {
     /// Slot 0: `QueryInterface(this, REFIID, PVOID*)`.
     pub QueryInterface:
-        unsafe extern "system" fn(this: PUNKNOWN, riid: REFIID, object: *mut PVOID) -> NTSTATUS,
+        crate::kernel_abi!(unsafe fn(this: PUNKNOWN, riid: REFIID, object: *mut PVOID) -> NTSTATUS),
     /// Slot 1: `AddRef(this)`, returns the new count.
-    pub AddRef: unsafe extern "system" fn(this: PUNKNOWN) -> ULONG,
+    pub AddRef: crate::kernel_abi!(unsafe fn(this: PUNKNOWN) -> ULONG),
     /// Slot 2: `Release(this)`, returns the new count.
-    pub Release: unsafe extern "system" fn(this: PUNKNOWN) -> ULONG,
+    pub Release: crate::kernel_abi!(unsafe fn(this: PUNKNOWN) -> ULONG),
 }
 
 /// `PCSTREAMRESOURCE`: an opaque handle PortCls returns for a registration.
@@ -268,17 +271,21 @@ pub struct IPortClsStreamResourceManagerVtbl {
     pub base__: IUnknownVtbl,
     /// Slot 3: `AddStreamResource(this, ResourceSet /*NULL*/, descriptor, out handle)`; the PDO
     /// travels in `descriptor.Pdo`.
-    pub AddStreamResource: unsafe extern "system" fn(
-        this: *mut IPortClsStreamResourceManager,
-        ResourceSet: PVOID,
-        ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-        ResourceHandle: *mut PCSTREAMRESOURCE,
-    ) -> NTSTATUS,
+    pub AddStreamResource: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortClsStreamResourceManager,
+            ResourceSet: PVOID,
+            ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+            ResourceHandle: *mut PCSTREAMRESOURCE,
+        ) -> NTSTATUS
+    ),
     /// Slot 4: `RemoveStreamResource(this, handle)`.
-    pub RemoveStreamResource: unsafe extern "system" fn(
-        this: *mut IPortClsStreamResourceManager,
-        ResourceHandle: PCSTREAMRESOURCE,
-    ) -> NTSTATUS,
+    pub RemoveStreamResource: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortClsStreamResourceManager,
+            ResourceHandle: PCSTREAMRESOURCE,
+        ) -> NTSTATUS
+    ),
 }
 
 /// `IPortClsStreamResourceManager2` (Windows 10 1511 and later), derived from
@@ -297,39 +304,43 @@ pub struct IPortClsStreamResourceManager2Vtbl {
     /// Slots 0-4.
     pub base__: IPortClsStreamResourceManagerVtbl,
     /// Slot 5: `AddStreamResource2(this, PDO, ResourceSet /*NULL*/, descriptor, out handle)`.
-    pub AddStreamResource2: unsafe extern "system" fn(
-        this: *mut IPortClsStreamResourceManager2,
-        PhysicalDeviceObject: PDEVICE_OBJECT,
-        ResourceSet: PVOID,
-        ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-        ResourceHandle: *mut PCSTREAMRESOURCE,
-    ) -> NTSTATUS,
+    pub AddStreamResource2: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortClsStreamResourceManager2,
+            PhysicalDeviceObject: PDEVICE_OBJECT,
+            ResourceSet: PVOID,
+            ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+            ResourceHandle: *mut PCSTREAMRESOURCE,
+        ) -> NTSTATUS
+    ),
 }
 
 // The portcls.sys exports. Declared once; with `link` they are raw-dylib imports.
-#[cfg_attr(
-    feature = "link",
-    link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
-)]
-unsafe extern "system" {
-    /// `PcAddStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
-    ///
-    /// A driver that imports it does not load where portcls.sys lacks it (Windows 8.1).
-    pub fn PcAddStreamResource(
-        PhysicalDeviceObject: PDEVICE_OBJECT,
-        ResourceSet: PVOID,
-        ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
-        ResourceHandle: *mut PCSTREAMRESOURCE,
-    ) -> NTSTATUS;
+crate::kernel_abi! {
+    #[cfg_attr(
+        feature = "link",
+        link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    unsafe extern {
+        /// `PcAddStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
+        ///
+        /// A driver that imports it does not load where portcls.sys lacks it (Windows 8.1).
+        pub fn PcAddStreamResource(
+            PhysicalDeviceObject: PDEVICE_OBJECT,
+            ResourceSet: PVOID,
+            ResourceDescriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
+            ResourceHandle: *mut PCSTREAMRESOURCE,
+        ) -> NTSTATUS;
 
-    /// `PcRemoveStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcRemoveStreamResource(ResourceHandle: PCSTREAMRESOURCE) -> NTSTATUS;
+        /// `PcRemoveStreamResource` (portcls.sys, Windows 10 1507 and later). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcRemoveStreamResource(ResourceHandle: PCSTREAMRESOURCE) -> NTSTATUS;
 
-    /// `PcGetPhysicalDeviceObject` (portcls.sys, every version): the PDO under a PortCls FDO.
-    pub fn PcGetPhysicalDeviceObject(
-        DeviceObject: PDEVICE_OBJECT,
-        PhysicalDeviceObject: *mut PDEVICE_OBJECT,
-    ) -> NTSTATUS;
+        /// `PcGetPhysicalDeviceObject` (portcls.sys, every version): the PDO under a PortCls FDO.
+        pub fn PcGetPhysicalDeviceObject(
+            DeviceObject: PDEVICE_OBJECT,
+            PhysicalDeviceObject: *mut PDEVICE_OBJECT,
+        ) -> NTSTATUS;
+    }
 }
 
 #[cfg(target_pointer_width = "64")]

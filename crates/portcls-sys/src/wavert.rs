@@ -36,13 +36,13 @@ use crate::{GUID, IUnknownVtbl, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, ULONG
 /// `PCPFNPROPERTY_HANDLER`: a property handler (declared without a calling convention in the
 /// header; on x64 and arm64 there is only one).
 pub type PCPFNPROPERTY_HANDLER =
-    Option<unsafe extern "system" fn(PropertyRequest: PPCPROPERTY_REQUEST) -> NTSTATUS>;
+    Option<crate::kernel_abi!(unsafe fn(PropertyRequest: PPCPROPERTY_REQUEST) -> NTSTATUS)>;
 /// `PCPFNEVENT_HANDLER`: an event handler.
 pub type PCPFNEVENT_HANDLER =
-    Option<unsafe extern "system" fn(EventRequest: PPCEVENT_REQUEST) -> NTSTATUS>;
+    Option<crate::kernel_abi!(unsafe fn(EventRequest: PPCEVENT_REQUEST) -> NTSTATUS)>;
 /// `PCPFNMETHOD_HANDLER`: a method handler.
 pub type PCPFNMETHOD_HANDLER =
-    Option<unsafe extern "system" fn(MethodRequest: PPCMETHOD_REQUEST) -> NTSTATUS>;
+    Option<crate::kernel_abi!(unsafe fn(MethodRequest: PPCMETHOD_REQUEST) -> NTSTATUS)>;
 
 /// `PCPROPERTY_ITEM`: one property of an automation table.
 #[repr(C)]
@@ -401,35 +401,41 @@ pub struct IPortVtbl {
     /// Slots 0-2.
     pub base__: IUnknownVtbl,
     /// Slot 3: `Init(this, DeviceObject, Irp, UnknownMiniport, UnknownAdapter, ResourceList)`.
-    pub Init: unsafe extern "system" fn(
-        this: *mut IPort,
-        DeviceObject: PDEVICE_OBJECT,
-        Irp: PIRP,
-        UnknownMiniport: PUNKNOWN,
-        UnknownAdapter: PUNKNOWN,
-        ResourceList: PRESOURCELIST,
-    ) -> NTSTATUS,
+    pub Init: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPort,
+            DeviceObject: PDEVICE_OBJECT,
+            Irp: PIRP,
+            UnknownMiniport: PUNKNOWN,
+            UnknownAdapter: PUNKNOWN,
+            ResourceList: PRESOURCELIST,
+        ) -> NTSTATUS
+    ),
     /// Slot 4: `GetDeviceProperty(this, DeviceProperty, BufferLength, PropertyBuffer,
     /// ResultLength)`.
-    pub GetDeviceProperty: unsafe extern "system" fn(
-        this: *mut IPort,
-        DeviceProperty: DEVICE_REGISTRY_PROPERTY,
-        BufferLength: ULONG,
-        PropertyBuffer: PVOID,
-        ResultLength: *mut ULONG,
-    ) -> NTSTATUS,
+    pub GetDeviceProperty: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPort,
+            DeviceProperty: DEVICE_REGISTRY_PROPERTY,
+            BufferLength: ULONG,
+            PropertyBuffer: PVOID,
+            ResultLength: *mut ULONG,
+        ) -> NTSTATUS
+    ),
     /// Slot 5: `NewRegistryKey(this, OutRegistryKey, OuterUnknown, RegistryKeyType,
     /// DesiredAccess, ObjectAttributes, CreateOptions, Disposition)`.
-    pub NewRegistryKey: unsafe extern "system" fn(
-        this: *mut IPort,
-        OutRegistryKey: *mut PREGISTRYKEY,
-        OuterUnknown: PUNKNOWN,
-        RegistryKeyType: ULONG,
-        DesiredAccess: ACCESS_MASK,
-        ObjectAttributes: POBJECT_ATTRIBUTES,
-        CreateOptions: ULONG,
-        Disposition: *mut ULONG,
-    ) -> NTSTATUS,
+    pub NewRegistryKey: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPort,
+            OutRegistryKey: *mut PREGISTRYKEY,
+            OuterUnknown: PUNKNOWN,
+            RegistryKeyType: ULONG,
+            DesiredAccess: ACCESS_MASK,
+            ObjectAttributes: POBJECT_ATTRIBUTES,
+            CreateOptions: ULONG,
+            Disposition: *mut ULONG,
+        ) -> NTSTATUS
+    ),
 }
 
 /// `IPortWaveRT`: the WaveRT port driver (adds nothing to [`IPort`]).
@@ -486,48 +492,53 @@ pub struct IPortWaveRTStreamVtbl {
     pub base__: IUnknownVtbl,
     /// Slot 3: `AllocatePagesForMdl(this, HighAddress, TotalBytes)`: pages below `HighAddress`,
     /// not necessarily contiguous; null on failure.
-    pub AllocatePagesForMdl: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        HighAddress: PHYSICAL_ADDRESS,
-        TotalBytes: usize,
-    ) -> PMDL,
+    pub AllocatePagesForMdl: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortWaveRTStream,
+            HighAddress: PHYSICAL_ADDRESS,
+            TotalBytes: usize,
+        ) -> PMDL
+    ),
     /// Slot 4: `AllocateContiguousPagesForMdl(this, LowAddress, HighAddress, TotalBytes)`.
-    pub AllocateContiguousPagesForMdl: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        LowAddress: PHYSICAL_ADDRESS,
-        HighAddress: PHYSICAL_ADDRESS,
-        TotalBytes: usize,
-    ) -> PMDL,
+    pub AllocateContiguousPagesForMdl: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortWaveRTStream,
+            LowAddress: PHYSICAL_ADDRESS,
+            HighAddress: PHYSICAL_ADDRESS,
+            TotalBytes: usize,
+        ) -> PMDL
+    ),
     /// Slot 5: `MapAllocatedPages(this, MemoryDescriptorList, CacheType)`: the kernel-mode
     /// address, or null.
-    pub MapAllocatedPages: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        MemoryDescriptorList: PMDL,
-        CacheType: MEMORY_CACHING_TYPE,
-    ) -> PVOID,
+    pub MapAllocatedPages: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortWaveRTStream,
+            MemoryDescriptorList: PMDL,
+            CacheType: MEMORY_CACHING_TYPE,
+        ) -> PVOID
+    ),
     /// Slot 6: `UnmapAllocatedPages(this, BaseAddress, MemoryDescriptorList)`.
-    pub UnmapAllocatedPages: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        BaseAddress: PVOID,
-        MemoryDescriptorList: PMDL,
+    pub UnmapAllocatedPages: crate::kernel_abi!(
+        unsafe fn(this: *mut IPortWaveRTStream, BaseAddress: PVOID, MemoryDescriptorList: PMDL)
     ),
     /// Slot 7: `FreePagesFromMdl(this, MemoryDescriptorList)`: frees the pages and the MDL.
     pub FreePagesFromMdl:
-        unsafe extern "system" fn(this: *mut IPortWaveRTStream, MemoryDescriptorList: PMDL),
+        crate::kernel_abi!(unsafe fn(this: *mut IPortWaveRTStream, MemoryDescriptorList: PMDL)),
     /// Slot 8: `GetPhysicalPagesCount(this, MemoryDescriptorList)`.
-    pub GetPhysicalPagesCount: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        MemoryDescriptorList: PMDL,
-    ) -> ULONG,
+    pub GetPhysicalPagesCount: crate::kernel_abi!(
+        unsafe fn(this: *mut IPortWaveRTStream, MemoryDescriptorList: PMDL) -> ULONG
+    ),
     /// Slot 9: `GetPhysicalPageAddress(this, MemoryDescriptorList, Index)` as the C++ ABI
     /// calls it: the result is written through `Result` (passed right after `this`), and that
     /// pointer is returned. See the module docs.
-    pub GetPhysicalPageAddress: unsafe extern "system" fn(
-        this: *mut IPortWaveRTStream,
-        Result: *mut PHYSICAL_ADDRESS,
-        MemoryDescriptorList: PMDL,
-        Index: ULONG,
-    ) -> *mut PHYSICAL_ADDRESS,
+    pub GetPhysicalPageAddress: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortWaveRTStream,
+            Result: *mut PHYSICAL_ADDRESS,
+            MemoryDescriptorList: PMDL,
+            Index: ULONG,
+        ) -> *mut PHYSICAL_ADDRESS
+    ),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,21 +563,22 @@ pub struct IMiniportVtbl {
     pub base__: IUnknownVtbl,
     /// Slot 3: `GetDescription(this, out Description)`: a pointer to the miniport's filter
     /// descriptor, which must stay valid while the miniport lives.
-    pub GetDescription: unsafe extern "system" fn(
-        this: *mut IMiniport,
-        Description: *mut PPCFILTER_DESCRIPTOR,
-    ) -> NTSTATUS,
+    pub GetDescription: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniport, Description: *mut PPCFILTER_DESCRIPTOR) -> NTSTATUS
+    ),
     /// Slot 4: `DataRangeIntersection(this, PinId, DataRange, MatchingDataRange,
     /// OutputBufferLength, ResultantFormat, ResultantFormatLength)`.
-    pub DataRangeIntersection: unsafe extern "system" fn(
-        this: *mut IMiniport,
-        PinId: ULONG,
-        DataRange: PKSDATARANGE,
-        MatchingDataRange: PKSDATARANGE,
-        OutputBufferLength: ULONG,
-        ResultantFormat: PVOID,
-        ResultantFormatLength: *mut ULONG,
-    ) -> NTSTATUS,
+    pub DataRangeIntersection: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniport,
+            PinId: ULONG,
+            DataRange: PKSDATARANGE,
+            MatchingDataRange: PKSDATARANGE,
+            OutputBufferLength: ULONG,
+            ResultantFormat: PVOID,
+            ResultantFormatLength: *mut ULONG,
+        ) -> NTSTATUS
+    ),
 }
 
 /// `IMiniportTopology`: a Topology miniport.
@@ -586,12 +598,14 @@ pub struct IMiniportTopologyVtbl {
     /// Slots 0-4.
     pub base__: IMiniportVtbl,
     /// Slot 5: `Init(this, UnknownAdapter, ResourceList, Port)`.
-    pub Init: unsafe extern "system" fn(
-        this: *mut IMiniportTopology,
-        UnknownAdapter: PUNKNOWN,
-        ResourceList: PRESOURCELIST,
-        Port: PPORTTOPOLOGY,
-    ) -> NTSTATUS,
+    pub Init: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportTopology,
+            UnknownAdapter: PUNKNOWN,
+            ResourceList: PRESOURCELIST,
+            Port: PPORTTOPOLOGY,
+        ) -> NTSTATUS
+    ),
 }
 
 /// `IMiniportWaveRT`: a WaveRT miniport.
@@ -611,26 +625,29 @@ pub struct IMiniportWaveRTVtbl {
     /// Slots 0-4.
     pub base__: IMiniportVtbl,
     /// Slot 5: `Init(this, UnknownAdapter, ResourceList, Port)`.
-    pub Init: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRT,
-        UnknownAdapter: PUNKNOWN,
-        ResourceList: PRESOURCELIST,
-        Port: PPORTWAVERT,
-    ) -> NTSTATUS,
+    pub Init: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRT,
+            UnknownAdapter: PUNKNOWN,
+            ResourceList: PRESOURCELIST,
+            Port: PPORTWAVERT,
+        ) -> NTSTATUS
+    ),
     /// Slot 6: `NewStream(this, out Stream, PortStream, Pin, Capture, DataFormat)`.
-    pub NewStream: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRT,
-        Stream: *mut PMINIPORTWAVERTSTREAM,
-        PortStream: PPORTWAVERTSTREAM,
-        Pin: ULONG,
-        Capture: BOOLEAN,
-        DataFormat: PKSDATAFORMAT,
-    ) -> NTSTATUS,
+    pub NewStream: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRT,
+            Stream: *mut PMINIPORTWAVERTSTREAM,
+            PortStream: PPORTWAVERTSTREAM,
+            Pin: ULONG,
+            Capture: BOOLEAN,
+            DataFormat: PKSDATAFORMAT,
+        ) -> NTSTATUS
+    ),
     /// Slot 7: `GetDeviceDescription(this, DeviceDescription)`.
-    pub GetDeviceDescription: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRT,
-        DeviceDescription: PDEVICE_DESCRIPTION,
-    ) -> NTSTATUS,
+    pub GetDeviceDescription: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRT, DeviceDescription: PDEVICE_DESCRIPTION) -> NTSTATUS
+    ),
 }
 
 /// `IMiniportWaveRTStream`: one stream of a WaveRT miniport.
@@ -650,49 +667,44 @@ pub struct IMiniportWaveRTStreamVtbl {
     /// Slots 0-2.
     pub base__: IUnknownVtbl,
     /// Slot 3: `SetFormat(this, DataFormat)`.
-    pub SetFormat: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        DataFormat: PKSDATAFORMAT,
-    ) -> NTSTATUS,
+    pub SetFormat: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, DataFormat: PKSDATAFORMAT) -> NTSTATUS
+    ),
     /// Slot 4: `SetState(this, State)`.
     pub SetState:
-        unsafe extern "system" fn(this: *mut IMiniportWaveRTStream, State: KSSTATE) -> NTSTATUS,
+        crate::kernel_abi!(unsafe fn(this: *mut IMiniportWaveRTStream, State: KSSTATE) -> NTSTATUS),
     /// Slot 5: `GetPosition(this, Position)`: fills both offsets.
-    pub GetPosition: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        Position: PKSAUDIO_POSITION,
-    ) -> NTSTATUS,
+    pub GetPosition: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, Position: PKSAUDIO_POSITION) -> NTSTATUS
+    ),
     /// Slot 6: `AllocateAudioBuffer(this, RequestedSize, out AudioBufferMdl, out ActualSize,
     /// out OffsetFromFirstPage, out CacheType)`.
-    pub AllocateAudioBuffer: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        RequestedSize: ULONG,
-        AudioBufferMdl: *mut PMDL,
-        ActualSize: *mut ULONG,
-        OffsetFromFirstPage: *mut ULONG,
-        CacheType: *mut MEMORY_CACHING_TYPE,
-    ) -> NTSTATUS,
+    pub AllocateAudioBuffer: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTStream,
+            RequestedSize: ULONG,
+            AudioBufferMdl: *mut PMDL,
+            ActualSize: *mut ULONG,
+            OffsetFromFirstPage: *mut ULONG,
+            CacheType: *mut MEMORY_CACHING_TYPE,
+        ) -> NTSTATUS
+    ),
     /// Slot 7: `FreeAudioBuffer(this, AudioBufferMdl, BufferSize)`.
-    pub FreeAudioBuffer: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        AudioBufferMdl: PMDL,
-        BufferSize: ULONG,
+    pub FreeAudioBuffer: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, AudioBufferMdl: PMDL, BufferSize: ULONG)
     ),
     /// Slot 8: `GetHWLatency(this, hwLatency)`: fills all three fields.
-    pub GetHWLatency: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        hwLatency: PKSRTAUDIO_HWLATENCY,
+    pub GetHWLatency: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, hwLatency: PKSRTAUDIO_HWLATENCY)
     ),
     /// Slot 9: `GetPositionRegister(this, Register)`.
-    pub GetPositionRegister: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        Register: PKSRTAUDIO_HWREGISTER,
-    ) -> NTSTATUS,
+    pub GetPositionRegister: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, Register: PKSRTAUDIO_HWREGISTER) -> NTSTATUS
+    ),
     /// Slot 10: `GetClockRegister(this, Register)`.
-    pub GetClockRegister: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStream,
-        Register: PKSRTAUDIO_HWREGISTER,
-    ) -> NTSTATUS,
+    pub GetClockRegister: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTStream, Register: PKSRTAUDIO_HWREGISTER) -> NTSTATUS
+    ),
 }
 
 /// `IMiniportWaveRTStreamNotification`: a WaveRT stream that signals buffer notifications
@@ -714,31 +726,39 @@ pub struct IMiniportWaveRTStreamNotificationVtbl {
     pub base__: IMiniportWaveRTStreamVtbl,
     /// Slot 11: `AllocateBufferWithNotification(this, NotificationCount, RequestedSize,
     /// out AudioBufferMdl, out ActualSize, out OffsetFromFirstPage, out CacheType)`.
-    pub AllocateBufferWithNotification: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStreamNotification,
-        NotificationCount: ULONG,
-        RequestedSize: ULONG,
-        AudioBufferMdl: *mut PMDL,
-        ActualSize: *mut ULONG,
-        OffsetFromFirstPage: *mut ULONG,
-        CacheType: *mut MEMORY_CACHING_TYPE,
-    ) -> NTSTATUS,
+    pub AllocateBufferWithNotification: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTStreamNotification,
+            NotificationCount: ULONG,
+            RequestedSize: ULONG,
+            AudioBufferMdl: *mut PMDL,
+            ActualSize: *mut ULONG,
+            OffsetFromFirstPage: *mut ULONG,
+            CacheType: *mut MEMORY_CACHING_TYPE,
+        ) -> NTSTATUS
+    ),
     /// Slot 12: `FreeBufferWithNotification(this, AudioBufferMdl, BufferSize)`.
-    pub FreeBufferWithNotification: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStreamNotification,
-        AudioBufferMdl: PMDL,
-        BufferSize: ULONG,
+    pub FreeBufferWithNotification: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTStreamNotification,
+            AudioBufferMdl: PMDL,
+            BufferSize: ULONG,
+        )
     ),
     /// Slot 13: `RegisterNotificationEvent(this, NotificationEvent)`.
-    pub RegisterNotificationEvent: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStreamNotification,
-        NotificationEvent: PKEVENT,
-    ) -> NTSTATUS,
+    pub RegisterNotificationEvent: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTStreamNotification,
+            NotificationEvent: PKEVENT,
+        ) -> NTSTATUS
+    ),
     /// Slot 14: `UnregisterNotificationEvent(this, NotificationEvent)`.
-    pub UnregisterNotificationEvent: unsafe extern "system" fn(
-        this: *mut IMiniportWaveRTStreamNotification,
-        NotificationEvent: PKEVENT,
-    ) -> NTSTATUS,
+    pub UnregisterNotificationEvent: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTStreamNotification,
+            NotificationEvent: PKEVENT,
+        ) -> NTSTATUS
+    ),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -747,11 +767,9 @@ pub struct IMiniportWaveRTStreamNotificationVtbl {
 
 /// `PCPFNSTARTDEVICE`: the adapter's `StartDevice` callback for `PcAddAdapterDevice`.
 pub type PCPFNSTARTDEVICE = Option<
-    unsafe extern "system" fn(
-        DeviceObject: PDEVICE_OBJECT,
-        Irp: PIRP,
-        ResourceList: PRESOURCELIST,
-    ) -> NTSTATUS,
+    crate::kernel_abi!(
+        unsafe fn(DeviceObject: PDEVICE_OBJECT, Irp: PIRP, ResourceList: PRESOURCELIST) -> NTSTATUS
+    ),
 >;
 
 /// `PORT_CLASS_DEVICE_EXTENSION_SIZE`: the device-extension bytes PortCls reserves for itself
@@ -782,78 +800,81 @@ pub struct IAdapterPowerManagementVtbl {
     pub base__: IUnknownVtbl,
     /// Slot 3: `PowerChangeState(this, NewState)`: the device is entering `NewState`.
     pub PowerChangeState:
-        unsafe extern "system" fn(this: *mut IAdapterPowerManagement, NewState: POWER_STATE),
+        crate::kernel_abi!(unsafe fn(this: *mut IAdapterPowerManagement, NewState: POWER_STATE)),
     /// Slot 4: `QueryPowerChangeState(this, NewStateQuery)`.
-    pub QueryPowerChangeState: unsafe extern "system" fn(
-        this: *mut IAdapterPowerManagement,
-        NewStateQuery: POWER_STATE,
-    ) -> NTSTATUS,
+    pub QueryPowerChangeState: crate::kernel_abi!(
+        unsafe fn(this: *mut IAdapterPowerManagement, NewStateQuery: POWER_STATE) -> NTSTATUS
+    ),
     /// Slot 5: `QueryDeviceCapabilities(this, PowerDeviceCaps)`.
-    pub QueryDeviceCapabilities: unsafe extern "system" fn(
-        this: *mut IAdapterPowerManagement,
-        PowerDeviceCaps: PDEVICE_CAPABILITIES,
-    ) -> NTSTATUS,
+    pub QueryDeviceCapabilities: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IAdapterPowerManagement,
+            PowerDeviceCaps: PDEVICE_CAPABILITIES,
+        ) -> NTSTATUS
+    ),
 }
 
 // The portcls.sys adapter exports. With `link` they are raw-dylib imports.
-#[cfg_attr(
-    feature = "link",
-    link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
-)]
-unsafe extern "system" {
-    /// `PcInitializeAdapterDriver`: called from `DriverEntry`; installs PortCls's dispatch
-    /// routines and `AddDevice`. IRQL: `PASSIVE_LEVEL`.
-    pub fn PcInitializeAdapterDriver(
-        DriverObject: PDRIVER_OBJECT,
-        RegistryPathName: PUNICODE_STRING,
-        AddDevice: PDRIVER_ADD_DEVICE,
-    ) -> NTSTATUS;
+crate::kernel_abi! {
+    #[cfg_attr(
+        feature = "link",
+        link(name = "portcls.sys", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    unsafe extern {
+        /// `PcInitializeAdapterDriver`: called from `DriverEntry`; installs PortCls's dispatch
+        /// routines and `AddDevice`. IRQL: `PASSIVE_LEVEL`.
+        pub fn PcInitializeAdapterDriver(
+            DriverObject: PDRIVER_OBJECT,
+            RegistryPathName: PUNICODE_STRING,
+            AddDevice: PDRIVER_ADD_DEVICE,
+        ) -> NTSTATUS;
 
-    /// `PcAddAdapterDevice`: called from `AddDevice`; creates the FDO with room for
-    /// `MaxObjects` subdevices and `DeviceExtensionSize` bytes of extension (0, or at least
-    /// [`PORT_CLASS_DEVICE_EXTENSION_SIZE`]). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcAddAdapterDevice(
-        DriverObject: PDRIVER_OBJECT,
-        PhysicalDeviceObject: PDEVICE_OBJECT,
-        StartDevice: PCPFNSTARTDEVICE,
-        MaxObjects: ULONG,
-        DeviceExtensionSize: ULONG,
-    ) -> NTSTATUS;
+        /// `PcAddAdapterDevice`: called from `AddDevice`; creates the FDO with room for
+        /// `MaxObjects` subdevices and `DeviceExtensionSize` bytes of extension (0, or at least
+        /// [`PORT_CLASS_DEVICE_EXTENSION_SIZE`]). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcAddAdapterDevice(
+            DriverObject: PDRIVER_OBJECT,
+            PhysicalDeviceObject: PDEVICE_OBJECT,
+            StartDevice: PCPFNSTARTDEVICE,
+            MaxObjects: ULONG,
+            DeviceExtensionSize: ULONG,
+        ) -> NTSTATUS;
 
-    /// `PcNewPort`: creates a port driver object of class `ClassId` (`CLSID_PortWaveRT`,
-    /// `CLSID_PortTopology`). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcNewPort(OutPort: *mut PPORT, ClassId: *const GUID) -> NTSTATUS;
+        /// `PcNewPort`: creates a port driver object of class `ClassId` (`CLSID_PortWaveRT`,
+        /// `CLSID_PortTopology`). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcNewPort(OutPort: *mut PPORT, ClassId: *const GUID) -> NTSTATUS;
 
-    /// `PcRegisterSubdevice`: registers a port as the subdevice `Name` (a NUL-terminated
-    /// UTF-16 string that must stay valid for the device object's lifetime and equal the INF
-    /// reference string). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcRegisterSubdevice(
-        DeviceObject: PDEVICE_OBJECT,
-        Name: *const u16,
-        Unknown: PUNKNOWN,
-    ) -> NTSTATUS;
+        /// `PcRegisterSubdevice`: registers a port as the subdevice `Name` (a NUL-terminated
+        /// UTF-16 string that must stay valid for the device object's lifetime and equal the INF
+        /// reference string). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcRegisterSubdevice(
+            DeviceObject: PDEVICE_OBJECT,
+            Name: *const u16,
+            Unknown: PUNKNOWN,
+        ) -> NTSTATUS;
 
-    /// `PcRegisterPhysicalConnection`: records that pin `FromPin` of one subdevice is wired to
-    /// pin `ToPin` of another (both given by their port's `IUnknown`). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcRegisterPhysicalConnection(
-        DeviceObject: PDEVICE_OBJECT,
-        FromUnknown: PUNKNOWN,
-        FromPin: ULONG,
-        ToUnknown: PUNKNOWN,
-        ToPin: ULONG,
-    ) -> NTSTATUS;
+        /// `PcRegisterPhysicalConnection`: records that pin `FromPin` of one subdevice is wired to
+        /// pin `ToPin` of another (both given by their port's `IUnknown`). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcRegisterPhysicalConnection(
+            DeviceObject: PDEVICE_OBJECT,
+            FromUnknown: PUNKNOWN,
+            FromPin: ULONG,
+            ToUnknown: PUNKNOWN,
+            ToPin: ULONG,
+        ) -> NTSTATUS;
 
-    /// `PcDispatchIrp`: PortCls's IRP dispatcher, which an adapter that hooks a major function
-    /// calls to pass the IRP on. IRQL: as the IRP's.
-    pub fn PcDispatchIrp(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS;
+        /// `PcDispatchIrp`: PortCls's IRP dispatcher, which an adapter that hooks a major function
+        /// calls to pass the IRP on. IRQL: as the IRP's.
+        pub fn PcDispatchIrp(DeviceObject: PDEVICE_OBJECT, Irp: PIRP) -> NTSTATUS;
 
-    /// `PcRegisterAdapterPowerManagement`: PortCls queries `Unknown` for
-    /// [`IAdapterPowerManagement`], keeps it, and calls it on power changes of the device
-    /// (`DeviceObject`). IRQL: `PASSIVE_LEVEL`.
-    pub fn PcRegisterAdapterPowerManagement(
-        Unknown: PUNKNOWN,
-        DeviceObject: PDEVICE_OBJECT,
-    ) -> NTSTATUS;
+        /// `PcRegisterAdapterPowerManagement`: PortCls queries `Unknown` for
+        /// [`IAdapterPowerManagement`], keeps it, and calls it on power changes of the device
+        /// (`DeviceObject`). IRQL: `PASSIVE_LEVEL`.
+        pub fn PcRegisterAdapterPowerManagement(
+            Unknown: PUNKNOWN,
+            DeviceObject: PDEVICE_OBJECT,
+        ) -> NTSTATUS;
+    }
 }
 
 #[cfg(target_pointer_width = "64")]

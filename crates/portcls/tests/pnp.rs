@@ -18,27 +18,33 @@ use portcls_sys::{IUnknown, NTSTATUS, PDEVICE_OBJECT, STATUS_SUCCESS};
 /// The FDO the last `StartDevice` saw.
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "system" fn start(fdo: PDEVICE_OBJECT, _irp: PIRP, _res: PRESOURCELIST) -> NTSTATUS {
-    STARTED.store(fdo.addr(), Ordering::SeqCst);
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
-    // SAFETY: forwarded as the model passed them.
-    unsafe {
-        PcAddAdapterDevice(
-            driver,
-            pdo,
-            Some(start),
-            1,
-            PORT_CLASS_DEVICE_EXTENSION_SIZE,
-        )
+portcls_sys::kernel_abi! {
+    unsafe fn start(fdo: PDEVICE_OBJECT, _irp: PIRP, _res: PRESOURCELIST) -> NTSTATUS {
+        STARTED.store(fdo.addr(), Ordering::SeqCst);
+        STATUS_SUCCESS
     }
 }
 
-unsafe extern "system" fn entry(driver: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
-    // SAFETY: forwarded as the model passed them.
-    unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) }
+portcls_sys::kernel_abi! {
+    unsafe fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
+        // SAFETY: forwarded as the model passed them.
+        unsafe {
+            PcAddAdapterDevice(
+                driver,
+                pdo,
+                Some(start),
+                1,
+                PORT_CLASS_DEVICE_EXTENSION_SIZE,
+            )
+        }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn entry(driver: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
+        // SAFETY: forwarded as the model passed them.
+        unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) }
+    }
 }
 
 /// A started device with one thread registered on its PDO through interface v2.

@@ -193,6 +193,9 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
     ("ntoskrnl.exe", "memcmp", 2600),
     ("ntoskrnl.exe", "IoDisconnectInterruptEx", 6000),
     ("ntoskrnl.exe", "ExAllocatePool2", 19041),
+    // arm64 only (x64 reads CR8 inline), and only from debug builds of the library; 16299 is
+    // the first arm64 Windows 10.
+    ("hal.dll", "KeGetCurrentIrql", 16299),
     ("portcls.sys", "PcInitializeAdapterDriver", 2600),
     ("portcls.sys", "PcAddAdapterDevice", 2600),
     ("portcls.sys", "PcNewPort", 2600),

@@ -121,61 +121,65 @@ unsafe fn target<'a>(request: &PCPROPERTY_REQUEST) -> Option<(&'a TopologyMinipo
     Some((miniport, set, item.Id))
 }
 
-/// The handler of the volume and mute nodes' properties (`KSPROPSETID_Audio` `VOLUMELEVEL` and
-/// `MUTE`).
-///
-/// # Safety
-/// PortCls's contract for a property handler: `request` points to a valid `PCPROPERTY_REQUEST`
-/// for a node of a live topology miniport of this driver, for the duration of the call.
-pub unsafe extern "system" fn node_property(request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
-    // SAFETY: caller's contract: valid and exclusively ours for the call.
-    let Some(request) = (unsafe { request.as_mut() }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: caller's contract: a request for a live topology miniport of ours.
-    let Some((miniport, set, id)) = (unsafe { target(request) }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: caller's contract: PortCls's buffers, valid for the call.
-    let (instance, value) = unsafe { buffers(request) };
-    let control = control_at(miniport.subdevice(), request.Node);
-    let answer = node_request(
-        miniport.controls(),
-        &set,
-        id,
-        request.Verb,
-        control,
-        instance,
-        value,
-    );
-    finish(request, answer)
+portcls_sys::kernel_abi! {
+    /// The handler of the volume and mute nodes' properties (`KSPROPSETID_Audio` `VOLUMELEVEL` and
+    /// `MUTE`).
+    ///
+    /// # Safety
+    /// PortCls's contract for a property handler: `request` points to a valid `PCPROPERTY_REQUEST`
+    /// for a node of a live topology miniport of this driver, for the duration of the call.
+    pub unsafe fn node_property(request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
+        // SAFETY: caller's contract: valid and exclusively ours for the call.
+        let Some(request) = (unsafe { request.as_mut() }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: caller's contract: a request for a live topology miniport of ours.
+        let Some((miniport, set, id)) = (unsafe { target(request) }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: caller's contract: PortCls's buffers, valid for the call.
+        let (instance, value) = unsafe { buffers(request) };
+        let control = control_at(miniport.subdevice(), request.Node);
+        let answer = node_request(
+            miniport.controls(),
+            &set,
+            id,
+            request.Verb,
+            control,
+            instance,
+            value,
+        );
+        finish(request, answer)
+    }
 }
 
-/// The handler of the topology filters' pin properties (`KSPROPSETID_Jack` `DESCRIPTION` and
-/// `DESCRIPTION2`), answered for the external pin only.
-///
-/// # Safety
-/// PortCls's contract for a property handler: `request` points to a valid `PCPROPERTY_REQUEST`
-/// for a live topology miniport of this driver, for the duration of the call.
-pub unsafe extern "system" fn pin_property(request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
-    // SAFETY: caller's contract: valid and exclusively ours for the call.
-    let Some(request) = (unsafe { request.as_mut() }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: caller's contract: a request for a live topology miniport of ours.
-    let Some((miniport, set, id)) = (unsafe { target(request) }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: caller's contract: PortCls's buffers, valid for the call.
-    let (instance, value) = unsafe { buffers(request) };
-    let subdevice = miniport.subdevice();
-    let answer = pin_request(
-        &set,
-        id,
-        request.Verb,
-        instance,
-        |pin| jack_of(subdevice, pin),
-        value,
-    );
-    finish(request, answer)
+portcls_sys::kernel_abi! {
+    /// The handler of the topology filters' pin properties (`KSPROPSETID_Jack` `DESCRIPTION` and
+    /// `DESCRIPTION2`), answered for the external pin only.
+    ///
+    /// # Safety
+    /// PortCls's contract for a property handler: `request` points to a valid `PCPROPERTY_REQUEST`
+    /// for a live topology miniport of this driver, for the duration of the call.
+    pub unsafe fn pin_property(request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
+        // SAFETY: caller's contract: valid and exclusively ours for the call.
+        let Some(request) = (unsafe { request.as_mut() }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: caller's contract: a request for a live topology miniport of ours.
+        let Some((miniport, set, id)) = (unsafe { target(request) }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: caller's contract: PortCls's buffers, valid for the call.
+        let (instance, value) = unsafe { buffers(request) };
+        let subdevice = miniport.subdevice();
+        let answer = pin_request(
+            &set,
+            id,
+            request.Verb,
+            instance,
+            |pin| jack_of(subdevice, pin),
+            value,
+        );
+        finish(request, answer)
+    }
 }

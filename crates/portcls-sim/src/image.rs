@@ -1,0 +1,1 @@
+//! Loading a driver image (the shipped `.sys`) into the model, as the kernel loader does.
