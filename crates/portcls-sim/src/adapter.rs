@@ -2,6 +2,7 @@
 //! miniports, subdevices and physical connections, as PortCls drives them.
 
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use portcls_sys::km::{DRIVER_OBJECT, PDRIVER_ADD_DEVICE, PDRIVER_OBJECT, PIRP, UNICODE_STRING};
 use portcls_sys::ks::KSPIN_COMMUNICATION_NONE;
@@ -17,6 +18,7 @@ use portcls_sys::{
     ULONG,
 };
 
+use crate::image::{Image, ImageError};
 use crate::world::{Bound, RefChange, World};
 use crate::{Ddi, Sim, current_irql, with_world};
 
@@ -732,6 +734,38 @@ impl Sim {
         unsafe { entry(driver, &raw mut path) }
     }
 
+    /// Loads a driver image (the `.sys` as shipped, signed or not) as the kernel loader does and
+    /// calls its `DriverEntry` ([`Sim::load_driver`]): maps it, applies its base relocations,
+    /// binds each import to the routine this machine's [`OsProfile`](crate::OsProfile)
+    /// exports under that module and name ([`crate::exports`]), protects its sections, and enters
+    /// it with the Windows calling convention of the host architecture. The image stays mapped
+    /// until [`Sim::unload_driver`] (or the machine goes). Returns what `DriverEntry` returned.
+    ///
+    /// # Errors
+    /// The [`ImageError`] that kept the image from loading (nothing stays mapped then, and
+    /// `DriverEntry` is not called): a malformed file, another machine, an unsupported
+    /// relocation, a writable and executable section, or an import the model does not export.
+    pub fn load_image(&self, bytes: &[u8]) -> Result<NTSTATUS, ImageError> {
+        let profile = self.profile();
+        let image = Image::load(bytes, &mut |module, name| {
+            crate::exports::resolve(profile, module, name)
+        })?;
+        let entry = image.entry();
+        let image = Arc::new(image);
+        self.world.lock().image = Some(Arc::clone(&image));
+        // SAFETY: `entry` is the entry point of an image for this machine, mapped, relocated,
+        // bound and executable, and kept mapped while the machine holds it; a driver's entry
+        // point is `DriverEntry` with the kernel convention of this architecture.
+        let entry: DriverEntry = unsafe { std::mem::transmute::<usize, DriverEntry>(entry) };
+        Ok(self.load_driver(entry))
+    }
+
+    /// The driver image loaded with [`Sim::load_image`], while it is mapped.
+    #[must_use]
+    pub fn image(&self) -> Option<Arc<Image>> {
+        self.world.lock().image.clone()
+    }
+
     /// Unloads the driver as the I/O manager does once its last device is gone: calls the
     /// driver object's `DriverUnload` at `PASSIVE_LEVEL` (PortCls's, or the driver's own, which
     /// must call PortCls's). [`Sim::leftovers`] then lists what the driver left behind: pool,
@@ -768,6 +802,17 @@ impl Sim {
         state.driver_unloaded = true;
         if !state.portcls_unload_ran {
             state.violate(crate::Violation::PortClsUnloadSkipped);
+        }
+        // The I/O manager unmaps the image after DriverUnload. A leftover the machine reports
+        // (a system thread still running in it, a COM object of the driver still alive) keeps
+        // it mapped here, so that the leak is reported instead of faulting the host.
+        let running = state
+            .threads
+            .values()
+            .any(|t| t.system.is_some() && !t.exited);
+        let alive = state.driver_objects.values().any(|o| o.alive);
+        if !running && !alive {
+            state.image = None;
         }
         Ok(())
     }

@@ -25,6 +25,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod exports;
 pub mod image;
 pub mod ks_rules;
 mod pnp;

@@ -192,6 +192,8 @@ pub(crate) struct State {
     pub(crate) driver_unloaded: bool,
     /// Whether PortCls's own `DriverUnload` ran.
     pub(crate) portcls_unload_ran: bool,
+    /// The driver image [`crate::Sim::load_image`] mapped, until it is unloaded.
+    pub(crate) image: Option<std::sync::Arc<crate::image::Image>>,
     /// Small allocations that give simulated objects unique addresses.
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
@@ -231,6 +233,7 @@ impl State {
             driver_objects: BTreeMap::new(),
             driver_unloaded: false,
             portcls_unload_ran: false,
+            image: None,
             streams: crate::stream::Streams::default(),
             trace: Vec::new(),
             violations: Vec::new(),

@@ -11,7 +11,6 @@ mod common;
 use common::{format_bytes, loadable_profiles};
 use portcls_sim::{Ddi, Device, Sim, Stream};
 use portcls_sys::{NT_SUCCESS, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
-use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
 
@@ -43,7 +42,7 @@ fn open_and_run(sim: &Sim, device: &Device, capture: bool) -> Result<Stream, NTS
 /// The whole life; returns the first failure's status (`STATUS_SUCCESS` if none) after
 /// undoing everything as the system would (streams closed, device removed, driver unloaded).
 fn lifecycle(sim: &Sim) -> NTSTATUS {
-    let status = sim.load_driver(DriverEntry);
+    let status = common::load(sim);
     if !NT_SUCCESS(status) {
         // A driver whose DriverEntry failed is unloaded without its unload routine.
         return status;
@@ -86,8 +85,6 @@ fn device_life(sim: &Sim, device: &Device) -> NTSTATUS {
     first
 }
 
-#[test]
-#[cfg_attr(miri, ignore = "156 lifecycles: natively only")]
 fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
     let mut covered = 0;
     let mut per_profile = Vec::new();
@@ -137,3 +134,8 @@ fn every_fallible_call_of_the_lifecycle_can_fail_cleanly() {
         per_profile.join(", ")
     );
 }
+
+both_drivers!(
+    #[cfg_attr(miri, ignore = "156 lifecycles: natively only")]
+    every_fallible_call_of_the_lifecycle_can_fail_cleanly,
+);

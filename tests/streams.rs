@@ -57,11 +57,6 @@ fn zero_crossings(bytes: &[u8]) -> usize {
         .count()
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn both_streams_run_at_the_format_rate_under_every_profile() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -140,11 +135,6 @@ fn both_streams_run_at_the_format_rate_under_every_profile() {
     }
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn pause_keeps_the_position_and_stop_resets_it() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -168,11 +158,6 @@ fn pause_keeps_the_position_and_stop_resets_it() {
     sim.assert_clean();
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn every_format_streams_at_its_rate() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -217,7 +202,6 @@ fn every_format_streams_at_its_rate() {
     sim.assert_clean();
 }
 
-#[test]
 fn wrong_requests_are_refused_and_change_nothing() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -272,11 +256,6 @@ fn wrong_requests_are_refused_and_change_nothing() {
     sim.assert_clean();
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn closing_a_running_stream_stops_and_unregisters_its_engine() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -308,11 +287,6 @@ fn running_pair(sim: &Sim) -> (Device, Stream, Stream) {
     (device, render, capture)
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn stop_and_surprise_removal_take_the_engines_down_first() {
     for profile in loadable_profiles() {
         for surprise in [false, true] {
@@ -343,11 +317,6 @@ fn stop_and_surprise_removal_take_the_engines_down_first() {
     }
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn removal_with_streams_running_unregisters_before_portcls_sees_it() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -362,11 +331,6 @@ fn removal_with_streams_running_unregisters_before_portcls_sees_it() {
     }
 }
 
-#[test]
-#[cfg_attr(
-    miri,
-    ignore = "seconds of virtual streaming: natively only; see a_short_run"
-)]
 fn leaving_d0_halts_the_engines_and_d0_brings_them_back() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -395,7 +359,6 @@ fn leaving_d0_halts_the_engines_and_d0_brings_them_back() {
 
 /// What Miri runs (the longer runs above are too slow there): 20 ms of both streams under each
 /// profile, a trip to D3 and back, and a close from RUN, with every check of the long runs.
-#[test]
 fn a_short_run_under_every_profile() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -428,3 +391,43 @@ fn a_short_run_under_every_profile() {
         sim.assert_clean();
     }
 }
+
+both_drivers!(
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    both_streams_run_at_the_format_rate_under_every_profile,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    pause_keeps_the_position_and_stop_resets_it,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    every_format_streams_at_its_rate,
+    wrong_requests_are_refused_and_change_nothing,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    closing_a_running_stream_stops_and_unregisters_its_engine,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    stop_and_surprise_removal_take_the_engines_down_first,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    removal_with_streams_running_unregisters_before_portcls_sees_it,
+    #[cfg_attr(
+        miri,
+        ignore = "seconds of virtual streaming: natively only; see a_short_run"
+    )]
+    leaving_d0_halts_the_engines_and_d0_brings_them_back,
+    a_short_run_under_every_profile,
+);

@@ -39,8 +39,6 @@ impl Shared {
     }
 }
 
-#[test]
-#[cfg_attr(miri, ignore = "hundreds of thousands of racing calls: natively only")]
 fn positions_state_changes_and_the_engine_race_safely() {
     let done = std::sync::Arc::new(AtomicBool::new(false));
     let watchdog = {
@@ -136,8 +134,6 @@ fn positions_state_changes_and_the_engine_race_safely() {
 /// RUN time is known exactly: the engine must then signal exactly one notification per point
 /// the position crossed, none missed and none doubled, while positions are still polled from a
 /// third thread.
-#[test]
-#[cfg_attr(miri, ignore = "thousands of racing calls: natively only")]
 fn notifications_are_exact_while_state_changes_race_the_queries() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -226,8 +222,6 @@ fn notifications_are_exact_while_state_changes_race_the_queries() {
 /// engines are in the middle of their periods), with both streams in each state: every
 /// transition completes, nothing stays registered, nothing is violated, and the device comes
 /// down and the driver unloads clean.
-#[test]
-#[cfg_attr(miri, ignore = "racing threads, many devices: natively only")]
 fn transitions_complete_in_every_stream_state_while_the_engines_run() {
     use portcls_sim::PnpRequest;
     let mut runs = 0;
@@ -280,3 +274,12 @@ fn transitions_complete_in_every_stream_state_while_the_engines_run() {
     }
     println!("stress: {runs} transitions with the engines running, all clean");
 }
+
+both_drivers!(
+    #[cfg_attr(miri, ignore = "hundreds of thousands of racing calls: natively only")]
+    positions_state_changes_and_the_engine_race_safely,
+    #[cfg_attr(miri, ignore = "thousands of racing calls: natively only")]
+    notifications_are_exact_while_state_changes_race_the_queries,
+    #[cfg_attr(miri, ignore = "racing threads, many devices: natively only")]
+    transitions_complete_in_every_stream_state_while_the_engines_run,
+);

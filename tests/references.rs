@@ -17,7 +17,6 @@ fn unknown(object: *mut core::ffi::c_void) -> IUnknownVtbl {
     unsafe { vtable.read() }
 }
 
-#[test]
 fn the_lifecycle_ends_with_portcls_unload_and_nothing_alive() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -36,7 +35,6 @@ fn the_lifecycle_ends_with_portcls_unload_and_nothing_alive() {
     sim.assert_clean();
 }
 
-#[test]
 fn a_reference_the_driver_keeps_is_reported_at_unload_with_its_history() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -104,7 +102,6 @@ fn a_reference_the_driver_keeps_is_reported_at_unload_with_its_history() {
     );
 }
 
-#[test]
 fn a_driver_that_over_releases_is_caught_when_the_port_holds_more_than_it_reports() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -150,3 +147,9 @@ fn a_driver_that_over_releases_is_caught_when_the_port_holds_more_than_it_report
         "{leftovers:#?}"
     );
 }
+
+both_drivers!(
+    the_lifecycle_ends_with_portcls_unload_and_nothing_alive,
+    a_reference_the_driver_keeps_is_reported_at_unload_with_its_history,
+    a_driver_that_over_releases_is_caught_when_the_port_holds_more_than_it_reports,
+);

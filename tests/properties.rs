@@ -103,7 +103,6 @@ fn jack(
     )
 }
 
-#[test]
 fn the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -155,7 +154,6 @@ fn the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile() {
     }
 }
 
-#[test]
 fn the_endpoint_builder_sees_the_values_that_were_set() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -184,7 +182,6 @@ fn the_endpoint_builder_sees_the_values_that_were_set() {
     sim.assert_clean();
 }
 
-#[test]
 fn property_requests_are_in_the_trace() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -208,7 +205,6 @@ fn property_requests_are_in_the_trace() {
     sim.assert_clean();
 }
 
-#[test]
 fn volume_and_mute_round_trip_per_channel() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -252,7 +248,6 @@ fn volume_and_mute_round_trip_per_channel() {
     sim.assert_clean();
 }
 
-#[test]
 fn size_probes_and_basic_support_answer_by_buffer_size() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -326,7 +321,6 @@ fn size_probes_and_basic_support_answer_by_buffer_size() {
     sim.assert_clean();
 }
 
-#[test]
 fn malformed_requests_are_refused_by_the_driver_and_change_nothing() {
     let sim = Sim::new(OsProfile::Win10_2004);
     let device = bring_up(&sim);
@@ -375,7 +369,6 @@ fn malformed_requests_are_refused_by_the_driver_and_change_nothing() {
     sim.assert_clean();
 }
 
-#[test]
 fn requests_outside_the_tables_are_answered_by_the_port_and_wrong_pins_by_the_driver() {
     let sim = Sim::new(OsProfile::Win10_1507);
     let device = bring_up(&sim);
@@ -473,7 +466,6 @@ struct SharedDevice<'a>(&'a Device);
 // outlives the scoped threads.
 unsafe impl Sync for SharedDevice<'_> {}
 
-#[test]
 fn concurrent_requests_from_two_threads_leave_valid_values() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -515,3 +507,14 @@ fn concurrent_requests_from_two_threads_leave_valid_values() {
     sim.remove_device(device.fdo);
     sim.assert_clean();
 }
+
+both_drivers!(
+    the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile,
+    the_endpoint_builder_sees_the_values_that_were_set,
+    property_requests_are_in_the_trace,
+    volume_and_mute_round_trip_per_channel,
+    size_probes_and_basic_support_answer_by_buffer_size,
+    malformed_requests_are_refused_by_the_driver_and_change_nothing,
+    requests_outside_the_tables_are_answered_by_the_port_and_wrong_pins_by_the_driver,
+    concurrent_requests_from_two_threads_leave_valid_values,
+);

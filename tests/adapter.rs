@@ -10,10 +10,8 @@ use portcls_sim::{Ddi, OsProfile, PhysicalConnection, PortKind, Sim};
 use portcls_sys::ks::KSDATARANGE_AUDIO;
 use portcls_sys::wavert::IMiniportVtbl;
 use portcls_sys::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
-use wavert_sample::adapter::DriverEntry;
 use wavert_sample::identity;
 
-#[test]
 fn start_device_registers_the_four_subdevices_and_their_connections() {
     for profile in OsProfile::ALL {
         let sim = Sim::new(profile);
@@ -103,7 +101,6 @@ fn client_range(bits: u32, rate: u32) -> KSDATARANGE_AUDIO {
     range
 }
 
-#[test]
 fn the_host_pins_negotiate_formats_with_a_size_probe_first() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
@@ -147,7 +144,6 @@ fn the_host_pins_negotiate_formats_with_a_size_probe_first() {
     sim.assert_clean();
 }
 
-#[test]
 fn every_failure_while_coming_up_is_undone_by_removal() {
     // A clean run names the fallible calls in order; then each one fails in turn.
     let ddis: Vec<Ddi> = {
@@ -181,7 +177,7 @@ fn every_failure_while_coming_up_is_undone_by_removal() {
     for (k, ddi) in (1..).zip(&ddis) {
         let sim = Sim::new(OsProfile::Win10_1511);
         sim.fail_nth_call(k, STATUS_INSUFFICIENT_RESOURCES);
-        let loaded = sim.load_driver(DriverEntry);
+        let loaded = common::load(&sim);
         let outcome = if loaded == STATUS_SUCCESS {
             match sim.plug_in() {
                 Ok(device) => {
@@ -201,3 +197,9 @@ fn every_failure_while_coming_up_is_undone_by_removal() {
         sim.assert_clean();
     }
 }
+
+both_drivers!(
+    start_device_registers_the_four_subdevices_and_their_connections,
+    the_host_pins_negotiate_formats_with_a_size_probe_first,
+    every_failure_while_coming_up_is_undone_by_removal,
+);

@@ -1,0 +1,167 @@
+//! What the driver's tests in the model share: the driver under test (the host build, or the
+//! packaged image of the host's architecture), bringing a device up, the profiles a driver
+//! loads on, and a format's bytes.
+//!
+//! One test body serves both drivers: a test is a plain function, and [`both_drivers!`] makes
+//! a `host::NAME` and an `image::NAME` test of it; [`load`] and [`bring_up`] load whichever
+//! driver the running test is for.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use portcls_sim::{Device, OsProfile, Sim, Stream};
+use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
+use wavert_sample::adapter::DriverEntry;
+use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+use wavert_sample::format::Format;
+use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
+
+/// Which build of the sample a test runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Driver {
+    /// The host build: the driver's code compiled for this machine, linked to the model.
+    Host,
+    /// The packaged `.sys` of this machine's architecture, loaded by the model's image loader.
+    Image,
+}
+
+thread_local! {
+    static UNDER_TEST: Cell<Option<Driver>> = const { Cell::new(None) };
+}
+
+/// Runs `body` with `driver` as the driver under test on this thread.
+pub fn with_driver(driver: Driver, body: fn()) {
+    UNDER_TEST.with(|d| d.set(Some(driver)));
+    body();
+    UNDER_TEST.with(|d| d.set(None));
+}
+
+/// The driver the running test is for.
+pub fn driver() -> Driver {
+    UNDER_TEST
+        .with(Cell::get)
+        .expect("a driver test runs through both_drivers!")
+}
+
+/// The packaging architecture of this host (`target/package/<arch>/`).
+pub const ARCH: &str = if cfg!(target_arch = "aarch64") {
+    "arm64"
+} else {
+    "x64"
+};
+
+/// Where the packaged image of this host's architecture is: `PORTCLS_IMAGE` if set, else
+/// `target/package/<arch>/wavertsample.sys` in the workspace (what `cargo xtask package` makes).
+pub fn image_path() -> PathBuf {
+    std::env::var_os("PORTCLS_IMAGE").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/package")
+                .join(ARCH)
+                .join("wavertsample.sys")
+        },
+        PathBuf::from,
+    )
+}
+
+/// The packaged image's bytes, read once per test binary.
+pub fn image_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let path = image_path();
+        std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "the packaged driver image {} cannot be read ({e}): run `cargo xtask package` \
+                 first (the test command `cargo xtask test` does)",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Loads the driver under test into `sim` and returns what its `DriverEntry` returned. An
+/// image that does not load fails the test with the loader's reason.
+pub fn load(sim: &Sim) -> NTSTATUS {
+    match driver() {
+        Driver::Host => sim.load_driver(DriverEntry),
+        Driver::Image => sim
+            .load_image(image_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", image_path().display())),
+    }
+}
+
+/// Loads the driver, plugs in a device and starts it.
+pub fn bring_up(sim: &Sim) -> Device {
+    assert_eq!(load(sim), STATUS_SUCCESS);
+    let device = sim.plug_in().unwrap();
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    device
+}
+
+/// The profiles the driver under test loads on. A host build that links the
+/// `PcAddStreamResource` export (the library's `export` feature, on when the whole workspace is
+/// built together) does not load on Windows 8.1, which lacks it; the sample as shipped (and so
+/// its image) leaves it out and loads everywhere.
+pub fn loadable_profiles() -> impl Iterator<Item = OsProfile> {
+    let linked = driver() == Driver::Host && portcls::EXPORT_LINKED;
+    OsProfile::ALL
+        .into_iter()
+        .filter(move |&p| !(linked && p == OsProfile::Windows81))
+}
+
+/// Makes each named test body (a `fn()`) two tests: `host::NAME` on the host build and
+/// `image::NAME` on the packaged image. Attributes before a name (`#[cfg_attr(miri, ignore)]`)
+/// go on both. Under Miri only the host tests exist: an image is machine code, which Miri does
+/// not interpret.
+#[macro_export]
+macro_rules! both_drivers {
+    ($($(#[$meta:meta])* $name:ident),+ $(,)?) => {
+        mod host {
+            $(
+                #[test]
+                $(#[$meta])*
+                fn $name() {
+                    $crate::common::with_driver($crate::common::Driver::Host, super::$name);
+                }
+            )+
+        }
+        #[cfg(not(miri))]
+        mod image {
+            $(
+                #[test]
+                $(#[$meta])*
+                fn $name() {
+                    $crate::common::with_driver($crate::common::Driver::Image, super::$name);
+                }
+            )+
+        }
+    };
+}
+
+/// `format` as the bytes of a `KSDATAFORMAT_WAVEFORMATEXTENSIBLE`.
+pub fn format_bytes(format: Format) -> Vec<u8> {
+    let mut out = vec![0u8; 104];
+    let written = format.write_extensible(&mut out).unwrap();
+    out.truncate(written);
+    out
+}
+
+/// Opens the render (or, with `capture`, the capture) host pin in the preferred format with a
+/// 1920-byte buffer and two notifications (a point every 5 ms at 48 kHz), registers an event
+/// and walks the stream to `state` (a `KSSTATE` value).
+pub fn open_in_state(sim: &Sim, device: &Device, capture: bool, state: u32) -> Stream {
+    let (name, pin) = if capture {
+        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
+    } else {
+        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
+    };
+    let mut stream = sim
+        .open_stream(device.fdo, name, pin, &format_bytes(Format::PREFERRED))
+        .unwrap();
+    stream.allocate_buffer(2, 1920).unwrap();
+    assert_eq!(stream.register_event(), STATUS_SUCCESS);
+    assert_eq!(stream.walk_to(state), STATUS_SUCCESS);
+    stream
+}
