@@ -4,8 +4,14 @@
 //!
 //! ```text
 //! cargo run -p wavert-sample --example simulate -- [--profile 8.1|1507|1511|2004]
-//!     [--seconds N] [--wav FILE] [--quiet]
+//!     [--seconds N] [--wav FILE] [--image PATH] [--quiet]
 //! ```
+//!
+//! By default the driver that runs is the host build (the sample's code compiled for this
+//! machine and linked to the model). With `--image PATH` it is a driver image, for example the
+//! shipped `target/package/x64/wavertsample.sys` (on an x86-64 host; the arm64 image on an arm64
+//! host or under qemu-aarch64): the model maps it, binds its imports to its own routines and
+//! calls its `DriverEntry`, as the kernel loader would.
 //!
 //! The session: load the driver, plug in and start the device, ask what the audio endpoint
 //! builder asks (jack descriptions, volume and mute), open the speaker (render) and
@@ -17,7 +23,7 @@ use std::process::ExitCode;
 
 use portcls_sim::wav::{self, WavFormat};
 use portcls_sim::{Ddi, OsProfile, Sim, Stream};
-use portcls_sys::STATUS_SUCCESS;
+use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
 use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
@@ -35,6 +41,7 @@ struct Options {
     profile: OsProfile,
     seconds: u64,
     wav: String,
+    image: Option<String>,
     quiet: bool,
 }
 
@@ -43,6 +50,7 @@ fn parse() -> Result<Options, String> {
         profile: OsProfile::Win10_1511,
         seconds: 2,
         wav: "target/capture.wav".to_owned(),
+        image: None,
         quiet: false,
     };
     let mut args = std::env::args().skip(1);
@@ -66,10 +74,11 @@ fn parse() -> Result<Options, String> {
                     .ok_or("--seconds takes 1 to 600")?;
             }
             "--wav" => options.wav = value()?,
+            "--image" => options.image = Some(value()?),
             "--quiet" => options.quiet = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: simulate [--profile 8.1|1507|1511|2004] [--seconds N] [--wav FILE] [--quiet]"
+                    "usage: simulate [--profile 8.1|1507|1511|2004] [--seconds N] [--wav FILE] [--image PATH] [--quiet]"
                         .to_owned(),
                 );
             }
@@ -139,9 +148,42 @@ fn collect(stream: &Stream, from: u64, recorded: &mut Vec<u8>) -> Result<u64, St
     Ok(to)
 }
 
+/// Loads the host build, or the image at `path`; returns what `DriverEntry` returned and a line
+/// saying which driver runs.
+fn load(sim: &Sim, image: Option<&str>) -> Result<(NTSTATUS, String), String> {
+    let Some(path) = image else {
+        return Ok((
+            sim.load_driver(DriverEntry),
+            "host build (the sample compiled for this machine, linked to the model)".to_owned(),
+        ));
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let status = sim
+        .load_image(&bytes)
+        .map_err(|e| format!("loading {path}: {e}"))?;
+    let image = sim
+        .image()
+        .ok_or_else(|| format!("{path}: unmapped while loading"))?;
+    let machine = match image.machine() {
+        0x8664 => "x64",
+        0xAA64 => "arm64",
+        _ => "?",
+    };
+    let line = format!(
+        "image {path} (machine {:#06x} {machine}, {} bytes on disk, {} mapped at {:#x}, {} relocations applied, {} imports bound)",
+        image.machine(),
+        image.file_size(),
+        image.size(),
+        image.base(),
+        image.relocations(),
+        image.imports().len()
+    );
+    Ok((status, line))
+}
+
 fn run(options: &Options) -> Result<Vec<u8>, String> {
     let sim = Sim::new(options.profile);
-    let status = sim.load_driver(DriverEntry);
+    let (status, driver) = load(&sim, options.image.as_deref())?;
     if status != STATUS_SUCCESS {
         return Err(format!("DriverEntry: {}", portcls_sim::status_name(status)));
     }
@@ -172,6 +214,7 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
         print_trace(&sim);
     }
     println!("== summary ==");
+    println!("driver: {driver}");
     println!("profile: {}", options.profile);
     for endpoint in &endpoints {
         let controls: Vec<String> = endpoint

@@ -40,22 +40,13 @@ use object::read::pe::{
 ///
 /// On any other host architecture it is `IMAGE_FILE_MACHINE_UNKNOWN` (0), so every image is
 /// refused with [`ImageError::Machine`].
-#[cfg(target_arch = "x86_64")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_AMD64;
-/// Machine of the host (`IMAGE_FILE_MACHINE_AMD64` 0x8664 on `x86_64`,
-/// `IMAGE_FILE_MACHINE_ARM64` 0xAA64 on `aarch64`).
-///
-/// On any other host architecture it is `IMAGE_FILE_MACHINE_UNKNOWN` (0), so every image is
-/// refused with [`ImageError::Machine`].
-#[cfg(target_arch = "aarch64")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_ARM64;
-/// Machine of the host (`IMAGE_FILE_MACHINE_AMD64` 0x8664 on `x86_64`,
-/// `IMAGE_FILE_MACHINE_ARM64` 0xAA64 on `aarch64`).
-///
-/// On any other host architecture it is `IMAGE_FILE_MACHINE_UNKNOWN` (0), so every image is
-/// refused with [`ImageError::Machine`].
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_UNKNOWN;
+pub const HOST_MACHINE: u16 = if cfg!(target_arch = "x86_64") {
+    pe::IMAGE_FILE_MACHINE_AMD64
+} else if cfg!(target_arch = "aarch64") {
+    pe::IMAGE_FILE_MACHINE_ARM64
+} else {
+    pe::IMAGE_FILE_MACHINE_UNKNOWN
+};
 
 /// Why a driver image could not be loaded.
 #[derive(Debug)]

@@ -860,6 +860,13 @@ impl Sim {
         self.world.lock().registrations.values().copied().collect()
     }
 
+    /// Every stream-resource registration made on this machine, in order, removed ones
+    /// included (what [`Sim::registrations`] listed at some point).
+    #[must_use]
+    pub fn registration_history(&self) -> Vec<StreamResource> {
+        self.world.lock().registered_ever.clone()
+    }
+
     /// Every call so far, in order.
     #[must_use]
     pub fn trace(&self) -> Vec<TraceEvent> {

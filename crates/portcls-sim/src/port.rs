@@ -344,16 +344,15 @@ pub(crate) fn add(
     }
     state.check_live_resource(ddi, &resource);
     let token = 0x1000 + 0x10 * usize::try_from(state.next_id()).unwrap_or(0);
-    state.registrations.insert(
-        token,
-        crate::StreamResource {
-            handle: token,
-            via,
-            pdo,
-            resource,
-            descriptor: bytes,
-        },
-    );
+    let registration = crate::StreamResource {
+        handle: token,
+        via,
+        pdo,
+        resource,
+        descriptor: bytes,
+    };
+    state.registered_ever.push(registration);
+    state.registrations.insert(token, registration);
     // SAFETY: `handle` is a writable slot (checked non-null). The handle is an opaque token.
     unsafe { handle.write(std::ptr::without_provenance_mut(token)) };
     state.record(

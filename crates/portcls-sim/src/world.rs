@@ -166,6 +166,8 @@ pub(crate) struct State {
     pub(crate) threads: BTreeMap<usize, ThreadState>,
     pub(crate) interrupts: BTreeMap<usize, InterruptState>,
     pub(crate) registrations: BTreeMap<usize, StreamResource>,
+    /// Every registration ever made, in order (removed ones too).
+    pub(crate) registered_ever: Vec<StreamResource>,
     /// Live pool blocks by address.
     pub(crate) pool: BTreeMap<usize, crate::pool::Block>,
     /// Virtual time, in 100 ns units.
@@ -219,6 +221,7 @@ impl State {
             threads: BTreeMap::new(),
             interrupts: BTreeMap::new(),
             registrations: BTreeMap::new(),
+            registered_ever: Vec::new(),
             pool: BTreeMap::new(),
             now: 0,
             qpc_frequency: 10_000_000,

@@ -116,8 +116,25 @@ pub fn expected_machine(target: &str) -> u16 {
     }
 }
 
+/// Where the checked probe images are kept for the workspace's probe tests, which run them in
+/// the model: `target/probe/<arch>/probe.sys` and `probe-export.sys`.
+pub fn probe_image_path(target: &str, export: bool) -> PathBuf {
+    let arch = if target.starts_with("aarch64") {
+        "arm64"
+    } else {
+        "x64"
+    };
+    let name = if export {
+        "probe-export.sys"
+    } else {
+        "probe.sys"
+    };
+    Path::new("target").join("probe").join(arch).join(name)
+}
+
 /// Links the library probe and checks its image: machine, native subsystem, and exactly the
 /// imports the library documents (no `Pc*StreamResource` exports without the `export` feature).
+/// The checked image is copied to [`probe_image_path`].
 pub fn check_library_probe(target: &str, export: bool) -> Result<PathBuf, String> {
     let path = link("portcls-kernel-probe", target, &[], export)?;
     let image = inspect(&path)?;
@@ -166,7 +183,13 @@ pub fn check_library_probe(target: &str, export: bool) -> Result<PathBuf, String
             image.imports
         ));
     }
-    Ok(path)
+    let kept = probe_image_path(target, export);
+    let copied = kept
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::copy(&path, &kept));
+    copied.map_err(|e| format!("copying {} to {}: {e}", path.display(), kept.display()))?;
+    Ok(kept)
 }
 
 /// Every routine a kernel image of this project may import, with the first Windows build that

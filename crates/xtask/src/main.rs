@@ -1,9 +1,10 @@
 //! `cargo xtask`: the workspace's portable build and test logic.
 //!
 //! - `cargo xtask test`: everything CI runs, in order: format; lints on the host and for both
-//!   Windows kernel targets; host tests with and without the `export` feature; docs; kernel
-//!   images linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic);
-//!   and the library's tests under Miri.
+//!   Windows kernel targets; host tests with and without the `export` feature; the model's, the
+//!   library's and the sample driver's host tests again for arm64 Linux under qemu-aarch64;
+//!   docs; kernel images linked with rust-lld for x64 and arm64 and checked (imports, no
+//!   reachable panic); and the library's tests under Miri.
 //! - `cargo xtask test --quick`: the same without Miri.
 //! - `cargo xtask package`: the signed driver packages for x64 and arm64 under
 //!   `target/package/<arch>/` (.sys, stamped .inf, catalog, test certificate), audited and
@@ -49,6 +50,9 @@ enum Action {
     Driver { target: &'static str },
     /// Run every fuzz target for this many seconds.
     Fuzz { seconds: u32 },
+    /// Check the arm64 cross tools, then run cargo once per argument list (host tests for
+    /// [`ARM64_HOST`], run by the runner `.cargo/config.toml` names for it).
+    Arm64 { runs: Vec<Vec<String>> },
 }
 
 struct Step {
@@ -96,24 +100,34 @@ fn host_steps() -> Vec<Step> {
                 "warnings",
             ],
         ),
-        // `--show-output`: the fault-injection, stress, matrix and ABI-oracle tests print what
-        // they covered.
+        // Before the tests: the workspace's image tests load these into the model.
         cargo(
-            "tests (host)",
+            "the kernel images (cargo xtask images: the library probe for both architectures, with and without the export, checked; the driver packages audited, signed, verified by osslsigncode, tampered copies refused)",
+            &["xtask", "images"],
+        ),
+        // `--show-output`: the fault-injection, stress, matrix, probe and ABI-oracle tests print
+        // what they covered.
+        cargo(
+            "tests (host build and x64 images in the model)",
             &["test", "--workspace", "--", "--show-output"],
         ),
         cargo(
             "tests (sample driver as shipped: portcls without the export)",
-            &["test", "-p", "wavert-sample", "--", "--show-output"],
+            &[
+                "test",
+                "-p",
+                "wavert-sample",
+                "-p",
+                "portcls-workspace-tests",
+                "--",
+                "--show-output",
+            ],
         ),
         cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
         ),
-        cargo(
-            "the driver packages (cargo xtask package: both architectures, audited, signed, verified by osslsigncode, tampered copies refused)",
-            &["xtask", "package"],
-        ),
+        arm64_step(),
         cargo(
             "the cost table (cargo xtask bench, run as a smoke test: no goal is enforced)",
             &["xtask", "bench"],
@@ -146,6 +160,135 @@ fn host_steps() -> Vec<Step> {
             },
         },
     ]
+}
+
+/// The Linux target whose host tests run under qemu user mode (the model and the code it runs,
+/// compiled for arm64, so that the arm64 driver image can later run in the model).
+const ARM64_HOST: &str = "aarch64-unknown-linux-gnu";
+
+/// What the arm64 step needs on the machine, with the Debian package that installs it (`.ci/run`
+/// installs both). The sysroot is the `-L` of the runner in `.cargo/config.toml`.
+const ARM64_TOOLS: [(&str, &str); 2] = [
+    ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    ("qemu-aarch64", "qemu-user"),
+];
+const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1";
+
+/// The model's and the library's test targets run under qemu (with `--lib`): all but
+/// `compile_fail` (trybuild checks rustc's diagnostics, which do not depend on the target; from
+/// inside qemu it only spawns the host cargo to rebuild the library). Doc tests are left out too
+/// (with `--lib`/`--test` cargo does not run them; they show the API, not the architecture), and
+/// so is `portcls-sys` (its only test is the ABI oracle: clang against the mingw-w64 headers).
+const ARM64_LIBRARY_TESTS: [&str; 6] = ["rules", "threads", "irql", "matrix", "pnp", "retry"];
+
+/// Tests of the model that fail only under qemu user mode, skipped there by exact name (they run
+/// natively). `loads_a_good_image` reads the section protections back from /proc/self/maps:
+/// qemu-aarch64 (7.2, Debian 12) maps guest pages without `PROT_EXEC` on the host and prints one
+/// line per host mapping with the flags of its first page, so the r-x .text page, merged with
+/// the r-- headers before it, is reported as r--.
+const ARM64_QEMU_SKIPS: [&str; 1] = ["image::tests::loads_a_good_image"];
+
+/// The sample driver's own test targets run under qemu (with `--lib`): all but `inf`, the text
+/// checks of the INF template, which never run the driver or the model.
+const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
+
+/// The driver's whole-life tests in the model (the workspace's `tests/`, package
+/// `portcls-workspace-tests`) run under qemu, both halves of each: `host::` (the host build for
+/// arm64) and `image::` (the arm64 package, `target/package/arm64/wavertsample.sys`), with the
+/// loader's tests on the arm64 images and the library probe's arm64 images (`cargo xtask
+/// images`, an earlier step, makes them all).
+const ARM64_WHOLE_LIFE_TESTS: [&str; 8] = [
+    "adapter",
+    "faults",
+    "image",
+    "probe",
+    "properties",
+    "references",
+    "streams",
+    "stress",
+];
+
+/// The host tests for arm64 under qemu-aarch64, after the native ones: the model and the library
+/// (with the export, as `tests (host)`); then the sample driver as shipped (portcls without the
+/// export) and its whole life in the model. Not Miri, fuzzing or the ABI oracle, which do not
+/// depend on the host architecture.
+fn arm64_step() -> Step {
+    let run = |packages: &[&str], lib: bool, tests: &[&str], test_args: &[&str]| {
+        let mut args: Vec<String> = ["test", "--target", ARM64_HOST].map(str::to_owned).to_vec();
+        for package in packages {
+            args.extend(["-p".to_owned(), (*package).to_owned()]);
+        }
+        if lib {
+            args.push("--lib".to_owned());
+        }
+        for test in tests {
+            args.extend(["--test".to_owned(), (*test).to_owned()]);
+        }
+        args.extend(["--", "--show-output"].map(str::to_owned));
+        args.extend(test_args.iter().map(|&a| a.to_owned()));
+        args
+    };
+    let mut exact_skips = vec!["--exact"];
+    for skip in ARM64_QEMU_SKIPS {
+        exact_skips.extend(["--skip", skip]);
+    }
+    Step {
+        name: format!(
+            "arm64 (qemu-aarch64): host tests of the model, the library and the sample driver for {ARM64_HOST}"
+        ),
+        action: Action::Arm64 {
+            runs: vec![
+                run(
+                    &["portcls-sim", "portcls"],
+                    true,
+                    &ARM64_LIBRARY_TESTS,
+                    &exact_skips,
+                ),
+                run(&["wavert-sample"], true, &ARM64_DRIVER_TESTS, &[]),
+                run(
+                    &["portcls-workspace-tests"],
+                    false,
+                    &ARM64_WHOLE_LIFE_TESTS,
+                    &[],
+                ),
+            ],
+        },
+    }
+}
+
+/// Fails with the Debian package to install when a tool of the arm64 step is missing.
+fn check_arm64_tools() -> Result<(), String> {
+    for (tool, package) in ARM64_TOOLS {
+        let found = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !found {
+            return Err(format!(
+                "{tool} not found: install it with `apt-get install {package}` (Debian)"
+            ));
+        }
+    }
+    let libdir = Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", ARM64_HOST])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    if !libdir.is_some_and(|dir| std::path::Path::new(&dir).is_dir()) {
+        return Err(format!(
+            "the Rust standard library for {ARM64_HOST} is not installed: run \
+             `rustup target add {ARM64_HOST}` (or `rustup toolchain install`, which reads \
+             rust-toolchain.toml)"
+        ));
+    }
+    if !std::path::Path::new(ARM64_SYSROOT_LOADER).exists() {
+        return Err(format!(
+            "{ARM64_SYSROOT_LOADER} (the aarch64 sysroot qemu-aarch64 runs against) not found: \
+             install it with `apt-get install libc6-arm64-cross` (Debian)"
+        ));
+    }
+    Ok(())
 }
 
 /// Lints of the library for each kernel target with the raw-dylib imports, then a kernel image
@@ -213,15 +356,11 @@ fn kernel_steps() -> Vec<Step> {
 
 /// The sample driver's FFI shell, run in the model, under Miri, with its pure-logic unit tests
 /// (`--lib`; the long arithmetic runs among them are ignored under Miri and run natively).
-const DRIVER_MIRI_TESTS: [&str; 7] = [
-    "adapter",
-    "com",
-    "descriptors",
-    "engine",
-    "properties",
-    "references",
-    "streams",
-];
+const DRIVER_MIRI_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
+
+/// The whole-life tests in the workspace's `tests/` that run under Miri: their `host::` half
+/// (the image half, machine code, is compiled out there).
+const WHOLE_LIFE_MIRI_TESTS: [&str; 4] = ["adapter", "properties", "references", "streams"];
 
 /// The library and the model under Miri, with and without the export; then the driver's shell.
 fn miri_steps() -> Vec<Step> {
@@ -229,6 +368,10 @@ fn miri_steps() -> Vec<Step> {
         .map(str::to_owned)
         .to_vec();
     for test in DRIVER_MIRI_TESTS {
+        driver.extend(["--test".to_owned(), test.to_owned()]);
+    }
+    driver.extend(["-p".to_owned(), "portcls-workspace-tests".to_owned()]);
+    for test in WHOLE_LIFE_MIRI_TESTS {
         driver.extend(["--test".to_owned(), test.to_owned()]);
     }
     let driver = Step {
@@ -330,6 +473,26 @@ fn execute(action: &Action) -> Result<(), String> {
         }
         Action::Driver { target } => audit::self_test(target),
         Action::Fuzz { seconds } => fuzz::run(*seconds).map(|_| ()),
+        Action::Arm64 { runs } => {
+            check_arm64_tools()?;
+            // Every run, even after a failure (like the steps themselves).
+            let failures: Vec<String> = runs
+                .iter()
+                .filter_map(|args| {
+                    execute(&Action::Cargo {
+                        toolchain: None,
+                        args: args.clone(),
+                        env: Vec::new(),
+                    })
+                    .err()
+                })
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("; "))
+            }
+        }
     }
 }
 
@@ -383,7 +546,7 @@ fn run(plan: &[Step]) -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask test [--quick] | package | audit | build | bench");
+    eprintln!("usage: cargo xtask test [--quick] | package | images | audit | build | bench");
     ExitCode::from(2)
 }
 
@@ -396,6 +559,24 @@ fn print_fuzz(seconds: u32) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask images`: every kernel image the workspace's image tests load into the model:
+/// the library probe for both architectures, with and without the export (checked, then kept
+/// in `target/probe/<arch>/`), and the driver packages (`target/package/<arch>/`).
+fn build_images() -> ExitCode {
+    for target in KERNEL_TARGETS {
+        for export in [false, true] {
+            match kernel::check_library_probe(target, export) {
+                Ok(path) => println!("xtask: probe {}", path.display()),
+                Err(error) => {
+                    eprintln!("xtask images: probe for {target}: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    print_package()
 }
 
 /// `cargo xtask package`: both packages, with their audit and verification.
@@ -525,6 +706,7 @@ fn main() -> ExitCode {
         ["bench"] => print_bench(),
         ["audit"] => print_audit(),
         ["package"] => print_package(),
+        ["images"] => build_images(),
         ["fuzz"] => print_fuzz(60),
         ["fuzz", seconds] => print_fuzz(seconds.parse().unwrap_or(60)),
         _ => usage(),
