@@ -159,7 +159,13 @@ fn pause_keeps_the_position_and_stop_resets_it() {
 }
 
 fn every_format_streams_at_its_rate() {
-    let sim = Sim::new(OsProfile::Win10_1511);
+    for profile in loadable_profiles() {
+        every_format_streams_at_its_rate_under(profile);
+    }
+}
+
+fn every_format_streams_at_its_rate_under(profile: OsProfile) {
+    let sim = Sim::new(profile);
     let device = bring_up(&sim);
     for sample in SampleFormat::ALL {
         for rate in [44_100, 48_000] {
@@ -174,7 +180,7 @@ fn every_format_streams_at_its_rate() {
                     &client_range(format),
                 )
                 .unwrap();
-            assert_eq!(Format::parse(&negotiated), Ok(format), "{sample:?} {rate}");
+            assert_eq!(Format::parse(&negotiated), Ok(format), "{profile} {sample:?} {rate}");
             let mut capture = sim
                 .open_stream(
                     device.fdo,
@@ -189,7 +195,7 @@ fn every_format_streams_at_its_rate() {
             assert_eq!(capture.walk_to(RUN), STATUS_SUCCESS);
             sim.advance(SECOND / 2);
             let expected = u64::from(rate / 2 * frame);
-            assert_eq!(capture.position().unwrap().0, expected, "{sample:?} {rate}");
+            assert_eq!(capture.position().unwrap().0, expected, "{profile} {sample:?} {rate}");
             // The first half second holds the tone, the rest is still silent.
             let data = capture.read_buffer();
             let half = usize::try_from(expected).unwrap();
