@@ -180,7 +180,11 @@ fn every_format_streams_at_its_rate_under(profile: OsProfile) {
                     &client_range(format),
                 )
                 .unwrap();
-            assert_eq!(Format::parse(&negotiated), Ok(format), "{profile} {sample:?} {rate}");
+            assert_eq!(
+                Format::parse(&negotiated),
+                Ok(format),
+                "{profile} {sample:?} {rate}"
+            );
             let mut capture = sim
                 .open_stream(
                     device.fdo,
@@ -195,7 +199,11 @@ fn every_format_streams_at_its_rate_under(profile: OsProfile) {
             assert_eq!(capture.walk_to(RUN), STATUS_SUCCESS);
             sim.advance(SECOND / 2);
             let expected = u64::from(rate / 2 * frame);
-            assert_eq!(capture.position().unwrap().0, expected, "{profile} {sample:?} {rate}");
+            assert_eq!(
+                capture.position().unwrap().0,
+                expected,
+                "{profile} {sample:?} {rate}"
+            );
             // The first half second holds the tone, the rest is still silent.
             let data = capture.read_buffer();
             let half = usize::try_from(expected).unwrap();

@@ -4,14 +4,15 @@
 //!
 //! ```text
 //! cargo run -p wavert-sample --example simulate -- [--profile 8.1|1507|1511|2004]
-//!     [--seconds N] [--wav FILE] [--image PATH] [--quiet]
+//!     [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]
 //! ```
 //!
 //! By default the driver that runs is the host build (the sample's code compiled for this
 //! machine and linked to the model). With `--image PATH` it is a driver image, for example the
 //! shipped `target/package/x64/wavertsample.sys` (on an x86-64 host; the arm64 image on an arm64
 //! host or under qemu-aarch64): the model maps it, binds its imports to its own routines and
-//! calls its `DriverEntry`, as the kernel loader would.
+//! calls its `DriverEntry`, as the kernel loader would. `--stack` then prints the deepest
+//! kernel stack the image's own code used per entry point (`portcls_sim::stack`).
 //!
 //! The session: load the driver, plug in and start the device, ask what the audio endpoint
 //! builder asks (jack descriptions, volume and mute), open the speaker (render) and
@@ -42,6 +43,7 @@ struct Options {
     seconds: u64,
     wav: String,
     image: Option<String>,
+    stack: bool,
     quiet: bool,
 }
 
@@ -51,6 +53,7 @@ fn parse() -> Result<Options, String> {
         seconds: 2,
         wav: "target/capture.wav".to_owned(),
         image: None,
+        stack: false,
         quiet: false,
     };
     let mut args = std::env::args().skip(1);
@@ -75,15 +78,19 @@ fn parse() -> Result<Options, String> {
             }
             "--wav" => options.wav = value()?,
             "--image" => options.image = Some(value()?),
+            "--stack" => options.stack = true,
             "--quiet" => options.quiet = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: simulate [--profile 8.1|1507|1511|2004] [--seconds N] [--wav FILE] [--image PATH] [--quiet]"
+                    "usage: simulate [--profile 8.1|1507|1511|2004] [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]"
                         .to_owned(),
                 );
             }
             other => return Err(format!("unknown argument {other} (try --help)")),
         }
+    }
+    if options.stack && options.image.is_none() {
+        return Err("--stack measures an image: give --image PATH".to_owned());
     }
     Ok(options)
 }
@@ -255,12 +262,39 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
         "notifications: render {} (every 5 ms), capture {} (every 100 ms)",
         signals.0, signals.1
     );
+    if options.stack {
+        print_stack(&sim);
+    }
     let leftovers = sim.leftovers();
     if leftovers.is_empty() {
         println!("after removal: nothing left (pool, references, registrations, threads)");
         Ok(recorded)
     } else {
         Err(format!("left behind:\n  {}", leftovers.join("\n  ")))
+    }
+}
+
+/// Prints the deepest kernel stack the image's own code used per entry point, one per line as
+/// `ENTRY: BYTES bytes (...)`, deepest first (`cargo xtask bench` reads these lines).
+fn print_stack(sim: &Sim) {
+    let mut usage = sim.stack_usage();
+    usage.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.entry.cmp(&b.entry)));
+    println!(
+        "== kernel stack: the image's own deepest use per entry point (upper bound; at its deepest call into the model) =="
+    );
+    for entry in &usage {
+        println!(
+            "  {}: {} bytes ({} at a model call, {} call(s){})",
+            entry.entry,
+            entry.bytes,
+            entry.deepest_model_call,
+            entry.calls,
+            if entry.overflow {
+                ", past the measured window"
+            } else {
+                ""
+            }
+        );
     }
 }
 

@@ -19,6 +19,7 @@ use portcls_sys::{
 };
 
 use crate::image::{Image, ImageError};
+use crate::stack::call_driver;
 use crate::world::{Bound, RefChange, World};
 use crate::{Ddi, Sim, current_irql, with_world};
 
@@ -117,7 +118,7 @@ pub(crate) unsafe fn release_driver_reference(world: &World, object: PUNKNOWN) -
     // SAFETY: a live COM object (not freed, checked above; the caller's reference).
     let unknown: IUnknownVtbl = unsafe { vtable_of(object.cast()) };
     // SAFETY: as above.
-    let count = unsafe { (unknown.Release)(object) };
+    let count = unsafe { call_driver(world, "IUnknown::Release", unknown.Release, (object,)) };
     world
         .lock()
         .driver_reference(address, "", RefChange::Release(count));
@@ -277,6 +278,9 @@ portcls_sys::kernel_abi! {
     }
 }
 
+/// The type of a `DriverUnload` routine.
+type PortClsUnload = portcls_sys::kernel_abi!(unsafe fn(driver: PDRIVER_OBJECT));
+
 portcls_sys::kernel_abi! {
     /// PortCls's `DriverUnload`, installed by `PcInitializeAdapterDriver`; a driver that puts its
     /// own in front must call this one.
@@ -422,8 +426,8 @@ portcls_sys::kernel_abi! {
         adapter: PUNKNOWN,
         resources: PRESOURCELIST,
     ) -> NTSTATUS {
-        let id = port_id_of(this.cast());
         with_world("IPort::Init", |world| {
+            let id = port_id_of(this.cast());
             let ddi = Ddi::PortInit;
             let mut state = world.lock();
             let Some(kind) = state.ports.get(&id).map(|p| p.kind) else {
@@ -448,8 +452,10 @@ portcls_sys::kernel_abi! {
             // SAFETY: the driver passed its miniport's IUnknown.
             let unknown: IUnknownVtbl = unsafe { vtable_of(miniport.cast()) };
             let mut raw: PVOID = std::ptr::null_mut();
+            let query = unknown.QueryInterface;
+            let args = (miniport, &raw const iid, &raw mut raw);
             // SAFETY: a live miniport; `raw` is writable.
-            let status = unsafe { (unknown.QueryInterface)(miniport, &raw const iid, &raw mut raw) };
+            let status = unsafe { call_driver(world, "IUnknown::QueryInterface", query, args) };
             let Some(bound) =
                 NonNull::new(raw.cast::<IUnknown>()).filter(|_| portcls_sys::NT_SUCCESS(status))
             else {
@@ -465,13 +471,15 @@ portcls_sys::kernel_abi! {
                 &format!("miniport of port#{id}"),
                 "QueryInterface",
             );
-            let status = init_miniport(kind, raw, adapter, resources, this);
+            let status = init_miniport(world, kind, raw, adapter, resources, this);
             let mut descriptor: *mut PCFILTER_DESCRIPTOR = std::ptr::null_mut();
             let status = if portcls_sys::NT_SUCCESS(status) {
                 // SAFETY: the miniport's vtable begins with IMiniport's.
                 let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(raw) };
+                let args = (raw.cast(), &raw mut descriptor);
+                let entry = "IMiniport::GetDescription";
                 // SAFETY: a live miniport and a writable slot.
-                unsafe { (vtable.GetDescription)(raw.cast(), &raw mut descriptor) }
+                unsafe { call_driver(world, entry, vtable.GetDescription, args) }
             } else {
                 status
             };
@@ -524,6 +532,7 @@ portcls_sys::kernel_abi! {
 }
 
 fn init_miniport(
+    world: &World,
     kind: PortKind,
     miniport: PVOID,
     adapter: PUNKNOWN,
@@ -534,14 +543,16 @@ fn init_miniport(
         let miniport = miniport.cast::<IMiniportWaveRT>();
         // SAFETY: QueryInterface returned this interface.
         let vtable: IMiniportWaveRTVtbl = unsafe { vtable_of(miniport.cast()) };
+        let args = (miniport, adapter, resources, port.cast());
         // SAFETY: a live miniport; the port is the WaveRT port being initialised.
-        unsafe { (vtable.Init)(miniport, adapter, resources, port.cast()) }
+        unsafe { call_driver(world, "IMiniportWaveRT::Init", vtable.Init, args) }
     } else {
         let miniport = miniport.cast::<IMiniportTopology>();
         // SAFETY: QueryInterface returned this interface.
         let vtable: IMiniportTopologyVtbl = unsafe { vtable_of(miniport.cast()) };
+        let args = (miniport, adapter, resources, port.cast());
         // SAFETY: as above, for the Topology port.
-        unsafe { (vtable.Init)(miniport, adapter, resources, port.cast()) }
+        unsafe { call_driver(world, "IMiniportTopology::Init", vtable.Init, args) }
     }
 }
 
@@ -554,7 +565,7 @@ portcls_sys::kernel_abi! {
         _buffer: PVOID,
         _result: *mut ULONG,
     ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
+        crate::stack::model_leaf(|| STATUS_NOT_IMPLEMENTED)
     }
 }
 
@@ -571,7 +582,7 @@ portcls_sys::kernel_abi! {
         _options: ULONG,
         _disposition: *mut ULONG,
     ) -> NTSTATUS {
-        STATUS_NOT_IMPLEMENTED
+        crate::stack::model_leaf(|| STATUS_NOT_IMPLEMENTED)
     }
 }
 
@@ -730,8 +741,9 @@ impl Sim {
             Buffer: REGISTRY_PATH.as_ptr().cast_mut(),
         };
         self.world.lock().driver_object = driver.addr();
+        let args = (driver, &raw mut path);
         // SAFETY: a zeroed driver object and a valid registry path, as the I/O manager passes.
-        unsafe { entry(driver, &raw mut path) }
+        unsafe { call_driver(&self.world, "DriverEntry", entry, args) }
     }
 
     /// Loads a driver image (the `.sys` as shipped, signed or not) as the kernel loader does and
@@ -740,6 +752,9 @@ impl Sim {
     /// exports under that module and name ([`crate::exports`]), protects its sections, and enters
     /// it with the Windows calling convention of the host architecture. The image stays mapped
     /// until [`Sim::unload_driver`] (or the machine goes). Returns what `DriverEntry` returned.
+    ///
+    /// From here on the machine measures the stack each of the driver's entry points uses
+    /// ([`Sim::stack_usage`]), `DriverEntry` first.
     ///
     /// # Errors
     /// The [`ImageError`] that kept the image from loading (nothing stays mapped then, and
@@ -751,12 +766,14 @@ impl Sim {
             crate::exports::resolve(profile, module, name)
         })?;
         let entry = image.entry();
+        let code = (image.base(), image.base() + image.size());
         let image = Arc::new(image);
         self.world.lock().image = Some(Arc::clone(&image));
         // SAFETY: `entry` is the entry point of an image for this machine, mapped, relocated,
         // bound and executable, and kept mapped while the machine holds it; a driver's entry
         // point is `DriverEntry` with the kernel convention of this architecture.
         let entry: DriverEntry = unsafe { std::mem::transmute::<usize, DriverEntry>(entry) };
+        self.world.stack.start(code);
         Ok(self.load_driver(entry))
     }
 
@@ -793,10 +810,15 @@ impl Sim {
             .ok_or(STATUS_INVALID_DEVICE_STATE)?;
         // SAFETY: the driver object this machine made and keeps until it goes.
         let unload = unsafe { (*driver).DriverUnload };
-        if let Some(unload) = unload {
-            // SAFETY: the driver's (or PortCls's) unload routine with its own driver object,
-            // after its last device went, as the I/O manager calls it.
-            unsafe { unload(driver) };
+        let portcls: PortClsUnload = port_class_unload;
+        match unload {
+            // PortCls's own routine (the driver installed none): the model's code.
+            // SAFETY: PortCls's unload routine with the driver object, after its last device
+            // went, as the I/O manager calls it.
+            Some(unload) if std::ptr::fn_addr_eq(unload, portcls) => unsafe { unload(driver) },
+            // SAFETY: the driver's unload routine, as above.
+            Some(unload) => unsafe { call_driver(&self.world, "DriverUnload", unload, (driver,)) },
+            None => {}
         }
         let mut state = self.world.lock();
         state.driver_unloaded = true;
@@ -831,7 +853,7 @@ impl Sim {
         let add_device = add_device.ok_or(STATUS_INVALID_DEVICE_STATE)?;
         let driver: PDRIVER_OBJECT = std::ptr::without_provenance_mut(driver);
         // SAFETY: the driver's AddDevice with its driver object and a fresh PDO.
-        let status = unsafe { add_device(driver, pdo) };
+        let status = unsafe { call_driver(&self.world, "AddDevice", add_device, (driver, pdo)) };
         if !portcls_sys::NT_SUCCESS(status) {
             return Err(status);
         }

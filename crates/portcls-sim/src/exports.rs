@@ -21,9 +21,11 @@ portcls_sys::kernel_abi! {
     /// # Safety
     /// As `memcpy`: `count` bytes readable at `source`, writable at `destination`, no overlap.
     unsafe fn nt_memcpy(destination: *mut c_void, source: *const c_void, count: usize) -> *mut c_void {
-        // SAFETY: the caller's contract is memcpy's.
-        unsafe { std::ptr::copy_nonoverlapping(source.cast::<u8>(), destination.cast::<u8>(), count) };
-        destination
+        crate::stack::model_leaf(|| {
+            // SAFETY: the caller's contract is memcpy's.
+            unsafe { std::ptr::copy_nonoverlapping(source.cast::<u8>(), destination.cast::<u8>(), count) };
+            destination
+        })
     }
 
     /// ntoskrnl.exe's `memmove`.
@@ -31,9 +33,11 @@ portcls_sys::kernel_abi! {
     /// # Safety
     /// As `memmove`: `count` bytes readable at `source`, writable at `destination`.
     unsafe fn nt_memmove(destination: *mut c_void, source: *const c_void, count: usize) -> *mut c_void {
-        // SAFETY: the caller's contract is memmove's (overlap allowed).
-        unsafe { std::ptr::copy(source.cast::<u8>(), destination.cast::<u8>(), count) };
-        destination
+        crate::stack::model_leaf(|| {
+            // SAFETY: the caller's contract is memmove's (overlap allowed).
+            unsafe { std::ptr::copy(source.cast::<u8>(), destination.cast::<u8>(), count) };
+            destination
+        })
     }
 
     /// ntoskrnl.exe's `memset`.
@@ -41,11 +45,13 @@ portcls_sys::kernel_abi! {
     /// # Safety
     /// As `memset`: `count` bytes writable at `destination`.
     unsafe fn nt_memset(destination: *mut c_void, value: i32, count: usize) -> *mut c_void {
-        // memset stores the value converted to unsigned char.
-        let byte = value.to_le_bytes()[0];
-        // SAFETY: the caller's contract is memset's.
-        unsafe { std::ptr::write_bytes(destination.cast::<u8>(), byte, count) };
-        destination
+        crate::stack::model_leaf(|| {
+            // memset stores the value converted to unsigned char.
+            let byte = value.to_le_bytes()[0];
+            // SAFETY: the caller's contract is memset's.
+            unsafe { std::ptr::write_bytes(destination.cast::<u8>(), byte, count) };
+            destination
+        })
     }
 
     /// ntoskrnl.exe's `memcmp`.
@@ -53,14 +59,16 @@ portcls_sys::kernel_abi! {
     /// # Safety
     /// As `memcmp`: `count` bytes readable at both.
     unsafe fn nt_memcmp(left: *const c_void, right: *const c_void, count: usize) -> i32 {
-        // SAFETY: the caller's contract is memcmp's.
-        let left = unsafe { std::slice::from_raw_parts(left.cast::<u8>(), count) };
-        // SAFETY: as above.
-        let right = unsafe { std::slice::from_raw_parts(right.cast::<u8>(), count) };
-        left.iter()
-            .zip(right)
-            .find(|(a, b)| a != b)
-            .map_or(0, |(a, b)| i32::from(*a) - i32::from(*b))
+        crate::stack::model_leaf(|| {
+            // SAFETY: the caller's contract is memcmp's.
+            let left = unsafe { std::slice::from_raw_parts(left.cast::<u8>(), count) };
+            // SAFETY: as above.
+            let right = unsafe { std::slice::from_raw_parts(right.cast::<u8>(), count) };
+            left.iter()
+                .zip(right)
+                .find(|(a, b)| a != b)
+                .map_or(0, |(a, b)| i32::from(*a) - i32::from(*b))
+        })
     }
 }
 

@@ -33,6 +33,7 @@ pub mod pool;
 mod port;
 pub mod property;
 pub mod sched;
+pub mod stack;
 pub mod stream;
 mod sync;
 pub mod wav;
@@ -57,6 +58,7 @@ pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
+pub use stack::StackUse;
 pub use stream::{Stream, StreamBuffer};
 pub use world::TraceEvent;
 use world::{Injection, World};
@@ -685,7 +687,20 @@ fn abort_no_world(what: &str) -> ! {
     std::process::abort()
 }
 
+/// Runs a routine of the simulated system on the machine bound to the calling thread. Every
+/// routine the driver calls that acts on the machine enters here, which makes it a model routine
+/// for the stack measurement ([`stack::ModelEntry`]): its frames below its entry do not count as
+/// the driver's.
 fn with_world<R>(what: &str, f: impl FnOnce(&Arc<World>) -> R) -> R {
+    // First and last: nothing of the routine is on the stack below this frame before `begin`
+    // and after `end`.
+    let entry = stack::ModelEntry::begin();
+    let result = run_with_world(what, f);
+    entry.end();
+    result
+}
+
+fn run_with_world<R>(what: &str, f: impl FnOnce(&Arc<World>) -> R) -> R {
     let world = CURRENT.with(|current| current.borrow().clone());
     match world {
         Some(world) => f(&world),
@@ -1039,7 +1054,7 @@ portcls_sys::kernel_abi! {
     /// `KeGetCurrentIrql`: the calling thread's simulated IRQL.
     #[unsafe(no_mangle)]
     pub fn KeGetCurrentIrql() -> KIRQL {
-        current_irql()
+        stack::model_leaf(current_irql)
     }
 }
 

@@ -12,7 +12,7 @@
 //! registration left is a [`Violation::RegisteredAcrossTransition`].
 
 use std::ffi::c_void;
-use std::ptr::NonNull;
+use std::ptr::{NonNull, null_mut};
 
 use portcls_sys::km::{
     DRIVER_OBJECT, IO_STACK_LOCATION_SIZE, IRP_CURRENT_STACK_LOCATION_OFFSET,
@@ -26,7 +26,11 @@ use portcls_sys::{
 };
 
 use crate::adapter::{RawBlock, RawUnknown, vtable_of};
+use crate::stack::call_driver;
 use crate::world::World;
+
+/// An IRP dispatch routine.
+type Dispatch = portcls_sys::kernel_abi!(unsafe fn(device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS);
 use crate::{Ddi, Sim, Violation, with_world};
 
 /// A PnP request the model can send.
@@ -107,13 +111,13 @@ portcls_sys::kernel_abi! {
     /// `device` is an FDO the model made and `irp` an IRP it built.
     #[unsafe(no_mangle)]
     pub unsafe fn PcDispatchIrp(device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
-        if device.is_null() || irp.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: the caller's IRP.
-        let (major, minor) = unsafe { codes(irp) };
-        let request = PnpRequest::from_minor(minor).filter(|_| major == IRP_MJ_PNP);
         with_world("PcDispatchIrp", |world| {
+            if device.is_null() || irp.is_null() {
+                return STATUS_INVALID_PARAMETER;
+            }
+            // SAFETY: the caller's IRP.
+            let (major, minor) = unsafe { codes(irp) };
+            let request = PnpRequest::from_minor(minor).filter(|_| major == IRP_MJ_PNP);
             let Some(request) = request else {
                 return world.lock().record(
                     Ddi::PcDispatchIrp,
@@ -172,8 +176,10 @@ portcls_sys::kernel_abi! {
             let vtable: IUnknownVtbl = unsafe { vtable_of(unknown.cast()) };
             let mut raw: PVOID = std::ptr::null_mut();
             let iid = IID_IAdapterPowerManagement;
+            let args = (unknown, &raw const iid, &raw mut raw);
+            let query = vtable.QueryInterface;
             // SAFETY: as above; `raw` is writable.
-            let status = unsafe { (vtable.QueryInterface)(unknown, &raw const iid, &raw mut raw) };
+            let status = unsafe { call_driver(world, "IUnknown::QueryInterface", query, args) };
             let Some(power) = NonNull::new(raw.cast::<IUnknown>()).filter(|_| status >= 0) else {
                 return world.lock().record(ddi, "no interface".to_owned(), status);
             };
@@ -237,9 +243,17 @@ impl Sim {
         let second = unsafe { location.add(1) };
         // SAFETY: as above.
         unsafe { second.write(request.minor()) };
-        let dispatch = dispatch.unwrap_or(PcDispatchIrp);
-        // SAFETY: the device's FDO and a well-formed IRP, as the I/O manager would send them.
-        unsafe { dispatch(fdo, irp.ptr().cast()) }
+        let portcls: Dispatch = PcDispatchIrp;
+        let dispatch = dispatch.unwrap_or(portcls);
+        let args = (fdo, irp.ptr().cast());
+        if std::ptr::fn_addr_eq(dispatch, portcls) {
+            // PortCls's own dispatcher (the driver hooked nothing): the model's code.
+            // SAFETY: the device's FDO and a well-formed IRP, as the I/O manager would send them.
+            unsafe { dispatch(args.0, args.1) }
+        } else {
+            // SAFETY: as above, to the driver's dispatch routine.
+            unsafe { call_driver(&self.world, "IRP_MJ_PNP", dispatch, args) }
+        }
     }
 
     /// `IRP_MN_START_DEVICE`.
@@ -284,10 +298,13 @@ impl Sim {
         let new_state = POWER_STATE {
             DeviceState: device_state,
         };
+        let args = (power.cast(), new_state);
+        let entry = "IAdapterPowerManagement::QueryPowerChangeState";
         // SAFETY: a live interface.
-        let query = unsafe { (vtable.QueryPowerChangeState)(power.cast(), new_state) };
+        let query = unsafe { call_driver(&self.world, entry, vtable.QueryPowerChangeState, args) };
+        let entry = "IAdapterPowerManagement::PowerChangeState";
         // SAFETY: as above.
-        unsafe { (vtable.PowerChangeState)(power.cast(), new_state) };
+        unsafe { call_driver(&self.world, entry, vtable.PowerChangeState, args) };
         self.world.lock().record(
             Ddi::PowerChangeState,
             format!(
@@ -314,7 +331,7 @@ fn call_start_device(world: &World, fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS 
     let device: *mut DEVICE_OBJECT = fdo.cast();
     // SAFETY: the driver's StartDevice with the FDO the model made, the IRP and no resources
     // (a root-enumerated device gets none).
-    let status = unsafe { start(device, irp, std::ptr::null_mut()) };
+    let status = unsafe { call_driver(world, "StartDevice", start, (device, irp, null_mut())) };
     if let Some(adapter) = world.lock().adapters.get_mut(&fdo.addr()) {
         adapter.started = portcls_sys::NT_SUCCESS(status);
     }

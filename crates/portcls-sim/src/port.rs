@@ -159,96 +159,103 @@ portcls_sys::kernel_abi! {
         riid: *const GUID,
         out: *mut PVOID,
     ) -> NTSTATUS {
-        // SAFETY: PortCls's callers pass an interface pointer of this object.
-        let (object, id, world) = unsafe { object::<OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::QueryInterface) {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        let mut state = world.lock();
-        if riid.is_null() || out.is_null() {
-            return state.record(
-                Ddi::QueryInterface,
-                format!("port#{id}, null argument"),
-                portcls_sys::STATUS_INVALID_PARAMETER,
-            );
-        }
-        // SAFETY: non-null IID pointer from the caller.
-        let iid = unsafe { *riid };
-        let detail = format!("port#{id}, {}", guid_name(&iid));
-        if let Some(status) = state.fallible(Ddi::QueryInterface) {
+        crate::stack::model(|| {
+            // SAFETY: PortCls's callers pass an interface pointer of this object.
+            let (object, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::QueryInterface) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            let mut state = world.lock();
+            if riid.is_null() || out.is_null() {
+                return state.record(
+                    Ddi::QueryInterface,
+                    format!("port#{id}, null argument"),
+                    portcls_sys::STATUS_INVALID_PARAMETER,
+                );
+            }
+            // SAFETY: non-null IID pointer from the caller.
+            let iid = unsafe { *riid };
+            let detail = format!("port#{id}, {}", guid_name(&iid));
+            if let Some(status) = state.fallible(Ddi::QueryInterface) {
+                // SAFETY: `out` is a writable slot (checked non-null).
+                unsafe { out.write(std::ptr::null_mut()) };
+                return state.record(Ddi::QueryInterface, detail, status);
+            }
+            let profile = state.profile;
+            let kind = state.ports.get(&id).map(|p| p.kind);
+            let port_interface = iid == IID_IUnknown
+                || (iid == IID_IPort && kind != Some(PortKind::Generic))
+                || (iid == IID_IPortWaveRT && kind == Some(PortKind::WaveRt))
+                || (iid == IID_IPortTopology && kind == Some(PortKind::Topology));
+            let interface: PVOID = if port_interface {
+                object.cast()
+            } else if (iid == IID_IPortClsStreamResourceManager2 && profile.has_interface_v2())
+                || (iid == IID_IPortClsStreamResourceManager && profile.has_interface_v1())
+            {
+                // SAFETY: projection to a field of the live object.
+                unsafe { (&raw mut (*object).manager).cast() }
+            } else {
+                std::ptr::null_mut()
+            };
             // SAFETY: `out` is a writable slot (checked non-null).
-            unsafe { out.write(std::ptr::null_mut()) };
-            return state.record(Ddi::QueryInterface, detail, status);
-        }
-        let profile = state.profile;
-        let kind = state.ports.get(&id).map(|p| p.kind);
-        let port_interface = iid == IID_IUnknown
-            || (iid == IID_IPort && kind != Some(PortKind::Generic))
-            || (iid == IID_IPortWaveRT && kind == Some(PortKind::WaveRt))
-            || (iid == IID_IPortTopology && kind == Some(PortKind::Topology));
-        let interface: PVOID = if port_interface {
-            object.cast()
-        } else if (iid == IID_IPortClsStreamResourceManager2 && profile.has_interface_v2())
-            || (iid == IID_IPortClsStreamResourceManager && profile.has_interface_v1())
-        {
-            // SAFETY: projection to a field of the live object.
-            unsafe { (&raw mut (*object).manager).cast() }
-        } else {
-            std::ptr::null_mut()
-        };
-        // SAFETY: `out` is a writable slot (checked non-null).
-        unsafe { out.write(interface) };
-        if interface.is_null() {
-            return state.record(Ddi::QueryInterface, detail, STATUS_NOINTERFACE);
-        }
-        let at = state.trace.len();
-        if let Some(port) = state.ports.get_mut(&id) {
-            port.refs += 1;
-            port.note("QueryInterface", at);
-        }
-        state.record(Ddi::QueryInterface, detail, STATUS_SUCCESS)
+            unsafe { out.write(interface) };
+            if interface.is_null() {
+                return state.record(Ddi::QueryInterface, detail, STATUS_NOINTERFACE);
+            }
+            let at = state.trace.len();
+            if let Some(port) = state.ports.get_mut(&id) {
+                port.refs += 1;
+                port.note("QueryInterface", at);
+            }
+            state.record(Ddi::QueryInterface, detail, STATUS_SUCCESS)
+        })
     }
 }
 
 portcls_sys::kernel_abi! {
     unsafe fn add_ref<const OFFSET: usize>(this: PUNKNOWN) -> ULONG {
-        // SAFETY: called through one of this object's interface pointers.
-        let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::AddRef) {
-            return 0;
-        }
-        let mut state = world.lock();
-        let at = state.trace.len();
-        state.ports.get_mut(&id).map_or(0, |port| {
-            port.refs += 1;
-            port.note("AddRef", at);
-            port.refs
+        crate::stack::model(|| {
+            // SAFETY: called through one of this object's interface pointers.
+            let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::AddRef) {
+                return 0;
+            }
+            let mut state = world.lock();
+            let at = state.trace.len();
+            state.ports.get_mut(&id).map_or(0, |port| {
+                port.refs += 1;
+                port.note("AddRef", at);
+                port.refs
+            })
         })
     }
 }
 
 portcls_sys::kernel_abi! {
     unsafe fn release<const OFFSET: usize>(this: PUNKNOWN) -> ULONG {
-        // SAFETY: called through one of this object's interface pointers.
-        let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::Release) {
-            return 0;
-        }
-        let mut state = world.lock();
-        let at = state.trace.len();
-        let Some(port) = state.ports.get_mut(&id) else {
-            return 0;
-        };
-        port.refs -= 1;
-        port.note("Release", at);
-        let refs = port.refs;
-        let bound = if refs == 0 { port.bound.take() } else { None };
-        drop(state);
-        // The port's reference on its miniport goes with it (outside the lock: the driver runs).
-        if let Some(bound) = bound {
-            bound.miniport.release(&world);
-        }
-        refs
+        crate::stack::model(|| {
+            // SAFETY: called through one of this object's interface pointers.
+            let (_, id, world) = unsafe { object::<OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::Release) {
+                return 0;
+            }
+            let mut state = world.lock();
+            let at = state.trace.len();
+            let Some(port) = state.ports.get_mut(&id) else {
+                return 0;
+            };
+            port.refs -= 1;
+            port.note("Release", at);
+            let refs = port.refs;
+            let bound = if refs == 0 { port.bound.take() } else { None };
+            drop(state);
+            // The port's reference on its miniport goes with it (outside the lock: the driver
+            // runs).
+            if let Some(bound) = bound {
+                bound.miniport.release(&world);
+            }
+            refs
+        })
     }
 }
 
@@ -388,21 +395,23 @@ portcls_sys::kernel_abi! {
         descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
         handle: *mut PCSTREAMRESOURCE,
     ) -> NTSTATUS {
-        // SAFETY: called through this object's manager interface.
-        let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::AddStreamResource) {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        let via = Via::InterfaceV1 { port: id };
-        add(
-            &world,
-            Ddi::AddStreamResource,
-            via,
-            std::ptr::null_mut(),
-            resource_set,
-            descriptor,
-            handle,
-        )
+        crate::stack::model(|| {
+            // SAFETY: called through this object's manager interface.
+            let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::AddStreamResource) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            let via = Via::InterfaceV1 { port: id };
+            add(
+                &world,
+                Ddi::AddStreamResource,
+                via,
+                std::ptr::null_mut(),
+                resource_set,
+                descriptor,
+                handle,
+            )
+        })
     }
 }
 
@@ -414,21 +423,23 @@ portcls_sys::kernel_abi! {
         descriptor: *mut PCSTREAMRESOURCE_DESCRIPTOR,
         handle: *mut PCSTREAMRESOURCE,
     ) -> NTSTATUS {
-        // SAFETY: called through this object's manager interface.
-        let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::AddStreamResource2) {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        let via = Via::InterfaceV2 { port: id };
-        add(
-            &world,
-            Ddi::AddStreamResource2,
-            via,
-            pdo,
-            resource_set,
-            descriptor,
-            handle,
-        )
+        crate::stack::model(|| {
+            // SAFETY: called through this object's manager interface.
+            let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::AddStreamResource2) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            let via = Via::InterfaceV2 { port: id };
+            add(
+                &world,
+                Ddi::AddStreamResource2,
+                via,
+                pdo,
+                resource_set,
+                descriptor,
+                handle,
+            )
+        })
     }
 }
 
@@ -437,17 +448,19 @@ portcls_sys::kernel_abi! {
         this: *mut IPortClsStreamResourceManager,
         handle: PCSTREAMRESOURCE,
     ) -> NTSTATUS {
-        // SAFETY: called through this object's manager interface.
-        let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
-        if !alive(&world, id, Ddi::RemoveStreamResource) {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        let has_v2 = world.lock().profile.has_interface_v2();
-        let via = if has_v2 {
-            Via::InterfaceV2 { port: id }
-        } else {
-            Via::InterfaceV1 { port: id }
-        };
-        remove(&world, Ddi::RemoveStreamResource, via, handle)
+        crate::stack::model(|| {
+            // SAFETY: called through this object's manager interface.
+            let (_, id, world) = unsafe { object::<MANAGER_OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::RemoveStreamResource) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            let has_v2 = world.lock().profile.has_interface_v2();
+            let via = if has_v2 {
+                Via::InterfaceV2 { port: id }
+            } else {
+                Via::InterfaceV1 { port: id }
+            };
+            remove(&world, Ddi::RemoveStreamResource, via, handle)
+        })
     }
 }

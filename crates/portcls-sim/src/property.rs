@@ -687,8 +687,9 @@ impl Sim {
             value,
         };
         let start = self.world.lock().trace.len();
+        let entry = format!("PropertyHandler {}", property_name(&set, id));
         // SAFETY: the miniport's own handler for its own item.
-        let (status, size, out) = unsafe { call.invoke(handler) };
+        let (status, size, out) = unsafe { call.invoke(&self.world, &entry, handler) };
         let mut state = self.world.lock();
         // A successful answer never claims more than the buffer held.
         if status >= 0 && size as usize > capacity {
@@ -1026,12 +1027,15 @@ struct Call<'a> {
 
 impl Call<'_> {
     /// Builds the `PCPROPERTY_REQUEST` over aligned copies of the buffers (as the IRP's system
-    /// buffer is) and calls `handler`: its status, the `ValueSize` it reported, the value after.
+    /// buffer is) and calls `handler` (measured as `entry`): its status, the `ValueSize` it
+    /// reported, the value after.
     ///
     /// # Safety
     /// `handler` is the miniport's handler for `item`, and `miniport` its live `IUnknown`.
     unsafe fn invoke(
         &self,
+        world: &crate::world::World,
+        entry: &str,
         handler: portcls_sys::kernel_abi!(unsafe fn(*mut PCPROPERTY_REQUEST) -> NTSTATUS),
     ) -> (NTSTATUS, u32, Vec<u8>) {
         let capacity = self.value.len();
@@ -1069,8 +1073,9 @@ impl Call<'_> {
             },
             Irp: std::ptr::null_mut(),
         };
+        let args = (&raw mut request,);
         // SAFETY: caller's contract; the request and its buffers live through the call.
-        let status = unsafe { handler(&raw mut request) };
+        let status = unsafe { crate::stack::call_driver(world, entry, handler, args) };
         let mut out = vec![0u8; capacity];
         // SAFETY: the storage holds `capacity` bytes.
         unsafe { std::ptr::copy_nonoverlapping(value_bytes, out.as_mut_ptr(), capacity) };

@@ -487,7 +487,7 @@ fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
         address,
     } = packet;
     // SAFETY: the driver's start routine with the context it passed.
-    unsafe { routine(context) };
+    unsafe { crate::stack::call_driver(world, "ThreadStart", routine, (context,)) };
     let mut state = world.lock();
     state.thread_exited(address);
     world.changed.notify_all();
@@ -511,6 +511,8 @@ portcls_sys::kernel_abi! {
             state.thread_exited(me);
             world.changed.notify_all();
             drop(state);
+            // The driver's frames stay on this thread for good: its entries end here.
+            crate::stack::thread_parks(world);
             loop {
                 std::thread::park();
             }

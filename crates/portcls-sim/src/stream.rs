@@ -34,6 +34,7 @@ use portcls_sys::{
 };
 
 use crate::adapter::{PortKind, release_driver_reference, vtable_of};
+use crate::stack::call_driver;
 use crate::world::{RefChange, RefHistory, World};
 use crate::{Ddi, Sim, Violation, status_name, with_world};
 
@@ -147,29 +148,31 @@ portcls_sys::kernel_abi! {
         iid: *const GUID,
         out: *mut PVOID,
     ) -> NTSTATUS {
-        if iid.is_null() || out.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: a readable GUID (checked non-null).
-        let iid = unsafe { iid.read() };
-        if iid == IID_IUnknown || iid == IID_IPortWaveRTStream {
-            // SAFETY: `this` is a port stream object.
-            unsafe { port_stream_add_ref(this) };
-            // SAFETY: writable (checked non-null).
-            unsafe { out.write(this.cast()) };
-            STATUS_SUCCESS
-        } else {
-            // SAFETY: as above.
-            unsafe { out.write(null_mut()) };
-            STATUS_NOINTERFACE
-        }
+        crate::stack::model(|| {
+            if iid.is_null() || out.is_null() {
+                return STATUS_INVALID_PARAMETER;
+            }
+            // SAFETY: a readable GUID (checked non-null).
+            let iid = unsafe { iid.read() };
+            if iid == IID_IUnknown || iid == IID_IPortWaveRTStream {
+                // SAFETY: `this` is a port stream object.
+                unsafe { port_stream_add_ref(this) };
+                // SAFETY: writable (checked non-null).
+                unsafe { out.write(this.cast()) };
+                STATUS_SUCCESS
+            } else {
+                // SAFETY: as above.
+                unsafe { out.write(null_mut()) };
+                STATUS_NOINTERFACE
+            }
+        })
     }
 }
 
 portcls_sys::kernel_abi! {
     unsafe fn port_stream_add_ref(this: PUNKNOWN) -> ULONG {
-        let id = stream_id(this.cast());
         with_world("IPortWaveRTStream::AddRef", |world| {
+            let id = stream_id(this.cast());
             let mut state = world.lock();
             let at = state.trace.len();
             let Some(stream) = state.streams.states.get_mut(&id) else {
@@ -191,8 +194,8 @@ portcls_sys::kernel_abi! {
 
 portcls_sys::kernel_abi! {
     unsafe fn port_stream_release(this: PUNKNOWN) -> ULONG {
-        let id = stream_id(this.cast());
         with_world("IPortWaveRTStream::Release", |world| {
+            let id = stream_id(this.cast());
             let mut state = world.lock();
             let at = state.trace.len();
             let Some(stream) = state.streams.states.get_mut(&id) else {
@@ -265,8 +268,8 @@ portcls_sys::kernel_abi! {
         _high: PHYSICAL_ADDRESS,
         bytes: usize,
     ) -> PMDL {
-        let id = stream_id(this);
         with_world("IPortWaveRTStream::AllocatePagesForMdl", |world| {
+            let id = stream_id(this);
             allocate_pages(world, id, bytes)
         })
     }
@@ -279,11 +282,9 @@ portcls_sys::kernel_abi! {
         _high: PHYSICAL_ADDRESS,
         bytes: usize,
     ) -> PMDL {
-        let id = stream_id(this);
-        with_world(
-            "IPortWaveRTStream::AllocateContiguousPagesForMdl",
-            |world| allocate_pages(world, id, bytes),
-        )
+        with_world("IPortWaveRTStream::AllocateContiguousPagesForMdl", |world| {
+            allocate_pages(world, stream_id(this), bytes)
+        })
     }
 }
 
@@ -293,8 +294,8 @@ portcls_sys::kernel_abi! {
         mdl: PMDL,
         cache: MEMORY_CACHING_TYPE,
     ) -> PVOID {
-        let id = stream_id(this);
         with_world("IPortWaveRTStream::MapAllocatedPages", |world| {
+            let id = stream_id(this);
             let mut state = world.lock();
             let ddi = Ddi::MapAllocatedPages;
             if !state.irql_ok(ddi, crate::current_irql()) {
@@ -336,8 +337,8 @@ portcls_sys::kernel_abi! {
         base: PVOID,
         mdl: PMDL,
     ) {
-        let id = stream_id(this);
         with_world("IPortWaveRTStream::UnmapAllocatedPages", |world| {
+            let id = stream_id(this);
             let mut state = world.lock();
             let ddi = Ddi::UnmapAllocatedPages;
             let _ = state.irql_ok(ddi, crate::current_irql());
@@ -363,8 +364,8 @@ portcls_sys::kernel_abi! {
 
 portcls_sys::kernel_abi! {
     unsafe fn free_pages_from_mdl(this: *mut IPortWaveRTStream, mdl: PMDL) {
-        let id = stream_id(this);
         with_world("IPortWaveRTStream::FreePagesFromMdl", |world| {
+            let id = stream_id(this);
             let mut state = world.lock();
             let ddi = Ddi::FreePagesFromMdl;
             let _ = state.irql_ok(ddi, crate::current_irql());
@@ -409,23 +410,23 @@ portcls_sys::kernel_abi! {
         mdl: PMDL,
         index: ULONG,
     ) -> *mut PHYSICAL_ADDRESS {
-        let address = with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
+        with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
             let state = world.lock();
-            state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
+            let address = state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
                 // A made-up physical address per page: distinct and page aligned.
                 let page = u64::try_from(r.pages.as_ptr().addr() / PAGE_SIZE).unwrap_or(0);
                 (page + u64::from(index)) * PAGE_SIZE as u64
-            })
-        });
-        if !result.is_null() {
-            // SAFETY: the caller's return slot (C++ hidden return pointer).
-            unsafe {
-                result.write(PHYSICAL_ADDRESS {
-                    QuadPart: i64::try_from(address).unwrap_or(0),
-                });
+            });
+            if !result.is_null() {
+                // SAFETY: the caller's return slot (C++ hidden return pointer).
+                unsafe {
+                    result.write(PHYSICAL_ADDRESS {
+                        QuadPart: i64::try_from(address).unwrap_or(0),
+                    });
+                }
             }
-        }
-        result
+            result
+        })
     }
 }
 
@@ -595,23 +596,26 @@ impl Sim {
         let vtable: portcls_sys::wavert::IMiniportVtbl = unsafe { vtable_of(miniport.cast()) };
         let call = |out: &mut [u8]| {
             let mut written = 0u32;
+            let args = (
+                miniport.cast(),
+                pin,
+                range_bytes.cast(),
+                matching,
+                u32::try_from(out.len()).unwrap_or(u32::MAX),
+                if out.is_empty() {
+                    null_mut()
+                } else {
+                    out.as_mut_ptr().cast()
+                },
+                &raw mut written,
+            );
+            let (entry, intersect) = (
+                "IMiniport::DataRangeIntersection",
+                vtable.DataRangeIntersection,
+            );
             // SAFETY: the arguments PortCls passes: readable ranges, a writable buffer of the
             // given length (null when empty) and a writable size.
-            let status = unsafe {
-                (vtable.DataRangeIntersection)(
-                    miniport.cast(),
-                    pin,
-                    range_bytes.cast(),
-                    matching,
-                    u32::try_from(out.len()).unwrap_or(u32::MAX),
-                    if out.is_empty() {
-                        null_mut()
-                    } else {
-                        out.as_mut_ptr().cast()
-                    },
-                    &raw mut written,
-                )
-            };
+            let status = unsafe { call_driver(&self.world, entry, intersect, args) };
             (status, written)
         };
         let (status, needed) = call(&mut []);
@@ -696,17 +700,17 @@ impl Sim {
         // SAFETY: the bound miniport of a WaveRT port implements IMiniportWaveRT.
         let vtable: IMiniportWaveRTVtbl = unsafe { vtable_of(miniport.cast()) };
         let mut raw: *mut IMiniportWaveRTStream = null_mut();
+        let args = (
+            miniport.cast(),
+            &raw mut raw,
+            port_stream,
+            pin,
+            u8::from(capture),
+            bytes.cast(),
+        );
+        let entry = "IMiniportWaveRT::NewStream";
         // SAFETY: a live miniport; every pointer is valid for the call.
-        let status = unsafe {
-            (vtable.NewStream)(
-                miniport.cast(),
-                &raw mut raw,
-                port_stream,
-                pin,
-                u8::from(capture),
-                bytes.cast(),
-            )
-        };
+        let status = unsafe { call_driver(&self.world, entry, vtable.NewStream, args) };
         drop(storage);
         let detail = format!(
             "stream#{id}: {subdevice} pin {pin} ({}), {} format bytes",
@@ -803,14 +807,14 @@ fn take_stream(
     let unknown: IUnknownVtbl = unsafe { vtable_of(stream.as_ptr().cast()) };
     let mut notification: PVOID = null_mut();
     let iid = IID_IMiniportWaveRTStreamNotification;
+    let args = (
+        stream.as_ptr().cast(),
+        &raw const iid,
+        &raw mut notification,
+    );
+    let query = unknown.QueryInterface;
     // SAFETY: as above; `notification` is writable.
-    let status = unsafe {
-        (unknown.QueryInterface)(
-            stream.as_ptr().cast(),
-            &raw const iid,
-            &raw mut notification,
-        )
-    };
+    let status = unsafe { call_driver(world, "IUnknown::QueryInterface", query, args) };
     let notification = NonNull::new(notification.cast::<IMiniportWaveRTStreamNotification>())
         .filter(|_| NT_SUCCESS(status))?;
     world.lock().driver_reference(
@@ -915,8 +919,10 @@ impl Stream {
         let bytes = storage.as_mut_ptr().cast::<u8>();
         // SAFETY: `storage` holds at least `format.len()` bytes; no overlap.
         unsafe { std::ptr::copy_nonoverlapping(format.as_ptr(), bytes, format.len()) };
+        let args = (self.miniport.as_ptr(), bytes.cast());
+        let (entry, set_format) = ("IMiniportWaveRTStream::SetFormat", self.vtable().SetFormat);
         // SAFETY: a live stream and a readable format.
-        let status = unsafe { (self.vtable().SetFormat)(self.miniport.as_ptr(), bytes.cast()) };
+        let status = unsafe { call_driver(&self.world, entry, set_format, args) };
         self.record(
             start,
             Ddi::SetFormat,
@@ -942,34 +948,38 @@ impl Stream {
         let mut cache = MEMORY_CACHING_TYPE(-1);
         let (ddi, status) = if notifications == 0 {
             let vtable = self.vtable();
+            let args = (
+                self.miniport.as_ptr(),
+                requested,
+                &raw mut mdl,
+                &raw mut size,
+                &raw mut offset,
+                &raw mut cache,
+            );
+            let entry = "IMiniportWaveRTStream::AllocateAudioBuffer";
             // SAFETY: a live stream; every out pointer is writable.
-            let status = unsafe {
-                (vtable.AllocateAudioBuffer)(
-                    self.miniport.as_ptr(),
-                    requested,
-                    &raw mut mdl,
-                    &raw mut size,
-                    &raw mut offset,
-                    &raw mut cache,
-                )
-            };
+            let status =
+                unsafe { call_driver(&self.world, entry, vtable.AllocateAudioBuffer, args) };
             (Ddi::AllocateAudioBuffer, status)
         } else {
             let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) else {
                 return Err(STATUS_NOINTERFACE);
             };
+            let args = (
+                raw.as_ptr(),
+                notifications,
+                requested,
+                &raw mut mdl,
+                &raw mut size,
+                &raw mut offset,
+                &raw mut cache,
+            );
+            let (entry, allocate) = (
+                "IMiniportWaveRTStreamNotification::AllocateBufferWithNotification",
+                vtable.AllocateBufferWithNotification,
+            );
             // SAFETY: as above, through the notification interface.
-            let status = unsafe {
-                (vtable.AllocateBufferWithNotification)(
-                    raw.as_ptr(),
-                    notifications,
-                    requested,
-                    &raw mut mdl,
-                    &raw mut size,
-                    &raw mut offset,
-                    &raw mut cache,
-                )
-            };
+            let status = unsafe { call_driver(&self.world, entry, allocate, args) };
             (Ddi::AllocateBufferWithNotification, status)
         };
         let detail = format!(
@@ -1013,11 +1023,21 @@ impl Stream {
         };
         let mdl: PMDL = std::ptr::without_provenance_mut(buffer.mdl);
         if buffer.notifications == 0 {
+            let args = (self.miniport.as_ptr(), mdl, buffer.size);
+            let (entry, free) = (
+                "IMiniportWaveRTStream::FreeAudioBuffer",
+                self.vtable().FreeAudioBuffer,
+            );
             // SAFETY: the MDL and size the stream returned.
-            unsafe { (self.vtable().FreeAudioBuffer)(self.miniport.as_ptr(), mdl, buffer.size) };
+            unsafe { call_driver(&self.world, entry, free, args) };
         } else if let (Some(vtable), Some(raw)) = (self.notification_vtable(), self.notification) {
+            let args = (raw.as_ptr(), mdl, buffer.size);
+            let (entry, free) = (
+                "IMiniportWaveRTStreamNotification::FreeBufferWithNotification",
+                vtable.FreeBufferWithNotification,
+            );
             // SAFETY: as above.
-            unsafe { (vtable.FreeBufferWithNotification)(raw.as_ptr(), mdl, buffer.size) };
+            unsafe { call_driver(&self.world, entry, free, args) };
         }
         self.record(
             start,
@@ -1082,8 +1102,13 @@ impl Stream {
         let address = std::ptr::from_mut(&mut **event).cast::<c_void>();
         // SAFETY: 24 bytes of 8-aligned storage that stay put while registered.
         unsafe { crate::sched::KeInitializeEvent(address, crate::sched::SYNCHRONIZATION_EVENT, 0) };
+        let args = (raw.as_ptr(), address.cast());
+        let (entry, register) = (
+            "IMiniportWaveRTStreamNotification::RegisterNotificationEvent",
+            vtable.RegisterNotificationEvent,
+        );
         // SAFETY: a live stream and an initialised event.
-        let status = unsafe { (vtable.RegisterNotificationEvent)(raw.as_ptr(), address.cast()) };
+        let status = unsafe { call_driver(&self.world, entry, register, args) };
         self.record(start, Ddi::RegisterNotificationEvent, "", status)
     }
 
@@ -1098,8 +1123,13 @@ impl Stream {
             return STATUS_INVALID_PARAMETER;
         };
         let address = std::ptr::from_mut(&mut **event).cast::<c_void>();
+        let args = (raw.as_ptr(), address.cast());
+        let (entry, unregister) = (
+            "IMiniportWaveRTStreamNotification::UnregisterNotificationEvent",
+            vtable.UnregisterNotificationEvent,
+        );
         // SAFETY: a live stream and the event registered before.
-        let status = unsafe { (vtable.UnregisterNotificationEvent)(raw.as_ptr(), address.cast()) };
+        let status = unsafe { call_driver(&self.world, entry, unregister, args) };
         self.record(start, Ddi::UnregisterNotificationEvent, "", status)
     }
 
@@ -1116,10 +1146,10 @@ impl Stream {
     /// `SetState` with a raw `KSSTATE`.
     pub fn set_state(&mut self, state: u32) -> NTSTATUS {
         let start = self.mark();
+        let args = (self.miniport.as_ptr(), KSSTATE(state.cast_signed()));
+        let (entry, set_state) = ("IMiniportWaveRTStream::SetState", self.vtable().SetState);
         // SAFETY: a live stream.
-        let status = unsafe {
-            (self.vtable().SetState)(self.miniport.as_ptr(), KSSTATE(state.cast_signed()))
-        };
+        let status = unsafe { call_driver(&self.world, entry, set_state, args) };
         if NT_SUCCESS(status) {
             self.state = state;
         }
@@ -1157,9 +1187,13 @@ impl Stream {
             PlayOffset: u64::MAX,
             WriteOffset: u64::MAX,
         };
+        let args = (self.miniport.as_ptr(), &raw mut position);
+        let (entry, get) = (
+            "IMiniportWaveRTStream::GetPosition",
+            self.vtable().GetPosition,
+        );
         // SAFETY: a live stream and a writable position.
-        let status =
-            unsafe { (self.vtable().GetPosition)(self.miniport.as_ptr(), &raw mut position) };
+        let status = unsafe { call_driver(&self.world, entry, get, args) };
         if !NT_SUCCESS(status) {
             return Err(status);
         }
@@ -1182,8 +1216,13 @@ impl Stream {
             ChipsetDelay: u32::MAX,
             CodecDelay: u32::MAX,
         };
+        let args = (self.miniport.as_ptr(), &raw mut latency);
+        let (entry, get) = (
+            "IMiniportWaveRTStream::GetHWLatency",
+            self.vtable().GetHWLatency,
+        );
         // SAFETY: a live stream and a writable struct.
-        unsafe { (self.vtable().GetHWLatency)(self.miniport.as_ptr(), &raw mut latency) };
+        unsafe { call_driver(&self.world, entry, get, args) };
         if [latency.FifoSize, latency.ChipsetDelay, latency.CodecDelay].contains(&u32::MAX) {
             self.world.lock().violate(Violation::StreamContract {
                 ddi: Ddi::GetHwLatency,
@@ -1214,11 +1253,13 @@ impl Stream {
             Denominator: 0,
             Accuracy: 0,
         };
+        let args = (self.miniport.as_ptr(), &raw mut register);
+        let entry = "IMiniportWaveRTStream::GetPositionRegister";
         // SAFETY: a live stream and a writable struct.
-        let position =
-            unsafe { (vtable.GetPositionRegister)(self.miniport.as_ptr(), &raw mut register) };
+        let position = unsafe { call_driver(&self.world, entry, vtable.GetPositionRegister, args) };
+        let entry = "IMiniportWaveRTStream::GetClockRegister";
         // SAFETY: as above.
-        let clock = unsafe { (vtable.GetClockRegister)(self.miniport.as_ptr(), &raw mut register) };
+        let clock = unsafe { call_driver(&self.world, entry, vtable.GetClockRegister, args) };
         self.record(
             start,
             Ddi::GetRegister,

@@ -35,35 +35,37 @@ portcls_sys::kernel_abi! {
     /// `lock` is the driver's initialised `KSPIN_LOCK`.
     #[unsafe(no_mangle)]
     pub unsafe fn KeAcquireSpinLockRaiseToDpc(lock: *mut usize) -> KIRQL {
-        let previous = current_irql();
-        let address = lock.addr();
-        if previous > DISPATCH_LEVEL || HELD.with(|h| h.borrow().contains(&address)) {
-            with_world("KeAcquireSpinLockRaiseToDpc", |world| {
-                let mut state = world.lock();
-                if previous > DISPATCH_LEVEL {
-                    state.violate(Violation::IrqlTooHigh {
-                        ddi: Ddi::KeAcquireSpinLock,
-                        irql: previous,
-                    });
-                } else {
-                    state.violate(Violation::SpinLockRecursion { lock: address });
-                }
-            });
-            // Windows would hang or crash here; the model reports and carries on without it.
-            return previous;
-        }
-        // SAFETY: caller's contract.
-        let atomic = unsafe { word(lock) };
-        while atomic
-            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-            std::thread::yield_now();
-        }
-        HELD.with(|h| h.borrow_mut().push(address));
-        IRQL.with(|irql| irql.set(DISPATCH_LEVEL));
-        previous
+        crate::stack::model_leaf(|| {
+            let previous = current_irql();
+            let address = lock.addr();
+            if previous > DISPATCH_LEVEL || HELD.with(|h| h.borrow().contains(&address)) {
+                with_world("KeAcquireSpinLockRaiseToDpc", |world| {
+                    let mut state = world.lock();
+                    if previous > DISPATCH_LEVEL {
+                        state.violate(Violation::IrqlTooHigh {
+                            ddi: Ddi::KeAcquireSpinLock,
+                            irql: previous,
+                        });
+                    } else {
+                        state.violate(Violation::SpinLockRecursion { lock: address });
+                    }
+                });
+                // Windows would hang or crash here; the model reports and carries on without it.
+                return previous;
+            }
+            // SAFETY: caller's contract.
+            let atomic = unsafe { word(lock) };
+            while atomic
+                .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                std::hint::spin_loop();
+                std::thread::yield_now();
+            }
+            HELD.with(|h| h.borrow_mut().push(address));
+            IRQL.with(|irql| irql.set(DISPATCH_LEVEL));
+            previous
+        })
     }
 }
 
@@ -74,22 +76,24 @@ portcls_sys::kernel_abi! {
     /// `lock` is the driver's initialised `KSPIN_LOCK`.
     #[unsafe(no_mangle)]
     pub unsafe fn KeReleaseSpinLock(lock: *mut usize, new_irql: KIRQL) {
-        let address = lock.addr();
-        let held = HELD.with(|h| {
-            let mut held = h.borrow_mut();
-            let position = held.iter().position(|&a| a == address);
-            position.map(|i| held.remove(i)).is_some()
-        });
-        if !held {
-            with_world("KeReleaseSpinLock", |world| {
-                world
-                    .lock()
-                    .violate(Violation::SpinLockNotHeld { lock: address });
+        crate::stack::model_leaf(|| {
+            let address = lock.addr();
+            let held = HELD.with(|h| {
+                let mut held = h.borrow_mut();
+                let position = held.iter().position(|&a| a == address);
+                position.map(|i| held.remove(i)).is_some()
             });
-            return;
-        }
-        // SAFETY: caller's contract.
-        unsafe { word(lock) }.store(0, Ordering::Release);
-        IRQL.with(|irql| irql.set(new_irql));
+            if !held {
+                with_world("KeReleaseSpinLock", |world| {
+                    world
+                        .lock()
+                        .violate(Violation::SpinLockNotHeld { lock: address });
+                });
+                return;
+            }
+            // SAFETY: caller's contract.
+            unsafe { word(lock) }.store(0, Ordering::Release);
+            IRQL.with(|irql| irql.set(new_irql));
+        });
     }
 }

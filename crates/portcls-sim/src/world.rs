@@ -510,6 +510,8 @@ pub(crate) struct World {
     state: Mutex<State>,
     /// Signalled whenever a wait may have been satisfied or a thread changed state.
     pub(crate) changed: Condvar,
+    /// The driver's stack use, when measured (its own lock: threads record as they go).
+    pub(crate) stack: crate::stack::Recorder,
 }
 
 impl World {
@@ -517,6 +519,7 @@ impl World {
         Self {
             state: Mutex::new(State::new(profile)),
             changed: Condvar::new(),
+            stack: crate::stack::Recorder::default(),
         }
     }
 

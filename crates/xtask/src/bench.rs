@@ -4,7 +4,10 @@
 //! against hand-written vtable calls, both against a trivial port, collected only inside the
 //! two measured functions of `portcls-bench`. Rows 2-4 and 6 come from `portcls-bench report`,
 //! each timing next to its reference from the same run. Row 5 links the images and reads their
-//! sizes. Nothing here passes or fails on a number: the goals are printed beside the figures.
+//! sizes. Row 7 runs each image in the model (`simulate --image ... --stack`: the x64 image
+//! natively, the arm64 image under qemu-aarch64) and reads the deepest kernel stack its own code
+//! used per entry point. Nothing here passes or fails on a number: the goals are printed beside
+//! the figures (the stack budget is enforced by the workspace's `stack` test, not here).
 
 use std::process::Command;
 
@@ -14,6 +17,42 @@ use crate::kernel;
 const ROUNDS: u32 = 1000;
 /// The size budget of the sample driver per architecture.
 const IMAGE_BUDGET: u64 = 64 * 1024;
+/// The stack budget per entry point that the workspace's `stack` test enforces (bytes).
+const STACK_BUDGET: u64 = 8 * 1024;
+
+/// The deepest kernel stack the driver's own code used per entry point, for the image at
+/// `image`, run by the `simulate` example for the Linux target `host` (None: natively).
+fn stack_figures(
+    image: &std::path::Path,
+    host: Option<&str>,
+) -> Result<Vec<(String, u64)>, String> {
+    let mut command = Command::new("cargo");
+    command.args(["run", "--quiet", "--release"]);
+    if let Some(host) = host {
+        command.args(["--target", host]);
+    }
+    let wav = std::env::temp_dir().join("portcls-bench-stack.wav");
+    command.args(["-p", "wavert-sample", "--example", "simulate", "--"]);
+    command.arg("--image").arg(image);
+    command.args(["--quiet", "--stack", "--seconds", "1", "--wav"]);
+    command.arg(&wav);
+    let text = run(&mut command)?;
+    let _ = std::fs::remove_file(&wav);
+    let figures: Vec<(String, u64)> = text
+        .lines()
+        .skip_while(|line| !line.starts_with("== kernel stack"))
+        .skip(1)
+        .map_while(|line| {
+            let (entry, rest) = line.trim().split_once(": ")?;
+            let bytes = rest.split(' ').next()?.parse().ok()?;
+            Some((entry.to_owned(), bytes))
+        })
+        .collect();
+    if figures.is_empty() {
+        return Err(format!("simulate printed no stack figures:\n{text}"));
+    }
+    Ok(figures)
+}
 
 fn run(command: &mut Command) -> Result<String, String> {
     let output = command
@@ -91,7 +130,8 @@ pub fn bench() -> Result<Vec<[String; 4]>, String> {
         } else {
             "arm64"
         };
-        let driver = kernel::inspect(&kernel::check_driver(target)?)?;
+        let driver_image = kernel::check_driver(target)?;
+        let driver = kernel::inspect(&driver_image)?;
         let library = kernel::inspect(&kernel::check_library_probe(target, false)?)?;
         rows.push([
             "5".to_owned(),
@@ -104,6 +144,24 @@ pub fn bench() -> Result<Vec<[String; 4]>, String> {
             format!("image: the library's code, {arch} (the kernel probe: every public path, as the sample links it)"),
             format!("{} bytes of code ({} bytes image)", library.code, library.size),
             "reported".to_owned(),
+        ]);
+        // The image as linked (the package signs these bytes), run in the model.
+        let host = (arch == "arm64").then_some("aarch64-unknown-linux-gnu");
+        let mut figures = stack_figures(&driver_image, host)?;
+        figures.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let kernel_stack = if arch == "x64" { 0x6000 } else { 0x8000 };
+        let listed: Vec<String> = figures
+            .iter()
+            .map(|(entry, bytes)| format!("{entry} {bytes}"))
+            .collect();
+        rows.push([
+            "7".to_owned(),
+            format!(
+                "kernel stack, {arch} image in the model{}: the driver's deepest use per entry point, bytes (KERNEL_STACK_SIZE {kernel_stack})",
+                if host.is_some() { " (qemu-aarch64)" } else { "" }
+            ),
+            listed.join(", "),
+            format!("<= {STACK_BUDGET} per entry point"),
         ]);
     }
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
