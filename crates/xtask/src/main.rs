@@ -181,13 +181,6 @@ const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.
 /// so is `portcls-sys` (its only test is the ABI oracle: clang against the mingw-w64 headers).
 const ARM64_LIBRARY_TESTS: [&str; 6] = ["rules", "threads", "irql", "matrix", "pnp", "retry"];
 
-/// Tests of the model that fail only under qemu user mode, skipped there by exact name (they run
-/// natively). `loads_a_good_image` reads the section protections back from /proc/self/maps:
-/// qemu-aarch64 (7.2, Debian 12) maps guest pages without `PROT_EXEC` on the host and prints one
-/// line per host mapping with the flags of its first page, so the r-x .text page, merged with
-/// the r-- headers before it, is reported as r--.
-const ARM64_QEMU_SKIPS: [&str; 1] = ["image::tests::loads_a_good_image"];
-
 /// The sample driver's own test targets run under qemu (with `--lib`): all but `inf`, the text
 /// checks of the INF template, which never run the driver or the model.
 const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
@@ -197,13 +190,14 @@ const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 /// arm64) and `image::` (the arm64 package, `target/package/arm64/wavertsample.sys`), with the
 /// loader's tests on the arm64 images and the library probe's arm64 images (`cargo xtask
 /// images`, an earlier step, makes them all).
-const ARM64_WHOLE_LIFE_TESTS: [&str; 8] = [
+const ARM64_WHOLE_LIFE_TESTS: [&str; 9] = [
     "adapter",
     "faults",
     "image",
     "probe",
     "properties",
     "references",
+    "stack",
     "streams",
     "stress",
 ];
@@ -213,7 +207,7 @@ const ARM64_WHOLE_LIFE_TESTS: [&str; 8] = [
 /// export) and its whole life in the model. Not Miri, fuzzing or the ABI oracle, which do not
 /// depend on the host architecture.
 fn arm64_step() -> Step {
-    let run = |packages: &[&str], lib: bool, tests: &[&str], test_args: &[&str]| {
+    let run = |packages: &[&str], lib: bool, tests: &[&str]| {
         let mut args: Vec<String> = ["test", "--target", ARM64_HOST].map(str::to_owned).to_vec();
         for package in packages {
             args.extend(["-p".to_owned(), (*package).to_owned()]);
@@ -225,32 +219,17 @@ fn arm64_step() -> Step {
             args.extend(["--test".to_owned(), (*test).to_owned()]);
         }
         args.extend(["--", "--show-output"].map(str::to_owned));
-        args.extend(test_args.iter().map(|&a| a.to_owned()));
         args
     };
-    let mut exact_skips = vec!["--exact"];
-    for skip in ARM64_QEMU_SKIPS {
-        exact_skips.extend(["--skip", skip]);
-    }
     Step {
         name: format!(
-            "arm64 (qemu-aarch64): host tests of the model, the library and the sample driver for {ARM64_HOST}"
+            "arm64 (qemu-aarch64): host tests of the model, the library and the sample driver for {ARM64_HOST}, and the arm64 images in the model"
         ),
         action: Action::Arm64 {
             runs: vec![
-                run(
-                    &["portcls-sim", "portcls"],
-                    true,
-                    &ARM64_LIBRARY_TESTS,
-                    &exact_skips,
-                ),
-                run(&["wavert-sample"], true, &ARM64_DRIVER_TESTS, &[]),
-                run(
-                    &["portcls-workspace-tests"],
-                    false,
-                    &ARM64_WHOLE_LIFE_TESTS,
-                    &[],
-                ),
+                run(&["portcls-sim", "portcls"], true, &ARM64_LIBRARY_TESTS),
+                run(&["wavert-sample"], true, &ARM64_DRIVER_TESTS),
+                run(&["portcls-workspace-tests"], false, &ARM64_WHOLE_LIFE_TESTS),
             ],
         },
     }
