@@ -116,24 +116,6 @@ fn run_probe(sim: &Sim, entry: Entry) -> Run {
     }
 }
 
-/// The 40 descriptor bytes PortCls must see (x64 / arm64 layout, every padding byte zero).
-fn expected_descriptor(pdo: usize, resource: Resource) -> [u8; 40] {
-    let mut bytes = [0u8; 40];
-    bytes[0..4].copy_from_slice(&40u32.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(pdo as u64).to_le_bytes());
-    match resource {
-        Resource::Thread(thread) => {
-            bytes[16..20].copy_from_slice(&1u32.to_le_bytes());
-            bytes[24..32].copy_from_slice(&(thread as u64).to_le_bytes());
-        }
-        Resource::Interrupt { context, version } => {
-            bytes[24..28].copy_from_slice(&version.to_le_bytes());
-            bytes[32..40].copy_from_slice(&(context as u64).to_le_bytes());
-        }
-    }
-    bytes
-}
-
 /// The routine the probe's registrations must have gone through under `profile`.
 fn expected_add(profile: OsProfile, export: bool) -> Option<Ddi> {
     if profile.has_interface_v2() {
@@ -210,7 +192,7 @@ fn check_clean_run(probe: Probe, profile: OsProfile) -> Vec<Ddi> {
                 assert_eq!(registration.pdo, run.pdo, "{label}: the explicit PDO");
                 assert_eq!(
                     registration.descriptor,
-                    expected_descriptor(run.pdo, registration.resource),
+                    registration.resource.descriptor_bytes(run.pdo),
                     "{label}: descriptor bytes"
                 );
                 let expected_via = match add {

@@ -369,6 +369,29 @@ pub enum Resource {
     },
 }
 
+impl Resource {
+    /// The 40 bytes of a correct `PCSTREAMRESOURCE_DESCRIPTOR` registering this resource for
+    /// `pdo` (the x64 and arm64 layout, every padding byte zero): what PortCls must see, to
+    /// compare with [`StreamResource::descriptor`].
+    #[must_use]
+    pub fn descriptor_bytes(self, pdo: usize) -> [u8; 40] {
+        let mut bytes = [0u8; 40];
+        bytes[0..4].copy_from_slice(&40u32.to_le_bytes());
+        bytes[8..16].copy_from_slice(&(pdo as u64).to_le_bytes());
+        match self {
+            Self::Thread(thread) => {
+                bytes[16..20].copy_from_slice(&1u32.to_le_bytes());
+                bytes[24..32].copy_from_slice(&(thread as u64).to_le_bytes());
+            }
+            Self::Interrupt { context, version } => {
+                bytes[24..28].copy_from_slice(&version.to_le_bytes());
+                bytes[32..40].copy_from_slice(&(context as u64).to_le_bytes());
+            }
+        }
+        bytes
+    }
+}
+
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -170,24 +170,6 @@ fn scenario(sim: &Sim, kind: Kind, form: Form) -> (Made, Observed) {
     )
 }
 
-/// The 40 descriptor bytes PortCls must see (x64 / arm64 layout, every padding byte zero).
-fn expected_descriptor(pdo: usize, resource: Resource) -> [u8; 40] {
-    let mut bytes = [0u8; 40];
-    bytes[0..4].copy_from_slice(&40u32.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(pdo as u64).to_le_bytes());
-    match resource {
-        Resource::Thread(thread) => {
-            bytes[16..20].copy_from_slice(&1u32.to_le_bytes());
-            bytes[24..32].copy_from_slice(&(thread as u64).to_le_bytes());
-        }
-        Resource::Interrupt { context, version } => {
-            bytes[24..28].copy_from_slice(&version.to_le_bytes());
-            bytes[32..40].copy_from_slice(&(context as u64).to_le_bytes());
-        }
-    }
-    bytes
-}
-
 /// The ddi the k-th fallible call was, from a clean run's trace.
 fn fallible_ddis(sim: &Sim) -> Vec<Ddi> {
     let fallible = [
@@ -319,7 +301,7 @@ fn check_run(profile: OsProfile, kind: Kind, form: Form, inject: Option<(usize, 
         assert_eq!(record.resource, made.resource, "{label}");
         assert_eq!(
             record.descriptor,
-            expected_descriptor(made.pdo, made.resource),
+            made.resource.descriptor_bytes(made.pdo),
             "{label}"
         );
         let via_matches = matches!(
