@@ -217,6 +217,7 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     sim.remove_device(device.fdo);
 
     if !options.quiet {
+        println!("driver: {driver}");
         println!("== the conversation ({}) ==", options.profile);
         print_trace(&sim);
     }
