@@ -7,8 +7,11 @@
 //! (or the one in `PORTCLS_SIGN_CERT` / `PORTCLS_SIGN_KEY`), and the certificate as `.cer`.
 //! Then everything is verified by an independent tool: `osslsigncode verify` on the `.sys` and
 //! the `.cat`, `osslsigncode verify -catalog` for the `.sys` against the catalog, and the
-//! `.inf`'s flat hash against its catalog member by our own reader. A missing tool stops the
-//! command before anything is written, with what to install.
+//! `.inf`'s flat hashes (and the `.sys`'s Authenticode SHA-1, which osslsigncode does not
+//! look at) against their catalog members by our own reader. The signed catalog's structure
+//! is checked against inf2cat's ([`catalog::check`]: two entries per file, the attributes,
+//! `OS` and `HWIDn`, `SpcSpOpusInfo` signed) and its members are listed in the output. A
+//! missing tool stops the command before anything is written, with what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +25,16 @@ const DRIVER: &str = "wavertsample";
 const TEMPLATE: &str = "inf/wavertsample.inx";
 /// Where the test certificate is kept.
 const CERT_DIR: &str = "target/test-cert";
+/// The `/os` the Windows flow passes to inf2cat for x64 (`CAT_OS` in `Makefile.toml`): the
+/// catalog made here says what inf2cat writes for it ([`catalog::os_attribute`]).
+const CAT_OS_X64: &str = "10_X64";
+/// The `/os` the Windows flow passes to inf2cat for arm64 (`CAT_OS` in `Makefile.toml`).
+const CAT_OS_ARM64: &str = "10_RS3_ARM64";
+/// The `OSAttr` of every member, as inf2cat writes it for Windows 10 targets.
+const OS_ATTR: &str = "2:10.0";
+/// The program name in the signatures' `SpcSpOpusInfo` (signtool's `/d`). osslsigncode writes
+/// that signed attribute only when given `-n` or `-i`; signtool always writes it.
+const SIGNED_DESCRIPTION: &str = "WaveRT Sample Audio Driver";
 
 /// One architecture's package.
 #[derive(Debug)]
@@ -142,6 +155,8 @@ fn sign(file: &Path, cert: &Path, key: &Path) -> Result<(), String> {
         &key.to_string_lossy(),
         "-h",
         "sha256",
+        "-n",
+        SIGNED_DESCRIPTION,
         "-in",
         &file.to_string_lossy(),
         "-out",
@@ -151,19 +166,17 @@ fn sign(file: &Path, cert: &Path, key: &Path) -> Result<(), String> {
 }
 
 /// The package's catalog members: the image and the INF, by their hashes.
-fn members(sys_hash: [u8; 32], inf_hash: [u8; 32]) -> [Member; 2] {
-    [
-        Member {
-            file: format!("{DRIVER}.sys"),
-            kind: Kind::Pe,
-            digest: sys_hash,
-        },
-        Member {
-            file: format!("{DRIVER}.inf"),
-            kind: Kind::Flat,
-            digest: inf_hash,
-        },
-    ]
+fn members(sys: &[u8], inf: &[u8]) -> Result<[Member; 2], String> {
+    Ok([
+        Member::hash(&format!("{DRIVER}.sys"), Kind::Pe, sys)?,
+        Member::hash(&format!("{DRIVER}.inf"), Kind::Flat, inf)?,
+    ])
+}
+
+/// The `OS` catalog attribute for an architecture's `/os` value.
+fn os_for(cat_os: &str) -> Result<&'static str, String> {
+    catalog::os_attribute(cat_os)
+        .ok_or_else(|| format!("no known inf2cat OS attribute for /os:{cat_os}"))
 }
 
 /// Builds, signs and verifies the package for `target`.
@@ -177,9 +190,9 @@ pub fn package(target: &str) -> Result<Package, String> {
     )?;
     tool_present("openssl", "Debian: apt-get install openssl")?;
     let (arch, inf_arch, os) = if target.starts_with("aarch64") {
-        ("arm64", "arm64", "_v100_ARM64")
+        ("arm64", "arm64", os_for(CAT_OS_ARM64)?)
     } else {
-        ("x64", "amd64", "_v100_X64")
+        ("x64", "amd64", os_for(CAT_OS_X64)?)
     };
     let (image, findings) = audit::audit_driver(target)?;
     if let Some(bad) = findings.iter().find(|f| !f.ok) {
@@ -202,14 +215,30 @@ pub fn package(target: &str) -> Result<Package, String> {
 
     let sys_bytes = std::fs::read(&sys).map_err(|e| e.to_string())?;
     let inf_bytes = std::fs::read(&inf).map_err(|e| e.to_string())?;
-    let sys_hash = catalog::authenticode_hash(&sys_bytes)?;
-    let inf_hash = catalog::flat_hash(&inf_bytes);
-    let unsigned = catalog::build(&members(sys_hash, inf_hash), os, "2:10.0", now)?;
+    let members = members(&sys_bytes, &inf_bytes)?;
+    let hardware_ids = catalog::hardware_ids(&String::from_utf8_lossy(&inf_bytes));
+    let header = catalog::Header {
+        os,
+        os_attr: OS_ATTR,
+        hardware_ids: &hardware_ids,
+    };
+    let unsigned = catalog::build(&members, &header, now)?;
     std::fs::write(&cat, unsigned).map_err(|e| format!("{}: {e}", cat.display()))?;
 
     let (cert, key) = test_certificate()?;
     sign(&sys, &cert, &key)?;
     sign(&cat, &cert, &key)?;
+    // The signed catalog has inf2cat's structure and signtool's signed attributes.
+    let signed_cat = std::fs::read(&cat).map_err(|e| e.to_string())?;
+    let structure = catalog::check(
+        &signed_cat,
+        &catalog::Expected {
+            members: &members,
+            header,
+            signed: true,
+        },
+    )
+    .map_err(|e| format!("catalog structure: {e}"))?;
     run(Command::new("openssl").args([
         "x509",
         "-in",
@@ -229,8 +258,9 @@ pub fn package(target: &str) -> Result<Package, String> {
             bad.check, bad.detail
         ));
     }
-    let verification = verify(&sys, &inf, &cat, &cert)?;
-    tamper_test(&dir, &sys, &inf, &cert, &key, os, now)?;
+    let mut verification = verify(&sys, &inf, &cat, &cert)?;
+    verification.extend(describe(&structure));
+    tamper_test(&dir, &sys, &inf, &cert, &key, &header, now)?;
     let mut files = Vec::new();
     for path in [&sys, &inf, &cat, &cer] {
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -248,6 +278,31 @@ pub fn package(target: &str) -> Result<Package, String> {
     })
 }
 
+/// The catalog's structure, for the output: a summary, then one line per member (hash
+/// algorithm, tag, attributes in the order stored) and per catalog attribute.
+fn describe(found: &catalog::Inspection) -> Vec<String> {
+    let mut out = vec![format!(
+        "catalog structure as inf2cat writes it: {} entries (SHA-256 with indirect data and SHA-1 without, per file), catalog attributes {}, signed attributes include SpcSpOpusInfo",
+        found.entries.len(),
+        found
+            .attributes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    for entry in &found.entries {
+        out.push(format!("catalog member: {}", entry.describe()));
+    }
+    for pair in &found.attributes {
+        out.push(format!(
+            "catalog attribute: {} = \"{}\" ({:#010x})",
+            pair.name, pair.value, pair.flags
+        ));
+    }
+    out
+}
+
 /// The verification must fail on a catalog that lists a wrong hash for the `.sys` and on an
 /// `.inf` changed after cataloguing (checked in a scratch copy; the package is untouched).
 fn tamper_test(
@@ -256,7 +311,7 @@ fn tamper_test(
     inf: &Path,
     cert: &Path,
     key: &Path,
-    os: &str,
+    header: &catalog::Header,
     now: u64,
 ) -> Result<(), String> {
     let scratch = dir.join("tamper-check");
@@ -268,14 +323,13 @@ fn tamper_test(
     );
     std::fs::copy(sys, &bad_sys).map_err(|e| e.to_string())?;
     std::fs::copy(inf, &bad_inf).map_err(|e| e.to_string())?;
-    let mut wrong = catalog::authenticode_hash(&std::fs::read(sys).map_err(|e| e.to_string())?)?;
-    wrong[0] ^= 1;
-    let inf_hash = catalog::flat_hash(&std::fs::read(inf).map_err(|e| e.to_string())?);
-    std::fs::write(
-        &bad_cat,
-        catalog::build(&members(wrong, inf_hash), os, "2:10.0", now)?,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut wrong = members(
+        &std::fs::read(sys).map_err(|e| e.to_string())?,
+        &std::fs::read(inf).map_err(|e| e.to_string())?,
+    )?;
+    wrong[0].sha256[0] ^= 1;
+    wrong[0].sha1[0] ^= 1;
+    std::fs::write(&bad_cat, catalog::build(&wrong, header, now)?).map_err(|e| e.to_string())?;
     sign(&bad_cat, cert, key)?;
     let wrong_sys = verify(&bad_sys, &bad_inf, &bad_cat, cert);
     // An INF edited after cataloguing, with the right catalog.
@@ -333,21 +387,46 @@ fn verify(sys: &Path, inf: &Path, cat: &Path, cert: &Path) -> Result<Vec<String>
         }
         out.push(format!("osslsigncode verify, {what}: {verdict}"));
     }
-    // osslsigncode cannot hash an INF: compare its flat hash with the catalog member ourselves.
+    // osslsigncode cannot hash an INF: compare its flat hashes with the catalog members
+    // ourselves; and osslsigncode only looks at the SHA-256 member of the .sys (the one with
+    // indirect data), so compare the SHA-1 member too.
     let listed = catalog::members(&std::fs::read(cat).map_err(|e| e.to_string())?)?;
-    let inf_name = inf
-        .file_name()
-        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-    let inf_hash = catalog::flat_hash(&std::fs::read(inf).map_err(|e| e.to_string())?);
-    match listed.iter().find(|(file, _)| *file == inf_name) {
-        Some((_, digest)) if digest.as_slice() == inf_hash => {
-            out.push(format!(
-                "{inf_name}: flat SHA-256 matches its catalog member"
-            ));
-        }
-        Some(_) => return Err(format!("{inf_name}: its hash differs from the catalog's")),
-        None => return Err(format!("{inf_name} is not in the catalog")),
+    let name = |path: &Path| {
+        path.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    };
+    let (inf_name, sys_name) = (name(inf), name(sys));
+    let is_listed = |file: &str, tag: &[u8]| {
+        listed
+            .iter()
+            .any(|(f, t)| f.eq_ignore_ascii_case(file) && t.as_slice() == tag)
+    };
+    let inf_member = Member::hash(
+        &inf_name,
+        Kind::Flat,
+        &std::fs::read(inf).map_err(|e| e.to_string())?,
+    )?;
+    if !listed
+        .iter()
+        .any(|(f, _)| f.eq_ignore_ascii_case(&inf_name))
+    {
+        return Err(format!("{inf_name} is not in the catalog"));
     }
+    if !is_listed(&inf_name, &inf_member.sha256) || !is_listed(&inf_name, &inf_member.sha1) {
+        return Err(format!("{inf_name}: its hash differs from the catalog's"));
+    }
+    out.push(format!(
+        "{inf_name}: flat SHA-256 and SHA-1 match its catalog members"
+    ));
+    let sys_sha1 = catalog::authenticode_sha1(&std::fs::read(sys).map_err(|e| e.to_string())?)?;
+    if !is_listed(&sys_name, &sys_sha1) {
+        return Err(format!(
+            "{sys_name}: its Authenticode SHA-1 is not in the catalog"
+        ));
+    }
+    out.push(format!(
+        "{sys_name}: Authenticode SHA-1 matches its SHA-1 catalog member"
+    ));
     // Every file the INF copies is in the package and in the catalog.
     let inf_text = std::fs::read_to_string(inf).map_err(|e| e.to_string())?;
     for copied in copied_files(&inf_text) {
@@ -428,6 +507,28 @@ mod tests {
         let parts: Vec<u32> = date.split('/').map(|p| p.parse().unwrap()).collect();
         assert!((1..=12).contains(&parts[0]) && (1..=31).contains(&parts[1]));
         assert!(parts[2] >= 2023);
+    }
+
+    #[test]
+    fn the_catalog_os_is_the_one_the_windows_flow_passes_to_inf2cat() {
+        let makefile = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Makefile.toml"),
+        )
+        .unwrap();
+        let line = makefile
+            .lines()
+            .find(|l| l.starts_with("CAT_OS"))
+            .expect("CAT_OS in Makefile.toml");
+        assert!(
+            line.contains(&format!("\"x64\" = \"{CAT_OS_X64}\"")),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("\"arm64\" = \"{CAT_OS_ARM64}\"")),
+            "{line}"
+        );
+        assert_eq!(os_for(CAT_OS_X64).unwrap(), "_v100_X64");
+        assert_eq!(os_for(CAT_OS_ARM64).unwrap(), "_v100_ARM64_RS3");
     }
 
     #[test]
