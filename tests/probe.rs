@@ -12,6 +12,8 @@
 //! does not load on Windows 8.1, whose portcls.sys lacks it.
 #![cfg(not(miri))] // the images are machine code; the host variant is covered by the matrix
 
+mod common;
+
 use std::path::PathBuf;
 
 use portcls_kernel_probe::ProbeInput;
@@ -65,13 +67,9 @@ fn entry(probe: Probe, profile: OsProfile) -> Result<(Entry, Option<Image>), Ima
     let Probe::Image { export } = probe else {
         return Ok((portcls_kernel_probe::probe_entry, None));
     };
-    let path = image_path(export);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} cannot be read ({e}): `cargo xtask test` links it (or run `cargo xtask images`)",
-            path.display()
-        )
-    });
+    let mut sources = common::DRIVER_SOURCES.to_vec();
+    sources.push("crates/kernel-probe");
+    let bytes = common::read_image(&image_path(export), &sources);
     let image = Image::load(&bytes, &mut |module, name| {
         portcls_sim::exports::resolve(profile, module, name)
     })?;

@@ -8,7 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::cell::Cell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use portcls_sim::{Device, OsProfile, Sim, Stream};
@@ -66,19 +66,65 @@ pub fn image_path() -> PathBuf {
     )
 }
 
+/// The sources a kernel image of the sample is built from (the probe adds its own crate).
+pub const DRIVER_SOURCES: [&str; 5] = [
+    "driver/src",
+    "driver/Cargo.toml",
+    "crates/portcls/src",
+    "crates/portcls-sys/src",
+    "Cargo.lock",
+];
+
+/// The newest modification time among `paths` (files, or directories walked), relative to the
+/// workspace root.
+fn newest(paths: &[&str]) -> std::time::SystemTime {
+    fn walk(path: &Path, newest: &mut std::time::SystemTime) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if let Ok(modified) = meta.modified() {
+            *newest = (*newest).max(modified);
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut time = std::time::SystemTime::UNIX_EPOCH;
+    for path in paths {
+        walk(&root.join(path), &mut time);
+    }
+    time
+}
+
+/// Reads a kernel image made by `cargo xtask images`, refusing one older than its sources (a
+/// test must not pass on yesterday's image).
+pub fn read_image(path: &Path, sources: &[&str]) -> Vec<u8> {
+    let rebuild = "run `cargo xtask images` first (the test command `cargo xtask test` does)";
+    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "the kernel image {} cannot be read ({e}): {rebuild}",
+            path.display()
+        )
+    });
+    let built = std::fs::metadata(path).and_then(|m| m.modified());
+    if let Ok(built) = built {
+        assert!(
+            built >= newest(sources),
+            "the kernel image {} is older than its sources ({}): {rebuild}",
+            path.display(),
+            sources.join(", ")
+        );
+    }
+    bytes
+}
+
 /// The packaged image's bytes, read once per test binary.
 pub fn image_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let path = image_path();
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "the packaged driver image {} cannot be read ({e}): run `cargo xtask package` \
-                 first (the test command `cargo xtask test` does)",
-                path.display()
-            )
-        })
-    })
+    BYTES.get_or_init(|| read_image(&image_path(), &DRIVER_SOURCES))
 }
 
 /// Loads the driver under test into `sim` and returns what its `DriverEntry` returned. An

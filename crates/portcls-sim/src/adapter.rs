@@ -822,6 +822,8 @@ impl Sim {
         }
         let mut state = self.world.lock();
         state.driver_unloaded = true;
+        // An unloaded driver gets no new device: nothing calls into it again.
+        state.add_device = None;
         if !state.portcls_unload_ran {
             state.violate(crate::Violation::PortClsUnloadSkipped);
         }
@@ -843,7 +845,8 @@ impl Sim {
     /// `PcAddAdapterDevice`). Returns the device stack.
     ///
     /// # Errors
-    /// `AddDevice`'s failure, or `STATUS_INVALID_DEVICE_STATE` if no driver registered one.
+    /// `AddDevice`'s failure, or `STATUS_INVALID_DEVICE_STATE` if no driver registered one (or
+    /// the driver was unloaded).
     pub fn plug_in(&self) -> Result<crate::Device, NTSTATUS> {
         let pdo: PDEVICE_OBJECT = crate::token_address(&self.world).cast();
         let (add_device, driver) = {

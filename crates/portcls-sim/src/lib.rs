@@ -6,12 +6,65 @@
 //! registrations and which object made each), enforces the documented rules of each routine,
 //! and, like Driver Verifier, records every breach as a [`Violation`] instead of letting it pass.
 //!
-//! It defines, with `#[no_mangle]`, the very symbols `portcls-sys` declares
-//! (`PcAddStreamResource`, `PcRemoveStreamResource`, `PcGetPhysicalDeviceObject`,
-//! `ObfReferenceObject`, `ObfDereferenceObject`, `IoDisconnectInterruptEx`,
-//! `KeGetCurrentIrql`), so the library code under test is the code that ships. A test binary
-//! must reference this crate (`use portcls_sim as _;` or any call into it) for the linker to
-//! pick those definitions.
+//! It defines, with `#[no_mangle]`, the very symbols `portcls-sys` declares (the
+//! stream-resource exports `PcAddStreamResource`, `PcRemoveStreamResource` and
+//! `PcGetPhysicalDeviceObject`; the adapter functions such as `PcInitializeAdapterDriver`,
+//! `PcAddAdapterDevice` and `PcNewPort`; and the kernel routines such as `ObfReferenceObject`,
+//! `IoDisconnectInterruptEx` and `KeGetCurrentIrql`), so the library code under test is the
+//! code that ships. A test binary must reference this crate (`use portcls_sim as _;` or any
+//! call into it) for the linker to pick those definitions.
+//!
+//! # Example
+//! The smallest adapter driver PortCls accepts, loaded, plugged in, started, removed and
+//! unloaded on a simulated Windows 10 1511. Every kernel-facing function is declared with
+//! [`portcls_sys::kernel_abi!`], so it has the Windows calling convention on the host too:
+//! ```
+//! use portcls_sim::{OsProfile, Sim};
+//! use portcls_sys::km::{PDRIVER_OBJECT, PIRP, PUNICODE_STRING};
+//! use portcls_sys::wavert::{
+//!     PORT_CLASS_DEVICE_EXTENSION_SIZE, PRESOURCELIST, PcAddAdapterDevice,
+//!     PcInitializeAdapterDriver,
+//! };
+//! use portcls_sys::{NTSTATUS, PDEVICE_OBJECT, STATUS_SUCCESS};
+//!
+//! portcls_sys::kernel_abi! {
+//!     unsafe fn start_device(_fdo: PDEVICE_OBJECT, _irp: PIRP, _res: PRESOURCELIST) -> NTSTATUS {
+//!         STATUS_SUCCESS // a real driver makes its ports and subdevices here
+//!     }
+//!
+//!     unsafe fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
+//!         // SAFETY: the arguments the system passed, forwarded.
+//!         unsafe {
+//!             PcAddAdapterDevice(
+//!                 driver,
+//!                 pdo,
+//!                 Some(start_device),
+//!                 1, // at most one subdevice
+//!                 PORT_CLASS_DEVICE_EXTENSION_SIZE,
+//!             )
+//!         }
+//!     }
+//!
+//!     unsafe fn driver_entry(driver: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
+//!         // SAFETY: the arguments the I/O manager passed, forwarded.
+//!         unsafe { PcInitializeAdapterDriver(driver, path, Some(add_device)) }
+//!     }
+//! }
+//!
+//! let sim = Sim::new(OsProfile::Win10_1511);
+//! assert_eq!(sim.load_driver(driver_entry), STATUS_SUCCESS);
+//! let device = sim.plug_in()?; // AddDevice
+//! assert_eq!(sim.start_device(&device), STATUS_SUCCESS); // IRP_MN_START_DEVICE
+//! sim.remove_device(device.fdo); // IRP_MN_REMOVE_DEVICE
+//! sim.unload_driver()?; // DriverUnload
+//! assert!(sim.violations().is_empty());
+//! sim.assert_clean(); // nothing leaked, nothing left registered
+//! # Ok::<(), NTSTATUS>(())
+//! ```
+//!
+//! A driver's own tests do the same with its real `DriverEntry`, or load the `.sys` it ships
+//! with [`Sim::load_image`] (the image's machine must be the host's: an x64 image on x86-64,
+//! an arm64 image on arm64).
 //!
 //! # A simulated machine per test
 //! [`Sim::new`] makes a machine with an [`OsProfile`] and binds it to the calling thread; the
@@ -22,6 +75,11 @@
 //! # Faults
 //! [`Sim::fail_nth_call`] and [`Sim::fail_call`] make a fallible routine return a chosen status
 //! (and do nothing else), which is how tests walk every failure point.
+//!
+//! # Hosts
+//! The crate needs `std` and a Unix host (images are mapped with `mmap`); it is tested on
+//! x86-64 Linux and, under qemu-aarch64, on arm64 Linux. It is never built for the kernel
+//! targets: a driver takes it as a dev-dependency.
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;

@@ -28,6 +28,11 @@
 //! the shipped image.
 //!
 //! Everything here is `unsafe` to use; the `portcls` crate is the safe layer.
+//!
+//! # Features
+//! - `link`: import every routine with `raw-dylib` (kernel builds), as above.
+//! - `wdk`: `link`, with the kernel object types in [`km`] wdk-sys's own, so wdk-sys pointers
+//!   pass straight in (WDK builds on Windows; needs the eWDK).
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 

@@ -90,6 +90,16 @@
 //! With the `link` feature (kernel builds) PortCls and kernel routines are imported with
 //! `raw-dylib`; otherwise they are resolved at link time by whatever defines them: in tests,
 //! the `portcls-sim` crate. See `portcls-sys`.
+//!
+//! # Features
+//! - `export` (default): use the portcls.sys export `PcAddStreamResource` on Windows 10 1507
+//!   ([`EXPORT_LINKED`]). A driver that imports it does not load where portcls.sys lacks it
+//!   (Windows 8.1); build with `default-features = false` to load there, and 1507 then uses
+//!   interface v1.
+//! - `link`: import PortCls and kernel routines with `raw-dylib` (kernel builds for
+//!   `x86_64-pc-windows-msvc` and `aarch64-pc-windows-msvc`).
+//! - `wdk`: `link`, with the kernel object types wdk-sys's own (WDK builds on Windows; needs
+//!   the eWDK).
 #![no_std]
 
 mod com;

@@ -29,7 +29,10 @@ fn stack_figures(
     let mut command = Command::new("cargo");
     command.args(["run", "--quiet", "--release"]);
     if let Some(host) = host {
-        command.args(["--target", host]);
+        if !cfg!(target_arch = "aarch64") {
+            crate::check_arm64_tools()?;
+        }
+        command.args(["--target", host]).envs(crate::arm64_env());
     }
     let wav = std::env::temp_dir().join("portcls-bench-stack.wav");
     command.args(["-p", "wavert-sample", "--example", "simulate", "--"]);

@@ -23,6 +23,7 @@ mod catalog;
 mod fuzz;
 mod kernel;
 mod package;
+mod publish;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -51,8 +52,10 @@ enum Action {
     /// Run every fuzz target for this many seconds.
     Fuzz { seconds: u32 },
     /// Check the arm64 cross tools, then run cargo once per argument list (host tests for
-    /// [`ARM64_HOST`], run by the runner `.cargo/config.toml` names for it).
+    /// [`ARM64_HOST`], with the linker and runner of [`arm64_env`]).
     Arm64 { runs: Vec<Vec<String>> },
+    /// Run an xtask function.
+    Run(fn() -> Result<(), String>),
 }
 
 struct Step {
@@ -159,6 +162,10 @@ fn host_steps() -> Vec<Step> {
                 env: vec![("RUSTDOCFLAGS", "-D warnings")],
             },
         },
+        Step {
+            name: "publish dry run (cargo publish --dry-run of portcls-sys, portcls-sim and portcls: packaged, contents checked, built from the .crate files; nothing uploaded)".to_owned(),
+            action: Action::Run(publish::dry_run),
+        },
     ]
 }
 
@@ -167,7 +174,7 @@ fn host_steps() -> Vec<Step> {
 const ARM64_HOST: &str = "aarch64-unknown-linux-gnu";
 
 /// What the arm64 step needs on the machine, with the Debian package that installs it (`.ci/run`
-/// installs both). The sysroot is the `-L` of the runner in `.cargo/config.toml`.
+/// installs both). The sysroot is the `-L` of the runner [`arm64_env`] sets.
 const ARM64_TOOLS: [(&str, &str); 2] = [
     ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
     ("qemu-aarch64", "qemu-user"),
@@ -235,8 +242,28 @@ fn arm64_step() -> Step {
     }
 }
 
+/// The environment that cross-links [`ARM64_HOST`] binaries and runs them under qemu-aarch64
+/// (user mode, against the aarch64 sysroot); empty on an arm64 host, which runs them natively.
+/// Set per command rather than in `.cargo/config.toml`, whose `[target.<triple>]` would also
+/// send an arm64 host's own builds through qemu.
+pub(crate) fn arm64_env() -> Vec<(&'static str, &'static str)> {
+    if cfg!(target_arch = "aarch64") {
+        return Vec::new();
+    }
+    vec![
+        (
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        ),
+        (
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER",
+            "qemu-aarch64 -L /usr/aarch64-linux-gnu",
+        ),
+    ]
+}
+
 /// Fails with the Debian package to install when a tool of the arm64 step is missing.
-fn check_arm64_tools() -> Result<(), String> {
+pub(crate) fn check_arm64_tools() -> Result<(), String> {
     for (tool, package) in ARM64_TOOLS {
         let found = Command::new(tool)
             .arg("--version")
@@ -452,8 +479,11 @@ fn execute(action: &Action) -> Result<(), String> {
         }
         Action::Driver { target } => audit::self_test(target),
         Action::Fuzz { seconds } => fuzz::run(*seconds).map(|_| ()),
+        Action::Run(run) => run(),
         Action::Arm64 { runs } => {
-            check_arm64_tools()?;
+            if !cfg!(target_arch = "aarch64") {
+                check_arm64_tools()?;
+            }
             // Every run, even after a failure (like the steps themselves).
             let failures: Vec<String> = runs
                 .iter()
@@ -461,7 +491,7 @@ fn execute(action: &Action) -> Result<(), String> {
                     execute(&Action::Cargo {
                         toolchain: None,
                         args: args.clone(),
-                        env: Vec::new(),
+                        env: arm64_env(),
                     })
                     .err()
                 })
