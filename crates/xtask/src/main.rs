@@ -1,11 +1,16 @@
 //! `cargo xtask`: the workspace's portable build and test logic.
 //!
-//! - `cargo xtask test`: everything CI runs, in order: format; lints on the host and for both
-//!   Windows kernel targets; host tests with and without the `export` feature; the model's, the
-//!   library's and the sample driver's host tests again for arm64 Linux under qemu-aarch64;
-//!   docs; kernel images linked with rust-lld for x64 and arm64 and checked (imports, no
-//!   reachable panic); and the library's tests under Miri.
-//! - `cargo xtask test --quick`: the same without Miri.
+//! - `cargo xtask test`: everything CI runs, in order: format; lints on the host; the kernel
+//!   images the image tests load (`images`, below); the host tests, with and without the
+//!   `export` feature, each workspace test against the host build and the x64 image; the model's,
+//!   the library's, the sample driver's and the workspace tests again for arm64 Linux under
+//!   qemu-aarch64 (the `image::` half against the arm64 image); the cost table and the
+//!   newcomer's command as smoke tests; docs; the publishing dry run; lints and kernel images
+//!   linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic); Miri;
+//!   fuzzing.
+//! - `cargo xtask test --quick`: the same without Miri and fuzzing.
+//! - `cargo xtask images`: the library probe for x64 and arm64, with and without the export,
+//!   checked and kept in `target/probe/<arch>/`, then `package` below.
 //! - `cargo xtask package`: the signed driver packages for x64 and arm64 under
 //!   `target/package/<arch>/` (.sys, stamped .inf, catalog, test certificate), audited and
 //!   verified.
@@ -13,7 +18,8 @@
 //! - `cargo xtask fuzz [seconds]`: every fuzz target in `fuzz/` for that long (cargo-fuzz,
 //!   installed if missing); the test command runs each for 30 s.
 //! - `cargo xtask bench`: the cost table (instructions against raw calls, heap use, per-period
-//!   work, position accuracy, image sizes, simulator speed).
+//!   work, position accuracy, image sizes, simulator speed, the images' kernel stack per entry
+//!   point).
 //! - `cargo xtask build`: the sample driver cross-built for x64 and arm64 (release, rust-lld,
 //!   raw-dylib imports), audited, and copied to `target/driver/<arch>/wavertsample.sys`.
 
