@@ -13,7 +13,7 @@ mod common;
 use object::LittleEndian as LE;
 use object::pe;
 use object::read::pe::{ImageNtHeaders, PeFile64};
-use portcls_sim::image::{HOST_MACHINE, ImageError};
+use portcls_sim::image::{HOST_MACHINE, ImageError, mappings_on_this_thread};
 use portcls_sim::{Ddi, OsProfile, Sim};
 use portcls_sys::STATUS_SUCCESS;
 
@@ -21,10 +21,19 @@ use portcls_sys::STATUS_SUCCESS;
 /// driver was never entered and nothing stayed mapped.
 fn refused(bytes: &[u8]) -> ImageError {
     let sim = Sim::new(OsProfile::Win10_1511);
+    let mapped = mappings_on_this_thread();
     let error = sim
         .load_image(bytes)
         .expect_err("the image must be refused");
-    assert!(sim.image().is_none(), "nothing stays mapped after: {error}");
+    assert_eq!(
+        mappings_on_this_thread(),
+        mapped,
+        "nothing stays mapped after: {error}"
+    );
+    assert!(
+        sim.image().is_none(),
+        "the machine holds no image after: {error}"
+    );
     assert!(
         sim.trace().is_empty(),
         "DriverEntry never ran: {:?}",
@@ -84,8 +93,10 @@ fn unload_unmaps_the_image() {
         let device = common::bring_up(&sim);
         let base = sim.image().unwrap().base();
         sim.remove_device(device.fdo);
+        let mapped = mappings_on_this_thread();
         assert_eq!(sim.unload_driver(), Ok(()));
         assert!(sim.image().is_none(), "unmapped after DriverUnload");
+        assert_eq!(mappings_on_this_thread(), mapped - 1, "its mapping is gone");
         // Natively the kernel of this machine says so too (qemu-user lists its own mappings).
         if cfg!(target_arch = "x86_64") {
             let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
@@ -200,4 +211,26 @@ fn an_import_the_model_does_not_provide_is_refused_with_its_name() {
         error.to_string(),
         "the driver imports ntoskrnl.exe!KeSetEvenX, which the model does not provide"
     );
+}
+
+#[test]
+fn a_second_driver_is_refused_and_the_first_keeps_running() {
+    common::with_driver(common::Driver::Image, || {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let device = common::bring_up(&sim);
+        let base = sim.image().unwrap().base();
+        let error = sim.load_image(common::image_bytes()).unwrap_err();
+        assert!(matches!(error, ImageError::DriverLoaded), "{error}");
+        assert_eq!(
+            sim.image().unwrap().base(),
+            base,
+            "the first image stays mapped"
+        );
+        assert_eq!(sim.stop_device(device.fdo), STATUS_SUCCESS);
+        sim.remove_device(device.fdo);
+        assert_eq!(sim.unload_driver(), Ok(()));
+        // An unloaded driver is never called again: no new device reaches its AddDevice.
+        assert!(sim.plug_in().is_err());
+        sim.assert_clean();
+    });
 }

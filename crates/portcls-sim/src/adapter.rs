@@ -759,8 +759,13 @@ impl Sim {
     /// # Errors
     /// The [`ImageError`] that kept the image from loading (nothing stays mapped then, and
     /// `DriverEntry` is not called): a malformed file, another machine, an unsupported
-    /// relocation, a writable and executable section, or an import the model does not export.
+    /// relocation, a writable and executable section, an import the model does not export, or
+    /// a driver already loaded on this machine.
     pub fn load_image(&self, bytes: &[u8]) -> Result<NTSTATUS, ImageError> {
+        // Replacing a loaded driver's image would unmap code the machine still calls.
+        if self.world.lock().driver_object != 0 {
+            return Err(ImageError::DriverLoaded);
+        }
         let profile = self.profile();
         let image = Image::load(bytes, &mut |module, name| {
             crate::exports::resolve(profile, module, name)

@@ -14,7 +14,9 @@
 //!    the base relocation directory;
 //! 4. **bind** the imports: each import address table slot receives the address the caller's
 //!    resolver gives for (module, routine);
-//! 5. **protect** the headers read-only and each section as its characteristics say.
+//! 5. **protect** the headers read-only and each section as its characteristics say (on
+//!    arm64, after making the instruction cache coherent with the code just written with data
+//!    stores: `__clear_cache`).
 //!
 //! The image is then immutable as far as the loader is concerned: [`Image`] only hands out
 //! addresses (the entry point, the base), and unmaps the region when dropped. Calling into the
@@ -22,11 +24,20 @@
 //!
 //! Directories (relocations, imports) are read from the mapped image, by RVA, as the kernel
 //! reads them, not from the file.
+//!
+//! The file is untrusted input: every malformed file is refused with an [`ImageError`], never
+//! a panic, and nothing stays mapped when an error is returned ([`mappings_on_this_thread`]
+//! lets tests check that).
+//!
+//! Mapping needs a Unix host (`mmap`, `mprotect`, `munmap`): the calls live in the private
+//! `os` module. On any other host the crate builds, but [`Image::load`] refuses every image
+//! that passes validation with [`ImageError::Map`] (`io::ErrorKind::Unsupported`).
 
-use std::ffi::c_void;
 use std::fmt;
 use std::io;
 use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use object::LittleEndian as LE;
 use object::pe;
@@ -90,6 +101,9 @@ pub enum ImageError {
     },
     /// Mapping or protecting memory (`mmap`, `mprotect`) failed.
     Map(io::Error),
+    /// The machine already has a driver ([`crate::Sim::load_image`] and
+    /// [`crate::Sim::load_driver`] load one driver per machine, as a device stack has one).
+    DriverLoaded,
 }
 
 impl fmt::Display for ImageError {
@@ -123,6 +137,9 @@ impl fmt::Display for ImageError {
                  name only"
             ),
             Self::Map(error) => write!(f, "mapping the driver image failed: {error}"),
+            Self::DriverLoaded => f.write_str(
+                "a driver is already loaded on this machine (the model runs one driver per Sim)",
+            ),
         }
     }
 }
@@ -234,7 +251,7 @@ impl Image {
         bytes: &[u8],
         resolve: &mut dyn FnMut(&str, &str) -> Option<usize>,
     ) -> Result<Image, ImageError> {
-        let page = host_page_size();
+        let page = os::page_size();
         let plan = Plan::validate(bytes, page)?;
 
         let mut draft = Draft::new(plan.mapping_len(page)).map_err(ImageError::Map)?;
@@ -317,16 +334,6 @@ impl Image {
     }
 }
 
-/// The host's page size (`sysconf(_SC_PAGESIZE)`; 4096 if that fails).
-fn host_page_size() -> usize {
-    // SAFETY: `sysconf` reads a configuration value; it has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(size)
-        .ok()
-        .filter(|size| size.is_power_of_two())
-        .unwrap_or(4096)
-}
-
 fn align_up(value: u64, alignment: u64) -> u64 {
     value.div_ceil(alignment) * alignment
 }
@@ -339,7 +346,7 @@ struct SectionPlan {
     /// The range of the file copied to `rva` (at most `virtual_size` bytes).
     file_offset: usize,
     copy_len: usize,
-    prot: libc::c_int,
+    access: PageAccess,
 }
 
 /// What a section is checked against.
@@ -379,6 +386,7 @@ impl SectionPlan {
             size => u64::from(size),
         };
 
+        // Both fields come from a `u32`: their sum cannot overflow a `u64`.
         if raw_size != 0 && raw_offset + raw_size > file_len {
             return Err(malformed(format!(
                 "section {name} (file bytes {raw_offset:#x}..{:#x}) lies beyond the end of the \
@@ -409,19 +417,23 @@ impl SectionPlan {
 
         // Windows has no write-only pages, and an execute-only section is readable on x64
         // (PAGE_EXECUTE); a section with none of the three is PAGE_NOACCESS.
-        let prot = match (flags & pe::IMAGE_SCN_MEM_READ != 0, write, execute) {
-            (_, true, _) => libc::PROT_READ | libc::PROT_WRITE,
-            (_, false, true) => libc::PROT_READ | libc::PROT_EXEC,
-            (true, false, false) => libc::PROT_READ,
-            (false, false, false) => libc::PROT_NONE,
+        let access = match (flags & pe::IMAGE_SCN_MEM_READ != 0, write, execute) {
+            (_, true, _) => PageAccess::ReadWrite,
+            (_, false, true) => PageAccess::ReadExecute,
+            (true, false, false) => PageAccess::Read,
+            (false, false, false) => PageAccess::NoAccess,
         };
+        let copy_len = raw_size.min(virtual_size);
         Ok(SectionPlan {
             name,
             rva: index(rva),
             virtual_size: index(virtual_size),
-            file_offset: index(raw_offset),
-            copy_len: index(raw_size.min(virtual_size)),
-            prot,
+            // With nothing to copy (no raw data, as for a `.bss`-like section, or a
+            // VirtualSize of 0), PointerToRawData is meaningless, and was not checked against
+            // the file: it must not be used, not even to form an empty slice.
+            file_offset: if copy_len == 0 { 0 } else { index(raw_offset) },
+            copy_len: index(copy_len),
+            access,
         })
     }
 }
@@ -460,8 +472,22 @@ fn index(value: u64) -> usize {
     usize::try_from(value).expect("offsets are bounded by the file or by SizeOfImage")
 }
 
-/// What to protect, and how: (what it is, for messages; offset; length; `PROT_*`).
-type Protection<'a> = (&'a str, usize, usize, libc::c_int);
+/// What to protect, and how: (what it is, for messages; offset; length; access).
+type Protection<'a> = (&'a str, usize, usize, PageAccess);
+
+/// How a range of the image may be accessed once it is loaded (the page protections the
+/// loader applies; the `os` module turns them into the host's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageAccess {
+    /// Neither read, write nor execute (`PAGE_NOACCESS`).
+    NoAccess,
+    /// Read-only (`PAGE_READONLY`).
+    Read,
+    /// Read and write (`PAGE_READWRITE`).
+    ReadWrite,
+    /// Read and execute (`PAGE_EXECUTE_READ`).
+    ReadExecute,
+}
 
 /// Everything `load` needs from the headers, validated before anything is mapped.
 struct Plan {
@@ -553,7 +579,7 @@ impl Plan {
             )));
         }
         let in_code = sections.iter().any(|section| {
-            section.prot & libc::PROT_EXEC != 0
+            section.access == PageAccess::ReadExecute
                 && (section.rva..section.rva + section.virtual_size).contains(&index(entry.into()))
         });
         if !in_code {
@@ -623,12 +649,17 @@ impl Plan {
                     )));
                 }
             };
+            let page = block.virtual_address();
             block_rva += u64::from(block.size());
             for relocation in block {
                 match relocation.typ {
                     pe::IMAGE_REL_BASED_ABSOLUTE => {}
                     pe::IMAGE_REL_BASED_DIR64 => {
-                        let slot = u64::from(relocation.virtual_address);
+                        // `object` adds the 12-bit offset to the block's page RVA modulo 2^32:
+                        // redo it without wrapping, so that a page near 4 GiB cannot alias a
+                        // slot at the start of the image.
+                        let slot = u64::from(page)
+                            + u64::from(relocation.virtual_address.wrapping_sub(page));
                         if slot + 8 > self.size_of_image as u64 {
                             return Err(malformed(format!(
                                 "a DIR64 base relocation at RVA {slot:#x} lies beyond the end \
@@ -750,24 +781,25 @@ impl Plan {
             "the headers and the gaps between sections",
             0,
             self.mapping_len(page),
-            libc::PROT_READ,
+            PageAccess::Read,
         )];
         for section in &self.sections {
             if section.virtual_size == 0 {
                 continue;
             }
             let len = section.virtual_size.div_ceil(page) * page;
-            protections.push((&section.name, section.rva, len, section.prot));
+            protections.push((&section.name, section.rva, len, section.access));
         }
         protections
     }
 }
 
-/// For tests: the creating thread of every live mapping (an image may be dropped on another
-/// thread than the one that loaded it), so each test counts only its own mappings.
-#[cfg(test)]
-static LIVE_MAPPINGS: std::sync::Mutex<Vec<std::thread::ThreadId>> =
-    std::sync::Mutex::new(Vec::new());
+thread_local! {
+    /// How many mappings made on this thread are still mapped ([`mappings_on_this_thread`]).
+    /// Each mapping holds a clone and decrements it when it is unmapped, on whatever thread
+    /// that happens.
+    static LIVE_MAPPINGS: Arc<AtomicUsize> = Arc::new(AtomicUsize::new(0));
+}
 
 #[cfg(test)]
 thread_local! {
@@ -775,26 +807,44 @@ thread_local! {
     static MAPPINGS_MADE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// How many memory mappings the loader made on the calling thread that are still mapped.
+///
+/// Each [`Image`] holds one mapping, made by [`Image::load`] on the thread that called it and
+/// unmapped when the image is dropped. The mapping counts against *that* thread until it is
+/// unmapped, wherever the image is dropped: an image loaded here and dropped on another thread
+/// stops counting here as soon as that drop has unmapped it (read the count after
+/// synchronizing with the other thread, e.g. after joining it). Mappings made by other threads
+/// never count here, so tests running in parallel do not disturb each other's counts.
+///
+/// Meant for tests: [`Image::load`] promises that nothing stays mapped when it returns an
+/// error, that is, `mappings_on_this_thread()` is the same before and after a failed load.
+/// While a load is under way (in the resolver it calls), the image being built counts too.
+///
+/// It reads one thread-local counter: it is cheap, and takes no lock.
+#[must_use]
+pub fn mappings_on_this_thread() -> usize {
+    LIVE_MAPPINGS
+        .try_with(|live| live.load(Ordering::Relaxed))
+        .unwrap_or(0)
+}
+
 /// An anonymous mapping, unmapped on drop.
 struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
-    #[cfg(test)]
-    creator: std::thread::ThreadId,
+    /// The [`LIVE_MAPPINGS`] counter of the thread that made the mapping.
+    owner: Arc<AtomicUsize>,
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a region this value mapped and owns alone; no reference
-        // into it outlives `self` (the `&mut [u8]` of a `Draft` borrows it), and it is unmapped
-        // only here, once.
-        let result = unsafe { libc::munmap(self.ptr.as_ptr().cast::<c_void>(), self.len) };
-        debug_assert_eq!(result, 0, "munmap failed: {}", io::Error::last_os_error());
-        #[cfg(test)]
-        if result == 0 {
-            let mut live = LIVE_MAPPINGS.lock().unwrap();
-            let index = live.iter().position(|&creator| creator == self.creator);
-            live.swap_remove(index.expect("the mapping was counted"));
+        // SAFETY: `ptr`/`len` are exactly those of a region `os::map` mapped, which this value
+        // owns alone; no reference into it outlives `self` (the `&mut [u8]` of a `Draft`
+        // borrows it), and it is unmapped only here, once.
+        let result = unsafe { os::unmap(self.ptr, self.len) };
+        debug_assert!(result.is_ok(), "munmap failed: {result:?}");
+        if result.is_ok() {
+            self.owner.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -803,8 +853,109 @@ impl Drop for Mapping {
 struct Draft(Mapping);
 
 impl Draft {
-    /// Maps `len` bytes (a multiple of the page size) of zeroed, private, read-write memory.
+    /// Maps `len` bytes (a nonzero multiple of the page size) of zeroed, private, read-write
+    /// memory.
     fn new(len: usize) -> io::Result<Draft> {
+        // A mapping made while this thread's locals are being destroyed gets a counter of its
+        // own, which nobody reads.
+        let owner = LIVE_MAPPINGS
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Arc::new(AtomicUsize::new(0)));
+        let ptr = os::map(len)?;
+        owner.fetch_add(1, Ordering::Relaxed);
+        let draft = Draft(Mapping { ptr, len, owner });
+        #[cfg(test)]
+        MAPPINGS_MADE.with(|made| made.set(made.get() + 1));
+        Ok(draft)
+    }
+
+    fn base(&self) -> usize {
+        self.0.ptr.as_ptr() as usize
+    }
+
+    /// The whole mapping, to write the image into.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the region is `len` bytes of initialized (zero-filled) memory, mapped
+        // read-write for as long as this `Draft` lives (it is protected only by `seal`, which
+        // consumes it), and the `&mut self` borrow makes this the only reference to it.
+        unsafe { std::slice::from_raw_parts_mut(self.0.ptr.as_ptr(), self.0.len) }
+    }
+
+    /// Applies `protections`, in order, and hands back the mapping, never to be written by
+    /// the loader again. On error the mapping is unmapped.
+    ///
+    /// First, while the whole mapping is still read-write, the instruction cache is made
+    /// coherent with every range that is to become executable
+    /// ([`os::flush_instruction_cache`]: the code was written with data stores).
+    fn seal(self, protections: &[Protection<'_>]) -> io::Result<Mapping> {
+        let mapping = self.0;
+        for &(_, offset, len, access) in protections {
+            if access == PageAccess::ReadExecute {
+                debug_assert!(offset + len <= mapping.len);
+                let start = mapping.ptr.as_ptr().wrapping_add(offset);
+                // SAFETY: `start..start + len` lies inside the mapping this value owns, which
+                // is still mapped (read-write: no protection has been applied yet).
+                unsafe { os::flush_instruction_cache(start, len) };
+            }
+        }
+        for &(what, offset, len, access) in protections {
+            debug_assert!(offset + len <= mapping.len);
+            let start = mapping.ptr.as_ptr().wrapping_add(offset);
+            // SAFETY: `start..start + len` lies inside the mapping this value owns and `start`
+            // is page-aligned (section RVAs are multiples of SectionAlignment, itself a
+            // multiple of the page size). No reference into the mapping exists (the borrow of
+            // `bytes_mut` ended when `self` was moved in), so no Rust reference loses access.
+            let result = unsafe { os::protect(start, len, access) };
+            if let Err(error) = result {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("mprotect of {what} (offset {offset:#x}, {len:#x} bytes): {error}"),
+                ));
+            }
+        }
+        Ok(mapping)
+    }
+}
+
+/// The operating system's memory calls: `mmap`, `mprotect`, `munmap` on a Unix host.
+#[cfg(unix)]
+mod os {
+    use std::ffi::c_void;
+    use std::io;
+    use std::ptr::NonNull;
+
+    use super::PageAccess;
+
+    #[cfg(target_arch = "aarch64")]
+    unsafe extern "C" {
+        /// Cleans the data cache and invalidates the instruction cache for `start..end`, to
+        /// the point of unification (libgcc, compiler-rt).
+        fn __clear_cache(start: *mut core::ffi::c_char, end: *mut core::ffi::c_char);
+    }
+
+    /// The host's page size (`sysconf(_SC_PAGESIZE)`; 4096 if that fails).
+    pub(super) fn page_size() -> usize {
+        // SAFETY: `sysconf` reads a configuration value; it has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size)
+            .ok()
+            .filter(|size| size.is_power_of_two())
+            .unwrap_or(4096)
+    }
+
+    /// The `PROT_*` bits for `access`.
+    fn prot(access: PageAccess) -> libc::c_int {
+        match access {
+            PageAccess::NoAccess => libc::PROT_NONE,
+            PageAccess::Read => libc::PROT_READ,
+            PageAccess::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+            PageAccess::ReadExecute => libc::PROT_READ | libc::PROT_EXEC,
+        }
+    }
+
+    /// Maps `len` bytes (a nonzero multiple of the page size) of zeroed, private, read-write
+    /// memory at an address the kernel chooses.
+    pub(super) fn map(len: usize) -> io::Result<NonNull<u8>> {
         // SAFETY: an anonymous private mapping at an address the kernel chooses replaces no
         // existing memory; the arguments are valid (no file, offset 0).
         let address = unsafe {
@@ -822,56 +973,132 @@ impl Draft {
         }
         // Without MAP_FIXED, Linux never places a mapping at 0 (vm.mmap_min_addr), so this
         // error (which would leave that page mapped) cannot happen.
-        let ptr =
-            NonNull::new(address.cast::<u8>()).ok_or_else(|| io::Error::other("mmap at 0"))?;
-        let mapping = Mapping {
-            ptr,
-            len,
-            #[cfg(test)]
-            creator: std::thread::current().id(),
-        };
-        #[cfg(test)]
+        NonNull::new(address.cast::<u8>()).ok_or_else(|| io::Error::other("mmap at 0"))
+    }
+
+    /// Gives the `len` bytes at `start` the protection `access`.
+    ///
+    /// # Safety
+    /// `start` is page-aligned and `start..start + len` lies inside a mapping made by [`map`]
+    /// that the caller owns; no reference into that range is used afterwards in a way
+    /// `access` forbids.
+    pub(super) unsafe fn protect(start: *mut u8, len: usize, access: PageAccess) -> io::Result<()> {
+        // SAFETY: the range is part of the caller's own mapping (no other memory changes
+        // protection), and the caller guarantees that no reference into it is used against
+        // `access`.
+        let result = unsafe { libc::mprotect(start.cast::<c_void>(), len, prot(access)) };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Unmaps a mapping made by [`map`].
+    ///
+    /// # Safety
+    /// `start` and `len` are exactly those of a mapping made by [`map`], owned by the caller
+    /// and not unmapped yet; nothing uses its memory afterwards.
+    pub(super) unsafe fn unmap(start: NonNull<u8>, len: usize) -> io::Result<()> {
+        // SAFETY: the caller owns the whole mapping and nothing uses it after this call, so
+        // no other memory and no live reference is affected.
+        let result = unsafe { libc::munmap(start.as_ptr().cast::<c_void>(), len) };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Makes the instruction cache coherent with what was written to the `len` bytes at
+    /// `start`, before they are made executable.
+    ///
+    /// On arm64, instruction fetch is not coherent with data stores: the loader copies,
+    /// relocates and binds the code with ordinary stores, which may still sit in the data
+    /// cache, while the instruction cache may hold whatever was at those addresses before (an
+    /// image mapped there earlier, say). The code has to be cleaned from the data cache to the
+    /// point of unification and invalidated in the instruction cache before it runs, or the
+    /// core may execute stale instructions. `__clear_cache` (libgcc, compiler-rt) does exactly
+    /// that: `dc cvau` on each data cache line, `dsb ish`, `ic ivau` on each instruction cache
+    /// line, `dsb ish`, `isb`, with the line sizes from `CTR_EL0` (and skipping the steps
+    /// `CTR_EL0.IDC`/`DIC` say the hardware does by itself). No contract of `mmap` or
+    /// `mprotect` promises this maintenance, and qemu-user (which retranslates code it sees
+    /// written) hides its absence; real hardware does not. The `dsb ish` makes the
+    /// invalidation reach every core; another core running the code also needs a context
+    /// synchronization event of its own (an `isb`, or the exception return of a system call or
+    /// of being scheduled), which any hand-over of the image between threads involves in
+    /// practice.
+    ///
+    /// On `x86_64` the instruction cache is coherent with stores: nothing to do. (Other
+    /// architectures never get here: every image is refused for its machine.)
+    ///
+    /// # Safety
+    /// `start..start + len` is mapped, readable memory.
+    pub(super) unsafe fn flush_instruction_cache(start: *mut u8, len: usize) {
+        #[cfg(target_arch = "aarch64")]
         {
-            LIVE_MAPPINGS.lock().unwrap().push(mapping.creator);
-            MAPPINGS_MADE.with(|made| made.set(made.get() + 1));
+            let end = start.wrapping_add(len);
+            // SAFETY: `start..end` is mapped and readable (the caller guarantees it), which is
+            // all the cache maintenance instructions need; they change no memory contents.
+            unsafe { __clear_cache(start.cast(), end.cast()) };
         }
-        Ok(Draft(mapping))
+        #[cfg(not(target_arch = "aarch64"))]
+        let _ = (start, len);
+    }
+}
+
+/// The operating system's memory calls on a host that is not Unix: there are none, so every
+/// image that passes validation is refused with [`ImageError::Map`](super::ImageError::Map)
+/// (`io::ErrorKind::Unsupported`).
+#[cfg(not(unix))]
+mod os {
+    use std::io;
+    use std::ptr::NonNull;
+
+    use super::PageAccess;
+
+    fn unsupported() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "loading a driver image needs a Unix host (mmap/mprotect)",
+        )
     }
 
-    fn base(&self) -> usize {
-        self.0.ptr.as_ptr() as usize
+    /// The page size the layout is checked against: 4 KiB, as on every Windows host.
+    pub(super) fn page_size() -> usize {
+        4096
     }
 
-    /// The whole mapping, to write the image into.
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: the region is `len` bytes of initialized (zero-filled) memory, mapped
-        // read-write for as long as this `Draft` lives (it is protected only by `seal`, which
-        // consumes it), and the `&mut self` borrow makes this the only reference to it.
-        unsafe { std::slice::from_raw_parts_mut(self.0.ptr.as_ptr(), self.0.len) }
+    /// Always fails: `io::ErrorKind::Unsupported`.
+    pub(super) fn map(_len: usize) -> io::Result<NonNull<u8>> {
+        Err(unsupported())
     }
 
-    /// Applies `protections`, in order, and hands back the mapping, never to be written by
-    /// the loader again. On error the mapping is unmapped.
-    fn seal(self, protections: &[Protection<'_>]) -> io::Result<Mapping> {
-        let mapping = self.0;
-        for &(what, offset, len, prot) in protections {
-            debug_assert!(offset + len <= mapping.len);
-            let start = mapping.ptr.as_ptr().wrapping_add(offset).cast::<c_void>();
-            // SAFETY: `start..start + len` lies inside the mapping this value owns and `start`
-            // is page-aligned (section RVAs are multiples of SectionAlignment, itself a
-            // multiple of the page size). No reference into the mapping exists (the borrow of
-            // `bytes_mut` ended when `self` was moved in), so no Rust reference loses access.
-            let result = unsafe { libc::mprotect(start, len, prot) };
-            if result != 0 {
-                let error = io::Error::last_os_error();
-                return Err(io::Error::new(
-                    error.kind(),
-                    format!("mprotect of {what} (offset {offset:#x}, {len:#x} bytes): {error}"),
-                ));
-            }
-        }
-        Ok(mapping)
+    /// Never called (nothing is ever mapped); fails.
+    ///
+    /// # Safety
+    /// As the Unix `protect`.
+    pub(super) unsafe fn protect(
+        _start: *mut u8,
+        _len: usize,
+        _access: PageAccess,
+    ) -> io::Result<()> {
+        Err(unsupported())
     }
+
+    /// Never called (nothing is ever mapped); fails.
+    ///
+    /// # Safety
+    /// As the Unix `unmap`.
+    pub(super) unsafe fn unmap(_start: NonNull<u8>, _len: usize) -> io::Result<()> {
+        Err(unsupported())
+    }
+
+    /// Never called (nothing is ever mapped); does nothing.
+    ///
+    /// # Safety
+    /// As the Unix `flush_instruction_cache`.
+    pub(super) unsafe fn flush_instruction_cache(_start: *mut u8, _len: usize) {}
 }
 
 // Not under Miri, which has no mmap or mprotect: the loader runs natively (and under
@@ -1098,13 +1325,7 @@ mod tests {
 
     /// Mappings made by this thread that are still mapped.
     fn live_mappings() -> usize {
-        let me = std::thread::current().id();
-        LIVE_MAPPINGS
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|&&creator| creator == me)
-            .count()
+        mappings_on_this_thread()
     }
 
     fn mappings_made() -> usize {
@@ -1124,6 +1345,7 @@ mod tests {
     }
 
     /// Reads 8 bytes at `rva` of a loaded image.
+    #[cfg(unix)]
     fn read_u64(image: &Image, rva: usize) -> u64 {
         assert!(rva + 8 <= image.size());
         let address = (image.base() + rva) as *const u64;
@@ -1134,6 +1356,7 @@ mod tests {
     }
 
     /// The permissions (`r-xp`, ...) of the mapping holding `address`, from /proc/self/maps.
+    #[cfg(target_os = "linux")]
     fn permissions(address: usize) -> String {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         for line in maps.lines() {
@@ -1150,6 +1373,8 @@ mod tests {
         panic!("{address:#x} is not mapped");
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn loads_a_good_image() {
         let live = live_mappings();
@@ -1157,6 +1382,7 @@ mod tests {
         let mut asked = Vec::new();
         let image = Image::load(&bytes, &mut |module, name| {
             asked.push(format!("{module}!{name}"));
+            assert_eq!(live_mappings(), live + 1, "the image being built counts");
             fake_address(module, name)
         })
         .unwrap();
@@ -1164,7 +1390,7 @@ mod tests {
         assert_eq!(asked, ["ntoskrnl.exe!KeSetEvent", "portcls.sys!PcNewPort"]);
 
         let base = image.base();
-        assert_eq!(base % host_page_size(), 0);
+        assert_eq!(base % os::page_size(), 0);
         assert_eq!(image.size(), SIZE_OF_IMAGE as usize);
         assert_eq!(image.entry(), base + ENTRY as usize);
         assert_eq!(image.machine(), HOST_MACHINE);
@@ -1204,16 +1430,26 @@ mod tests {
         // The DIR64 slot was moved by (base - ImageBase): it points at .text where it is now.
         assert_eq!(read_u64(&image, DATA_SLOT), base as u64 + 0x1000);
 
-        // Protections. Under qemu-user, /proc/self/maps is the host's view, where the guest's
-        // PROT_EXEC does not split a mapping (each host mapping is shown with the guest
-        // protection of its first page): calibrate on a mapping of our own, protected as the
-        // image is (read-only, then its second page read-execute).
-        let page = host_page_size();
+        #[cfg(target_os = "linux")]
+        check_protections(base);
+
+        drop(image);
+        assert_eq!(live_mappings(), live);
+    }
+
+    /// Checks the protections of the test image loaded at `base`, from /proc/self/maps.
+    #[cfg(target_os = "linux")]
+    fn check_protections(base: usize) {
+        // Under qemu-user, /proc/self/maps is the host's view, where the guest's PROT_EXEC
+        // does not split a mapping (each host mapping is shown with the guest protection of
+        // its first page): calibrate on a mapping of our own, protected as the image is
+        // (read-only, then its second page read-execute).
+        let page = os::page_size();
         let probe = Draft::new(2 * page)
             .unwrap()
             .seal(&[
-                ("probe", 0, 2 * page, libc::PROT_READ),
-                ("probe", page, page, libc::PROT_READ | libc::PROT_EXEC),
+                ("probe", 0, 2 * page, PageAccess::Read),
+                ("probe", page, page, PageAccess::ReadExecute),
             ])
             .unwrap();
         let text = if permissions(probe.ptr.as_ptr() as usize + page) == "r-xp" {
@@ -1228,11 +1464,10 @@ mod tests {
         assert_eq!(permissions(base + 0x3000), "rw-p", ".data");
         assert_eq!(permissions(base + 0x4000), "rw-p", ".data, second page");
         assert_eq!(permissions(base + 0x5000), "r--p", ".reloc");
-
-        drop(image);
-        assert_eq!(live_mappings(), live);
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn loads_a_signed_image() {
         // Authenticode appends the certificate table after the last section and points the
@@ -1256,6 +1491,8 @@ mod tests {
         assert_eq!(read_u64(&image, DATA_SLOT), image.base() as u64 + 0x1000);
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn loads_an_image_without_imports_or_relocations() {
         let mut bytes = build(&Spec::default());
@@ -1281,6 +1518,8 @@ mod tests {
         );
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn image_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
@@ -1288,9 +1527,18 @@ mod tests {
         let live = live_mappings();
         let image = load(&build(&Spec::default())).unwrap();
         let base = image.base();
+        assert_eq!(live_mappings(), live + 1);
         let entry = std::thread::spawn(move || {
+            assert_eq!(live_mappings(), 0, "a new thread has mapped nothing");
             assert_eq!(image.base(), base);
-            image.entry()
+            let entry = image.entry();
+            drop(image);
+            assert_eq!(
+                live_mappings(),
+                0,
+                "counted on the loading thread, not here"
+            );
+            entry
         })
         .join()
         .unwrap();
@@ -1349,6 +1597,8 @@ mod tests {
         );
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn refuses_unknown_relocation_types() {
         let error = load_err(&build(&Spec {
@@ -1381,6 +1631,8 @@ mod tests {
         assert!(error.to_string().contains(".text"));
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn refuses_missing_imports() {
         let bytes = build(&Spec::default());
@@ -1403,6 +1655,8 @@ mod tests {
         );
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn refuses_imports_by_ordinal() {
         let error = load_err(&build(&Spec {
@@ -1445,6 +1699,8 @@ mod tests {
         expect_malformed(|f| put16(f, 0x56, 0), "IMAGE_FILE_EXECUTABLE_IMAGE");
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn refuses_relocations_beyond_the_image() {
         // The block's page moved to 0x5000 and the slot to +0xFFC: 0x5FFC + 8 > 0x6000.
@@ -1464,6 +1720,8 @@ mod tests {
         expect_malformed(|f| put32(f, 0xA04, 6), "base relocation block");
     }
 
+    // It maps the image.
+    #[cfg(unix)]
     #[test]
     fn refuses_import_tables_beyond_the_image() {
         // portcls.sys's FirstThunk at the last 4 bytes of the image.
@@ -1472,5 +1730,319 @@ mod tests {
         expect_malformed(|f| put32(f, IMPORT_DIRECTORY, 0x7000), "import directory");
         // A module name beyond the end of the image.
         expect_malformed(|f| put32(f, 0x600 + 0x40 + 12, 0x6000), "import directory");
+    }
+
+    /// File offset of field `field` of section header `index`.
+    fn section_field(index: usize, field: usize) -> usize {
+        SECTIONS + index * 40 + field
+    }
+
+    /// Machine code for the host returning `value` (the entry point's own convention does
+    /// not matter: no arguments, the result in `eax` / `w0`).
+    #[cfg(unix)]
+    fn returns(value: u16) -> Vec<u8> {
+        if cfg!(target_arch = "aarch64") {
+            // movz w0, #value; ret
+            let movz = 0x5280_0000 | (u32::from(value) << 5);
+            [movz.to_le_bytes(), 0xD65F_03C0_u32.to_le_bytes()].concat()
+        } else {
+            // mov eax, value; ret
+            let mut code = vec![0xB8];
+            code.extend_from_slice(&u32::from(value).to_le_bytes());
+            code.push(0xC3);
+            code
+        }
+    }
+
+    // It maps the image and runs its code.
+    #[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[test]
+    fn runs_the_loaded_code() {
+        // Images loaded one after the other, often at the same address, each with other code
+        // there: on arm64 this needs the instruction cache flushed at each load (which qemu
+        // does not check, but hardware does).
+        let live = live_mappings();
+        for value in 1..=8 {
+            let mut bytes = build(&Spec::default());
+            put(&mut bytes, 0x400, &returns(value));
+            let image = load(&bytes).unwrap();
+            // SAFETY: the entry point is the start of `.text`, which holds the code just
+            // written: it takes no arguments, returns a 32-bit value, and touches nothing else.
+            let entry = unsafe {
+                std::mem::transmute::<usize, unsafe extern "C" fn() -> u32>(image.entry())
+            };
+            // SAFETY: the image stays mapped (and `.text` executable) while `image` lives.
+            let result = unsafe { entry() };
+            assert_eq!(result, u32::from(value));
+            drop(image);
+        }
+        assert_eq!(live_mappings(), live);
+    }
+
+    /// Gives .reloc raw data up to the end of the image (RVA 0x5000..0x6000 = file
+    /// 0xA00..0x1A00), so that the last bytes of the image can be set from the file.
+    #[cfg(unix)]
+    fn fill_reloc(f: &mut Vec<u8>) {
+        f.resize(0x1A00, 0);
+        put32(f, section_field(3, 8), 0x1000);
+        put32(f, section_field(3, 16), 0x1000);
+    }
+
+    // It maps the image.
+    #[cfg(unix)]
+    #[test]
+    fn ignores_the_file_offset_of_a_section_without_raw_data() {
+        // .data (VirtualSize 0x1100) with no raw data, and a PointerToRawData far beyond the
+        // end of the file: nothing is copied, the offset is never used.
+        let mut bytes = build(&Spec::default());
+        put32(&mut bytes, section_field(2, 16), 0);
+        put32(&mut bytes, section_field(2, 20), 0x7FFF_0000);
+        let live = live_mappings();
+        let image = load(&bytes).unwrap();
+        assert_eq!(read_u64(&image, 0x3000), 0, "nothing copied to .data");
+        assert_eq!(read_u64(&image, 0x40F8), 0);
+        // The DIR64 slot held 0, and was moved all the same.
+        assert_eq!(
+            read_u64(&image, DATA_SLOT),
+            (image.base() as u64).wrapping_sub(IMAGE_BASE)
+        );
+        drop(image);
+
+        // The same with a VirtualSize of 0 as well: an empty section.
+        put32(&mut bytes, section_field(2, 8), 0);
+        let image = load(&bytes).unwrap();
+        assert_eq!(read_u64(&image, 0x3000), 0);
+        drop(image);
+
+        // And PointerToRawData at the very top, with no raw data.
+        put32(&mut bytes, section_field(2, 20), u32::MAX);
+        drop(load(&bytes).unwrap());
+        assert_eq!(live_mappings(), live);
+    }
+
+    #[test]
+    fn refuses_raw_data_whose_end_overflows() {
+        // 0xFFFF_FF00 + 0x200 overflows a u32: beyond the end of the file all the same.
+        expect_malformed(
+            |f| put32(f, section_field(2, 20), 0xFFFF_FF00),
+            "section .data",
+        );
+        expect_malformed(
+            |f| put32(f, section_field(2, 16), u32::MAX),
+            "section .data",
+        );
+        // A virtual range whose end overflows a u32.
+        expect_malformed(
+            |f| put32(f, section_field(3, 8), u32::MAX),
+            "beyond SizeOfImage",
+        );
+    }
+
+    #[test]
+    fn refuses_bad_header_sizes() {
+        // SizeOfHeaders: 0, beyond the file, beyond SizeOfImage.
+        expect_malformed(|f| put32(f, OPTIONAL + 60, 0), "SizeOfHeaders is 0");
+        expect_malformed(
+            |f| put32(f, OPTIONAL + 60, u32::MAX),
+            "beyond the end of the file",
+        );
+        expect_malformed(
+            |f| put32(f, OPTIONAL + 60, 0xC01),
+            "beyond the end of the file",
+        );
+        expect_malformed(
+            |f| {
+                put32(f, OPTIONAL + 60, 0xC00);
+                put32(f, OPTIONAL + 56, 0xA00);
+            },
+            "exceeds SizeOfImage",
+        );
+    }
+
+    #[test]
+    fn refuses_directories_whose_end_overflows() {
+        expect_malformed(
+            |f| {
+                put32(f, RELOC_DIRECTORY, 0xFFFF_FFF0);
+                put32(f, RELOC_DIRECTORY + 4, 0x20);
+            },
+            "base relocation directory",
+        );
+        expect_malformed(
+            |f| put32(f, RELOC_DIRECTORY + 4, u32::MAX),
+            "base relocation directory",
+        );
+        expect_malformed(|f| put32(f, IMPORT_DIRECTORY, u32::MAX), "import directory");
+        // Import descriptors that run off the end of the image (no null descriptor), found
+        // once the image is mapped.
+        if cfg!(unix) {
+            expect_malformed(|f| put32(f, IMPORT_DIRECTORY, 0x5FF0), "import directory");
+        }
+    }
+
+    // It maps the image.
+    #[cfg(unix)]
+    #[test]
+    fn refuses_relocation_pages_that_wrap_around() {
+        // Page 0xFFFF_FFF8 + offset 0x10 is 0x1_0000_0008, not 8 (which would patch the
+        // headers).
+        expect_malformed(
+            |f| {
+                put32(f, 0xA00, 0xFFFF_FFF8);
+                put16(f, 0xA08, (pe::IMAGE_REL_BASED_DIR64 << 12) | 0x010);
+            },
+            "0x100000008",
+        );
+        // A block size beyond the directory.
+        expect_malformed(|f| put32(f, 0xA04, 0x1000), "base relocation block");
+        expect_malformed(|f| put32(f, 0xA04, 0xFFFF_FFFC), "base relocation block");
+    }
+
+    // It maps the image.
+    #[cfg(unix)]
+    #[test]
+    fn refuses_import_references_beyond_the_image() {
+        let descriptor = |index: usize, field: usize| 0x600 + 0x40 + index * 20 + field;
+        // Module name, lookup table, IAT at the top of the RVA space.
+        expect_malformed(
+            |f| put32(f, descriptor(0, 12), u32::MAX),
+            "import directory",
+        );
+        expect_malformed(|f| put32(f, descriptor(0, 0), u32::MAX), "import directory");
+        expect_malformed(|f| put32(f, descriptor(0, 0), 0x5FFC), "import directory");
+        expect_malformed(|f| put32(f, descriptor(1, 16), 0xFFFF_FFF8), "0xfffffff8");
+        // A hint/name reference beyond the image, or right at its last byte (no room for the
+        // hint and the name).
+        expect_malformed(|f| put64(f, 0x600 + 0x80, 0x7FFF_FFFF), "import directory");
+        expect_malformed(|f| put64(f, 0x600 + 0x80, 0x5FFF), "import directory");
+        // A module name without its terminating NUL before the end of the image.
+        expect_malformed(
+            |f| {
+                fill_reloc(f);
+                put32(f, descriptor(0, 12), 0x5FFE);
+                put(f, 0x19FE, b"xx");
+            },
+            "import directory",
+        );
+        // A lookup table without its terminating null entry before the end of the image.
+        expect_malformed(
+            |f| {
+                fill_reloc(f);
+                put32(f, descriptor(0, 0), 0x5FF8);
+                put64(f, 0x19F8, 0x20C0);
+            },
+            "import directory",
+        );
+        // No import address table.
+        expect_malformed(
+            |f| put32(f, descriptor(0, 16), 0),
+            "no import address table",
+        );
+        // Names that are not UTF-8.
+        expect_malformed(|f| put(f, 0x600 + 0x100, b"\xFF\0"), "not valid UTF-8");
+        expect_malformed(|f| put(f, 0x600 + 0xC2, b"\xFF\0"), "not valid UTF-8");
+    }
+
+    /// Loads every image one mutation away from the good one that [`mutations`] lists: each
+    /// must load or be refused with an [`ImageError`], never panic, and leave nothing mapped.
+    #[test]
+    fn never_panics_on_corrupt_files() {
+        let good = build(&Spec::default());
+        let live = live_mappings();
+        let (mut loaded, mut refused) = (0, 0);
+        for (what, bytes) in mutations(&good) {
+            let Ok(result) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&bytes)))
+            else {
+                panic!("loading the image with {what} panicked");
+            };
+            match result {
+                Ok(image) => {
+                    loaded += 1;
+                    drop(image);
+                }
+                Err(_) => refused += 1,
+            }
+            assert_eq!(live_mappings(), live, "{what} left a mapping behind");
+        }
+        assert!(refused > 0, "{loaded} loaded, {refused} refused");
+        // Elsewhere, every image that passes validation is refused for want of mmap.
+        assert!(
+            loaded > 0 || !cfg!(unix),
+            "{loaded} loaded, {refused} refused"
+        );
+    }
+
+    /// The good image with, in turn: each byte of the file set to 0x00, 0x7F, 0x80 and 0xFF;
+    /// each aligned 32-bit field of the headers and the directories set to values near the
+    /// limits; each section's pairs of sizes and offsets (`VirtualSize` and
+    /// `VirtualAddress`, `SizeOfRawData` and `PointerToRawData`) set together; and the file
+    /// cut at every 0x40 bytes.
+    fn mutations(good: &[u8]) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+        let bytes = (0..good.len()).flat_map(move |offset| {
+            [0x00, 0x7F, 0x80, 0xFF].into_iter().map(move |value| {
+                let mut bytes = good.to_vec();
+                bytes[offset] = value;
+                (format!("byte {offset:#x} = {value:#04x}"), bytes)
+            })
+        });
+        // The headers, the import descriptors and lookup tables, the relocation block.
+        let fields = (0..0x400)
+            .chain(0x600..0x6A0)
+            .chain(0xA00..0xA0C)
+            .step_by(4);
+        let words = fields.flat_map(move |offset| {
+            [
+                0,
+                1,
+                0x5FF8,
+                0x5FFC,
+                0x6000,
+                0x7FFF_0000,
+                0x8000_0000,
+                0xFFFF_FFF8,
+                u32::MAX,
+            ]
+            .into_iter()
+            .map(move |value| {
+                let mut bytes = good.to_vec();
+                put32(&mut bytes, offset, value);
+                (format!("u32 at {offset:#x} = {value:#x}"), bytes)
+            })
+        });
+        let limits = [0, 1, 0x200, 0x1000, 0xC00, 0x7FFF_0000, u32::MAX];
+        let pairs = (0..4).flat_map(move |section| {
+            [(8, 12), (16, 20)]
+                .into_iter()
+                .flat_map(move |(size, offset)| {
+                    limits.into_iter().flat_map(move |size_value| {
+                        limits.into_iter().map(move |offset_value| {
+                        let mut bytes = good.to_vec();
+                        put32(&mut bytes, section_field(section, size), size_value);
+                        put32(&mut bytes, section_field(section, offset), offset_value);
+                        let what = format!(
+                            "section {section}: u32 at +{size} = {size_value:#x}, at +{offset} = \
+                             {offset_value:#x}"
+                        );
+                        (what, bytes)
+                    })
+                    })
+                })
+        });
+        let cuts = (0..good.len())
+            .step_by(0x40)
+            .map(move |len| (format!("the file cut at {len:#x}"), good[..len].to_vec()));
+        bytes.chain(words).chain(pairs).chain(cuts)
+    }
+
+    #[cfg(not(unix))]
+    #[test]
+    fn refuses_to_map_without_unix() {
+        let error = load_err(&build(&Spec::default()));
+        let ImageError::Map(error) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        assert!(error.to_string().contains("needs a Unix host"), "{error}");
     }
 }
