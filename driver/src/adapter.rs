@@ -53,13 +53,11 @@ portcls_sys::kernel_abi! {
 portcls_sys::kernel_abi! {
     /// `AddDevice`: PortCls makes the FDO, with room for our subdevices.
     unsafe fn add_device(driver: PDRIVER_OBJECT, pdo: PDEVICE_OBJECT) -> NTSTATUS {
-        // The WDK build checks the IRQL as C drivers do (debug builds only).
+        // The WDK build checks the IRQL as C drivers do (debug builds only). The macro names
+        // its own paths (`$crate::ntddk::KeGetCurrentIrql`, `$crate::APC_LEVEL` in wdk-sys), so
+        // nothing needs importing here.
         #[cfg(feature = "wdk")]
-        {
-            use wdk_sys::APC_LEVEL;
-            use wdk_sys::ntddk::KeGetCurrentIrql;
-            wdk::paged_code!();
-        }
+        wdk::paged_code!();
         // SAFETY: forwarded as PnP passed them; the extension is PortCls's own part only.
         unsafe {
             PcAddAdapterDevice(

@@ -17,8 +17,10 @@
 //! | arm64, other OS (the host build, e.g. under qemu-aarch64) | `"C"` (AAPCS64) |
 //! | anything else | `"C"` (no image runs there) |
 //!
-//! On Windows `"system"` is chosen rather than its equivalent so that function pointer types
-//! stay those a WDK build's other crates use.
+//! On Windows `"system"` is the convention the project's declarations have always had there (on
+//! x64 and arm64 the same as `"C"`). wdk-sys's bindgen callback types are `extern "C"`: the
+//! same convention, but a different Rust type, so a function pointer of ours and one of
+//! wdk-sys's do not mix without a cast (see [`km`](crate::km)).
 
 /// Declares kernel-facing functions, function pointer types and `extern` blocks with the
 /// Windows calling convention of the target architecture (see [the module](crate::abi)).

@@ -1,8 +1,42 @@
 //! The kernel side: object types and the few `ntoskrnl.exe` routines the safe layer needs.
 //!
 //! Kernel objects are opaque here (zero-sized, `!Send`, `!Sync`, `!Unpin` markers behind raw
-//! pointers). With the `wdk` feature they are wdk-sys's own types, so pointers a WDK driver
-//! already holds pass straight in.
+//! pointers).
+//!
+//! # With the `wdk` feature: what is wdk-sys's and what stays ours
+//! The objects only ever handled by pointer become wdk-sys's own types, so a pointer a WDK
+//! driver already holds passes straight in (the same Rust type, no cast):
+//!
+//! | here | with `wdk` |
+//! | --- | --- |
+//! | [`DEVICE_OBJECT`], [`PDEVICE_OBJECT`] | `wdk_sys::DEVICE_OBJECT`, `wdk_sys::PDEVICE_OBJECT` |
+//! | [`ETHREAD`], [`PETHREAD`] | `wdk_sys::_KTHREAD`, `wdk_sys::PETHREAD` |
+//! | [`KINTERRUPT`], [`PKINTERRUPT`] | `wdk_sys::_KINTERRUPT`, `wdk_sys::PKINTERRUPT` |
+//! | [`IO_INTERRUPT_MESSAGE_INFO`], [`PIO_INTERRUPT_MESSAGE_INFO`] | `wdk_sys::IO_INTERRUPT_MESSAGE_INFO`, `wdk_sys::PIO_INTERRUPT_MESSAGE_INFO` |
+//! | [`IRP`], [`PIRP`], [`MDL`], [`PMDL`] | `wdk_sys::IRP`, `wdk_sys::PIRP`, `wdk_sys::MDL`, `wdk_sys::PMDL` |
+//! | [`KEVENT`], [`PKEVENT`], [`OBJECT_ATTRIBUTES`], [`POBJECT_ATTRIBUTES`] | `wdk_sys::KEVENT`, `wdk_sys::PKEVENT`, `wdk_sys::OBJECT_ATTRIBUTES`, `wdk_sys::POBJECT_ATTRIBUTES` |
+//!
+//! `ETHREAD` is the pointee of `PETHREAD`: wdk-build puts `ntifs.h` first, which defines
+//! `_NTIFS_INCLUDED_`, and under it `wdm.h` declares `typedef struct _KTHREAD *PETHREAD`, so
+//! wdk-sys has `_KTHREAD` and no `_ETHREAD` (a const check below keeps the two in step).
+//!
+//! Everything else in this crate stays its own type in every build, wdk or not: the
+//! structures a driver reads or fills in field by field ([`DRIVER_OBJECT`], [`UNICODE_STRING`],
+//! [`LARGE_INTEGER`] and [`PHYSICAL_ADDRESS`], [`DEVICE_DESCRIPTION`],
+//! [`IO_DISCONNECT_INTERRUPT_PARAMETERS`], [`POWER_STATE`]) and their pointer types
+//! ([`PDRIVER_OBJECT`], [`PUNICODE_STRING`], ...); the C enums, as 4-byte newtypes with named
+//! constants ([`MEMORY_CACHING_TYPE`], [`INTERFACE_TYPE`], ...; wdk-sys has `i32` aliases in
+//! modules such as `_MEMORY_CACHING_TYPE`); the opaque [`DRIVER_EXTENSION`] and
+//! [`FAST_IO_DISPATCH`]; the callback types ([`PDRIVER_INITIALIZE`], [`PDRIVER_DISPATCH`], ...,
+//! `extern "system"`, where wdk-sys's are `extern "C"`: the same convention on x64 and arm64,
+//! but different Rust types); and everything in [`ks`](crate::ks), [`wavert`](crate::wavert) and
+//! the crate root ([`GUID`](crate::GUID) included). The integer aliases ([`KIRQL`], [`BOOLEAN`],
+//! [`CSHORT`], [`ACCESS_MASK`], `NTSTATUS`, `ULONG`, `PVOID`) are the same primitive types as
+//! wdk-sys's, so they mix freely.
+//!
+//! Our structures have the header's layout: with `wdk`, const assertions compare their sizes
+//! and field offsets with wdk-sys's (generated from the WDK the build uses), so a pointer to
+//! one may be cast to a pointer to the other (`driver.cast::<wdk_sys::DRIVER_OBJECT>()`).
 //!
 //! The list of routines is deliberately short; each is documented with its IRQL rule:
 //! [`ObfReferenceObject`], [`ObfDereferenceObject`], [`IoDisconnectInterruptEx`] and
@@ -49,10 +83,25 @@ mod opaque {
 #[cfg(not(feature = "wdk"))]
 pub use opaque::*;
 
+// `PETHREAD` is `*mut _KTHREAD` in wdk-sys (see the module documentation). The WDK's public
+// headers only declare `struct _KTHREAD` and `struct _KINTERRUPT` (no typedef without the
+// underscore), so bindgen's opaque structs carry the tag names.
 #[cfg(feature = "wdk")]
 pub use wdk_sys::{
-    _ETHREAD as ETHREAD, _KINTERRUPT as KINTERRUPT, DEVICE_OBJECT, IO_INTERRUPT_MESSAGE_INFO,
+    _KINTERRUPT as KINTERRUPT, _KTHREAD as ETHREAD, DEVICE_OBJECT, IO_INTERRUPT_MESSAGE_INFO,
     PDEVICE_OBJECT, PETHREAD, PIO_INTERRUPT_MESSAGE_INFO, PKINTERRUPT,
+};
+
+// The pointer types are the pointers to the object types, in every build: with `wdk`, a WDK
+// whose headers name another pointee fails here rather than in the safe layer.
+const _: () = {
+    const fn same<T>(pointer: T) -> T {
+        pointer
+    }
+    let _: fn(PETHREAD) -> *mut ETHREAD = same;
+    let _: fn(PKINTERRUPT) -> *mut KINTERRUPT = same;
+    let _: fn(PDEVICE_OBJECT) -> *mut DEVICE_OBJECT = same;
+    let _: fn(PIO_INTERRUPT_MESSAGE_INFO) -> *mut IO_INTERRUPT_MESSAGE_INFO = same;
 };
 
 /// `KIRQL`.
@@ -538,4 +587,76 @@ const _: () = {
     assert!(offset_of!(DRIVER_OBJECT, DriverStartIo) == 96);
     assert!(offset_of!(DRIVER_OBJECT, DriverUnload) == 104);
     assert!(offset_of!(DRIVER_OBJECT, MajorFunction) == 112);
+};
+
+// With `wdk`, the structures that stay ours against wdk-sys's, which bindgen generated from the
+// WDK this build uses: same size, same field offsets, so pointers may be cast between them.
+#[cfg(all(feature = "wdk", target_pointer_width = "64"))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<DRIVER_OBJECT>() == size_of::<wdk_sys::DRIVER_OBJECT>());
+    assert!(
+        offset_of!(DRIVER_OBJECT, DeviceObject) == offset_of!(wdk_sys::DRIVER_OBJECT, DeviceObject)
+    );
+    assert!(
+        offset_of!(DRIVER_OBJECT, DriverExtension)
+            == offset_of!(wdk_sys::DRIVER_OBJECT, DriverExtension)
+    );
+    assert!(
+        offset_of!(DRIVER_OBJECT, DriverName) == offset_of!(wdk_sys::DRIVER_OBJECT, DriverName)
+    );
+    assert!(
+        offset_of!(DRIVER_OBJECT, DriverInit) == offset_of!(wdk_sys::DRIVER_OBJECT, DriverInit)
+    );
+    assert!(
+        offset_of!(DRIVER_OBJECT, DriverUnload) == offset_of!(wdk_sys::DRIVER_OBJECT, DriverUnload)
+    );
+    assert!(
+        offset_of!(DRIVER_OBJECT, MajorFunction)
+            == offset_of!(wdk_sys::DRIVER_OBJECT, MajorFunction)
+    );
+    assert!(size_of::<UNICODE_STRING>() == size_of::<wdk_sys::UNICODE_STRING>());
+    assert!(
+        offset_of!(UNICODE_STRING, MaximumLength)
+            == offset_of!(wdk_sys::UNICODE_STRING, MaximumLength)
+    );
+    assert!(offset_of!(UNICODE_STRING, Buffer) == offset_of!(wdk_sys::UNICODE_STRING, Buffer));
+    assert!(size_of::<LARGE_INTEGER>() == size_of::<wdk_sys::LARGE_INTEGER>());
+    assert!(align_of::<LARGE_INTEGER>() == align_of::<wdk_sys::LARGE_INTEGER>());
+    assert!(size_of::<DEVICE_DESCRIPTION>() == size_of::<wdk_sys::DEVICE_DESCRIPTION>());
+    assert!(
+        offset_of!(DEVICE_DESCRIPTION, Dma64BitAddresses)
+            == offset_of!(wdk_sys::DEVICE_DESCRIPTION, Dma64BitAddresses)
+    );
+    assert!(
+        offset_of!(DEVICE_DESCRIPTION, InterfaceType)
+            == offset_of!(wdk_sys::DEVICE_DESCRIPTION, InterfaceType)
+    );
+    assert!(
+        offset_of!(DEVICE_DESCRIPTION, DmaPort) == offset_of!(wdk_sys::DEVICE_DESCRIPTION, DmaPort)
+    );
+    assert!(
+        offset_of!(DEVICE_DESCRIPTION, DmaAddressWidth)
+            == offset_of!(wdk_sys::DEVICE_DESCRIPTION, DmaAddressWidth)
+    );
+    assert!(
+        offset_of!(DEVICE_DESCRIPTION, DeviceAddress)
+            == offset_of!(wdk_sys::DEVICE_DESCRIPTION, DeviceAddress)
+    );
+    assert!(
+        size_of::<IO_DISCONNECT_INTERRUPT_PARAMETERS>()
+            == size_of::<wdk_sys::IO_DISCONNECT_INTERRUPT_PARAMETERS>()
+    );
+    assert!(
+        offset_of!(IO_DISCONNECT_INTERRUPT_PARAMETERS, ConnectionContext)
+            == offset_of!(
+                wdk_sys::IO_DISCONNECT_INTERRUPT_PARAMETERS,
+                ConnectionContext
+            )
+    );
+    assert!(size_of::<POWER_STATE>() == size_of::<wdk_sys::POWER_STATE>());
+    // The offsets and sizes the driver reads raw memory with.
+    assert!(DEVICE_OBJECT_EXTENSION_OFFSET == offset_of!(wdk_sys::DEVICE_OBJECT, DeviceExtension));
+    assert!(IRP_SIZE == size_of::<wdk_sys::IRP>());
+    assert!(IO_STACK_LOCATION_SIZE == size_of::<wdk_sys::IO_STACK_LOCATION>());
 };

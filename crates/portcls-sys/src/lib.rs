@@ -10,8 +10,8 @@
 //! - [`PCSTREAMRESOURCE_DESCRIPTOR`], [`PcStreamResourceType`] and the opaque [`PCSTREAMRESOURCE`];
 //! - the portcls.sys exports [`PcAddStreamResource`], [`PcRemoveStreamResource`] and
 //!   [`PcGetPhysicalDeviceObject`];
-//! - in [`km`], the kernel object types (opaque here, wdk-sys's own with the `wdk` feature) and
-//!   the ntoskrnl routines the safe library calls.
+//! - in [`km`], the kernel object types (opaque here; with the `wdk` feature, the ones only
+//!   handled by pointer are wdk-sys's own) and the ntoskrnl routines the safe library calls.
 //!
 //! For a WaveRT miniport: [`ks`] (formats, data ranges, property requests and answers, pin and
 //! topology values, the KS and audio GUIDs) and [`wavert`] (PortCls descriptors, automation
@@ -31,8 +31,14 @@
 //!
 //! # Features
 //! - `link`: import every routine with `raw-dylib` (kernel builds), as above.
-//! - `wdk`: `link`, with the kernel object types in [`km`] wdk-sys's own, so wdk-sys pointers
-//!   pass straight in (WDK builds on Windows; needs the eWDK).
+//! - `wdk`: `link`, with the objects [`km`] only handles by pointer (`DEVICE_OBJECT`, `IRP`,
+//!   `MDL`, `KEVENT`, `OBJECT_ATTRIBUTES`, `KINTERRUPT`, `IO_INTERRUPT_MESSAGE_INFO`, and
+//!   `ETHREAD`, which is wdk-sys's `_KTHREAD`) and their pointer types wdk-sys's own, so those
+//!   wdk-sys pointers pass straight in. Everything else stays this crate's: the structures read
+//!   or filled in field by field (`DRIVER_OBJECT`, `UNICODE_STRING`, `LARGE_INTEGER`,
+//!   `DEVICE_DESCRIPTION`, ...), the enums, the callback types and all of [`ks`] and [`wavert`];
+//!   with `wdk` their layouts are asserted equal to wdk-sys's, so pointers to them cast. The
+//!   [`km`] documentation has the full list. WDK builds on Windows only (needs the eWDK).
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 

@@ -98,8 +98,8 @@
 //!   interface v1.
 //! - `link`: import PortCls and kernel routines with `raw-dylib` (kernel builds for
 //!   `x86_64-pc-windows-msvc` and `aarch64-pc-windows-msvc`).
-//! - `wdk`: `link`, with the kernel object types wdk-sys's own (WDK builds on Windows; needs
-//!   the eWDK).
+//! - `wdk`: `link`, with the kernel objects only ever handled by pointer wdk-sys's own types
+//!   (WDK builds on Windows; needs the eWDK; `portcls_sys::km` lists what stays ours).
 #![no_std]
 
 mod com;

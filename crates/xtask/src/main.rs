@@ -30,6 +30,9 @@ mod fuzz;
 mod kernel;
 mod package;
 mod publish;
+// The wdk names check runs as an (ignored) test: see the host step that runs it.
+#[cfg(test)]
+mod wdk;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -135,6 +138,19 @@ fn host_steps() -> Vec<Step> {
         cargo(
             "tests (host, export compiled out)",
             &["test", "-p", "portcls", "--no-default-features"],
+        ),
+        cargo(
+            "the wdk names (every wdk_sys/wdk/wdk_build/wdk_panic/wdk_alloc item and wdk-build task the project names, against the locked crates' source and the mingw-w64 DDK headers; wrong names refused; the wdk code clippy-clean for both kernel targets against stand-in wdk crates)",
+            &[
+                "test",
+                "-p",
+                "xtask",
+                "--",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+                "wdk::",
+            ],
         ),
         arm64_step(),
         cargo(

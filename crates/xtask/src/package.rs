@@ -25,11 +25,14 @@ const DRIVER: &str = "wavertsample";
 const TEMPLATE: &str = "inf/wavertsample.inx";
 /// Where the test certificate is kept.
 const CERT_DIR: &str = "target/test-cert";
-/// The `/os` the Windows flow passes to inf2cat for x64 (`CAT_OS` in `Makefile.toml`): the
+/// The `/os` the Windows flow passes to inf2cat for x64 (wdk-build's `rust-driver-makefile.toml`,
+/// which `Makefile.toml` extends on Windows, maps `x86_64-pc-windows-msvc` to it): the
 /// catalog made here says what inf2cat writes for it ([`catalog::os_attribute`]).
-const CAT_OS_X64: &str = "10_X64";
-/// The `/os` the Windows flow passes to inf2cat for arm64 (`CAT_OS` in `Makefile.toml`).
-const CAT_OS_ARM64: &str = "10_RS3_ARM64";
+const CAT_OS_X64: &str = "10_x64";
+/// The `/os` the Windows flow passes to inf2cat for arm64 (wdk-build's mapping of
+/// `aarch64-pc-windows-msvc`); inf2cat writes `OS` = `Server_v100_ARM64` for it, as scream's
+/// arm64 catalog shows.
+const CAT_OS_ARM64: &str = "Server10_arm64";
 /// The `OSAttr` of every member, as inf2cat writes it for Windows 10 targets.
 const OS_ATTR: &str = "2:10.0";
 /// The program name in the signatures' `SpcSpOpusInfo` (signtool's `/d`). osslsigncode writes
@@ -511,24 +514,28 @@ mod tests {
 
     #[test]
     fn the_catalog_os_is_the_one_the_windows_flow_passes_to_inf2cat() {
-        let makefile = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Makefile.toml"),
-        )
-        .unwrap();
+        // The Windows flow is wdk-build's (Makefile.toml extends its rust-driver-makefile.toml):
+        // its inf2cat task maps each target to the `/os` our catalogs must match.
+        let makefile = crate::wdk::locked_source("wdk_build")
+            .map(|dir| dir.join("rust-driver-makefile.toml"))
+            .and_then(|path| {
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .unwrap();
         let line = makefile
             .lines()
-            .find(|l| l.starts_with("CAT_OS"))
-            .expect("CAT_OS in Makefile.toml");
+            .find(|l| l.contains("WDK_BUILD_INF2CAT_OS") && l.contains("mapping"))
+            .expect("wdk-build's inf2cat /os mapping");
         assert!(
-            line.contains(&format!("\"x64\" = \"{CAT_OS_X64}\"")),
+            line.contains(&format!("\"x86_64-pc-windows-msvc\" = \"{CAT_OS_X64}\"")),
             "{line}"
         );
         assert!(
-            line.contains(&format!("\"arm64\" = \"{CAT_OS_ARM64}\"")),
+            line.contains(&format!("\"aarch64-pc-windows-msvc\" = \"{CAT_OS_ARM64}\"")),
             "{line}"
         );
         assert_eq!(os_for(CAT_OS_X64).unwrap(), "_v100_X64");
-        assert_eq!(os_for(CAT_OS_ARM64).unwrap(), "_v100_ARM64_RS3");
+        assert_eq!(os_for(CAT_OS_ARM64).unwrap(), "Server_v100_ARM64");
     }
 
     #[test]
