@@ -146,6 +146,9 @@ mod tests {
         let low = Error::from_status(step, STATUS_INSUFFICIENT_RESOURCES);
         assert_eq!(low, Error::InsufficientResources { step });
         assert_eq!(low.status(), STATUS_INSUFFICIENT_RESOURCES);
+        let missing = Error::from_status(Step::Query, STATUS_NOINTERFACE);
+        assert_eq!(missing, Error::NoInterface { step: Step::Query });
+        assert_eq!(missing.status(), STATUS_NOINTERFACE);
         let other = Error::from_status(Step::Query, portcls_sys::STATUS_NOT_FOUND);
         assert_eq!(other.status(), portcls_sys::STATUS_NOT_FOUND);
         assert_eq!(other.step(), Step::Query);

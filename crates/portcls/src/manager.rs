@@ -593,6 +593,29 @@ mod tests {
     }
 
     #[test]
+    fn mechanisms_display_as_distinct_names() {
+        extern crate std;
+        use std::string::ToString;
+        use std::vec::Vec;
+        let all = [
+            Mechanism::InterfaceV2,
+            Mechanism::Export,
+            Mechanism::InterfaceV1,
+            Mechanism::Unsupported,
+        ];
+        let names: Vec<_> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "interface v2",
+                "PcAddStreamResource export",
+                "interface v1",
+                "not supported"
+            ]
+        );
+    }
+
+    #[test]
     fn registrations_are_send_so_a_device_extension_can_hold_them() {
         fn assert_send<T: Send>() {}
         assert_send::<OwnedThreadRegistration>();

@@ -269,3 +269,44 @@ impl Drop for InterruptConnection {
         unsafe { IoDisconnectInterruptEx(&raw mut parameters) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [InterruptKind; 5] = [
+        InterruptKind::LineBased,
+        InterruptKind::FullySpecified,
+        InterruptKind::FullySpecifiedGroup,
+        InterruptKind::MessageBased,
+        InterruptKind::MessageBasedPassive,
+    ];
+
+    #[test]
+    fn every_connect_version_round_trips_through_its_kind() {
+        let versions = [
+            CONNECT_LINE_BASED,
+            CONNECT_FULLY_SPECIFIED,
+            CONNECT_FULLY_SPECIFIED_GROUP,
+            CONNECT_MESSAGE_BASED,
+            CONNECT_MESSAGE_BASED_PASSIVE,
+        ];
+        for (kind, version) in KINDS.into_iter().zip(versions) {
+            assert_eq!(kind.version(), version, "{kind:?}");
+            assert_eq!(InterruptKind::from_version(version), Some(kind), "{kind:?}");
+        }
+        let unknown = versions.iter().max().unwrap() + 1;
+        assert_eq!(InterruptKind::from_version(unknown), None);
+    }
+
+    #[test]
+    fn only_message_based_kinds_carry_a_message_table() {
+        for kind in KINDS {
+            let message = matches!(
+                kind.version(),
+                CONNECT_MESSAGE_BASED | CONNECT_MESSAGE_BASED_PASSIVE
+            );
+            assert_eq!(kind.is_message_based(), message, "{kind:?}");
+        }
+    }
+}

@@ -224,7 +224,16 @@ const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.
 /// inside qemu it only spawns the host cargo to rebuild the library). Doc tests are left out too
 /// (with `--lib`/`--test` cargo does not run them; they show the API, not the architecture), and
 /// so is `portcls-sys` (its only test is the ABI oracle: clang against the mingw-w64 headers).
-const ARM64_LIBRARY_TESTS: [&str; 6] = ["rules", "threads", "irql", "matrix", "pnp", "retry"];
+const ARM64_LIBRARY_TESTS: [&str; 8] = [
+    "rules",
+    "threads",
+    "irql",
+    "matrix",
+    "pnp",
+    "retry",
+    "handoff",
+    "registered",
+];
 
 /// The sample driver's own test targets run under qemu (with `--lib`): all but `inf`, the text
 /// checks of the INF template, which never run the driver or the model.
