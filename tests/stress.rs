@@ -12,32 +12,13 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bring_up, open_in_state};
+use common::{Shared, bring_up, open_in_state};
 use portcls_sim::{OsProfile, Sim};
 use portcls_sys::ks::{KSAUDIO_POSITION, KSSTATE};
-use portcls_sys::wavert::{IMiniportWaveRTStream, IMiniportWaveRTStreamVtbl};
 use portcls_sys::{NT_SUCCESS, STATUS_SUCCESS};
 
 const BUFFER: u32 = 1920;
 const FRAME: u64 = 4;
-
-/// The miniport stream, shared by the racing threads (the driver's methods are free-threaded).
-#[derive(Clone, Copy)]
-struct Shared(*mut IMiniportWaveRTStream);
-// SAFETY: the stream object is used only through its vtable, whose methods the driver makes
-// safe to call concurrently (a spin lock inside); it outlives the scoped threads.
-unsafe impl Send for Shared {}
-// SAFETY: as above.
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    fn vtable(self) -> IMiniportWaveRTStreamVtbl {
-        // SAFETY: a live stream starts with its vtable pointer.
-        let vtable = unsafe { self.0.cast::<*const IMiniportWaveRTStreamVtbl>().read() };
-        // SAFETY: the driver's static vtable.
-        unsafe { vtable.read() }
-    }
-}
 
 fn positions_state_changes_and_the_engine_race_safely() {
     let done = std::sync::Arc::new(AtomicBool::new(false));

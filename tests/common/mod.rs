@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use portcls_sim::{Device, OsProfile, Sim, Stream};
+use portcls_sys::wavert::{IMiniportWaveRTStream, IMiniportWaveRTStreamVtbl};
 use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
 use wavert_sample::adapter::DriverEntry;
 use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
@@ -210,4 +211,23 @@ pub fn open_in_state(sim: &Sim, device: &Device, capture: bool, state: u32) -> S
     assert_eq!(stream.register_event(), STATUS_SUCCESS);
     assert_eq!(stream.walk_to(state), STATUS_SUCCESS);
     stream
+}
+
+/// A miniport stream shared by racing threads (the driver's methods are free-threaded).
+#[derive(Clone, Copy)]
+pub struct Shared(pub *mut IMiniportWaveRTStream);
+// SAFETY: the stream object is used only through its vtable, whose methods the driver makes
+// safe to call concurrently (a spin lock inside); the tests keep it open while threads use it.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The stream's vtable.
+    pub fn vtable(self) -> IMiniportWaveRTStreamVtbl {
+        // SAFETY: a live stream starts with its vtable pointer.
+        let vtable = unsafe { self.0.cast::<*const IMiniportWaveRTStreamVtbl>().read() };
+        // SAFETY: the driver's static vtable.
+        unsafe { vtable.read() }
+    }
 }

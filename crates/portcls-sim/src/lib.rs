@@ -83,6 +83,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod deterministic;
 pub mod exports;
 pub mod image;
 pub mod ks_rules;
@@ -93,7 +94,7 @@ pub mod property;
 pub mod sched;
 pub mod stack;
 pub mod stream;
-mod sync;
+pub mod sync;
 pub mod wav;
 mod world;
 
@@ -113,6 +114,7 @@ use portcls_sys::{
 };
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
+pub use deterministic::{Schedule, Strategy};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -730,6 +732,13 @@ pub struct Device {
     pub pdo: PDEVICE_OBJECT,
 }
 
+// SAFETY: a `Device` only names the machine's device objects; every use goes through the
+// machine's routines, which any thread bound to it may call (as any kernel thread may pass a
+// device object to the I/O manager).
+unsafe impl Send for Device {}
+// SAFETY: as above; the pointers are never dereferenced through a shared `Device`.
+unsafe impl Sync for Device {}
+
 thread_local! {
     static CURRENT: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
     pub(crate) static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
@@ -784,7 +793,10 @@ fn with_world<R>(what: &str, f: impl FnOnce(&Arc<World>) -> R) -> R {
 fn run_with_world<R>(what: &str, f: impl FnOnce(&Arc<World>) -> R) -> R {
     let world = CURRENT.with(|current| current.borrow().clone());
     match world {
-        Some(world) => f(&world),
+        Some(world) => {
+            sched::point(&world, what);
+            f(&world)
+        }
         None => abort_no_world(what),
     }
 }
@@ -803,12 +815,62 @@ impl Drop for ThreadBinding {
     }
 }
 
+/// Threads acting on a machine, made by [`Sim::scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    threads: &'scope std::thread::Scope<'scope, 'env>,
+    world: &'env Arc<World>,
+    /// The participants spawned (on a deterministic machine).
+    spawned: RefCell<Vec<usize>>,
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("participants", &self.spawned.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Finishes a participant when its thread's body returns or unwinds.
+struct Finish<'a>(&'a World, usize);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        sched::finish_participant(self.0, self.1);
+    }
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Starts a thread named `name` (in schedule traces) bound to the machine, running `body`.
+    pub fn spawn<F>(&self, name: &str, body: F)
+    where
+        F: FnOnce() + Send + 'scope,
+    {
+        let id = sched::add_participant(&mut self.world.lock(), name);
+        if let Some(id) = id {
+            self.spawned.borrow_mut().push(id);
+        }
+        let world = Arc::clone(self.world);
+        let _ = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn_scoped(self.threads, move || {
+                let _binding = bind(&world);
+                let _participation = id.map(|id| sched::start_participant(&world, id));
+                let _finish = id.map(|id| Finish(&world, id));
+                body();
+            })
+            .unwrap_or_else(|e| panic!("cannot start thread {name}: {e}"));
+    }
+}
+
 /// A simulated machine (PortCls plus the kernel services around it).
 ///
 /// Drop it last: ports and kernel objects it made are freed with it.
 pub struct Sim {
     world: Arc<World>,
     _binding: ThreadBinding,
+    /// On a deterministic machine: the creating thread is its participant 0.
+    _participation: Option<sched::Participation>,
 }
 
 impl fmt::Debug for Sim {
@@ -828,7 +890,91 @@ impl Sim {
         Self {
             world,
             _binding: binding,
+            _participation: None,
         }
+    }
+
+    /// A new deterministic machine behaving like `profile`: its threads run one at a time, and
+    /// `schedule` decides every switch (see [`deterministic`]). The calling thread is its
+    /// participant `main`; other threads join through [`Sim::scope`], and every system thread
+    /// the driver creates is a participant from its first instruction.
+    ///
+    /// Every thread that acts on a deterministic machine must be a participant, and must wait
+    /// only through the machine (its events, spin locks, [`Sim::advance`], the end of a scope):
+    /// a participant blocked on something else (a host mutex, a channel) holds the processor
+    /// and hangs the run.
+    #[must_use]
+    pub fn new_deterministic(profile: OsProfile, schedule: deterministic::Schedule) -> Self {
+        let world = Arc::new(World::new_deterministic(profile, schedule));
+        let binding = bind(&world);
+        let participation = sched::Participation::new(&world, 0);
+        Self {
+            world,
+            _binding: binding,
+            _participation: Some(participation),
+        }
+    }
+
+    /// Runs `body` with a [`Scope`] whose threads act on this machine, and returns once they
+    /// have all finished (like [`std::thread::scope`], whose threads they are). On a
+    /// deterministic machine each spawned thread is a participant; elsewhere they are plain
+    /// threads bound to the machine. A panic in a spawned thread panics `scope` once every
+    /// thread has finished.
+    pub fn scope<'env, F, R>(&'env self, body: F) -> R
+    where
+        F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> R,
+    {
+        std::thread::scope(|threads| {
+            let scope = Scope {
+                threads,
+                world: &self.world,
+                spawned: RefCell::new(Vec::new()),
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&scope)));
+            sched::wait_for_participants(&self.world, scope.spawned.take());
+            result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// The interleaving a deterministic machine ran so far: a line per scheduling point
+    /// (`step #participant name label`), then the schedule, the point count and a digest of
+    /// every point. The same schedule and driver give the same text. `None` on a machine
+    /// the host schedules.
+    #[must_use]
+    pub fn schedule_trace(&self) -> Option<String> {
+        self.world
+            .lock()
+            .scheduler
+            .as_ref()
+            .map(deterministic::Scheduler::text)
+    }
+
+    /// Sets what a deadlock report of this deterministic machine ends with: how to replay the
+    /// run, typically. Nothing happens on a machine the host schedules.
+    pub fn set_schedule_note(&self, note: &str) {
+        if let Some(scheduler) = self.world.lock().scheduler.as_mut() {
+            note.clone_into(&mut scheduler.note);
+        }
+    }
+
+    /// Scheduling points a deterministic machine has passed (0 elsewhere).
+    #[must_use]
+    pub fn schedule_points(&self) -> u64 {
+        self.world
+            .lock()
+            .scheduler
+            .as_ref()
+            .map_or(0, deterministic::Scheduler::steps)
+    }
+
+    /// The schedule of a deterministic machine.
+    #[must_use]
+    pub fn schedule(&self) -> Option<deterministic::Schedule> {
+        self.world
+            .lock()
+            .scheduler
+            .as_ref()
+            .map(deterministic::Scheduler::schedule)
     }
 
     /// The OS profile.

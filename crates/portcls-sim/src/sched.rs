@@ -9,6 +9,9 @@
 
 use std::cell::Cell;
 use std::ffi::c_void;
+use std::sync::MutexGuard;
+
+use crate::deterministic::Choice;
 
 use portcls_sys::{NTSTATUS, PVOID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 
@@ -27,6 +30,221 @@ pub const TICKS_PER_SECOND: u64 = 10_000_000;
 thread_local! {
     /// The thread object of the system thread running on this OS thread (0 for other threads).
     static CURRENT_THREAD: Cell<usize> = const { Cell::new(0) };
+    /// The deterministic machine (its address) this OS thread is a participant of, and its
+    /// number there.
+    static PARTICIPANT: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// The calling thread's participant number on `world`, if it is one.
+fn participant(world: &World) -> Option<usize> {
+    if !world.deterministic {
+        return None;
+    }
+    let key = std::ptr::from_ref(world).addr();
+    PARTICIPANT
+        .with(Cell::get)
+        .and_then(|(w, id)| (w == key).then_some(id))
+}
+
+/// Makes the calling thread participant `id` of `world` until dropped.
+#[derive(Debug)]
+pub(crate) struct Participation {
+    previous: Option<(usize, usize)>,
+}
+
+impl Participation {
+    pub(crate) fn new(world: &World, id: usize) -> Self {
+        let key = std::ptr::from_ref(world).addr();
+        let previous = PARTICIPANT.with(|p| p.replace(Some((key, id))));
+        Self { previous }
+    }
+}
+
+impl Drop for Participation {
+    fn drop(&mut self) {
+        PARTICIPANT.with(|p| p.set(self.previous));
+    }
+}
+
+/// Runs the scheduler's choice at a point of participant `me` and returns once `me` holds the
+/// processor again. A deadlock is printed and aborts the process: every participant is inside
+/// the driver's frames, which cannot unwind.
+fn choose<'a>(
+    world: &'a World,
+    mut state: MutexGuard<'a, State>,
+    me: usize,
+    label: &str,
+) -> MutexGuard<'a, State> {
+    let Some(mut scheduler) = state.scheduler.take() else {
+        return state;
+    };
+    let choice = scheduler.choose(&state, me, label);
+    state.scheduler = Some(scheduler);
+    match choice {
+        Choice::Stay => state,
+        Choice::Switch(thread) => {
+            if let Some(thread) = thread {
+                thread.unpark();
+            }
+            wait_turn(world, state, me)
+        }
+        Choice::Deadlock(report) => deadlocked(state, &report),
+    }
+}
+
+fn deadlocked(state: MutexGuard<'_, State>, report: &str) -> ! {
+    drop(state);
+    eprintln!("portcls-sim: {report}");
+    std::process::abort();
+}
+
+/// Parks until the scheduler hands participant `me` the processor.
+fn wait_turn<'a>(
+    world: &'a World,
+    mut state: MutexGuard<'a, State>,
+    me: usize,
+) -> MutexGuard<'a, State> {
+    while state.scheduler.as_ref().is_some_and(|s| s.current() != me) {
+        drop(state);
+        std::thread::park();
+        state = world.lock();
+    }
+    state
+}
+
+/// A scheduling point: on a deterministic machine, the scheduler may run another participant
+/// here (`label` names the point in the trace). Elsewhere, and for threads that are not
+/// participants, nothing happens.
+pub(crate) fn point(world: &World, label: &str) {
+    if let Some(me) = participant(world) {
+        drop(choose(world, world.lock(), me, label));
+    }
+}
+
+/// Returns `state` once `ready` holds: on a deterministic machine by letting the other
+/// participants run (the scheduler chooses this one only when `ready` holds, `what` names the
+/// wait in a deadlock report); elsewhere by waiting on the machine's condition variable.
+pub(crate) fn block_until<'a>(
+    world: &'a World,
+    mut state: MutexGuard<'a, State>,
+    what: impl FnOnce() -> String,
+    ready: impl Fn(&State) -> bool + Send + 'static,
+) -> MutexGuard<'a, State> {
+    if ready(&state) {
+        return state;
+    }
+    let Some(me) = participant(world) else {
+        while !ready(&state) {
+            state = world
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        return state;
+    };
+    if let Some(scheduler) = state.scheduler.as_mut() {
+        scheduler.wait(me, Box::new(ready), what());
+    }
+    let mut state = choose(world, state, me, "wait");
+    if let Some(scheduler) = state.scheduler.as_mut() {
+        scheduler.resume(me);
+    }
+    state
+}
+
+/// Adds a participant named `name` to a deterministic machine (`None` elsewhere). It runs once
+/// its thread calls [`start_participant`] and the scheduler chooses it.
+pub(crate) fn add_participant(state: &mut State, name: &str) -> Option<usize> {
+    state.scheduler.as_mut().map(|s| s.add(name))
+}
+
+/// The first step of participant `id`'s own thread: waits until it is chosen.
+pub(crate) fn start_participant(world: &World, id: usize) -> Participation {
+    let participation = Participation::new(world, id);
+    let mut state = world.lock();
+    let chosen = state.scheduler.as_mut().is_some_and(|s| s.started(id));
+    if !chosen {
+        drop(wait_turn(world, state, id));
+    }
+    participation
+}
+
+/// The last step of participant `id`: it is finished, and another participant runs.
+pub(crate) fn finish_participant(world: &World, id: usize) {
+    let mut state = world.lock();
+    let Some(mut scheduler) = state.scheduler.take() else {
+        return;
+    };
+    scheduler.finish(id);
+    let choice = scheduler.choose(&state, id, "finish");
+    state.scheduler = Some(scheduler);
+    match choice {
+        Choice::Stay => {}
+        Choice::Switch(thread) => {
+            if let Some(thread) = thread {
+                thread.unpark();
+            }
+        }
+        Choice::Deadlock(report) => deadlocked(state, &report),
+    }
+}
+
+/// Whether the calling thread is a participant of some deterministic machine (a cheap check
+/// before the spin-lock fast path).
+pub(crate) fn is_participant() -> bool {
+    PARTICIPANT.with(Cell::get).is_some()
+}
+
+/// On a deterministic machine, waits (letting others run) until no other participant holds the
+/// spin lock at `address`, then books it for the caller.
+pub(crate) fn spin_acquire(world: &World, address: usize) {
+    if participant(world).is_none() {
+        return;
+    }
+    let what = || format!("spin lock {address:#x}");
+    let mut state = block_until(world, world.lock(), what, move |s| {
+        !s.spins_held.contains(&address)
+    });
+    state.spins_held.push(address);
+}
+
+/// On a deterministic machine, books the spin lock at `address` free and makes a scheduling
+/// point.
+pub(crate) fn spin_released(world: &World, address: usize) {
+    let Some(me) = participant(world) else {
+        return;
+    };
+    let mut state = world.lock();
+    state.spins_held.retain(|&a| a != address);
+    drop(choose(world, state, me, "KeReleaseSpinLock"));
+}
+
+/// Waits (letting the others run) until participants `ids` have all finished.
+pub(crate) fn wait_for_participants(world: &World, ids: Vec<usize>) {
+    if ids.is_empty() {
+        return;
+    }
+    let what = || "the scope's threads to finish".to_owned();
+    let state = world.lock();
+    // Judged by the scheduler itself (a predicate would see it taken out of the state).
+    if state
+        .scheduler
+        .as_ref()
+        .is_none_or(|s| s.all_finished(&ids))
+    {
+        return;
+    }
+    let Some(me) = participant(world) else {
+        return;
+    };
+    let mut state = state;
+    if let Some(scheduler) = state.scheduler.as_mut() {
+        scheduler.wait_for_finish(me, ids, what());
+    }
+    let mut state = choose(world, state, me, "wait");
+    if let Some(scheduler) = state.scheduler.as_mut() {
+        scheduler.resume(me);
+    }
 }
 
 /// An event the driver initialised.
@@ -75,6 +293,14 @@ impl State {
             return event.signaled;
         }
         self.threads.get(&object).is_some_and(|t| t.exited)
+    }
+
+    /// Whether a wait on `object` would be satisfied now (without consuming it).
+    fn satisfiable(&self, object: usize) -> bool {
+        match self.events.get(&object) {
+            Some(event) => event.signaled,
+            None => self.threads.get(&object).is_some_and(|t| t.exited),
+        }
     }
 
     /// Releases system threads waiting on `object` as far as its state allows.
@@ -169,24 +395,21 @@ fn wait(world: &World, ddi: Ddi, object: Option<usize>, timeout: Option<i64>) ->
             });
         }
         world.changed.notify_all();
-        loop {
-            let outcome = state
+        let outcome = move |state: &State| {
+            state
                 .threads
                 .get(&me)
                 .and_then(|t| t.system.as_ref())
                 .and_then(|s| s.wait.as_ref())
-                .and_then(|w| w.outcome);
-            if let Some(outcome) = outcome {
-                if let Some(thread) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
-                    thread.wait = None;
-                }
-                return outcome;
-            }
-            state = world
-                .changed
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                .and_then(|w| w.outcome)
+        };
+        let what = || wait_text(object, deadline);
+        let mut state = block_until(world, state, what, move |s| outcome(s).is_some());
+        let result = outcome(&state).unwrap_or(STATUS_SUCCESS);
+        if let Some(thread) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
+            thread.wait = None;
         }
+        return result;
     }
     // A thread of the test (the "client" side): it waits for real; time moves only by advance.
     loop {
@@ -196,10 +419,20 @@ fn wait(world: &World, ddi: Ddi, object: Option<usize>, timeout: Option<i64>) ->
         if deadline.is_some_and(|d| d <= state.now) {
             return STATUS_TIMEOUT;
         }
-        state = world
-            .changed
-            .wait(state)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let what = || wait_text(object, deadline);
+        state = block_until(world, state, what, move |s| {
+            object.is_some_and(|o| s.satisfiable(o)) || deadline.is_some_and(|d| d <= s.now)
+        });
+    }
+}
+
+/// A wait in words, for a deadlock report.
+fn wait_text(object: Option<usize>, deadline: Option<u64>) -> String {
+    match (object, deadline) {
+        (Some(object), Some(deadline)) => format!("object {object:#x} or time {deadline}"),
+        (Some(object), None) => format!("object {object:#x}"),
+        (None, Some(deadline)) => format!("time {deadline}"),
+        (None, None) => "nothing".to_owned(),
     }
 }
 
@@ -209,12 +442,8 @@ pub(crate) fn advance(world: &World, ticks: u64) {
     let mut state = world.lock();
     let target = state.now.saturating_add(ticks);
     loop {
-        while !state.quiescent(me) {
-            state = world
-                .changed
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
+        let what = || "the system threads to wait".to_owned();
+        state = block_until(world, state, what, move |s| s.quiescent(me));
         let next = state
             .threads
             .values()
@@ -397,6 +626,8 @@ struct StartPacket {
     routine: StartRoutine,
     context: PVOID,
     address: usize,
+    /// Its participant number on a deterministic machine.
+    participant: Option<usize>,
 }
 
 // SAFETY: the context is the driver's to hand to its own thread, as the kernel does.
@@ -453,24 +684,25 @@ portcls_sys::kernel_abi! {
                 format!("thread #{id} {address:#x}, handle {value:#x}"),
                 STATUS_SUCCESS,
             );
+            let participant = add_participant(&mut state, &format!("system thread #{id}"));
             drop(state);
             let packet = StartPacket {
                 routine,
                 context,
                 address,
+                participant,
             };
             let shared = std::sync::Arc::clone(world);
             std::thread::Builder::new()
                 .name(format!("system thread #{id}"))
                 .spawn(move || run_system_thread(&shared, packet))
                 .map_or(portcls_sys::STATUS_INSUFFICIENT_RESOURCES, |_| {
-                    let me = CURRENT_THREAD.with(Cell::get);
-                    let mut state = world.lock();
-                    while !state.quiescent(me) {
-                        state = world
-                            .changed
-                            .wait(state)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // On a deterministic machine the new thread runs when the scheduler says,
+                    // as on Windows; elsewhere this returns once it waits, so runs repeat.
+                    if participant.is_none() {
+                        let me = CURRENT_THREAD.with(Cell::get);
+                        let what = || "the new system thread to wait".to_owned();
+                        drop(block_until(world, world.lock(), what, move |s| s.quiescent(me)));
                     }
                     STATUS_SUCCESS
                 })
@@ -485,12 +717,18 @@ fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
         routine,
         context,
         address,
+        participant,
     } = packet;
+    let _participation = participant.map(|id| start_participant(world, id));
     // SAFETY: the driver's start routine with the context it passed.
     unsafe { crate::stack::call_driver(world, "ThreadStart", routine, (context,)) };
     let mut state = world.lock();
     state.thread_exited(address);
     world.changed.notify_all();
+    drop(state);
+    if let Some(id) = participant {
+        finish_participant(world, id);
+    }
 }
 
 portcls_sys::kernel_abi! {
@@ -511,6 +749,9 @@ portcls_sys::kernel_abi! {
             state.thread_exited(me);
             world.changed.notify_all();
             drop(state);
+            if let Some(id) = participant(world) {
+                finish_participant(world, id);
+            }
             // The driver's frames stay on this thread for good: its entries end here.
             crate::stack::thread_parks(world);
             loop {

@@ -358,6 +358,7 @@ pub(crate) unsafe fn call_driver<A, F: DriverFn<A>>(
     routine: F,
     args: A,
 ) -> F::Output {
+    crate::sched::point(world, entry);
     if !world.stack.measuring() {
         // SAFETY: the caller's contract.
         return unsafe { routine.invoke(args) };

@@ -53,6 +53,11 @@ portcls_sys::kernel_abi! {
                 // Windows would hang or crash here; the model reports and carries on without it.
                 return previous;
             }
+            if crate::sched::is_participant() {
+                with_world("KeAcquireSpinLockRaiseToDpc", |world| {
+                    crate::sched::spin_acquire(world, address);
+                });
+            }
             // SAFETY: caller's contract.
             let atomic = unsafe { word(lock) };
             while atomic
@@ -94,6 +99,11 @@ portcls_sys::kernel_abi! {
             // SAFETY: caller's contract.
             unsafe { word(lock) }.store(0, Ordering::Release);
             IRQL.with(|irql| irql.set(new_irql));
+            if crate::sched::is_participant() {
+                with_world("KeReleaseSpinLock", |world| {
+                    crate::sched::spin_released(world, address);
+                });
+            }
         });
     }
 }

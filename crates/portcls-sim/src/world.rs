@@ -209,6 +209,11 @@ pub(crate) struct State {
     pub(crate) injected: Vec<Ddi>,
     fallible_calls: u64,
     per_ddi_calls: BTreeMap<Ddi, u64>,
+    /// The scheduler of a deterministic machine (`None`: the host's scheduler decides).
+    pub(crate) scheduler: Option<crate::deterministic::Scheduler<State>>,
+    /// On a deterministic machine: the spin locks (lock word addresses) participants hold.
+    /// Kept out of the scheduler, which is taken out of the state while readiness is judged.
+    pub(crate) spins_held: Vec<usize>,
 }
 
 impl State {
@@ -245,6 +250,8 @@ impl State {
             injected: Vec::new(),
             fallible_calls: 0,
             per_ddi_calls: BTreeMap::new(),
+            scheduler: None,
+            spins_held: Vec::new(),
         }
     }
 
@@ -512,6 +519,8 @@ pub(crate) struct World {
     pub(crate) changed: Condvar,
     /// The driver's stack use, when measured (its own lock: threads record as they go).
     pub(crate) stack: crate::stack::Recorder,
+    /// Whether one participant runs at a time, as the state's scheduler chooses.
+    pub(crate) deterministic: bool,
 }
 
 impl World {
@@ -520,6 +529,23 @@ impl World {
             state: Mutex::new(State::new(profile)),
             changed: Condvar::new(),
             stack: crate::stack::Recorder::default(),
+            deterministic: false,
+        }
+    }
+
+    /// A machine whose threads run one at a time, as `schedule` decides; the calling thread is
+    /// its participant 0.
+    pub(crate) fn new_deterministic(
+        profile: OsProfile,
+        schedule: crate::deterministic::Schedule,
+    ) -> Self {
+        let mut state = State::new(profile);
+        state.scheduler = Some(crate::deterministic::Scheduler::new(schedule));
+        Self {
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            stack: crate::stack::Recorder::default(),
+            deterministic: true,
         }
     }
 
