@@ -199,6 +199,12 @@ pub(crate) enum Choice {
     Deadlock(String),
 }
 
+/// Whether every one of `ids` among `participants` has finished.
+fn finished<S>(participants: &[Participant<S>], ids: &[usize]) -> bool {
+    ids.iter()
+        .all(|&id| participants.get(id).is_none_or(|p| p.finished))
+}
+
 impl<S> Scheduler<S> {
     /// Trace entries kept verbatim (the digest covers the rest).
     const KEPT: usize = 1 << 20;
@@ -278,8 +284,7 @@ impl<S> Scheduler<S> {
 
     /// Whether every participant in `ids` has finished.
     pub(crate) fn all_finished(&self, ids: &[usize]) -> bool {
-        ids.iter()
-            .all(|&id| self.participants.get(id).is_none_or(|p| p.finished))
+        finished(&self.participants, ids)
     }
 
     /// Participant `id` waits until `ready` holds (described by `what`).
@@ -336,30 +341,33 @@ impl<S> Scheduler<S> {
             }
             self.next_low += 1;
         }
-        let runnable: Vec<usize> = self
-            .participants
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                !p.finished
-                    && p.waiting.as_ref().is_none_or(|(until, _)| match until {
-                        Until::Ready(ready) => ready(state),
-                        Until::Finished(ids) => self.all_finished(ids),
-                    })
-            })
-            .map(|(id, _)| id)
-            .collect();
+        // Two passes over the participants instead of a list: no allocation per point.
+        let participants = &self.participants;
+        let runnable = |id: usize| {
+            let p = &participants[id];
+            !p.finished
+                && p.waiting.as_ref().is_none_or(|(until, _)| match until {
+                    Until::Ready(ready) => ready(state),
+                    Until::Finished(ids) => finished(participants, ids),
+                })
+        };
+        let ids = 0..self.participants.len();
         let next = match self.schedule.strategy {
-            _ if runnable.is_empty() => return Choice::Deadlock(self.deadlock_report()),
             Strategy::Random => {
-                let len = u64::try_from(runnable.len()).unwrap_or(u64::MAX);
-                runnable[usize::try_from(self.rng.below(len)).unwrap_or(0)]
+                let count = ids.clone().filter(|&id| runnable(id)).count();
+                let len = u64::try_from(count).unwrap_or(u64::MAX);
+                let pick = (len > 0).then(|| self.rng.below(len));
+                pick.and_then(|k| {
+                    let k = usize::try_from(k).unwrap_or(0);
+                    ids.filter(|&id| runnable(id)).nth(k)
+                })
             }
-            Strategy::Pct { .. } => runnable
-                .iter()
-                .copied()
-                .max_by_key(|&id| (self.participants[id].priority, std::cmp::Reverse(id)))
-                .unwrap_or(me),
+            Strategy::Pct { .. } => ids
+                .filter(|&id| runnable(id))
+                .max_by_key(|&id| (participants[id].priority, std::cmp::Reverse(id))),
+        };
+        let Some(next) = next else {
+            return Choice::Deadlock(self.deadlock_report());
         };
         if next == me {
             return Choice::Stay;

@@ -1053,7 +1053,7 @@ impl Sim {
                 object,
             });
         }
-        self.world.changed.notify_all();
+        self.world.thread_ended();
     }
 
     /// The references held on a thread object.

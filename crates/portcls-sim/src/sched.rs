@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::ffi::c_void;
-use std::sync::MutexGuard;
+use std::sync::{Arc, Condvar, MutexGuard, PoisonError};
 
 use crate::deterministic::Choice;
 
@@ -83,10 +83,12 @@ fn choose<'a>(
     match choice {
         Choice::Stay => state,
         Choice::Switch(thread) => {
+            // Woken after the lock is dropped, the chosen thread does not block on it at once.
+            drop(state);
             if let Some(thread) = thread {
                 thread.unpark();
             }
-            wait_turn(world, state, me)
+            wait_turn(world, world.lock(), me)
         }
         Choice::Deadlock(report) => deadlocked(state, &report),
     }
@@ -134,13 +136,7 @@ pub(crate) fn block_until<'a>(
         return state;
     }
     let Some(me) = participant(world) else {
-        while !ready(&state) {
-            state = world
-                .changed
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        return state;
+        return sleep_until(&world.changed, state, |s| &mut s.client_waiters, ready);
     };
     if let Some(scheduler) = state.scheduler.as_mut() {
         scheduler.wait(me, Box::new(ready), what());
@@ -181,6 +177,7 @@ pub(crate) fn finish_participant(world: &World, id: usize) {
     match choice {
         Choice::Stay => {}
         Choice::Switch(thread) => {
+            drop(state);
             if let Some(thread) = thread {
                 thread.unpark();
             }
@@ -268,6 +265,62 @@ pub(crate) struct Wait {
 #[derive(Debug, Default)]
 pub(crate) struct SystemThread {
     pub(crate) wait: Option<Wait>,
+    /// Where the thread sleeps while its wait is pending (machines the host schedules): only
+    /// it sleeps here, so a release wakes exactly the thread released.
+    wake: Arc<Condvar>,
+    /// Whether it sleeps on `wake` now (else a release needs no wake-up).
+    sleeping: bool,
+}
+
+/// An advance in progress on a machine the host schedules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Advance {
+    target: u64,
+    /// The thread object of the caller (0 for a test's thread).
+    caller: usize,
+    ticket: u64,
+}
+
+/// Threads released under the lock, woken once it is dropped (a thread woken while the waker
+/// still holds the lock would only block on it again).
+#[derive(Default)]
+struct Wakes {
+    first: [Option<Arc<Condvar>>; 4],
+    more: Vec<Arc<Condvar>>,
+}
+
+impl Wakes {
+    fn push(&mut self, wake: &Arc<Condvar>) {
+        match self.first.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(Arc::clone(wake)),
+            None => self.more.push(Arc::clone(wake)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first[0].is_none()
+    }
+
+    fn notify(&self) {
+        for wake in self.first.iter().flatten().chain(&self.more) {
+            wake.notify_one();
+        }
+    }
+}
+
+/// Sleeps on `condvar` (counted in the counter `waiters` picks) until `ready` holds.
+fn sleep_until<'a>(
+    condvar: &Condvar,
+    mut state: MutexGuard<'a, State>,
+    waiters: fn(&mut State) -> &mut usize,
+    ready: impl Fn(&State) -> bool,
+) -> MutexGuard<'a, State> {
+    while !ready(&state) {
+        *waiters(&mut state) += 1;
+        state = condvar.wait(state).unwrap_or_else(PoisonError::into_inner);
+        *waiters(&mut state) -= 1;
+    }
+    state
 }
 
 impl State {
@@ -293,6 +346,76 @@ impl State {
             return event.signaled;
         }
         self.threads.get(&object).is_some_and(|t| t.exited)
+    }
+
+    /// One step of virtual time towards `target`: moves the clock to the next time-out of a
+    /// waiting system thread and releases the threads due then (the sleeping ones into
+    /// `wakes`), and returns true; with none due by `target`, moves the clock there and
+    /// returns false.
+    fn step(&mut self, target: u64, wakes: &mut Wakes) -> bool {
+        let next = self
+            .threads
+            .values()
+            .filter_map(|t| t.system.as_ref()?.wait.as_ref())
+            .filter(|w| w.outcome.is_none())
+            .filter_map(|w| w.deadline)
+            .min();
+        match next {
+            Some(deadline) if deadline <= target => {
+                self.now = self.now.max(deadline);
+                let now = self.now;
+                for thread in self.threads.values_mut() {
+                    if let Some(system) = thread.system.as_mut()
+                        && let Some(wait) = system.wait.as_mut()
+                        && wait.outcome.is_none()
+                        && wait.deadline.is_some_and(|d| d <= now)
+                    {
+                        wait.outcome = Some(STATUS_TIMEOUT);
+                        if system.sleeping {
+                            wakes.push(&system.wake);
+                        }
+                    }
+                }
+                true
+            }
+            _ => {
+                self.now = target;
+                false
+            }
+        }
+    }
+
+    /// Takes the next step of the advance in progress if every system thread but its caller
+    /// waits, and wakes whom it concerns once the lock is dropped.
+    fn step_if_quiescent<'a>(
+        world: &'a World,
+        mut state: MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
+        let Some(advance) = state.advance else {
+            return state;
+        };
+        if !state.quiescent(advance.caller) {
+            return state;
+        }
+        let mut wakes = Wakes::default();
+        let released = state.step(advance.target, &mut wakes);
+        if !released {
+            state.advance = None;
+        }
+        let clients = state.client_waiters > 0;
+        if wakes.is_empty() && released && !clients {
+            // Only the caller was due: it carries on without a wake-up.
+            return state;
+        }
+        drop(state);
+        wakes.notify();
+        if !released {
+            world.quiet.notify_all();
+        }
+        if clients {
+            world.changed.notify_all();
+        }
+        world.lock()
     }
 
     /// Whether a wait on `object` would be satisfied now (without consuming it).
@@ -327,6 +450,11 @@ impl State {
                 .and_then(|s| s.wait.as_mut())
             {
                 wait.outcome = Some(STATUS_SUCCESS);
+            }
+            if let Some(system) = self.threads.get(&address).and_then(|t| t.system.as_ref())
+                && system.sleeping
+            {
+                system.wake.notify_one();
             }
         }
     }
@@ -394,7 +522,6 @@ fn wait(world: &World, ddi: Ddi, object: Option<usize>, timeout: Option<i64>) ->
                 outcome: None,
             });
         }
-        world.changed.notify_all();
         let outcome = move |state: &State| {
             state
                 .threads
@@ -403,8 +530,12 @@ fn wait(world: &World, ddi: Ddi, object: Option<usize>, timeout: Option<i64>) ->
                 .and_then(|s| s.wait.as_ref())
                 .and_then(|w| w.outcome)
         };
-        let what = || wait_text(object, deadline);
-        let mut state = block_until(world, state, what, move |s| outcome(s).is_some());
+        let mut state = if participant(world).is_some() {
+            let what = || wait_text(object, deadline);
+            block_until(world, state, what, move |s| outcome(s).is_some())
+        } else {
+            sleep_released(world, state, me)
+        };
         let result = outcome(&state).unwrap_or(STATUS_SUCCESS);
         if let Some(thread) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
             thread.wait = None;
@@ -436,41 +567,80 @@ fn wait_text(object: Option<usize>, deadline: Option<u64>) -> String {
     }
 }
 
+/// On a machine the host schedules: system thread `me` has just begun to wait. The last thread
+/// to wait takes the advance's next step (maybe releasing itself), then sleeps on its own
+/// condition variable until released.
+fn sleep_released<'a>(
+    world: &'a World,
+    state: MutexGuard<'a, State>,
+    me: usize,
+) -> MutexGuard<'a, State> {
+    let mut state = State::step_if_quiescent(world, state);
+    if state.quiet_waiters > 0 || state.advancers > 0 {
+        world.quiet.notify_all();
+    }
+    if state.client_waiters > 0 {
+        world.changed.notify_all();
+    }
+    let wake = match state.threads.get(&me).and_then(|t| t.system.as_ref()) {
+        Some(system) => Arc::clone(&system.wake),
+        None => return state,
+    };
+    loop {
+        let Some(system) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) else {
+            return state;
+        };
+        if system.wait.as_ref().is_none_or(|w| w.outcome.is_some()) {
+            return state;
+        }
+        system.sleeping = true;
+        state = wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+        if let Some(system) = state.threads.get_mut(&me).and_then(|t| t.system.as_mut()) {
+            system.sleeping = false;
+        }
+    }
+}
+
 /// Moves virtual time forward by `ticks`, running system threads in lock step.
 pub(crate) fn advance(world: &World, ticks: u64) {
     let me = CURRENT_THREAD.with(Cell::get);
     let mut state = world.lock();
     let target = state.now.saturating_add(ticks);
-    loop {
-        let what = || "the system threads to wait".to_owned();
-        state = block_until(world, state, what, move |s| s.quiescent(me));
-        let next = state
-            .threads
-            .values()
-            .filter_map(|t| t.system.as_ref()?.wait.as_ref())
-            .filter(|w| w.outcome.is_none())
-            .filter_map(|w| w.deadline)
-            .min();
-        match next {
-            Some(deadline) if deadline <= target => {
-                state.now = state.now.max(deadline);
-                let now = state.now;
-                for thread in state.threads.values_mut() {
-                    if let Some(wait) = thread.system.as_mut().and_then(|s| s.wait.as_mut())
-                        && wait.outcome.is_none()
-                        && wait.deadline.is_some_and(|d| d <= now)
-                    {
-                        wait.outcome = Some(STATUS_TIMEOUT);
-                    }
-                }
-                world.changed.notify_all();
-            }
-            _ => {
-                state.now = target;
-                world.changed.notify_all();
-                break;
+    if participant(world).is_some() {
+        // Deterministic: the scheduler runs the released threads; this one takes every step.
+        loop {
+            let what = || "the system threads to wait".to_owned();
+            state = block_until(world, state, what, move |s| s.quiescent(me));
+            if !state.step(target, &mut Wakes::default()) {
+                return;
             }
         }
+    }
+    // One advance at a time; then the steps are taken here while the system is quiescent, and
+    // otherwise by the system thread whose wait makes it so: one wake-up per step instead of
+    // one to every thread and back. A thread that exits instead of waiting wakes this one
+    // (`quiet`), which takes the step.
+    state = sleep_until(
+        &world.quiet,
+        state,
+        |s| &mut s.advancers,
+        |s| s.advance.is_none(),
+    );
+    state.advances += 1;
+    let mine = Advance {
+        target,
+        caller: me,
+        ticket: state.advances,
+    };
+    state.advance = Some(mine);
+    while state.advance == Some(mine) {
+        state = sleep_until(
+            &world.quiet,
+            state,
+            |s| &mut s.advancers,
+            |s| s.advance != Some(mine) || s.quiescent(me),
+        );
+        state = State::step_if_quiescent(world, state);
     }
 }
 
@@ -541,7 +711,9 @@ portcls_sys::kernel_abi! {
             entry.signaled = true;
             entry.sets += 1;
             state.release_waiters(event.addr());
-            world.changed.notify_all();
+            if state.client_waiters > 0 {
+                world.changed.notify_all();
+            }
             previous
         })
     }
@@ -701,8 +873,9 @@ portcls_sys::kernel_abi! {
                     // as on Windows; elsewhere this returns once it waits, so runs repeat.
                     if participant.is_none() {
                         let me = CURRENT_THREAD.with(Cell::get);
-                        let what = || "the new system thread to wait".to_owned();
-                        drop(block_until(world, world.lock(), what, move |s| s.quiescent(me)));
+                        let quiet = |s: &State| s.quiescent(me);
+                        let state = world.lock();
+                        drop(sleep_until(&world.quiet, state, |s| &mut s.quiet_waiters, quiet));
                     }
                     STATUS_SUCCESS
                 })
@@ -724,7 +897,7 @@ fn run_system_thread(world: &std::sync::Arc<World>, packet: StartPacket) {
     unsafe { crate::stack::call_driver(world, "ThreadStart", routine, (context,)) };
     let mut state = world.lock();
     state.thread_exited(address);
-    world.changed.notify_all();
+    world.thread_ended();
     drop(state);
     if let Some(id) = participant {
         finish_participant(world, id);
@@ -747,7 +920,7 @@ portcls_sys::kernel_abi! {
                 return STATUS_INVALID_PARAMETER;
             }
             state.thread_exited(me);
-            world.changed.notify_all();
+            world.thread_ended();
             drop(state);
             if let Some(id) = participant(world) {
                 finish_participant(world, id);

@@ -214,6 +214,19 @@ pub(crate) struct State {
     /// On a deterministic machine: the spin locks (lock word addresses) participants hold.
     /// Kept out of the scheduler, which is taken out of the state while readiness is judged.
     pub(crate) spins_held: Vec<usize>,
+    /// Threads waiting on [`World::changed`] (it is notified only when there are some).
+    pub(crate) client_waiters: usize,
+    /// Threads in `PsCreateSystemThread` waiting on [`World::quiet`] for the new thread to
+    /// wait.
+    pub(crate) quiet_waiters: usize,
+    /// Callers of `advance` sleeping on [`World::quiet`].
+    pub(crate) advancers: usize,
+    /// The advance in progress on a machine the host schedules: its target time, the thread
+    /// object of its caller, and its ticket. The system thread whose wait leaves every other
+    /// one waiting takes the next step itself.
+    pub(crate) advance: Option<crate::sched::Advance>,
+    /// Advances begun so far (tickets).
+    pub(crate) advances: u64,
 }
 
 impl State {
@@ -252,6 +265,11 @@ impl State {
             per_ddi_calls: BTreeMap::new(),
             scheduler: None,
             spins_held: Vec::new(),
+            client_waiters: 0,
+            quiet_waiters: 0,
+            advancers: 0,
+            advance: None,
+            advances: 0,
         }
     }
 
@@ -515,8 +533,12 @@ impl Drop for State {
 #[derive(Debug)]
 pub(crate) struct World {
     state: Mutex<State>,
-    /// Signalled whenever a wait may have been satisfied or a thread changed state.
+    /// Signalled whenever a wait of a test's thread may have been satisfied or a thread
+    /// changed state.
     pub(crate) changed: Condvar,
+    /// Signalled when the system threads may all be waiting (for `advance` and
+    /// `PsCreateSystemThread`). Each system thread sleeps on its own condition variable.
+    pub(crate) quiet: Condvar,
     /// The driver's stack use, when measured (its own lock: threads record as they go).
     pub(crate) stack: crate::stack::Recorder,
     /// Whether one participant runs at a time, as the state's scheduler chooses.
@@ -528,6 +550,7 @@ impl World {
         Self {
             state: Mutex::new(State::new(profile)),
             changed: Condvar::new(),
+            quiet: Condvar::new(),
             stack: crate::stack::Recorder::default(),
             deterministic: false,
         }
@@ -544,9 +567,16 @@ impl World {
         Self {
             state: Mutex::new(state),
             changed: Condvar::new(),
+            quiet: Condvar::new(),
             stack: crate::stack::Recorder::default(),
             deterministic: true,
         }
+    }
+
+    /// Wakes whoever waits for a thread to end: the test's threads and `advance`.
+    pub(crate) fn thread_ended(&self) {
+        self.changed.notify_all();
+        self.quiet.notify_all();
     }
 
     /// Locks the state. A test that panicked while holding the lock leaves consistent data
