@@ -34,7 +34,7 @@ pub const POOL_FLAG_PAGED: u64 = 0x100;
 pub const FRESH_POOL_FILL: u8 = 0xA5;
 
 /// A pool tag, printed as its four characters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Tag(pub u32);
 
 impl fmt::Display for Tag {

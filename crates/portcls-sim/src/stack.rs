@@ -189,6 +189,13 @@ impl Recorder {
         self.measuring.store(SUPPORTED, Ordering::SeqCst);
     }
 
+    /// Resumes (`on`) or pauses measuring a driver [`Recorder::start`] started measuring.
+    fn set(&self, on: bool) {
+        let started = self.code() != (0, 0);
+        self.measuring
+            .store(on && started && SUPPORTED, Ordering::SeqCst);
+    }
+
     /// Whether calls into the driver are measured.
     pub(crate) fn measuring(&self) -> bool {
         self.measuring.load(Ordering::SeqCst)
@@ -237,6 +244,14 @@ impl Sim {
     #[must_use]
     pub fn stack_usage(&self) -> Vec<StackUse> {
         self.world.stack.usage()
+    }
+
+    /// Pauses (`false`) or resumes (`true`) measuring an image's stack use. The measurement
+    /// paints and scans a window of the stack at every call into the driver and at every
+    /// model routine it calls; a long run that does not need the figures (a soak) turns it
+    /// off after loading. Nothing changes for a host build, which is never measured.
+    pub fn measure_stack(&self, on: bool) {
+        self.world.stack.set(on);
     }
 }
 
