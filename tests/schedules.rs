@@ -75,9 +75,11 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// Runs `body` for each of `cases` on a fresh deterministic machine per profile, schedule and
-/// case, and returns the runs and scheduling points explored. A failing run prints the
-/// command that replays it.
-fn explore(name: &str, cases: usize, body: Body) -> (u64, u64) {
+/// case, after the `regressions` (runs that once failed, as `PORTCLS_REPLAY` names them), and
+/// returns the runs and scheduling points explored. A failing run prints the command that
+/// replays it.
+fn explore(name: &str, cases: usize, body: Body, regressions: &[&str]) -> (u64, u64) {
+    let regressions = regressions.iter().map(|r| Run::parse(r).unwrap());
     let runs: Vec<Run> = if let Ok(text) = std::env::var("PORTCLS_REPLAY") {
         vec![Run::parse(&text).unwrap_or_else(|e| panic!("PORTCLS_REPLAY={e}"))]
     } else {
@@ -101,7 +103,7 @@ fn explore(name: &str, cases: usize, body: Body) -> (u64, u64) {
                     }));
                 }
             }
-            runs
+            regressions.chain(runs).collect()
         }
     };
     let driver = match common::driver() {
@@ -166,8 +168,10 @@ fn race(sim: &Sim, _case: usize) {
             sim.advance(STEP);
         }
     });
-    // The flips ended in RUN.
+    // The flips ended in RUN. A pause catches up at once, so a point crossed at the last
+    // flip may have been signalled early: count from two engine periods later.
     stream.assume_state(3);
+    sim.advance(TEN_MS / 2);
     let signals = stream.event_signals();
     sim.advance(5 * TEN_MS);
     assert_eq!(stream.event_signals() - signals, 10, "missed or doubled");
@@ -271,28 +275,43 @@ fn streams_open_and_close_together(sim: &Sim, _case: usize) {
     sim.assert_clean();
 }
 
+/// Found by `cargo xtask explore`: a pause at the last flip signalled a point early, which the
+/// notification count after the race did not allow for (the test's invariant was wrong).
+const RACE_REGRESSIONS: &[&str] = &["9600/random:1796126375/0"];
+
+/// Found by `cargo xtask explore`: a pool block holding the old engine's stop event was freed
+/// and its address reused for the new engine's thread object; the model still knew the old,
+/// signalled event there, so waiting for the thread returned at once and the thread was left
+/// running (the model now forgets events with their memory). Which run failed changed from
+/// run to run, with the heap's addresses.
+const POWER_REGRESSIONS: &[&str] = &[
+    "10240/pct:1796126376:2:2000/0",
+    "10240/pct:1796126378:3:2000/1",
+    "10240/pct:1796126386:3:2000/2",
+];
+
 fn positions_and_state_changes_race_the_engine() {
-    explore("positions_and_state_changes_race_the_engine", 1, race);
+    let name = "positions_and_state_changes_race_the_engine";
+    explore(name, 1, race, RACE_REGRESSIONS);
 }
 
 fn pnp_arrives_in_every_stream_state_mid_period() {
-    explore(
-        "pnp_arrives_in_every_stream_state_mid_period",
-        12,
-        pnp_mid_period,
-    );
+    let name = "pnp_arrives_in_every_stream_state_mid_period";
+    explore(name, 12, pnp_mid_period, &[]);
 }
 
 fn power_changes_mid_period() {
-    explore("power_changes_mid_period", 3, power_mid_period);
+    explore(
+        "power_changes_mid_period",
+        3,
+        power_mid_period,
+        POWER_REGRESSIONS,
+    );
 }
 
 fn two_streams_open_and_close_concurrently() {
-    explore(
-        "two_streams_open_and_close_concurrently",
-        1,
-        streams_open_and_close_together,
-    );
+    let name = "two_streams_open_and_close_concurrently";
+    explore(name, 1, streams_open_and_close_together, &[]);
 }
 
 /// The same schedule replays the same interleaving, point for point; another seed (or the

@@ -646,6 +646,12 @@ pub enum Violation {
     /// The driver replaced the driver object's `DriverUnload` and its routine did not call
     /// PortCls's (which frees what PortCls keeps for the driver).
     PortClsUnloadSkipped,
+    /// The driver freed pool holding an event a thread was still waiting on (Driver Verifier
+    /// checks freed pool for live dispatcher objects).
+    WaitedEventFreed {
+        /// The event's address.
+        event: usize,
+    },
 }
 
 impl Violation {

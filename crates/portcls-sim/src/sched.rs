@@ -272,6 +272,16 @@ pub(crate) struct SystemThread {
     sleeping: bool,
 }
 
+impl crate::world::ThreadState {
+    /// Whether the thread is a system thread waiting on `object` now.
+    pub(crate) fn waits_on(&self, object: usize) -> bool {
+        self.system
+            .as_ref()
+            .and_then(|s| s.wait.as_ref())
+            .is_some_and(|w| w.outcome.is_none() && w.object == Some(object))
+    }
+}
+
 /// An advance in progress on a machine the host schedules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Advance {

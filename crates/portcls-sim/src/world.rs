@@ -409,6 +409,16 @@ impl State {
         for (object, held) in freed_while_held {
             self.violate(Violation::DriverObjectFreedWhileHeld { object, held });
         }
+        // The events that lived in the block go with it: the address may next hold another
+        // object (a thread object, say), which a stale event would stand in for.
+        let end = start.saturating_add(size);
+        let freed: Vec<usize> = self.events.range(start..end).map(|(&a, _)| a).collect();
+        for event in freed {
+            self.events.remove(&event);
+            if self.threads.values().any(|t| t.waits_on(event)) {
+                self.violate(Violation::WaitedEventFreed { event });
+            }
+        }
     }
 
     /// The driver objects still alive in pool the driver allocated, each in words with its

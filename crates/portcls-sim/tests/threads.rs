@@ -174,3 +174,35 @@ fn a_thread_may_end_with_ps_terminate_system_thread() {
     assert_eq!(worker.periods.load(Ordering::SeqCst), 3);
     sim.assert_clean();
 }
+
+/// An event lives in the driver's pool: freeing the block ends the event, so a later object
+/// at the same address (the heap reuses it) is never taken for the old, signalled event. This
+/// made a deterministic schedule replay differently from run to run until the model forgot
+/// events with their memory.
+#[test]
+fn an_event_goes_with_the_pool_it_lives_in() {
+    use portcls_sim::pool::{ExAllocatePoolWithTag, ExFreePoolWithTag, NON_PAGED_POOL_NX};
+    use portcls_sim::{Ddi, Violation};
+    let tag = u32::from_le_bytes(*b"Evnt");
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let block = ExAllocatePoolWithTag(NON_PAGED_POOL_NX, 24, tag);
+    // SAFETY: 24 bytes of pool, KEVENT storage.
+    unsafe { KeInitializeEvent(block, NOTIFICATION_EVENT, 1) };
+    let mut zero = 0i64;
+    // SAFETY: the signalled event; a zero time-out polls.
+    let status = unsafe { KeWaitForSingleObject(block, 0, 0, 0, &raw mut zero) };
+    assert_eq!(status, STATUS_SUCCESS);
+    // SAFETY: the block above, freed once.
+    unsafe { ExFreePoolWithTag(block, tag) };
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    // SAFETY: a poll of the freed address: the model reports it instead of reading it.
+    let status = unsafe { KeWaitForSingleObject(block, 0, 0, 0, &raw mut zero) };
+    assert_ne!(status, STATUS_SUCCESS);
+    assert_eq!(
+        sim.violations(),
+        vec![Violation::BadObject {
+            ddi: Ddi::KeWaitForSingleObject,
+            object: block.addr()
+        }]
+    );
+}

@@ -15,6 +15,11 @@
 //!   `target/package/<arch>/` (.sys, stamped .inf, catalog, test certificate), audited and
 //!   verified.
 //! - `cargo xtask audit`: the audit of both driver images, every finding printed.
+//! - `cargo xtask explore [schedules]`: the deterministic-schedule scenarios (`tests/schedules.rs`)
+//!   with that many schedules per scenario and profile (1000 by default; the test command runs
+//!   4), from a new seed base each run, on the host build and the image.
+//! - `cargo xtask soak [hours]`: the soak (`tests/soak.rs`) for that many simulated hours (24 by
+//!   default; the test command runs one), on the host build and the image.
 //! - `cargo xtask fuzz [seconds]`: every fuzz target in `fuzz/` for that long (cargo-fuzz,
 //!   installed if missing); the test command runs each for 30 s.
 //! - `cargo xtask bench`: the cost table (instructions against raw calls, heap use, per-period
@@ -602,8 +607,70 @@ fn run(plan: &[Step]) -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask test [--quick] | package | images | audit | build | bench");
+    eprintln!(
+        "usage: cargo xtask test [--quick] | package | images | audit | build | bench | \
+         explore [schedules] | soak [hours] | fuzz [seconds]"
+    );
     ExitCode::from(2)
+}
+
+/// Runs one workspace test binary (`cargo test --test NAME -- --nocapture`) with `env`, after
+/// `cargo xtask images` (its image half loads them): the long modes.
+fn long_test(name: &str, env: &[(&str, String)]) -> ExitCode {
+    if build_images() != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.args([
+        "test",
+        "-p",
+        "portcls-workspace-tests",
+        "--test",
+        name,
+        "--",
+        "--nocapture",
+    ]);
+    for (key, value) in env {
+        println!("xtask: {key}={value}");
+        command.env(key, value);
+    }
+    match command.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("xtask: {name} failed ({status})");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("xtask: cannot run cargo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask explore [schedules]`: every schedule scenario with `schedules` schedules per
+/// profile (1000 by default), seeds from a new base each run (the time, or
+/// `PORTCLS_SCHEDULE_BASE`), on the host build and the image.
+fn explore(schedules: u64) -> ExitCode {
+    let base = std::env::var("PORTCLS_SCHEDULE_BASE").unwrap_or_else(|_| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(0, |d| d.as_secs()).to_string()
+    });
+    long_test(
+        "schedules",
+        &[
+            ("PORTCLS_SCHEDULES", schedules.to_string()),
+            ("PORTCLS_SCHEDULE_BASE", base),
+        ],
+    )
+}
+
+/// `cargo xtask soak [hours]`: the soak for that many simulated hours (24 by default), on the
+/// host build and the image.
+fn soak(hours: u64) -> ExitCode {
+    long_test(
+        "soak",
+        &[("PORTCLS_SOAK_SECONDS", (hours * 3_600).to_string())],
+    )
 }
 
 /// `cargo xtask fuzz [seconds]`: every target for that long (60 s by default).
@@ -763,6 +830,16 @@ fn main() -> ExitCode {
         ["audit"] => print_audit(),
         ["package"] => print_package(),
         ["images"] => build_images(),
+        ["explore"] => explore(1_000),
+        ["explore", schedules] => match schedules.parse() {
+            Ok(schedules) => explore(schedules),
+            Err(_) => usage(),
+        },
+        ["soak"] => soak(24),
+        ["soak", hours] => match hours.parse() {
+            Ok(hours) => soak(hours),
+            Err(_) => usage(),
+        },
         ["fuzz"] => print_fuzz(60),
         ["fuzz", seconds] => print_fuzz(seconds.parse().unwrap_or(60)),
         _ => usage(),
