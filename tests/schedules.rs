@@ -376,9 +376,9 @@ fn race_traces() {
 #[cfg(not(miri))]
 fn host_build_and_image_run_the_same_interleavings() {
     common::with_driver(common::Driver::Host, race_traces);
-    let host = TRACES.with(|t| t.take());
+    let host = TRACES.with(std::cell::RefCell::take);
     common::with_driver(common::Driver::Image, race_traces);
-    let image = TRACES.with(|t| t.take());
+    let image = TRACES.with(std::cell::RefCell::take);
     assert_eq!(host.len(), 8);
     for (host, image) in host.iter().zip(&image) {
         assert_eq!(host, image);
