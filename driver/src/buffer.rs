@@ -262,6 +262,27 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_with_bytes_in_either_span_is_not_empty() {
+        // `is_empty` is false whenever any byte is copied: a period inside the buffer (only
+        // `first`), one across the wrap (both spans), and a copy with only `second` set (not
+        // one `period_copy` makes, but the fields are public); true only when both are empty,
+        // whatever was skipped.
+        assert!(!period_copy(1_920, 100, 500).is_empty());
+        assert!(!period_copy(1_920, 1_800, 2_000).is_empty());
+        let only_second = PeriodCopy {
+            second: Span { offset: 0, len: 4 },
+            ..PeriodCopy::default()
+        };
+        assert!(!only_second.is_empty());
+        assert_eq!(only_second.len(), 4);
+        let only_skipped = PeriodCopy {
+            skipped: 100,
+            ..PeriodCopy::default()
+        };
+        assert!(only_skipped.is_empty());
+    }
+
+    #[test]
     fn consecutive_periods_cover_every_byte_exactly_once() {
         let size = 1_764u32;
         let mut covered = [0u32; 1_764];

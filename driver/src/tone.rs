@@ -436,6 +436,124 @@ mod skip_tests {
         skipped.fill(&mut b);
         assert_eq!(a, b);
     }
+
+    /// The state `fill` and `skip_frames` move on: two tones in the same state write the same
+    /// bytes from here on.
+    fn position<const F: u32, const L: i32>(tone: &Tone<F, L>) -> (u32, usize, usize) {
+        (tone.phase, tone.pending, tone.index)
+    }
+
+    #[test]
+    fn skipping_completes_a_computed_frame_begun_before() {
+        // At 44.1 kHz the 1 kHz cycle (441 frames) is not tabled, so a frame begun by `fill`
+        // is held in `frame` / `pending`. Skipping after any partial frame, of any width,
+        // writes the rest of it first: the tone ends where filling the rest and the skipped
+        // frames would leave it, with no frame pending.
+        for sample in SampleFormat::ALL {
+            let format = Format::new(sample, 2, 44_100).unwrap();
+            let frame = usize::from(format.block_align());
+            for begun in 1..frame {
+                let mut filled: Tone = Tone::new(format);
+                let mut skipped: Tone = Tone::new(format);
+                assert_eq!(filled.cycle, 0, "computed, not tabled");
+                let mut head = vec![0u8; begun];
+                filled.fill(&mut head);
+                skipped.fill(&mut head);
+                assert_eq!(skipped.pending, begun);
+                let mut scratch = vec![0u8; frame - begun + 10 * frame];
+                filled.fill(&mut scratch);
+                skipped.skip_frames(10);
+                assert_eq!(skipped.pending, 0, "{sample:?} after {begun} bytes");
+                assert_eq!(position(&filled), position(&skipped));
+                let mut a = [0u8; 64];
+                let mut b = [0u8; 64];
+                filled.fill(&mut a);
+                skipped.fill(&mut b);
+                assert_eq!(a, b, "{sample:?} after {begun} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_skip_lands_where_the_period_says_without_overflow() {
+        // A tone repeats after `rate` frames, so skipping u64::MAX frames (far more than any
+        // starved engine loses) must equal filling u64::MAX mod rate frames, without an
+        // arithmetic overflow, and keep the phase reduced below the rate (the invariant).
+        for rate in [44_100u32, 48_000] {
+            let format = Format::new(SampleFormat::Pcm16, 2, rate).unwrap();
+            let frame = usize::from(format.block_align());
+            let mut filled: Tone = Tone::new(format);
+            let mut skipped: Tone = Tone::new(format);
+            let rest = usize::try_from(u64::MAX % u64::from(rate)).unwrap();
+            let mut scratch = vec![0u8; rest * frame];
+            filled.fill(&mut scratch);
+            skipped.skip_frames(u64::MAX);
+            assert!(skipped.phase < rate, "{rate}: phase {}", skipped.phase);
+            assert_eq!(position(&filled), position(&skipped), "{rate}");
+            let mut a = [0u8; 64];
+            let mut b = [0u8; 64];
+            filled.fill(&mut a);
+            skipped.fill(&mut b);
+            assert_eq!(a, b, "{rate}");
+        }
+    }
+
+    #[test]
+    fn skipping_keeps_the_computed_phase_below_the_rate() {
+        // However many frames are skipped, the phase lands on the one filling reaches, which is
+        // always below the rate: after 1 000 frames of 1 kHz at 44.1 kHz it is
+        // 1 000 x 1 000 mod 44 100 = 29 800, and 44 099 more frames are one frame short of a
+        // whole second: 1 000 less.
+        let format = Format::new(SampleFormat::Pcm16, 2, 44_100).unwrap();
+        let mut tone: Tone = Tone::new(format);
+        tone.skip_frames(1_000);
+        assert_eq!(tone.phase, 29_800);
+        tone.skip_frames(44_100 - 1);
+        assert_eq!(tone.phase, 28_800);
+    }
+
+    #[test]
+    fn a_frame_split_over_three_calls_is_written_whole() {
+        // One frame written in three pieces (3 bytes, 2, then the rest and more) gives the
+        // same bytes as one call: the part of the frame a short call leaves stays pending
+        // until it is written.
+        for sample in SampleFormat::ALL {
+            let format = Format::new(sample, 2, 44_100).unwrap();
+            let frame = usize::from(format.block_align());
+            if frame < 6 {
+                continue; // 16-bit frames are 4 bytes: no room for three pieces of 3 + 2 + 1.
+            }
+            let mut whole: Tone = Tone::new(format);
+            let mut pieces: Tone = Tone::new(format);
+            let mut expected = vec![0u8; 4 * frame];
+            whole.fill(&mut expected);
+            let mut got = vec![0u8; 4 * frame];
+            let (first, rest) = got.split_at_mut(3);
+            let (second, third) = rest.split_at_mut(2);
+            pieces.fill(first);
+            pieces.fill(second);
+            assert_eq!(
+                pieces.pending, 5,
+                "{sample:?}: the frame is still being written"
+            );
+            pieces.fill(third);
+            assert_eq!(got, expected, "{sample:?}");
+        }
+        // 16-bit frames: 1 byte, 2 bytes, then the last byte and more.
+        let format = Format::new(SampleFormat::Pcm16, 2, 44_100).unwrap();
+        let mut whole: Tone = Tone::new(format);
+        let mut pieces: Tone = Tone::new(format);
+        let mut expected = [0u8; 16];
+        whole.fill(&mut expected);
+        let mut got = [0u8; 16];
+        let (first, rest) = got.split_at_mut(1);
+        let (second, third) = rest.split_at_mut(2);
+        pieces.fill(first);
+        pieces.fill(second);
+        assert_eq!(pieces.pending, 3);
+        pieces.fill(third);
+        assert_eq!(got, expected);
+    }
 }
 
 #[cfg(test)]

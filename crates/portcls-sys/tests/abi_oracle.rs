@@ -330,6 +330,107 @@ fn constants() -> Vec<(&'static str, i64)> {
     ]
 }
 
+/// The kernel enumerators and macros of `km` that `ddk/wdm.h` defines (`CONNECT_MESSAGE_BASED_PASSIVE`
+/// and `DEVICE_DESCRIPTION_VERSION3` are newer than mingw-w64's header; the `values_and_debug`
+/// test has their documented values).
+fn kernel_constants() -> Vec<(&'static str, i64)> {
+    use portcls_sys::km as m;
+    vec![
+        ("MmNonCached", m::MmNonCached.0.into()),
+        ("MmCached", m::MmCached.0.into()),
+        ("MmWriteCombined", m::MmWriteCombined.0.into()),
+        (
+            "MmHardwareCoherentCached",
+            m::MmHardwareCoherentCached.0.into(),
+        ),
+        ("MmNonCachedUnordered", m::MmNonCachedUnordered.0.into()),
+        ("MmUSWCCached", m::MmUSWCCached.0.into()),
+        ("MmMaximumCacheType", m::MmMaximumCacheType.0.into()),
+        ("MmNotMapped", m::MmNotMapped.0.into()),
+        ("InterfaceTypeUndefined", m::InterfaceTypeUndefined.0.into()),
+        ("Internal", m::Internal.0.into()),
+        ("PCIBus", m::PCIBus.0.into()),
+        ("Width8Bits", m::Width8Bits.0.into()),
+        ("Width16Bits", m::Width16Bits.0.into()),
+        ("Width32Bits", m::Width32Bits.0.into()),
+        ("Width64Bits", m::Width64Bits.0.into()),
+        ("Compatible", m::Compatible.0.into()),
+        ("MaximumDmaSpeed", m::MaximumDmaSpeed.0.into()),
+        (
+            "DevicePropertyDeviceDescription",
+            m::DevicePropertyDeviceDescription.0.into(),
+        ),
+        (
+            "DevicePropertyHardwareID",
+            m::DevicePropertyHardwareID.0.into(),
+        ),
+        (
+            "DevicePropertyClassGuid",
+            m::DevicePropertyClassGuid.0.into(),
+        ),
+        (
+            "DevicePropertyDriverKeyName",
+            m::DevicePropertyDriverKeyName.0.into(),
+        ),
+        (
+            "DevicePropertyManufacturer",
+            m::DevicePropertyManufacturer.0.into(),
+        ),
+        (
+            "DevicePropertyFriendlyName",
+            m::DevicePropertyFriendlyName.0.into(),
+        ),
+        (
+            "DevicePropertyPhysicalDeviceObjectName",
+            m::DevicePropertyPhysicalDeviceObjectName.0.into(),
+        ),
+        (
+            "DevicePropertyEnumeratorName",
+            m::DevicePropertyEnumeratorName.0.into(),
+        ),
+        (
+            "DevicePropertyContainerID",
+            m::DevicePropertyContainerID.0.into(),
+        ),
+        ("PASSIVE_LEVEL", m::PASSIVE_LEVEL.into()),
+        ("APC_LEVEL", m::APC_LEVEL.into()),
+        ("DISPATCH_LEVEL", m::DISPATCH_LEVEL.into()),
+        ("CONNECT_FULLY_SPECIFIED", m::CONNECT_FULLY_SPECIFIED.into()),
+        ("CONNECT_LINE_BASED", m::CONNECT_LINE_BASED.into()),
+        ("CONNECT_MESSAGE_BASED", m::CONNECT_MESSAGE_BASED.into()),
+        (
+            "CONNECT_FULLY_SPECIFIED_GROUP",
+            m::CONNECT_FULLY_SPECIFIED_GROUP.into(),
+        ),
+        (
+            "DEVICE_DESCRIPTION_VERSION",
+            m::DEVICE_DESCRIPTION_VERSION.into(),
+        ),
+        (
+            "DEVICE_DESCRIPTION_VERSION1",
+            m::DEVICE_DESCRIPTION_VERSION1.into(),
+        ),
+        (
+            "DEVICE_DESCRIPTION_VERSION2",
+            m::DEVICE_DESCRIPTION_VERSION2.into(),
+        ),
+        (
+            "IRP_MJ_MAXIMUM_FUNCTION",
+            i64::try_from(m::IRP_MJ_MAXIMUM_FUNCTION).unwrap(),
+        ),
+        ("IRP_MJ_POWER", m::IRP_MJ_POWER.into()),
+        ("IRP_MJ_PNP", m::IRP_MJ_PNP.into()),
+        ("IRP_MN_START_DEVICE", m::IRP_MN_START_DEVICE.into()),
+        ("IRP_MN_REMOVE_DEVICE", m::IRP_MN_REMOVE_DEVICE.into()),
+        ("IRP_MN_STOP_DEVICE", m::IRP_MN_STOP_DEVICE.into()),
+        ("IRP_MN_SURPRISE_REMOVAL", m::IRP_MN_SURPRISE_REMOVAL.into()),
+        ("PowerDeviceD0", m::POWER_DEVICE_D0.into()),
+        ("PowerDeviceD1", m::POWER_DEVICE_D1.into()),
+        ("PowerDeviceD2", m::POWER_DEVICE_D2.into()),
+        ("PowerDeviceD3", m::POWER_DEVICE_D3.into()),
+    ]
+}
+
 /// GUIDs that have a `STATIC_<name>` initialiser in the headers (`KSPROPSETID_Jack` and the KS
 /// proxy's CLSID do not; the reference sheet and the crate's registry-form tests cover them).
 fn guids() -> Vec<(&'static str, GUID)> {
@@ -537,6 +638,14 @@ fn kernel_layouts_vtables_and_guids_agree_with_the_mingw_ddk_headers() {
     let mut source = String::from(KERNEL_PRELUDE);
     let mut items = assert_layouts(&mut source, &kernel_layouts());
     items += assert_layouts(&mut source, &vtables());
+    for (name, value) in kernel_constants() {
+        writeln!(
+            source,
+            "_Static_assert({name} == {value}, \"value of {name}\");"
+        )
+        .unwrap();
+        items += 1;
+    }
     let ddk = format!("{HEADERS}/ddk");
     clang(
         "x86_64-w64-mingw32",

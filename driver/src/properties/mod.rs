@@ -183,3 +183,65 @@ portcls_sys::kernel_abi! {
         finish(request, answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::ptr;
+
+    use super::*;
+    use crate::format::{STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL};
+
+    /// A request as PortCls hands it over, with a 64-byte value buffer announced.
+    fn request() -> PCPROPERTY_REQUEST {
+        PCPROPERTY_REQUEST {
+            MajorTarget: ptr::null_mut(),
+            MinorTarget: ptr::null_mut(),
+            Node: u32::MAX,
+            PropertyItem: ptr::null(),
+            Verb: 0,
+            InstanceSize: 0,
+            Instance: ptr::null_mut(),
+            ValueSize: 64,
+            Value: ptr::null_mut(),
+            Irp: ptr::null_mut(),
+        }
+    }
+
+    #[test]
+    fn an_answer_reports_success_and_the_bytes_written() {
+        // Success: STATUS_SUCCESS, and `ValueSize` becomes the bytes written (not the 64 the
+        // buffer had), down to 0 for a SET.
+        for written in [4, 40, 88, 0] {
+            let mut request = request();
+            assert_eq!(
+                finish(&mut request, Ok(written)),
+                portcls_sys::STATUS_SUCCESS
+            );
+            assert_eq!(request.ValueSize as usize, written);
+        }
+    }
+
+    #[test]
+    fn a_size_probe_reports_overflow_and_the_size_needed() {
+        // A size probe: STATUS_BUFFER_OVERFLOW, and `ValueSize` says how big the answer is.
+        let mut request = request();
+        request.ValueSize = 0;
+        let status = finish(&mut request, Err(PropertyError::Overflow { required: 88 }));
+        assert_eq!(status, STATUS_BUFFER_OVERFLOW);
+        assert_eq!(request.ValueSize, 88);
+    }
+
+    #[test]
+    fn other_refusals_report_their_status_and_nothing_written() {
+        // Every other refusal: its own status, and `ValueSize` 0 (nothing was written).
+        for (error, status) in [
+            (PropertyError::TooSmall, STATUS_BUFFER_TOO_SMALL),
+            (PropertyError::BadInstance, STATUS_INVALID_PARAMETER),
+            (PropertyError::Unsupported, STATUS_INVALID_DEVICE_REQUEST),
+        ] {
+            let mut request = request();
+            assert_eq!(finish(&mut request, Err(error)), status, "{error:?}");
+            assert_eq!(request.ValueSize, 0, "{error:?}");
+        }
+    }
+}

@@ -368,6 +368,29 @@ mod tests {
     }
 
     #[test]
+    fn guids_are_laid_out_as_in_memory() {
+        // `guid_bytes` gives a GUID's 16 bytes as a C `GUID` lies in memory: `Data1`, `Data2`
+        // and `Data3` little-endian, then `Data4` in order (what a KS client reads).
+        let guid = GUID::from_u128(0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210);
+        assert_eq!(
+            guid_bytes(&guid),
+            [
+                0x67, 0x45, 0x23, 0x01, 0xAB, 0x89, 0xEF, 0xCD, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54,
+                0x32, 0x10
+            ]
+        );
+        // KSPROPTYPESETID_General {97E99BA0-BDEA-11CF-A5D6-28DB04C10000}.
+        assert_eq!(
+            guid_bytes(&KSPROPTYPESETID_General),
+            [
+                0xA0, 0x9B, 0xE9, 0x97, 0xEA, 0xBD, 0xCF, 0x11, 0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1,
+                0x00, 0x00
+            ]
+        );
+        assert_eq!(guid_bytes(&GUID::from_u128(0)), [0; 16]);
+    }
+
+    #[test]
     fn basic_support_answers_as_much_as_fits() {
         let description = Description {
             access: 0x203,
@@ -427,6 +450,39 @@ mod tests {
         assert!(
             value[88..].iter().all(|&b| b == 0xEE),
             "wrote past the answer"
+        );
+    }
+
+    #[test]
+    fn a_buffer_of_exactly_the_full_size_gets_everything() {
+        // What a client does after the size probe: allocate exactly the size it was told (88
+        // bytes) and ask again. That buffer gets the whole answer, members and ranges too, not
+        // just the 40-byte description.
+        let description = Description {
+            access: 0x203,
+            value_type: Some(VT_I4),
+            ranges: &RANGES,
+        };
+        let mut value = [0xEE; 88];
+        assert_eq!(description.answer(&mut value), Ok(88));
+        assert_eq!(i32_at(&value, 32), 1, "one members list");
+        assert_eq!(i32_at(&value, 40), 2, "stepped ranges");
+        assert_eq!(i32_at(&value, 48), 2, "two ranges");
+        assert_eq!([i32_at(&value, 80), i32_at(&value, 84)], [0, 1]);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn sizes_past_u32_saturate_instead_of_wrapping() {
+        // `ulong` saturates: 2^32 bytes is reported as u32::MAX, not truncated to 0, and so is
+        // every larger size; sizes that fit are kept.
+        assert_eq!(ulong(1 << 32), u32::MAX);
+        assert_eq!(ulong((1 << 32) + 88), u32::MAX);
+        assert_eq!(ulong(u32::MAX as usize), u32::MAX);
+        assert_eq!(ulong(88), 88);
+        assert_eq!(
+            PropertyError::overflow(1 << 32),
+            PropertyError::Overflow { required: u32::MAX }
         );
     }
 
