@@ -438,16 +438,20 @@ fn simulator_speed() {
         &format!("{host:.0}x real time"),
         ">= 300x (24 h in < 5 min)",
     );
-    let schedule = portcls_sim::Schedule::random(1);
-    let deterministic = median_of_five(|| {
-        streaming_speed(&Sim::new_deterministic(OsProfile::Win10_1511, schedule))
-    });
+    let under = |schedule: portcls_sim::Schedule| {
+        median_of_five(|| {
+            streaming_speed(&Sim::new_deterministic(OsProfile::Win10_1511, schedule))
+        })
+    };
+    let random = under(portcls_sim::Schedule::random(1));
+    let pct = under(portcls_sim::Schedule::pct(1, 3, 2_000));
     row(
         8,
-        "simulator, deterministic scheduler (one thread at a time, a choice at every call): as row 6",
+        "simulator, deterministic scheduler (one thread at a time, a choice at every call), random / PCT schedules: as row 6",
         &format!(
-            "{deterministic:.0}x real time ({:.2} of row 6)",
-            deterministic / host
+            "{random:.0}x / {pct:.0}x real time ({:.2} / {:.2} of row 6)",
+            random / host,
+            pct / host
         ),
         "reported",
     );
