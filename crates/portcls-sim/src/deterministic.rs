@@ -16,6 +16,30 @@
 //! deadlocked: the model prints each participant's wait and the schedule that replays it, and
 //! aborts the process (the participants' frames are the driver's, which cannot unwind).
 //!
+//! # Example
+//! Two threads calling into the model; one schedule, one interleaving:
+//! ```
+//! use portcls_sim::sched::KeQueryPerformanceCounter;
+//! use portcls_sim::{OsProfile, Schedule, Sim};
+//!
+//! let trace = |schedule| {
+//!     let sim = Sim::new_deterministic(OsProfile::Win10_1511, schedule);
+//!     sim.scope(|threads| {
+//!         for name in ["a", "b"] {
+//!             threads.spawn(name, || {
+//!                 for _ in 0..5 {
+//!                     // SAFETY: a null frequency pointer is allowed. Each call is a point.
+//!                     unsafe { KeQueryPerformanceCounter(std::ptr::null_mut()) };
+//!                 }
+//!             });
+//!         }
+//!     });
+//!     sim.schedule_trace().unwrap()
+//! };
+//! assert_eq!(trace(Schedule::random(7)), trace(Schedule::random(7)));
+//! assert_ne!(trace(Schedule::random(7)), trace(Schedule::pct(7, 2, 10)));
+//! ```
+//!
 //! This module is the bottom layer of the model: it knows nothing of PortCls or the kernel
 //! objects, only participants, their readiness (a predicate over the machine's state `S`) and
 //! the choice.

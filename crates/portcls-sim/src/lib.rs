@@ -72,6 +72,11 @@
 //! in parallel never see each other. Other threads join with [`Sim::bind_current_thread`].
 //! IRQL is per thread ([`raise_irql`]).
 //!
+//! # Deterministic schedules
+//! [`Sim::new_deterministic`] makes a machine whose threads run one at a time, switching only
+//! where a [`Schedule`] says (at calls into the model, calls into the driver, spin locks and
+//! waits), so a race replays exactly from its seed: see [`deterministic`].
+//!
 //! # Faults
 //! [`Sim::fail_nth_call`] and [`Sim::fail_call`] make a fallible routine return a chosen status
 //! (and do nothing else), which is how tests walk every failure point.
