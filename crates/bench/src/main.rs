@@ -439,9 +439,7 @@ fn simulator_speed() {
         ">= 300x (24 h in < 5 min)",
     );
     let under = |schedule: portcls_sim::Schedule| {
-        median_of_five(|| {
-            streaming_speed(&Sim::new_deterministic(OsProfile::Win10_1511, schedule))
-        })
+        median_of_five(|| streaming_speed(&Sim::new_deterministic(OsProfile::Win10_1511, schedule)))
     };
     let random = under(portcls_sim::Schedule::random(1));
     let pct = under(portcls_sim::Schedule::pct(1, 3, 2_000));

@@ -228,8 +228,10 @@ const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.
 /// `compile_fail` (trybuild checks rustc's diagnostics, which do not depend on the target; from
 /// inside qemu it only spawns the host cargo to rebuild the library). Doc tests are left out too
 /// (with `--lib`/`--test` cargo does not run them; they show the API, not the architecture), and
-/// so is `portcls-sys` (its only test is the ABI oracle: clang against the mingw-w64 headers).
-const ARM64_LIBRARY_TESTS: [&str; 8] = [
+/// so is `portcls-sys` (its tests are the ABI oracle, clang against the mingw-w64 headers for both
+/// architectures, and constant values, which no architecture changes).
+const ARM64_LIBRARY_TESTS: [&str; 9] = [
+    "deterministic",
     "rules",
     "threads",
     "irql",
@@ -249,13 +251,15 @@ const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 /// arm64) and `image::` (the arm64 package, `target/package/arm64/wavertsample.sys`), with the
 /// loader's tests on the arm64 images and the library probe's arm64 images (`cargo xtask
 /// images`, an earlier step, makes them all).
-const ARM64_WHOLE_LIFE_TESTS: [&str; 9] = [
+const ARM64_WHOLE_LIFE_TESTS: [&str; 11] = [
     "adapter",
     "faults",
     "image",
     "probe",
     "properties",
     "references",
+    "schedules",
+    "soak",
     "stack",
     "streams",
     "stress",
