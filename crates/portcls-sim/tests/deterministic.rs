@@ -99,6 +99,7 @@ fn lock_order_inversion(seed: u64) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "runs itself as a child process")]
 fn a_deadlock_is_reported_with_each_wait() {
     if let Ok(seed) = std::env::var("PORTCLS_DEADLOCK_CHILD") {
         // The child: run the seeds until one deadlocks (which aborts the process).
