@@ -336,13 +336,15 @@ fn sleep_until<'a>(
 impl State {
     /// Whether every running system thread (other than `except`) is waiting.
     fn quiescent(&self, except: usize) -> bool {
-        self.threads.iter().all(|(&address, thread)| {
+        self.live_system.iter().all(|&address| {
             address == except
-                || thread.exited
-                || thread
-                    .system
-                    .as_ref()
-                    .is_none_or(|s| s.wait.as_ref().is_some_and(|w| w.outcome.is_none()))
+                || self.threads.get(&address).is_none_or(|thread| {
+                    thread.exited
+                        || thread
+                            .system
+                            .as_ref()
+                            .is_none_or(|s| s.wait.as_ref().is_some_and(|w| w.outcome.is_none()))
+                })
         })
     }
 
@@ -364,9 +366,9 @@ impl State {
     /// returns false.
     fn step(&mut self, target: u64, wakes: &mut Wakes) -> bool {
         let next = self
-            .threads
-            .values()
-            .filter_map(|t| t.system.as_ref()?.wait.as_ref())
+            .live_system
+            .iter()
+            .filter_map(|a| self.threads.get(a)?.system.as_ref()?.wait.as_ref())
             .filter(|w| w.outcome.is_none())
             .filter_map(|w| w.deadline)
             .min();
@@ -374,8 +376,11 @@ impl State {
             Some(deadline) if deadline <= target => {
                 self.now = self.now.max(deadline);
                 let now = self.now;
-                for thread in self.threads.values_mut() {
-                    if let Some(system) = thread.system.as_mut()
+                for address in &self.live_system {
+                    if let Some(system) = self
+                        .threads
+                        .get_mut(address)
+                        .and_then(|t| t.system.as_mut())
                         && let Some(wait) = system.wait.as_mut()
                         && wait.outcome.is_none()
                         && wait.deadline.is_some_and(|d| d <= now)
@@ -439,15 +444,10 @@ impl State {
     /// Releases system threads waiting on `object` as far as its state allows.
     fn release_waiters(&mut self, object: usize) {
         let waiting: Vec<usize> = self
-            .threads
+            .live_system
             .iter()
-            .filter(|(_, t)| {
-                t.system
-                    .as_ref()
-                    .and_then(|s| s.wait.as_ref())
-                    .is_some_and(|w| w.outcome.is_none() && w.object == Some(object))
-            })
-            .map(|(&a, _)| a)
+            .copied()
+            .filter(|a| self.threads.get(a).is_some_and(|t| t.waits_on(object)))
             .collect();
         for address in waiting {
             if !self.try_satisfy(object) {
@@ -475,6 +475,7 @@ impl State {
         if self.registered(&Resource::Thread(address)) {
             self.violate(Violation::ThreadGoneWhileRegistered { thread: address });
         }
+        self.live_system.remove(&address);
         if let Some(thread) = self.threads.get_mut(&address) {
             thread.exited = true;
             if thread.system.is_some() {
@@ -858,6 +859,7 @@ portcls_sys::kernel_abi! {
                     system: Some(SystemThread::default()),
                 },
             );
+            state.live_system.insert(address);
             let value = state.new_handle(address);
             // SAFETY: writable (checked non-null).
             unsafe { handle.write(std::ptr::without_provenance_mut(value)) };

@@ -227,6 +227,9 @@ pub(crate) struct State {
     pub(crate) advance: Option<crate::sched::Advance>,
     /// Advances begun so far (tickets).
     pub(crate) advances: u64,
+    /// The system threads that have not exited (what the scheduler looks at on every wait; a
+    /// day of streaming leaves thousands of exited ones in `threads`).
+    pub(crate) live_system: std::collections::BTreeSet<usize>,
 }
 
 impl State {
@@ -270,6 +273,7 @@ impl State {
             advancers: 0,
             advance: None,
             advances: 0,
+            live_system: std::collections::BTreeSet::new(),
         }
     }
 
