@@ -6,8 +6,9 @@
 //! At the end of every minute: each stream's position is exactly the frames its RUN time
 //! makes (the clock is kept per stretch, as the driver keeps it: whole frames at each pause),
 //! checked through the play offset, and the notification count is one per 240 frames crossed
-//! by the engine's last wake-up (none missed, none doubled); the pool in use is what it was the first time the
-//! same format ran (no growth); no verifier finding. At the end everything comes down clean.
+//! by the engine's last wake-up (none missed, none doubled); the pool in use and the references
+//! held are what they were the first time the same format ran (no growth); no verifier finding.
+//! At the end everything comes down clean.
 //!
 //! The test command runs one simulated hour (`PORTCLS_SOAK_SECONDS`, default 3600);
 //! `cargo xtask soak` runs 24 hours.
@@ -176,7 +177,8 @@ fn soak(sim: &Sim, seconds: u64) -> f64 {
     // the driver's work.
     sim.measure_stack(false);
     let mut pair = Pair::up(sim, device, formats[format]);
-    let mut pools: BTreeMap<usize, BTreeMap<Tag, usize>> = BTreeMap::new();
+    // Per format: the pool in use and the references held at the end of its first minute.
+    let mut pools: BTreeMap<usize, (BTreeMap<Tag, usize>, u64)> = BTreeMap::new();
     let start = Instant::now();
     let minutes = seconds.div_ceil(60);
     for minute in 0..minutes {
@@ -232,9 +234,10 @@ fn soak(sim: &Sim, seconds: u64) -> f64 {
         let now = sim.now();
         pair.render.check(now, &what);
         pair.capture.check(now, &what);
-        let in_use = pool(sim);
+        let in_use = (pool(sim), sim.references_held());
         let first = pools.entry(format).or_insert_with(|| in_use.clone());
-        assert_eq!(&in_use, first, "{what}: pool grew");
+        assert_eq!(&in_use.0, &first.0, "{what}: pool grew");
+        assert_eq!(in_use.1, first.1, "{what}: references grew");
         assert!(
             sim.violations().is_empty(),
             "{what}: {:?}",
@@ -259,7 +262,7 @@ fn both_endpoints_stream_through_an_hour_of_changes() {
     #[allow(clippy::cast_precision_loss)] // a figure to print
     let speed = seconds as f64 / wall;
     println!(
-        "soak: {seconds} simulated s ({} minutes of changes) in {wall:.1} s wall: {speed:.0}x real time; position error 0 frames, pool flat, no violation",
+        "soak: {seconds} simulated s ({} minutes of changes) in {wall:.1} s wall: {speed:.0}x real time; position error 0 frames, pool and references flat, no violation",
         seconds.div_ceil(60)
     );
 }

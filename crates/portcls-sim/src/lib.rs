@@ -1188,6 +1188,23 @@ impl Sim {
         self.world.lock().inject(Injection::Call { ddi, n, status });
     }
 
+    /// Every reference held now, summed: on port objects, on thread objects, and the model's on
+    /// the driver's COM objects. A long run compares it between moments in the same
+    /// configuration: growth is a leak.
+    #[must_use]
+    pub fn references_held(&self) -> u64 {
+        let state = self.world.lock();
+        let ports: u64 = state.ports.values().map(|p| u64::from(p.refs)).sum();
+        let threads: u64 = state.threads.values().map(|t| u64::from(t.refs)).sum();
+        let objects: u64 = state
+            .driver_objects
+            .values()
+            .filter(|o| o.alive)
+            .map(|o| u64::from(o.held))
+            .sum();
+        ports + threads + objects
+    }
+
     /// What is left over that a clean driver would have given back: live registrations, ports
     /// and thread objects still referenced, interrupts still connected, pool still allocated,
     /// and every violation.
