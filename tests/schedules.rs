@@ -210,21 +210,7 @@ fn pnp_mid_period(sim: &Sim, case: usize) {
         sim.pnp(device.fdo, request)
     });
     let what = format!("{request:?} in KSSTATE {state}");
-    assert_eq!(status, STATUS_SUCCESS, "{what}");
-    assert!(sim.registrations().is_empty(), "{what}");
-    assert!(
-        sim.violations().is_empty(),
-        "{what}: {:?}",
-        sim.violations()
-    );
-    for stream in streams {
-        stream.close();
-    }
-    if request != PnpRequest::Remove {
-        sim.remove_device(device.fdo);
-    }
-    assert_eq!(sim.unload_driver(), Ok(()), "{what}");
-    sim.assert_clean();
+    common::after_transition(sim, &device, request, status, streams, &what);
 }
 
 /// D1, D2 or D3 (case 0, 1, 2) and back to D0 while the clock runs on another thread, with

@@ -215,7 +215,7 @@ fn transitions_complete_in_every_stream_state_while_the_engines_run() {
             for round in 0..10u64 {
                 let sim = Sim::new(OsProfile::Win10_1511);
                 let device = bring_up(&sim);
-                let mut streams: Vec<_> = [false, true]
+                let streams: Vec<_> = [false, true]
                     .into_iter()
                     .map(|capture| open_in_state(&sim, &device, capture, state))
                     .collect();
@@ -234,21 +234,7 @@ fn transitions_complete_in_every_stream_state_while_the_engines_run() {
                     status
                 });
                 let what = format!("{request:?} in KSSTATE {state}, round {round}");
-                assert_eq!(status, STATUS_SUCCESS, "{what}");
-                assert!(sim.registrations().is_empty(), "{what}");
-                assert!(
-                    sim.violations().is_empty(),
-                    "{what}: {:?}",
-                    sim.violations()
-                );
-                for stream in streams.drain(..) {
-                    stream.close();
-                }
-                if request != PnpRequest::Remove {
-                    sim.remove_device(device.fdo);
-                }
-                assert_eq!(sim.unload_driver(), Ok(()), "{what}");
-                sim.assert_clean();
+                common::after_transition(&sim, &device, request, status, streams, &what);
                 runs += 1;
             }
         }

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use portcls_sim::{Device, OsProfile, Sim, Stream};
+use portcls_sim::{Device, OsProfile, PnpRequest, Sim, Stream};
 use portcls_sys::wavert::{IMiniportWaveRTStream, IMiniportWaveRTStreamVtbl};
 use portcls_sys::{NTSTATUS, STATUS_SUCCESS};
 use wavert_sample::adapter::DriverEntry;
@@ -230,4 +230,32 @@ impl Shared {
         // SAFETY: the driver's static vtable.
         unsafe { vtable.read() }
     }
+}
+
+/// The end of a PnP `request` sent with `streams` open (`what` names the case): it returned
+/// success, nothing stays registered, no rule was broken; then the streams close, the device
+/// goes (unless the request removed it) and the driver unloads clean.
+pub fn after_transition(
+    sim: &Sim,
+    device: &Device,
+    request: PnpRequest,
+    status: NTSTATUS,
+    streams: Vec<Stream>,
+    what: &str,
+) {
+    assert_eq!(status, STATUS_SUCCESS, "{what}");
+    assert!(sim.registrations().is_empty(), "{what}");
+    assert!(
+        sim.violations().is_empty(),
+        "{what}: {:?}",
+        sim.violations()
+    );
+    for stream in streams {
+        stream.close();
+    }
+    if request != PnpRequest::Remove {
+        sim.remove_device(device.fdo);
+    }
+    assert_eq!(sim.unload_driver(), Ok(()), "{what}");
+    sim.assert_clean();
 }
