@@ -232,6 +232,9 @@ fn power_mid_period(sim: &Sim, case: usize) {
         sim.set_power(device.fdo, 1).unwrap();
     });
     assert_eq!(sim.registrations().len(), registered);
+    // Time may pass between the new engine's start and the stream's resume (the clock thread
+    // runs in between): count from two engine periods after both.
+    sim.advance(TEN_MS / 2);
     let signals = render.event_signals();
     sim.advance(10 * TEN_MS);
     assert_eq!(render.event_signals() - signals, 20, "D{}", low - 1);
@@ -275,10 +278,15 @@ const RACE_REGRESSIONS: &[&str] = &["9600/random:1796126375/0"];
 /// signalled event there, so waiting for the thread returned at once and the thread was left
 /// running (the model now forgets events with their memory). Which run failed changed from
 /// run to run, with the heap's addresses.
+///
+/// And a test bug: with the clock thread moving time between the new engine's start and the
+/// stream's resume at D0, the engine's ticks and the stream's crossings had different phases,
+/// so a 100 ms count from the moment of the resume could see 19 (`9600/pct:1796130130:3:2000/0`).
 const POWER_REGRESSIONS: &[&str] = &[
     "10240/pct:1796126376:2:2000/0",
     "10240/pct:1796126378:3:2000/1",
     "10240/pct:1796126386:3:2000/2",
+    "9600/pct:1796130130:3:2000/0",
 ];
 
 fn positions_and_state_changes_race_the_engine() {
@@ -300,9 +308,22 @@ fn power_changes_mid_period() {
     );
 }
 
+/// Found by `cargo xtask explore`: the model's client freed its notification event with the
+/// stream handle but the model kept the event; a new engine's thread object at the reused
+/// address was taken for it, and closing the stream waited for ever on the thread (a deadlock
+/// report: the thread had finished). The model now forgets the event with the handle, and any
+/// event at a new object's address. (It depended on the heap's addresses, so this seed alone
+/// may not show it.)
+const OPEN_CLOSE_REGRESSIONS: &[&str] = &["9600/pct:1796130340:2:2000/0"];
+
 fn two_streams_open_and_close_concurrently() {
     let name = "two_streams_open_and_close_concurrently";
-    explore(name, 1, streams_open_and_close_together, &[]);
+    explore(
+        name,
+        1,
+        streams_open_and_close_together,
+        OPEN_CLOSE_REGRESSIONS,
+    );
 }
 
 /// The same schedule replays the same interleaving, point for point; another seed (or the

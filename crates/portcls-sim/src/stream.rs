@@ -1289,6 +1289,12 @@ impl Stream {
         if self.event.is_some() {
             let _ = self.unregister_event();
         }
+        // The client's event storage goes with the handle: the model forgets the event, so a
+        // later object at the reused address is not taken for it.
+        if let Some(event) = self.event.take() {
+            let address = std::ptr::from_ref(&*event).addr();
+            self.world.lock().events.remove(&address);
+        }
         let start = self.mark();
         if let Some(raw) = self.notification.take() {
             // SAFETY: the reference the query took (booked by `take_stream`).

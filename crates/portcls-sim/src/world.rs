@@ -286,8 +286,11 @@ impl State {
     /// A fresh unique address for a simulated kernel object.
     pub(crate) fn token(&mut self) -> *mut std::ffi::c_void {
         let mut token = Box::new([0u64; 2]);
-        let address = std::ptr::from_mut(&mut *token).cast();
+        let address: *mut std::ffi::c_void = std::ptr::from_mut(&mut *token).cast();
         self.tokens.push(token);
+        // Fresh heap memory: an event recorded here lived in memory freed since (whoever freed
+        // it without telling the model), and must not stand in for the new object.
+        self.events.remove(&address.addr());
         address
     }
 
