@@ -88,28 +88,26 @@ fn explore(name: &str, cases: usize, body: Body, regressions: &[&str]) -> (u64, 
     let runs: Vec<Run> = if let Ok(text) = std::env::var("PORTCLS_REPLAY") {
         vec![Run::parse(&text).unwrap_or_else(|e| panic!("PORTCLS_REPLAY={e}"))]
     } else {
-        {
-            let count = env_number("PORTCLS_SCHEDULES", 4);
-            let base = env_number("PORTCLS_SCHEDULE_BASE", 0);
-            let mut runs = Vec::new();
-            for profile in loadable_profiles() {
-                for i in 0..count {
-                    let seed = base.wrapping_add(i);
-                    // Even: random; odd: PCT aiming at depth 2 and 3 in turn.
-                    let schedule = if i % 2 == 0 {
-                        Schedule::random(seed)
-                    } else {
-                        Schedule::pct(seed, 2 + u32::from(i % 4 == 3), 2_000)
-                    };
-                    runs.extend((0..cases).map(|case| Run {
-                        profile,
-                        schedule,
-                        case,
-                    }));
-                }
+        let count = env_number("PORTCLS_SCHEDULES", 4);
+        let base = env_number("PORTCLS_SCHEDULE_BASE", 0);
+        let mut runs = Vec::new();
+        for profile in loadable_profiles() {
+            for i in 0..count {
+                let seed = base.wrapping_add(i);
+                // Even: random; odd: PCT aiming at depth 2 and 3 in turn.
+                let schedule = if i % 2 == 0 {
+                    Schedule::random(seed)
+                } else {
+                    Schedule::pct(seed, 2 + u32::from(i % 4 == 3), 2_000)
+                };
+                runs.extend((0..cases).map(|case| Run {
+                    profile,
+                    schedule,
+                    case,
+                }));
             }
-            regressions.chain(runs).collect()
         }
+        regressions.chain(runs).collect()
     };
     let driver = match common::driver() {
         common::Driver::Host => "host",
