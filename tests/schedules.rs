@@ -20,7 +20,7 @@
 mod common;
 
 use common::{Shared, bring_up, loadable_profiles, open_in_state};
-use portcls_sim::{OsProfile, PnpRequest, Schedule, Sim};
+use portcls_sim::{OsProfile, PnpRequest, Schedule, Sim, Strategy};
 use portcls_sys::ks::{KSAUDIO_POSITION, KSSTATE};
 use portcls_sys::{NT_SUCCESS, STATUS_SUCCESS};
 
@@ -94,11 +94,12 @@ fn explore(name: &str, cases: usize, body: Body, regressions: &[&str]) -> (u64, 
         for profile in loadable_profiles() {
             for i in 0..count {
                 let seed = base.wrapping_add(i);
-                // Even: random; odd: PCT aiming at depth 2 and 3 in turn.
+                // Even: random; odd: PCT aiming at depth 2 and 3 in turn, its change points
+                // drawn over the length of the run before it (steps 0: filled in below).
                 let schedule = if i % 2 == 0 {
                     Schedule::random(seed)
                 } else {
-                    Schedule::pct(seed, 2 + u32::from(i % 4 == 3), 2_000)
+                    Schedule::pct(seed, 2 + u32::from(i % 4 == 3), 0)
                 };
                 runs.extend((0..cases).map(|case| Run {
                     profile,
@@ -114,7 +115,14 @@ fn explore(name: &str, cases: usize, body: Body, regressions: &[&str]) -> (u64, 
         common::Driver::Image => "image",
     };
     let mut points = 0;
+    // Scheduling points of the last run per profile and case: the length PCT draws over.
+    let mut lengths = std::collections::BTreeMap::<(u32, usize), u64>::new();
     for run in &runs {
+        let mut run = *run;
+        let length = lengths.get(&(run.profile.build(), run.case)).copied();
+        if let Strategy::Pct { depth, steps: 0 } = run.schedule.strategy {
+            run.schedule = Schedule::pct(run.schedule.seed, depth, length.unwrap_or(1_000));
+        }
         let replay = format!(
             "replay: PORTCLS_REPLAY={} cargo test --test schedules -- {driver}::{name} --exact",
             run.key()
@@ -128,6 +136,7 @@ fn explore(name: &str, cases: usize, body: Body, regressions: &[&str]) -> (u64, 
             std::panic::resume_unwind(panic);
         }
         points += sim.schedule_points();
+        lengths.insert((run.profile.build(), run.case), sim.schedule_points());
     }
     let runs = u64::try_from(runs.len()).unwrap_or(u64::MAX);
     println!("schedules: {name}: {runs} runs, {points} scheduling points");
