@@ -166,11 +166,11 @@ fn every_failure_while_coming_up_is_undone_by_removal() {
             .collect();
         assert_eq!(
             sim.fallible_calls(),
-            18,
-            "load, add, adapter object, power registration, 4 x (port, pool, register), \
-             2 connections"
+            19,
+            "load, add, the loopback cable's ring, adapter object, power registration, \
+             4 x (port, pool, register), 2 connections"
         );
-        assert_eq!(ddis.len(), 18, "{ddis:?}");
+        assert_eq!(ddis.len(), 19, "{ddis:?}");
         sim.remove_device(device.fdo);
         ddis
     };

@@ -46,6 +46,13 @@ fn client_range(format: Format) -> Vec<u8> {
     )
 }
 
+/// `bytes` of the driver's own 1 kHz tone in the preferred format (48 kHz 16-bit stereo).
+fn tone(bytes: usize) -> Vec<u8> {
+    let mut out = vec![0u8; bytes];
+    wavert_sample::tone::Tone::<1000, -600>::new(Format::PREFERRED).fill(&mut out);
+    out
+}
+
 /// Zero crossings (sign changes) of the left channel of 16-bit stereo samples.
 fn zero_crossings(bytes: &[u8]) -> usize {
     let left: Vec<i16> = bytes
@@ -69,6 +76,8 @@ fn both_streams_run_at_the_format_rate_under_every_profile() {
         let buffer = render.allocate_buffer(2, 1920).unwrap();
         assert_eq!((buffer.size, buffer.offset), (1920, 0));
         assert_eq!(capture.allocate_buffer(1, 19_200).unwrap().size, 19_200);
+        // The client plays 10 ms of a 1 kHz tone over and over (10 whole cycles).
+        render.write_buffer(0, &tone(1920));
         assert_eq!(render.register_event(), STATUS_SUCCESS);
         assert_eq!(capture.register_event(), STATUS_SUCCESS);
         assert!(
@@ -108,7 +117,8 @@ fn both_streams_run_at_the_format_rate_under_every_profile() {
         // doubled.
         assert_eq!(render.event_signals(), 200, "{profile}");
         assert_eq!(capture.event_signals(), 10, "{profile}");
-        // The capture buffer holds a 1 kHz tone: 100 cycles in 100 ms, two crossings each.
+        // The microphone records what the speakers play (the loopback cable): the capture
+        // buffer holds the 1 kHz tone, 100 cycles in 100 ms, two crossings each.
         let crossings = zero_crossings(&capture.read_buffer());
         assert!((199..=201).contains(&crossings), "{profile}: {crossings}");
 
@@ -381,6 +391,7 @@ fn a_short_run_under_every_profile() {
         let mut capture = open(&sim, &device, true, Format::PREFERRED);
         render.allocate_buffer(2, 1920).unwrap();
         capture.allocate_buffer(1, 1920).unwrap();
+        render.write_buffer(0, &tone(1920));
         for stream in [&mut render, &mut capture] {
             assert_eq!(stream.register_event(), STATUS_SUCCESS);
             assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS);
@@ -392,13 +403,17 @@ fn a_short_run_under_every_profile() {
         assert_eq!(render.position().unwrap().0, 0);
         assert_eq!(render.event_signals(), 4, "{profile}");
         assert_eq!(capture.event_signals(), 2, "{profile}");
-        assert!(capture.read_buffer().iter().any(|&b| b != 0));
+        // The cable's 20 ms latency: so far the microphone recorded the silence before the
+        // speakers started.
+        assert!(capture.read_buffer().iter().all(|&b| b == 0), "{profile}");
         sim.set_power(device.fdo, 4).unwrap();
         assert!(sim.registrations().is_empty(), "{profile}");
         sim.set_power(device.fdo, 1).unwrap();
         assert_eq!(sim.registrations().len(), expected, "{profile}");
         sim.advance(SECOND / 100);
         assert_eq!(render.event_signals(), 6, "{profile}");
+        // Now it records the speakers' first 10 ms, exactly.
+        assert_eq!(capture.read_buffer(), tone(1920), "{profile}");
         drop(render);
         capture.close();
         sim.remove_device(device.fdo);

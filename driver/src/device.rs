@@ -35,10 +35,11 @@ use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, ULONG,
 };
 
+use crate::cable::{Cable, Ring};
 use crate::com::{ComClass, ComObject, unknown_vtable};
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolBox};
 use crate::stream::WaveStream;
-use crate::sync::{Gate, GateGuard};
+use crate::sync::{Gate, GateGuard, SpinLock};
 
 /// The most streams one adapter tracks (one per host pin instance; the filters allow one each).
 pub const MAX_STREAMS: usize = 4;
@@ -56,11 +57,17 @@ struct Guarded {
     streams: [*const WaveStream; MAX_STREAMS],
 }
 
+/// The device's loopback cable (see [`cable`](crate::cable)), its ring in pool.
+pub type LoopbackCable = SpinLock<Cable<PoolBox<Ring>>>;
+
 /// The adapter's state.
 #[derive(Debug)]
 pub struct Adapter {
     gate: Gate,
     guarded: UnsafeCell<Guarded>,
+    /// What the render stream plays and the capture stream records. Taken inside a stream's
+    /// lock, never the other way round.
+    cable: LoopbackCable,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -135,12 +142,14 @@ impl Adapter {
     /// # Errors
     /// `STATUS_INSUFFICIENT_RESOURCES` without pool.
     pub fn create(pool: Pool) -> Result<ComPtr<IAdapterPowerManagement>, NTSTATUS> {
+        let ring = PoolBox::zeroed(pool).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
         let adapter = Self {
             gate: Gate::new(),
             guarded: UnsafeCell::new(Guarded {
                 halted: false,
                 streams: [core::ptr::null(); MAX_STREAMS],
             }),
+            cable: SpinLock::new(Cable::new(ring)),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -154,6 +163,12 @@ impl Adapter {
         // SAFETY: every IAdapterPowerManagement pointer the driver holds is one of its own
         // adapters (only `create` makes them), alive while the ComPtr is.
         unsafe { ComObject::<Self>::from_this(object.as_raw().cast()) }
+    }
+
+    /// The loopback cable.
+    #[must_use]
+    pub const fn cable(&self) -> &LoopbackCable {
+        &self.cable
     }
 
     /// Enters the gate. Call at `PASSIVE_LEVEL`, never while inside it.

@@ -105,6 +105,9 @@ pub struct Work {
     pub copy: PeriodCopy,
     /// Whether to signal the notification events.
     pub notify: bool,
+    /// The device frame (see [`Clock::origin`]) just after the copy's last frame: where the
+    /// period's audio sits on the device's timeline (for the loopback cable).
+    pub end: i64,
 }
 
 /// The buffer attached to a stream.
@@ -349,7 +352,10 @@ impl Dma {
             self.stats.signalled += 1;
             self.stats.merged += crossed - 1;
         }
-        Work { copy, notify }
+        let end = self.clock.origin().map_or(0, |origin| {
+            origin.saturating_add(i64::try_from(to).unwrap_or(i64::MAX))
+        });
+        Work { copy, notify, end }
     }
 
     /// `GetPosition`: the byte offset of the DMA position within the buffer at counter `now`,
@@ -588,6 +594,10 @@ mod tests {
         assert_eq!(work.copy.first.offset, 0);
         assert_eq!(work.copy.len(), 240 * 4);
         assert!(!work.notify);
+        // On the device's timeline (frame n = counter x 48 000 / 10^7) the period ends where
+        // the clock restarted (frame 24 000 at counter 5 000 000) plus its 240 frames, less the
+        // 480 frames played before the pause, which that origin counts from.
+        assert_eq!(work.end, 24_000 - 480 + 720);
     }
 
     #[test]

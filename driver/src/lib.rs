@@ -8,6 +8,7 @@
 
 pub mod adapter;
 pub mod buffer;
+pub mod cable;
 pub mod com;
 pub mod descriptors;
 pub mod device;

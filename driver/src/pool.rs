@@ -123,6 +123,34 @@ impl<T> PoolBox<T> {
     }
 }
 
+impl<const N: usize> PoolBox<[u8; N]> {
+    /// `N` zero bytes in pool, written in place (a large array never passes through the
+    /// kernel stack, as [`PoolBox::new`]'s value would); `None` if the allocation fails.
+    #[must_use]
+    pub fn zeroed(pool: Pool) -> Option<Self> {
+        let memory = pool.allocate(N.max(1)).cast::<[u8; N]>();
+        let ptr = NonNull::new(memory)?;
+        // SAFETY: a fresh block of at least N bytes; zero bytes are a valid [u8; N].
+        unsafe { ptr.as_ptr().cast::<u8>().write_bytes(0, N) };
+        Some(Self {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+}
+
+impl<const N: usize> AsRef<[u8]> for PoolBox<[u8; N]> {
+    fn as_ref(&self) -> &[u8] {
+        &**self
+    }
+}
+
+impl<const N: usize> AsMut<[u8]> for PoolBox<[u8; N]> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut **self
+    }
+}
+
 impl<T> core::ops::Deref for PoolBox<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -46,16 +46,17 @@ use portcls_sys::{
     STATUS_SUCCESS, ULONG,
 };
 
+use crate::cable::{self, SharedBuffer};
 use crate::com::{ComClass, ComObject, unknown_vtable};
-use crate::device::{Adapter, Inside};
+use crate::device::{Adapter, Inside, LoopbackCable};
 use crate::dma::{Dma, Work};
 use crate::engine::{Engine, Period};
 use crate::format::Format;
 use crate::kernel;
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolBox};
 use crate::stream_state::KsState;
 use crate::sync::SpinLock;
-use crate::tone::Tone;
+use crate::tone::{DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, Tone, ToneTable};
 
 /// The most notification events one stream keeps.
 pub const MAX_EVENTS: usize = 4;
@@ -65,6 +66,9 @@ pub const STATUS_NOT_FOUND: NTSTATUS = 0xC000_0225_u32.cast_signed();
 const PAGE_SIZE: u64 = 4096;
 /// The largest format the stream reads from a client.
 const MAX_CLIENT_FORMAT: u32 = 4096;
+
+/// The capture tone, its table in pool.
+type StreamTone = Tone<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, PoolBox<ToneTable>>;
 
 /// The mapped buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +82,7 @@ struct Mapping {
 #[derive(Debug)]
 struct Inner {
     dma: Dma,
-    tone: Tone,
+    tone: StreamTone,
     mapping: Option<Mapping>,
     /// Registered events; null slots are free.
     events: [PKEVENT; MAX_EVENTS],
@@ -136,6 +140,7 @@ impl WaveStream {
     /// # Errors
     /// `STATUS_INSUFFICIENT_RESOURCES` without pool.
     pub fn create(parts: StreamParts) -> Result<ComPtr<IMiniportWaveRTStream>, NTSTATUS> {
+        let table = PoolBox::zeroed(parts.pool).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
         let mut frequency = 0i64;
         // SAFETY: a writable frequency slot; any IRQL.
         unsafe { kernel::KeQueryPerformanceCounter(&raw mut frequency) };
@@ -150,7 +155,7 @@ impl WaveStream {
             manager: parts.manager,
             inner: SpinLock::new(Inner {
                 dma: Dma::new(parts.format, parts.capture, frequency),
-                tone: Tone::new(parts.format),
+                tone: Tone::with_table(parts.format, table),
                 mapping: None,
                 events: [null_mut(); MAX_EVENTS],
             }),
@@ -179,7 +184,10 @@ impl WaveStream {
             let now = counter();
             let outcome = inner.dma.set_state(to, now);
             if let Ok(work) = outcome {
-                perform(&mut inner, work);
+                perform(&mut inner, work, self.cable());
+                if !inner.dma.is_capture() {
+                    self.cable().lock().set_playing(to == KsState::Run);
+                }
             }
             outcome
         };
@@ -206,7 +214,7 @@ impl WaveStream {
         {
             let mut inner = self.inner.lock();
             let work = inner.dma.hold(counter());
-            perform(&mut inner, work);
+            perform(&mut inner, work, self.cable());
         }
         self.stop_engine(inside);
     }
@@ -220,6 +228,11 @@ impl WaveStream {
             let _ = self.start_engine(inside);
         }
         self.inner.lock().dma.release(counter());
+    }
+
+    /// The device's loopback cable.
+    fn cable(&self) -> &LoopbackCable {
+        Adapter::of(&self.adapter).cable()
     }
 
     /// How the engine thread is registered while it runs (`None` while it does not).
@@ -239,6 +252,7 @@ impl WaveStream {
         let period = self.inner.lock().dma.period_100ns();
         let tick = Tick {
             inner: core::ptr::from_ref(&self.inner),
+            cable: core::ptr::from_ref(self.cable()),
         };
         *slot = Some(Engine::start(self.pool, &self.manager, period, tick)?);
         Ok(())
@@ -370,7 +384,7 @@ impl WaveStream {
         let mut inner = self.inner.lock();
         match inner.dma.set_format(format) {
             Ok(()) => {
-                inner.tone = Tone::new(format);
+                inner.tone.reset(format);
                 STATUS_SUCCESS
             }
             Err(error) => error.status(),
@@ -420,6 +434,9 @@ impl Drop for WaveStream {
             inside.remove_stream(self);
             self.stop_engine(&mut inside);
         }
+        if !self.inner.get_mut().dma.is_capture() {
+            self.cable().lock().set_playing(false);
+        }
         let mapping = self.inner.get_mut().mapping.take();
         if let Some(mapping) = mapping {
             self.inner.get_mut().dma.discard_buffer();
@@ -435,19 +452,25 @@ fn counter() -> u64 {
     u64::try_from(now).unwrap_or(0)
 }
 
-/// Carries out one advance's work: the capture tone into the buffer, and the notifications.
-fn perform(inner: &mut Inner, work: Work) {
+/// Carries out one advance's work: the period's audio (see [`cable::carry`]: render into the
+/// loopback cable; the cable, or the tone when nothing plays, into a capture buffer), and the
+/// notifications.
+fn perform(inner: &mut Inner, work: Work, cable: &LoopbackCable) {
     if work.copy.is_empty() && !work.notify {
         return;
     }
-    if inner.dma.is_capture()
-        && let Some(mapping) = inner.mapping
+    if let Some(mapping) = inner.mapping
+        && !work.copy.is_empty()
     {
-        let frame = u64::from(inner.dma.format().bytes_per_frame());
-        inner.tone.skip_frames(work.copy.skipped / frame.max(1));
-        for span in [work.copy.first, work.copy.second] {
-            fill(&mut inner.tone, mapping, span);
-        }
+        let buffer = SharedBuffer {
+            address: mapping.address,
+            bytes: mapping.bytes,
+        };
+        let (capture, format) = (inner.dma.is_capture(), inner.dma.format());
+        let mut wire = cable.lock();
+        // SAFETY: the mapping is attached while we hold the stream's lock, so its `bytes` are
+        // mapped, readable and writable for the call.
+        unsafe { cable::carry(&mut wire, &mut inner.tone, capture, format, &work, buffer) };
     }
     if work.notify {
         for &event in inner.events.iter().filter(|e| !e.is_null()) {
@@ -458,36 +481,15 @@ fn perform(inner: &mut Inner, work: Work) {
     }
 }
 
-/// Writes the next bytes of the tone into `span` of the mapped buffer. The buffer is shared
-/// with the client, so it is written through a small scratch copy, never borrowed as a slice.
-fn fill(tone: &mut Tone, mapping: Mapping, span: crate::buffer::Span) {
-    let mut scratch = [0u8; 256];
-    let mut done = 0u32;
-    let end = span.len.min(mapping.bytes.saturating_sub(span.offset));
-    while done < end {
-        let n = (end - done).min(256);
-        let Some(chunk) = scratch.get_mut(..n as usize) else {
-            return;
-        };
-        tone.fill(chunk);
-        let at = (span.offset + done) as usize;
-        let base = mapping.address;
-        // SAFETY: `at + n <= mapping.bytes` (clamped above); the mapping lives while it is
-        // attached (we hold the lock).
-        let target = unsafe { base.add(at) };
-        // SAFETY: as above; the scratch and the buffer do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), target, chunk.len()) };
-        done += n;
-    }
-}
-
 /// The engine's periodic work: advance the DMA and do what it says.
 struct Tick {
     inner: *const SpinLock<Inner>,
+    cable: *const LoopbackCable,
 }
 
-// SAFETY: the pointer is to the stream's lock, which is Sync and outlives the engine (the
-// stream stops the engine before it is freed).
+// SAFETY: the pointers are to the stream's lock and the adapter's cable, which are Sync and
+// outlive the engine (the stream stops the engine before it is freed, and holds a reference on
+// the adapter until then).
 unsafe impl Send for Tick {}
 // SAFETY: as above.
 unsafe impl Sync for Tick {}
@@ -496,9 +498,11 @@ impl Period for Tick {
     fn tick(&self, counter: i64, _frequency: i64) {
         // SAFETY: see the Send impl: the lock outlives the engine running this.
         let lock = unsafe { &*self.inner };
+        // SAFETY: as above.
+        let cable = unsafe { &*self.cable };
         let mut inner = lock.lock();
         let work = inner.dma.advance(u64::try_from(counter).unwrap_or(0));
-        perform(&mut inner, work);
+        perform(&mut inner, work, cable);
     }
 }
 

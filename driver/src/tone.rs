@@ -29,8 +29,12 @@ const FULL_SCALE_16: f64 = 32_767.0;
 const FULL_SCALE_24: f64 = 8_388_607.0;
 /// The largest frame this generator writes (2 channels x 4 bytes).
 const MAX_FRAME: usize = 8;
-/// Bytes of the precomputed cycle (see [`Tone`]): whole frames as written, 1 KiB.
-const TABLE_BYTES: usize = 1024;
+/// Bytes of the precomputed cycle (see [`Tone`]): whole frames as written, 4 KiB (a 441-frame
+/// cycle of 8-byte frames, 1 kHz at 44.1 kHz, is 3 528 bytes).
+pub const TABLE_BYTES: usize = 4096;
+
+/// The storage of a tone's precomputed cycle.
+pub type ToneTable = [u8; TABLE_BYTES];
 
 /// A sine tone of `FREQUENCY_HZ` hertz at `LEVEL_MILLIBELS` hundredths of a dB relative to full
 /// scale, written as interleaved little-endian frames of a [`Format`].
@@ -48,11 +52,12 @@ const TABLE_BYTES: usize = 1024;
 /// ```
 ///
 /// When the frames of one cycle of the tone (`rate / gcd(rate, frequency)` frames: 48 for
-/// 1 kHz at 48 kHz, 441 at 44.1 kHz) fit in 1 KiB, they are computed once, by the same code,
-/// and replayed with bulk copies: the per-period cost is then a `memcpy` of the period's bytes,
-/// not a sine per frame, and the output is byte-for-byte the same. The table stays at 1 KiB
-/// because the stream is built on a kernel stack (a frame over 4 KiB would need stack probes),
-/// so a 441-frame cycle (1.7-3.5 KiB) is computed as it goes instead.
+/// 1 kHz at 48 kHz, 441 at 44.1 kHz) fit in the table ([`TABLE_BYTES`], enough for every
+/// supported format), they are computed once, by the same code, and replayed with bulk copies:
+/// the per-period cost is then a `memcpy` of the period's bytes, not a sine per frame, and the
+/// output is byte-for-byte the same. A cycle that does not fit (another frequency) is computed
+/// as it goes. The table is the type parameter `T`: inline by default, in pool in the driver
+/// ([`Tone::with_table`]), because a 4 KiB value on a kernel stack would need stack probes.
 ///
 /// # Invariants
 /// `phase < rate` and `increment < rate`; `frame_len` is the format's block alignment (at most
@@ -64,6 +69,7 @@ const TABLE_BYTES: usize = 1024;
 pub struct Tone<
     const FREQUENCY_HZ: u32 = DEFAULT_FREQUENCY_HZ,
     const LEVEL_MILLIBELS: i32 = DEFAULT_LEVEL_MILLIBELS,
+    T = ToneTable,
 > {
     sample: SampleFormat,
     channels: usize,
@@ -74,54 +80,87 @@ pub struct Tone<
     frame: [u8; MAX_FRAME],
     frame_len: usize,
     pending: usize,
-    table: [u8; TABLE_BYTES],
+    table: T,
     cycle: usize,
     index: usize,
 }
 
-impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEVEL_MILLIBELS> {
-    /// A tone for `format`, starting at phase 0.
+impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32>
+    Tone<FREQUENCY_HZ, LEVEL_MILLIBELS, ToneTable>
+{
+    /// A tone for `format`, starting at phase 0, with its table inline (4 KiB: for a tone
+    /// that lives in pool, or on a thread with a large stack, see [`Tone::with_table`]).
     #[must_use]
     pub fn new(format: Format) -> Self {
+        Self::with_table(format, [0; TABLE_BYTES])
+    }
+}
+
+impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32, T: AsRef<[u8]> + AsMut<[u8]>>
+    Tone<FREQUENCY_HZ, LEVEL_MILLIBELS, T>
+{
+    /// A tone for `format`, starting at phase 0, whose cycle is precomputed into `table`
+    /// (when it fits; a table of [`TABLE_BYTES`] holds one at every supported format). The
+    /// driver passes a table in pool, so that 4 KiB never pass through a kernel stack.
+    #[must_use]
+    pub fn with_table(format: Format, table: T) -> Self {
         const {
             assert!(FREQUENCY_HZ >= 1 && FREQUENCY_HZ <= 20_000);
             assert!(LEVEL_MILLIBELS >= -20_000 && LEVEL_MILLIBELS <= 0);
         }
-        let rate = format.rate();
-        let increment = FREQUENCY_HZ.checked_rem(rate).unwrap_or(0);
         let mut tone = Self {
             sample: format.sample(),
-            channels: usize::from(format.channels()),
-            rate,
+            channels: 0,
+            rate: 0,
             phase: 0,
-            increment,
+            increment: 0,
             amplitude: millibels_to_amplitude(LEVEL_MILLIBELS),
             frame: [0; MAX_FRAME],
-            frame_len: usize::from(format.block_align()).clamp(1, MAX_FRAME),
+            frame_len: 1,
             pending: 0,
-            table: [0; TABLE_BYTES],
+            table,
             cycle: 0,
             index: 0,
         };
+        tone.reset(format);
+        tone
+    }
+
+    /// Starts over for `format` at phase 0, reusing the table (a format change).
+    pub fn reset(&mut self, format: Format) {
+        let rate = format.rate();
+        self.sample = format.sample();
+        self.channels = usize::from(format.channels());
+        self.rate = rate;
+        self.phase = 0;
+        self.increment = FREQUENCY_HZ.checked_rem(rate).unwrap_or(0);
+        self.frame = [0; MAX_FRAME];
+        self.frame_len = usize::from(format.block_align()).clamp(1, MAX_FRAME);
+        self.pending = 0;
+        self.cycle = 0;
+        self.index = 0;
         // One cycle: the phase is back at 0 after rate / gcd(rate, increment) frames.
-        let cycle = rate.checked_div(gcd(rate, increment)).unwrap_or(1).max(1) as usize;
-        let frame_len = tone.frame_len;
+        let cycle = rate
+            .checked_div(gcd(rate, self.increment))
+            .unwrap_or(1)
+            .max(1) as usize;
+        let frame_len = self.frame_len;
         if cycle
             .checked_mul(frame_len)
-            .is_some_and(|bytes| bytes <= TABLE_BYTES)
+            .is_some_and(|bytes| bytes <= self.table.as_ref().len())
         {
-            let channels = tone.channels;
+            let channels = self.channels;
             for k in 0..cycle {
-                let (bytes, width) = tone.compute_sample();
+                let (bytes, width) = self.compute_sample();
                 let start = k.saturating_mul(frame_len);
-                if let Some(slot) = tone.table.get_mut(start..start.saturating_add(frame_len)) {
+                let table = self.table.as_mut();
+                if let Some(slot) = table.get_mut(start..start.saturating_add(frame_len)) {
                     write_sample(slot, bytes, width, channels);
                 }
             }
-            tone.phase = 0;
-            tone.cycle = cycle;
+            self.phase = 0;
+            self.cycle = cycle;
         }
-        tone
     }
 
     /// The linear peak amplitude (1.0 = full scale).
@@ -157,6 +196,20 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
         written
     }
 
+    /// For a tone replayed from its table: the next bytes of the tone, at most `max`, as one
+    /// run of the table (the caller copies them out: no scratch copy), taken as written. `None`
+    /// for a computed tone (use [`Tone::fill`]).
+    pub fn take_run(&mut self, max: usize) -> Option<&[u8]> {
+        if self.cycle == 0 {
+            return None;
+        }
+        let len = self.cycle.saturating_mul(self.frame_len);
+        let index = self.index;
+        let n = len.saturating_sub(index).min(max);
+        self.index = if index + n >= len { 0 } else { index + n };
+        self.table.as_ref().get(index..index + n)
+    }
+
     /// Moves the tone `frames` whole frames on without writing them (what a starved capture
     /// engine lost), as if `fill` had written and discarded them. A frame a previous call
     /// began is completed first, so the sequence stays frame-aligned.
@@ -175,7 +228,7 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
             .and_then(|(cycle, frame)| NonZeroU64::new(cycle.get().saturating_mul(frame.get())));
         if let (Some(cycle), Some(frame), Some(len)) = (cycle, frame, len) {
             // A frame begun before is completed: the next frame boundary, then whole frames
-            // (all within 1 KiB, so nothing saturates).
+            // (all within the table, so nothing saturates).
             let index = self.index as u64 % len;
             let boundary = index.div_ceil(frame.get()).saturating_mul(frame.get());
             let skipped = (frames % cycle).saturating_mul(frame.get());
@@ -192,7 +245,11 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32> Tone<FREQUENCY_HZ, LEV
 
     /// Copies the next bytes of the table into `out`, a contiguous run at a time.
     fn replay(&mut self, mut out: &mut [u8]) {
-        let Some(table) = self.table.get(..self.cycle.saturating_mul(self.frame_len)) else {
+        let Some(table) = self
+            .table
+            .as_ref()
+            .get(..self.cycle.saturating_mul(self.frame_len))
+        else {
             return;
         };
         while !out.is_empty() {
@@ -365,6 +422,11 @@ fn exp(x: f64) -> f64 {
 mod skip_tests {
     use super::*;
 
+    /// A tone without a table: every frame computed (what a cycle that does not fit does).
+    fn computed(format: Format) -> Tone<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, [u8; 0]> {
+        Tone::with_table(format, [])
+    }
+
     #[test]
     #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn the_table_replays_exactly_what_computing_writes() {
@@ -372,8 +434,8 @@ mod skip_tests {
             for rate in [44_100, 48_000] {
                 let format = Format::new(sample, 2, rate).unwrap();
                 let mut table: Tone = Tone::new(format);
-                // A 1 kHz cycle is 48 frames at 48 kHz (tabled), 441 at 44.1 kHz (computed).
-                assert_eq!(table.cycle > 0, rate == 48_000, "{sample:?} {rate}");
+                // A 1 kHz cycle is 48 frames at 48 kHz, 441 at 44.1 kHz: both tabled.
+                assert!(table.cycle > 0, "{sample:?} {rate}");
                 let mut computed: Tone = Tone::new(format);
                 computed.cycle = 0;
                 // Irregular chunk sizes, ending inside frames, over several cycles.
@@ -439,23 +501,22 @@ mod skip_tests {
 
     /// The state `fill` and `skip_frames` move on: two tones in the same state write the same
     /// bytes from here on.
-    fn position<const F: u32, const L: i32>(tone: &Tone<F, L>) -> (u32, usize, usize) {
+    fn position<const F: u32, const L: i32, T>(tone: &Tone<F, L, T>) -> (u32, usize, usize) {
         (tone.phase, tone.pending, tone.index)
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "long arithmetic run: natively only")]
     fn skipping_completes_a_computed_frame_begun_before() {
-        // At 44.1 kHz the 1 kHz cycle (441 frames) is not tabled, so a frame begun by `fill`
-        // is held in `frame` / `pending`. Skipping after any partial frame, of any width,
+        // Without a table a frame begun by `fill` is held in `frame` / `pending`. Skipping after any partial frame, of any width,
         // writes the rest of it first: the tone ends where filling the rest and the skipped
         // frames would leave it, with no frame pending.
         for sample in SampleFormat::ALL {
             let format = Format::new(sample, 2, 44_100).unwrap();
             let frame = usize::from(format.block_align());
             for begun in 1..frame {
-                let mut filled: Tone = Tone::new(format);
-                let mut skipped: Tone = Tone::new(format);
+                let mut filled = computed(format);
+                let mut skipped = computed(format);
                 assert_eq!(filled.cycle, 0, "computed, not tabled");
                 let mut head = vec![0u8; begun];
                 filled.fill(&mut head);
@@ -471,6 +532,25 @@ mod skip_tests {
                 filled.fill(&mut a);
                 skipped.fill(&mut b);
                 assert_eq!(a, b, "{sample:?} after {begun} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn runs_taken_from_the_table_are_the_bytes_fill_writes() {
+        for sample in SampleFormat::ALL {
+            for rate in [44_100, 48_000] {
+                let format = Format::new(sample, 2, rate).unwrap();
+                let mut runs: Tone = Tone::new(format);
+                let mut filled: Tone = Tone::new(format);
+                let mut got = Vec::new();
+                for max in [5usize, 1920, 3, 4096, 7, 8000].iter().cycle().take(30) {
+                    got.extend_from_slice(runs.take_run(*max).unwrap());
+                }
+                let mut want = vec![0u8; got.len()];
+                filled.fill(&mut want);
+                assert_eq!(got, want, "{sample:?} {rate}");
+                assert!(computed(format).take_run(64).is_none());
             }
         }
     }
@@ -508,7 +588,7 @@ mod skip_tests {
         // 1 000 x 1 000 mod 44 100 = 29 800, and 44 099 more frames are one frame short of a
         // whole second: 1 000 less.
         let format = Format::new(SampleFormat::Pcm16, 2, 44_100).unwrap();
-        let mut tone: Tone = Tone::new(format);
+        let mut tone = computed(format);
         tone.skip_frames(1_000);
         assert_eq!(tone.phase, 29_800);
         tone.skip_frames(44_100 - 1);
@@ -526,8 +606,8 @@ mod skip_tests {
             if frame < 6 {
                 continue; // 16-bit frames are 4 bytes: no room for three pieces of 3 + 2 + 1.
             }
-            let mut whole: Tone = Tone::new(format);
-            let mut pieces: Tone = Tone::new(format);
+            let mut whole = computed(format);
+            let mut pieces = computed(format);
             let mut expected = vec![0u8; 4 * frame];
             whole.fill(&mut expected);
             let mut got = vec![0u8; 4 * frame];
@@ -544,8 +624,8 @@ mod skip_tests {
         }
         // 16-bit frames: 1 byte, 2 bytes, then the last byte and more.
         let format = Format::new(SampleFormat::Pcm16, 2, 44_100).unwrap();
-        let mut whole: Tone = Tone::new(format);
-        let mut pieces: Tone = Tone::new(format);
+        let mut whole = computed(format);
+        let mut pieces = computed(format);
         let mut expected = [0u8; 16];
         whole.fill(&mut expected);
         let mut got = [0u8; 16];

@@ -28,11 +28,12 @@ use portcls_sys::{
     NTSTATUS, PCSTREAMRESOURCE, PCSTREAMRESOURCE_DESCRIPTOR, PDEVICE_OBJECT, PUNKNOWN, PVOID,
     STATUS_SUCCESS, ePcStreamResourceInterrupt, ePcStreamResourceThread,
 };
+use wavert_sample::cable::{Cable, RING_BYTES, SharedBuffer, carry};
 use wavert_sample::dma::Dma;
 use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::position::Clock;
 use wavert_sample::stream_state::KsState;
-use wavert_sample::tone::Tone;
+use wavert_sample::tone::{TABLE_BYTES, Tone};
 
 // ---- Counting allocator (heap use) ----
 
@@ -285,14 +286,44 @@ fn format_bytes(format: Format) -> Vec<u8> {
     out
 }
 
-/// Row 3: one period of the capture engine's work (advance + tone into the buffer) against
-/// writing the same bytes with a plain fill, at both rates.
+/// Row 3: one 10 ms period of the data path for every supported format at both rates: the
+/// loopback (the render engine's period into the cable, then the capture engine's out of it,
+/// the driver's own `cable::carry` on both), and the capture engine alone when nothing plays
+/// (the tone), each against a plain `memcpy` of the period's bytes in the same run; and the
+/// heap allocations over all the periods (the driver allocates nothing there).
 fn dma_work() {
-    for rate in [48_000, 44_100] {
-        if let Ok(format) = Format::new(SampleFormat::Pcm16, 2, rate) {
-            dma_period(format);
+    let mut allocations = 0usize;
+    let mut worst: f64 = 0.0;
+    let mut periods_run = 0u64;
+    for sample in SampleFormat::ALL {
+        for rate in [48_000, 44_100] {
+            if let Ok(format) = Format::new(sample, 2, rate) {
+                let (loopback, tone, copy, periods, allocated) = data_path(format);
+                periods_run += periods;
+                allocations += allocated;
+                // The loopback moves the period's bytes twice (into the cable, out of it): its
+                // memcpy is of those bytes, two periods' worth.
+                let (loopback_ratio, tone_ratio) = (loopback / (2.0 * copy), tone / copy);
+                worst = worst.max(loopback_ratio).max(tone_ratio);
+                row(
+                    3,
+                    &format!("data path, one 10 ms period at {rate} Hz stereo {sample:?}"),
+                    &format!(
+                        "loopback (render period in, capture period out) {loopback:.0} ns = {loopback_ratio:.2}x a memcpy of both periods' bytes; tone (capture, nothing plays) {tone:.0} ns = {tone_ratio:.2}x a memcpy of the period ({copy:.0} ns)"
+                    ),
+                    "<= 4x the memcpy of the same bytes",
+                );
+            }
         }
     }
+    row(
+        3,
+        "data path: heap allocations during the periods above",
+        &format!(
+            "{allocations} in {periods_run} periods (worst ratio of the rows above: {worst:.2}x)"
+        ),
+        "0",
+    );
     let wide = Format::new(SampleFormat::Float32, 8, 192_000);
     row(
         3,
@@ -305,9 +336,10 @@ fn dma_work() {
     );
 }
 
-fn dma_period(format: Format) {
+/// A stream's DMA in RUN from counter 0, with a 20 ms buffer and two notifications.
+fn running_dma(format: Format, capture: bool) -> (Dma, Vec<u8>) {
     let frequency = NonZeroU64::new(10_000_000).expect("non-zero");
-    let mut dma = Dma::new(format, true, frequency);
+    let mut dma = Dma::new(format, capture, frequency);
     let size = dma
         .buffer_size(format.rate() / 50 * format.bytes_per_frame(), 2)
         .unwrap_or(9_600);
@@ -315,47 +347,119 @@ fn dma_period(format: Format) {
     for state in [KsState::Acquire, KsState::Pause, KsState::Run] {
         let _ = dma.set_state(state, 0);
     }
-    let mut tone: Tone = Tone::new(format);
-    let mut buffer = vec![0u8; size as usize];
-    let periods: u32 = 20_000;
-    let period_ticks = 100_000; // 10 ms
-    let start = Instant::now();
-    for i in 1..=u64::from(periods) {
-        let work = dma.advance(i * period_ticks);
-        for span in [work.copy.first, work.copy.second] {
-            if let Some(bytes) = buffer.get_mut(span.range()) {
-                tone.fill(bytes);
+    (dma, vec![0u8; size as usize])
+}
+
+fn shared(buffer: &mut [u8]) -> SharedBuffer {
+    SharedBuffer {
+        address: buffer.as_mut_ptr(),
+        bytes: u32::try_from(buffer.len()).unwrap_or(0),
+    }
+}
+
+/// Nanoseconds per period of the loopback, of the tone, and of a memcpy of the period's
+/// bytes, and the periods run (the medians of five runs each).
+fn data_path(format: Format) -> (f64, f64, f64, u64, usize) {
+    const PERIODS: u32 = 4_000;
+    const PERIOD_TICKS: u64 = 100_000; // 10 ms
+    let mut in_loops = 0usize;
+    let mut ring = vec![0u8; RING_BYTES];
+    let mut table = vec![0u8; TABLE_BYTES];
+    let (mut render, mut render_buffer) = running_dma(format, false);
+    let (mut capture, mut capture_buffer) = running_dma(format, true);
+    for (k, b) in render_buffer.iter_mut().enumerate() {
+        *b = k.to_le_bytes()[0];
+    }
+    let mut t = 0u64;
+    let mut loopback = || {
+        let mut cable = Cable::new(ring.as_mut_slice());
+        cable.set_playing(true);
+        let mut tone: Tone<1000, -600, &mut [u8]> = Tone::with_table(format, table.as_mut_slice());
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+        let start = Instant::now();
+        for _ in 0..PERIODS {
+            t += PERIOD_TICKS;
+            let work = render.advance(t);
+            // SAFETY: a live buffer of its length.
+            unsafe {
+                carry(
+                    &mut cable,
+                    &mut tone,
+                    false,
+                    format,
+                    &work,
+                    shared(&mut render_buffer),
+                );
             }
+            let work = capture.advance(t);
+            // SAFETY: as above.
+            unsafe {
+                carry(
+                    &mut cable,
+                    &mut tone,
+                    true,
+                    format,
+                    &work,
+                    shared(&mut capture_buffer),
+                );
+            }
+            black_box(&capture_buffer);
         }
-        black_box(&buffer);
-    }
-    let engine = start.elapsed().as_secs_f64() * 1e9 / f64::from(periods);
-    let frames_per_period = format.rate() / 100;
-    let bytes_per_period = (frames_per_period * format.bytes_per_frame()) as usize;
-    let start = Instant::now();
-    for i in 0..periods as usize {
-        let at = (i * bytes_per_period) % buffer.len();
-        let end = (at + bytes_per_period).min(buffer.len());
-        if let Some(bytes) = buffer.get_mut(at..end) {
-            bytes.fill(black_box(i.to_le_bytes()[0]));
+        let ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(PERIODS);
+        in_loops += ALLOCATIONS.load(Ordering::Relaxed) - allocations;
+        ns
+    };
+    let loopback_ns = median_of_five(&mut loopback);
+    let (mut capture, mut capture_buffer) = running_dma(format, true);
+    let mut ring = vec![0u8; RING_BYTES];
+    let mut table = vec![0u8; TABLE_BYTES];
+    let mut t = 0u64;
+    let mut tone_only = || {
+        let mut cable = Cable::new(ring.as_mut_slice());
+        let mut tone: Tone<1000, -600, &mut [u8]> = Tone::with_table(format, table.as_mut_slice());
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+        let start = Instant::now();
+        for _ in 0..PERIODS {
+            t += PERIOD_TICKS;
+            let work = capture.advance(t);
+            // SAFETY: a live buffer of its length.
+            unsafe {
+                carry(
+                    &mut cable,
+                    &mut tone,
+                    true,
+                    format,
+                    &work,
+                    shared(&mut capture_buffer),
+                );
+            }
+            black_box(&capture_buffer);
         }
-        black_box(&buffer);
-    }
-    let floor = start.elapsed().as_secs_f64() * 1e9 / f64::from(periods);
-    let share = engine / 10_000_000.0 * 100.0;
-    row(
-        3,
-        &format!(
-            "DMA period, 10 ms at {} Hz stereo 16-bit (capture: advance + tone)",
-            format.rate()
-        ),
-        &format!(
-            "{engine:.0} ns/period, {:.1} ns/frame, {share:.4} % of the period, {:.1}x a plain fill ({floor:.0} ns)",
-            engine / f64::from(frames_per_period),
-            engine / floor.max(1.0)
-        ),
-        "< 0.05 % of the period (48 kHz)",
-    );
+        let ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(PERIODS);
+        in_loops += ALLOCATIONS.load(Ordering::Relaxed) - allocations;
+        ns
+    };
+    let tone_ns = median_of_five(&mut tone_only);
+    let bytes = (format.rate() / 100 * format.bytes_per_frame()) as usize;
+    let from = vec![0x5Au8; bytes];
+    let mut to = vec![0u8; bytes];
+    let mut copy = || {
+        let start = Instant::now();
+        for _ in 0..PERIODS {
+            to.copy_from_slice(black_box(&from));
+            black_box(&to);
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(PERIODS)
+    };
+    let copy_ns = median_of_five(&mut copy).max(1.0);
+    // Five runs each of the loopback (a render and a capture period) and of the tone.
+    (
+        loopback_ns,
+        tone_ns,
+        copy_ns,
+        u64::from(PERIODS) * 5 * 3,
+        in_loops,
+    )
 }
 
 /// Row 4: the position after 24 hours for several counter frequencies.
