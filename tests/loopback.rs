@@ -6,6 +6,10 @@
 //! frequency)`. A stream that enters RUN at counter `t` (from STOP, position 0) plays or records
 //! its linear frame `k` at device frame `k + floor(t x rate / frequency)`, so the test knows from
 //! the instants it chose exactly which render frame each capture frame must hold.
+//!
+//! The endpoints' controls act on that audio (the speakers' volume and mute on what enters the
+//! cable, the microphone's on what it records), and each endpoint's peak meter reports, per
+//! channel, the largest sample that passed since that channel was last read.
 
 #![allow(
     clippy::cast_possible_truncation,
@@ -16,12 +20,20 @@
 mod common;
 
 use common::{bring_up, format_bytes, loadable_profiles};
+use portcls_sim::property::{PropertyOutcome, Target};
 use portcls_sim::{Device, Sim, Stream};
 use portcls_sys::STATUS_SUCCESS;
+use portcls_sys::ks::{
+    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
+    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio,
+};
 use wavert_sample::cable::{LATENCY_MS, convert, latency_frames};
-use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+use wavert_sample::descriptors::{
+    CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_VOLUME_NODE, CAPTURE_WAVE_HOST_PIN,
+    RENDER_MUTE_NODE, RENDER_PEAK_NODE, RENDER_VOLUME_NODE, RENDER_WAVE_HOST_PIN,
+};
 use wavert_sample::format::{Format, SampleFormat};
-use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
+use wavert_sample::identity::{CAPTURE_TOPOLOGY, CAPTURE_WAVE, RENDER_TOPOLOGY, RENDER_WAVE};
 
 const STOP: u32 = 0;
 const RUN: u32 = 3;
@@ -265,8 +277,238 @@ fn the_tone_only_when_nothing_plays_and_silence_across_rates() {
     }
 }
 
+/// A node property of a topology filter (channel instance data).
+#[allow(clippy::too_many_arguments)] // the parts of a node property request
+fn node_property(
+    sim: &Sim,
+    device: &Device,
+    capture: bool,
+    node: u32,
+    id: u32,
+    verb: u32,
+    channel: i32,
+    value: &[u8],
+) -> PropertyOutcome {
+    let name = if capture {
+        CAPTURE_TOPOLOGY.name
+    } else {
+        RENDER_TOPOLOGY.name
+    };
+    let mut instance = channel.to_le_bytes().to_vec();
+    instance.extend_from_slice(&0u32.to_le_bytes());
+    sim.property(
+        device.fdo,
+        name,
+        Target::Node(node),
+        KSPROPSETID_Audio,
+        id,
+        verb,
+        &instance,
+        value,
+    )
+}
+
+/// Sets a volume (1/65536 dB) or a mute (0/1) of one channel of the speakers or microphone.
+fn set_control(sim: &Sim, device: &Device, capture: bool, mute: bool, channel: i32, value: i32) {
+    let (node, id) = match (capture, mute) {
+        (false, false) => (RENDER_VOLUME_NODE, KSPROPERTY_AUDIO_VOLUMELEVEL),
+        (false, true) => (RENDER_MUTE_NODE, KSPROPERTY_AUDIO_MUTE),
+        (true, false) => (CAPTURE_VOLUME_NODE, KSPROPERTY_AUDIO_VOLUMELEVEL),
+        (true, true) => (CAPTURE_MUTE_NODE, KSPROPERTY_AUDIO_MUTE),
+    };
+    let outcome = node_property(
+        sim,
+        device,
+        capture,
+        node,
+        id,
+        KSPROPERTY_TYPE_SET,
+        channel,
+        &value.to_le_bytes(),
+    );
+    assert_eq!(outcome.status, STATUS_SUCCESS);
+}
+
+/// A GET of one channel's peak meter.
+fn peak(sim: &Sim, device: &Device, capture: bool, channel: i32) -> i32 {
+    let node = if capture {
+        CAPTURE_PEAK_NODE
+    } else {
+        RENDER_PEAK_NODE
+    };
+    let outcome = node_property(
+        sim,
+        device,
+        capture,
+        node,
+        KSPROPERTY_AUDIO_PEAKMETER2,
+        KSPROPERTY_TYPE_GET,
+        channel,
+        &[0; 4],
+    );
+    assert_eq!((outcome.status, outcome.size), (STATUS_SUCCESS, 4));
+    i32::from_le_bytes(outcome.value[..4].try_into().unwrap())
+}
+
+/// 16-bit stereo frames: left `left`, right `right`, alternating in sign frame to frame.
+fn square(frames: u32, left: i16, right: i16) -> Vec<u8> {
+    (0..frames)
+        .flat_map(|k| {
+            let sign = if k % 2 == 0 { 1 } else { -1 };
+            [(left * sign).to_le_bytes(), (right * sign).to_le_bytes()]
+        })
+        .flatten()
+        .collect()
+}
+
+fn the_volume_and_mute_of_both_endpoints_act_on_the_audio() {
+    for profile in loadable_profiles() {
+        let format = Format::PREFERRED;
+        let played = square(4800, 10_000, 10_000);
+        // Speakers: left at -6 dB, right muted; the microphone at 0 dB.
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        set_control(&sim, &device, false, false, 0, -6 * 65_536);
+        set_control(&sim, &device, false, true, 1, 1);
+        let (recorded, render_start, capture_start) =
+            loop_through(&sim, &device, format, format, &played);
+        let sources = expected_sources(48_000, render_start, capture_start, 7200);
+        let frames: Vec<(i16, i16)> = recorded
+            .chunks_exact(4)
+            .map(|f| {
+                (
+                    i16::from_le_bytes([f[0], f[1]]),
+                    i16::from_le_bytes([f[2], f[3]]),
+                )
+            })
+            .collect();
+        for (j, source) in sources.iter().enumerate() {
+            // 10 000 x 10^(-6/20) = 5011.9: 5012; the muted channel is silent.
+            let want = source.map_or((0, 0), |k| if k % 2 == 0 { (5012, 0) } else { (-5012, 0) });
+            assert_eq!(frames[j], want, "{profile}: frame {j}");
+        }
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+
+        // The microphone: right at -20 dB, left muted; the speakers at 0 dB.
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        set_control(&sim, &device, true, false, 1, -20 * 65_536);
+        set_control(&sim, &device, true, true, 0, 1);
+        let (recorded, render_start, capture_start) =
+            loop_through(&sim, &device, format, format, &played);
+        let sources = expected_sources(48_000, render_start, capture_start, 7200);
+        for (j, source) in sources.iter().enumerate() {
+            let f = &recorded[j * 4..][..4];
+            let got = (
+                i16::from_le_bytes([f[0], f[1]]),
+                i16::from_le_bytes([f[2], f[3]]),
+            );
+            let want = source.map_or((0, 0), |k| if k % 2 == 0 { (0, 1000) } else { (0, -1000) });
+            assert_eq!(got, want, "{profile}: frame {j}");
+        }
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
+fn the_peak_meters_report_what_passed_per_channel_and_reset_when_read() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        // Nothing has passed: both meters read silence.
+        for capture in [false, true] {
+            assert_eq!(
+                [
+                    peak(&sim, &device, capture, 0),
+                    peak(&sim, &device, capture, 1)
+                ],
+                [0, 0]
+            );
+        }
+        // Left at half scale, right at a quarter, through the cable.
+        let format = Format::PREFERRED;
+        let played = square(4800, 16_384, -8_192);
+        let mut render = open(&sim, &device, false, format);
+        let mut capture = open(&sim, &device, true, format);
+        render.allocate_buffer(2, 19_200).unwrap();
+        capture.allocate_buffer(2, 19_200).unwrap();
+        render.write_buffer(0, &played);
+        assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+        assert_eq!(capture.walk_to(RUN), STATUS_SUCCESS);
+        sim.advance(50 * MS);
+        let half = i32::MAX / 2 + 1; // 16 384 / 32 768 of LONG_MAX, rounded as the driver scales
+        let quarter = half / 2;
+        for capture in [false, true] {
+            assert_eq!(
+                peak(&sim, &device, capture, 0),
+                half,
+                "{profile} capture {capture}"
+            );
+            assert_eq!(
+                peak(&sim, &device, capture, 1),
+                quarter,
+                "{profile} capture {capture}"
+            );
+            // Read: cleared until more audio passes.
+            assert_eq!(
+                peak(&sim, &device, capture, 0),
+                0,
+                "{profile} capture {capture}"
+            );
+        }
+        // Channel -1 reads the larger of the two and clears both.
+        sim.advance(20 * MS);
+        for capture in [false, true] {
+            let node = if capture {
+                CAPTURE_PEAK_NODE
+            } else {
+                RENDER_PEAK_NODE
+            };
+            let both = node_property(
+                &sim,
+                &device,
+                capture,
+                node,
+                KSPROPERTY_AUDIO_PEAKMETER2,
+                KSPROPERTY_TYPE_GET,
+                -1,
+                &[0; 4],
+            );
+            assert_eq!(
+                i32::from_le_bytes(both.value[..4].try_into().unwrap()),
+                half
+            );
+            assert_eq!(peak(&sim, &device, capture, 1), 0, "{profile}");
+        }
+        // The speakers stop: the microphone hears the tone (-6 dBFS) once the cable is empty.
+        assert_eq!(render.walk_to(STOP), STATUS_SUCCESS);
+        sim.advance(100 * MS);
+        let _ = peak(&sim, &device, true, 0);
+        sim.advance(50 * MS);
+        let tone = peak(&sim, &device, true, 0);
+        // -6 dBFS: 0.501 of full scale (16-bit: 16 422 / 32 768).
+        let expected = f64::from(i32::MAX) * 16_422.0 / 32_768.0;
+        assert!(
+            (f64::from(tone) - expected).abs() < 70_000.0,
+            "{profile}: {tone}"
+        );
+        assert_eq!(
+            peak(&sim, &device, false, 0),
+            0,
+            "{profile}: the speakers are silent"
+        );
+        render.close();
+        capture.close();
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
 both_drivers!(
     what_the_speakers_play_the_microphone_records_bit_exact_one_latency_later,
     other_sample_formats_are_converted_sample_by_sample,
     the_tone_only_when_nothing_plays_and_silence_across_rates,
+    the_volume_and_mute_of_both_endpoints_act_on_the_audio,
+    the_peak_meters_report_what_passed_per_channel_and_reset_when_read,
 );

@@ -18,8 +18,9 @@ use portcls_sys::ks::{
 };
 use portcls_sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use wavert_sample::descriptors::{
-    CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_MUTE_NODE, RENDER_TOPOLOGY_SPEAKER_PIN,
-    RENDER_TOPOLOGY_WAVE_PIN, RENDER_VOLUME_NODE,
+    CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_TOPOLOGY_MICROPHONE_PIN, CAPTURE_VOLUME_NODE,
+    RENDER_MUTE_NODE, RENDER_PEAK_NODE, RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN,
+    RENDER_VOLUME_NODE,
 };
 use wavert_sample::format::{STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL};
 use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY, RENDER_WAVE};
@@ -118,11 +119,33 @@ fn the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile() {
         assert_eq!(speaker.wave, (RENDER_WAVE.name.to_owned(), 0));
         assert!(speaker.connected());
         assert_eq!(speaker.jack.channel_mapping, KSAUDIO_SPEAKER_STEREO);
-        assert_eq!(speaker.jack.color, 0x0000_FF00);
+        // A virtual device: integrated speakers (no jack, no colour), always connected.
+        assert_eq!(speaker.jack.color, 0);
+        assert_eq!(
+            speaker.jack.port_connection,
+            portcls_sys::ks::ePortConnIntegratedDevice
+        );
         assert_eq!(speaker.jack2.capabilities, 0);
-        // From the speaker inwards: mute, then volume; both stereo, at their defaults.
+        // From the speaker inwards: peak meter, mute, then volume; all stereo, at their
+        // defaults.
         let kinds: Vec<_> = speaker.controls.iter().map(|c| c.kind).collect();
-        assert_eq!(kinds, [ControlKind::Mute, ControlKind::Volume]);
+        assert_eq!(
+            kinds,
+            [
+                ControlKind::PeakMeter,
+                ControlKind::Mute,
+                ControlKind::Volume
+            ]
+        );
+        let meter = speaker.control(ControlKind::PeakMeter).unwrap();
+        assert_eq!(meter.node, RENDER_PEAK_NODE);
+        let long = SteppedRange {
+            delta: 1,
+            minimum: i32::MIN,
+            maximum: i32::MAX,
+        };
+        assert_eq!(meter.ranges, [long, long]);
+        assert_eq!(meter.values, [0, 0], "{profile}: nothing played yet");
         let level = speaker.control(ControlKind::Volume).unwrap();
         assert_eq!(level.node, RENDER_VOLUME_NODE);
         let step = SteppedRange {
@@ -145,8 +168,26 @@ fn the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile() {
         assert_eq!(microphone.wave.1, 1);
         assert!(microphone.connected());
         assert_eq!(microphone.jack.channel_mapping, 0);
-        assert_eq!(microphone.jack.color, 0x00FF_C0CB);
-        assert!(microphone.controls.is_empty());
+        assert_eq!(microphone.jack.color, 0);
+        // From the microphone inwards: volume, mute, then the peak meter of what is recorded.
+        let kinds: Vec<_> = microphone.controls.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ControlKind::Volume,
+                ControlKind::Mute,
+                ControlKind::PeakMeter
+            ]
+        );
+        let nodes: Vec<_> = microphone.controls.iter().map(|c| c.node).collect();
+        assert_eq!(
+            nodes,
+            [CAPTURE_VOLUME_NODE, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE]
+        );
+        assert_eq!(
+            microphone.control(ControlKind::Volume).unwrap().values,
+            [0, 0]
+        );
 
         assert!(sim.violations().is_empty(), "{:?}", sim.violations());
         sim.remove_device(device.fdo);

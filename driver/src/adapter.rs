@@ -150,7 +150,10 @@ impl Device {
                 self.pool,
                 WaveMiniport::new(subdevice, self.pool, self.fdo, self.adapter.clone()),
             )?,
-            FilterKind::Topology => ComObject::create(self.pool, TopologyMiniport::new(subdevice))?,
+            FilterKind::Topology => ComObject::create(
+                self.pool,
+                TopologyMiniport::new(subdevice, self.adapter.clone()),
+            )?,
         };
         let init = port.vtable().Init;
         // SAFETY: a live port; the FDO, IRP and resources StartDevice received; our miniport.

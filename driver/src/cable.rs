@@ -39,6 +39,7 @@
 use crate::buffer::{PeriodCopy, Span};
 use crate::dma::Work;
 use crate::format::{Format, SampleFormat};
+use crate::levels::{CHANNELS, Gain, peaks};
 use crate::tone::Tone;
 
 /// The loopback latency: a frame rendered at device time `t` is recorded at `t` + 20 ms.
@@ -91,6 +92,8 @@ pub struct Cable<R = Ring> {
     valid_from: i64,
     written_to: i64,
     playing: bool,
+    /// The device frame up to which the speakers' peak meter has scanned the ring.
+    metered_to: i64,
 }
 
 impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
@@ -103,7 +106,32 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
             valid_from: 0,
             written_to: 0,
             playing: false,
+            metered_to: 0,
         }
+    }
+
+    /// The per-channel peaks (on the `KSPROPERTY_AUDIO_PEAKMETER2` scale) of the frames the
+    /// render stream played since the last scan that the ring still holds; zero when none.
+    pub fn scan_peaks(&mut self) -> [i32; CHANNELS] {
+        let mut out = [0; CHANNELS];
+        let Some(source) = self.source else {
+            return out;
+        };
+        let frame = i64::from(source.bytes_per_frame().clamp(1, MAX_FRAME_BYTES));
+        let mut from = self.metered_to.max(self.valid_from);
+        self.metered_to = self.written_to;
+        while from < self.written_to {
+            let (offset, room) = ring_place(from, frame);
+            let n = (self.written_to - from).min(room);
+            let bytes = usize::try_from(n * frame).unwrap_or(0);
+            if let Some(run) = self.ring.as_ref().get(offset..offset.saturating_add(bytes)) {
+                for (peak, found) in out.iter_mut().zip(peaks(source.sample(), run, 0)) {
+                    *peak = (*peak).max(found);
+                }
+            }
+            from += n;
+        }
+        out
     }
 
     /// Whether a render stream is in RUN.
@@ -124,7 +152,8 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
     }
 
     /// Takes the render frames of one period: `copy` (the period's spans of `buffer`, whole
-    /// frames of `format`) ends at device frame `end`.
+    /// frames of `format`) ends at device frame `end`; `gain` (the speakers' volume and mute)
+    /// is applied to them in the ring.
     ///
     /// # Safety
     /// `buffer.address` is readable for `buffer.bytes` bytes for the call (the stream's mapped
@@ -135,6 +164,7 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
         end: i64,
         buffer: SharedBuffer,
         copy: &PeriodCopy,
+        gain: Gain,
     ) {
         let frame = i64::from(format.bytes_per_frame().clamp(1, MAX_FRAME_BYTES));
         let frames = i64::try_from(copy.len()).unwrap_or(0) / frame;
@@ -179,6 +209,8 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
                     let from = unsafe { buffer.address.add(at as usize) };
                     // SAFETY: as above; the client's buffer and the ring do not overlap.
                     unsafe { core::ptr::copy_nonoverlapping(from, to.as_mut_ptr(), bytes) };
+                    // The speakers' volume and mute act on what they play (runs start on frames).
+                    gain.apply(format.sample(), to, 0);
                 }
                 at += u32::try_from(bytes).unwrap_or(0);
                 slot += n;
@@ -318,6 +350,7 @@ pub unsafe fn carry<R, const F: u32, const L: i32, T>(
     format: Format,
     work: &Work,
     buffer: SharedBuffer,
+    gain: Gain,
 ) where
     R: AsRef<[u8]> + AsMut<[u8]>,
     T: AsRef<[u8]> + AsMut<[u8]>,
@@ -327,18 +360,50 @@ pub unsafe fn carry<R, const F: u32, const L: i32, T>(
     }
     if !capture {
         // SAFETY: caller's contract (readable).
-        unsafe { cable.play(format, work.end, buffer, &work.copy) };
+        unsafe { cable.play(format, work.end, buffer, &work.copy, gain) };
         return;
     }
     // SAFETY: caller's contract (writable).
-    if unsafe { cable.record(format, work.end, buffer, &work.copy) } == Recorded::Cable {
-        return;
+    if unsafe { cable.record(format, work.end, buffer, &work.copy) } == Recorded::NothingPlays {
+        let frame = u64::from(format.bytes_per_frame()).max(1);
+        tone.skip_frames(work.copy.skipped / frame);
+        for span in [work.copy.first, work.copy.second] {
+            // SAFETY: caller's contract (writable).
+            unsafe { write_tone(tone, buffer, clamp(span, buffer.bytes)) };
+        }
     }
-    let frame = u64::from(format.bytes_per_frame()).max(1);
-    tone.skip_frames(work.copy.skipped / frame);
-    for span in [work.copy.first, work.copy.second] {
-        // SAFETY: caller's contract (writable).
-        unsafe { write_tone(tone, buffer, clamp(span, buffer.bytes)) };
+    if !gain.is_unity() {
+        // The microphone's volume and mute act on what it records.
+        for span in [work.copy.first, work.copy.second] {
+            // SAFETY: caller's contract (readable and writable).
+            unsafe { apply_gain(gain, format.sample(), buffer, clamp(span, buffer.bytes)) };
+        }
+    }
+}
+
+/// Applies `gain` in place to `span` of the buffer (whole frames), through a small scratch
+/// copy.
+///
+/// # Safety
+/// `span` lies within the buffer, readable and writable for the call.
+unsafe fn apply_gain(gain: Gain, sample: SampleFormat, buffer: SharedBuffer, span: Span) {
+    let mut scratch = [0u8; 256];
+    let mut done = 0u32;
+    while done < span.len {
+        // 256 is a whole number of frames of every format, so chunks start on channel 0.
+        let n = (span.len - done).min(256);
+        let Some(chunk) = scratch.get_mut(..n as usize) else {
+            return;
+        };
+        // SAFETY: `span.offset + done + n <= span.offset + span.len`, inside the buffer
+        // (caller's contract).
+        let at = unsafe { buffer.address.add((span.offset + done) as usize) };
+        // SAFETY: as above; the scratch is ours.
+        unsafe { core::ptr::copy_nonoverlapping(at, chunk.as_mut_ptr(), chunk.len()) };
+        gain.apply(sample, chunk, 0);
+        // SAFETY: as above.
+        unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), at, chunk.len()) };
+        done += n;
     }
 }
 
@@ -591,7 +656,7 @@ mod tests {
         let frame = u64::from(f.bytes_per_frame());
         let copy = period_copy(render.len() as u32, from * frame, to * frame);
         // SAFETY: a live buffer.
-        unsafe { cable.play(f, to as i64 + origin, shared(render), &copy) };
+        unsafe { cable.play(f, to as i64 + origin, shared(render), &copy, Gain::UNITY) };
     }
 
     fn record(

@@ -8,9 +8,9 @@
 //! | subdevice | pins | topology |
 //! | --- | --- | --- |
 //! | render wave | 0 host (in, sink), 1 bridge (out) | pin 0 → pin 1 |
-//! | render topology | 0 bridge (in, from the wave filter), 1 bridge (out, speaker) | pin 0 → volume → mute → pin 1 |
+//! | render topology | 0 bridge (in, from the wave filter), 1 bridge (out, speaker) | pin 0 → volume → mute → peak meter → pin 1 |
 //! | capture wave | 0 bridge (in), 1 host (out, sink) | pin 0 → pin 1 |
-//! | capture topology | 0 bridge (in, microphone), 1 bridge (out, to the wave filter) | pin 0 → pin 1 |
+//! | capture topology | 0 bridge (in, microphone), 1 bridge (out, to the wave filter) | pin 0 → volume → mute → peak meter → pin 1 |
 //!
 //! The host pins' data ranges are derived from [`DataRange::DEVICE`]: one `KSDATARANGE_AUDIO`
 //! per sample format, whose bit limits are the format's *container* size (what KS compares
@@ -18,7 +18,8 @@
 //! lies outside every range. Bridge pins carry one analog `KSDATARANGE`.
 //!
 //! The property handlers named in the automation tables live in
-//! [`properties`](crate::properties): [`node_property`] for the volume and mute nodes and
+//! [`properties`](crate::properties): [`node_property`] for the volume, mute and peak-meter
+//! nodes and
 //! [`pin_property`] for the jack description of each topology filter's external pin.
 
 use core::mem::size_of;
@@ -26,16 +27,16 @@ use core::ptr;
 
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSCATEGORY_AUDIO, KSCATEGORY_CAPTURE,
-    KSCATEGORY_REALTIME, KSCATEGORY_RENDER, KSCATEGORY_TOPOLOGY, KSDATAFORMAT_SPECIFIER_NONE,
-    KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
+    KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER, KSCATEGORY_AUDIO,
+    KSCATEGORY_CAPTURE, KSCATEGORY_REALTIME, KSCATEGORY_RENDER, KSCATEGORY_TOPOLOGY,
+    KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
     KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
-    KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_SPEAKER,
-    KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK,
-    KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR,
-    KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_VOLUMELEVEL,
-    KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2, KSPROPSETID_Audio, KSPROPSETID_Jack,
-    PKSDATARANGE,
+    KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
+    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE,
+    KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
+    KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE,
+    KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION,
+    KSPROPERTY_JACK_DESCRIPTION2, KSPROPSETID_Audio, KSPROPSETID_Jack, PKSDATARANGE,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
@@ -63,6 +64,8 @@ pub const RENDER_TOPOLOGY_SPEAKER_PIN: u32 = 1;
 pub const RENDER_VOLUME_NODE: u32 = 0;
 /// Render topology filter: the mute node.
 pub const RENDER_MUTE_NODE: u32 = 1;
+/// Render topology filter: the peak-meter node (after the mute: what the speakers play).
+pub const RENDER_PEAK_NODE: u32 = 2;
 
 /// Capture wave filter: the bridge pin wired from [`CAPTURE_TOPOLOGY_WAVE_PIN`].
 pub const CAPTURE_WAVE_BRIDGE_PIN: u32 = 0;
@@ -72,6 +75,12 @@ pub const CAPTURE_WAVE_HOST_PIN: u32 = 1;
 pub const CAPTURE_TOPOLOGY_MICROPHONE_PIN: u32 = 0;
 /// Capture topology filter: the bridge pin wired to [`CAPTURE_WAVE_BRIDGE_PIN`].
 pub const CAPTURE_TOPOLOGY_WAVE_PIN: u32 = 1;
+/// Capture topology filter: the microphone's volume node.
+pub const CAPTURE_VOLUME_NODE: u32 = 0;
+/// Capture topology filter: the microphone's mute node.
+pub const CAPTURE_MUTE_NODE: u32 = 1;
+/// Capture topology filter: the peak-meter node (after the mute: what is recorded).
+pub const CAPTURE_PEAK_NODE: u32 = 2;
 
 /// A node's output pin in a connection (`KSNODEPIN_STANDARD_OUT`).
 pub const NODE_OUTPUT_PIN: u32 = 0;
@@ -177,6 +186,8 @@ static NODE_TYPE_VOLUME: GUID = KSNODETYPE_VOLUME;
 static NODE_TYPE_MUTE: GUID = KSNODETYPE_MUTE;
 static NODE_NAME_MASTER_VOLUME: GUID = KSAUDFNAME_MASTER_VOLUME;
 static NODE_NAME_MASTER_MUTE: GUID = KSAUDFNAME_MASTER_MUTE;
+static NODE_TYPE_PEAKMETER: GUID = KSNODETYPE_PEAKMETER;
+static NODE_NAME_PEAKMETER: GUID = KSAUDFNAME_PEAKMETER;
 static PROPSETID_AUDIO: GUID = KSPROPSETID_Audio;
 static PROPSETID_JACK: GUID = KSPROPSETID_Jack;
 
@@ -370,6 +381,8 @@ const fn property_table(items: *const PCPROPERTY_ITEM, count: usize) -> PCAUTOMA
 const NODE_FLAGS: u32 =
     PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_SET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
 const JACK_FLAGS: u32 = PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
+/// A peak meter is read only.
+const PEAK_FLAGS: u32 = PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
 
 static VOLUME_PROPERTIES: StaticTable<[PCPROPERTY_ITEM; 1]> = StaticTable::new([PCPROPERTY_ITEM {
     Set: &raw const PROPSETID_AUDIO,
@@ -382,6 +395,13 @@ static MUTE_PROPERTIES: StaticTable<[PCPROPERTY_ITEM; 1]> = StaticTable::new([PC
     Set: &raw const PROPSETID_AUDIO,
     Id: KSPROPERTY_AUDIO_MUTE,
     Flags: NODE_FLAGS,
+    Handler: Some(node_property),
+}]);
+
+static PEAK_PROPERTIES: StaticTable<[PCPROPERTY_ITEM; 1]> = StaticTable::new([PCPROPERTY_ITEM {
+    Set: &raw const PROPSETID_AUDIO,
+    Id: KSPROPERTY_AUDIO_PEAKMETER2,
+    Flags: PEAK_FLAGS,
     Handler: Some(node_property),
 }]);
 
@@ -407,6 +427,8 @@ static VOLUME_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(VOLUME_PROPERTIES.as_ptr().cast(), 1));
 static MUTE_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(MUTE_PROPERTIES.as_ptr().cast(), 1));
+static PEAK_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
+    StaticTable::new(property_table(PEAK_PROPERTIES.as_ptr().cast(), 1));
 static TOPOLOGY_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(JACK_PROPERTIES.as_ptr().cast(), 2));
 
@@ -414,7 +436,9 @@ static TOPOLOGY_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
 // Nodes and connections
 // ---------------------------------------------------------------------------------------------
 
-static RENDER_TOPOLOGY_NODES: StaticTable<[PCNODE_DESCRIPTOR; 2]> = StaticTable::new([
+/// The nodes of either topology filter, in node-number order: volume, mute, peak meter (the
+/// node constants of both filters name these places).
+static TOPOLOGY_NODES: StaticTable<[PCNODE_DESCRIPTOR; 3]> = StaticTable::new([
     PCNODE_DESCRIPTOR {
         Flags: 0,
         AutomationTable: VOLUME_AUTOMATION.as_ptr(),
@@ -427,7 +451,18 @@ static RENDER_TOPOLOGY_NODES: StaticTable<[PCNODE_DESCRIPTOR; 2]> = StaticTable:
         Type: &raw const NODE_TYPE_MUTE,
         Name: &raw const NODE_NAME_MASTER_MUTE,
     },
+    PCNODE_DESCRIPTOR {
+        Flags: 0,
+        AutomationTable: PEAK_AUTOMATION.as_ptr(),
+        Type: &raw const NODE_TYPE_PEAKMETER,
+        Name: &raw const NODE_NAME_PEAKMETER,
+    },
 ]);
+
+const _: () = {
+    assert!(RENDER_VOLUME_NODE == 0 && RENDER_MUTE_NODE == 1 && RENDER_PEAK_NODE == 2);
+    assert!(CAPTURE_VOLUME_NODE == 0 && CAPTURE_MUTE_NODE == 1 && CAPTURE_PEAK_NODE == 2);
+};
 
 /// A connection between two pins of the filter itself.
 const fn pin_to_pin(from_pin: u32, to_pin: u32) -> PCCONNECTION_DESCRIPTOR {
@@ -445,31 +480,34 @@ static RENDER_WAVE_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 1] =
 static CAPTURE_WAVE_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 1] =
     [pin_to_pin(CAPTURE_WAVE_BRIDGE_PIN, CAPTURE_WAVE_HOST_PIN)];
 
-static RENDER_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 3] = [
-    PCCONNECTION_DESCRIPTOR {
-        FromNode: PCFILTER_NODE,
-        FromNodePin: RENDER_TOPOLOGY_WAVE_PIN,
-        ToNode: RENDER_VOLUME_NODE,
-        ToNodePin: NODE_INPUT_PIN,
-    },
-    PCCONNECTION_DESCRIPTOR {
-        FromNode: RENDER_VOLUME_NODE,
-        FromNodePin: NODE_OUTPUT_PIN,
-        ToNode: RENDER_MUTE_NODE,
-        ToNodePin: NODE_INPUT_PIN,
-    },
-    PCCONNECTION_DESCRIPTOR {
-        FromNode: RENDER_MUTE_NODE,
-        FromNodePin: NODE_OUTPUT_PIN,
-        ToNode: PCFILTER_NODE,
-        ToNodePin: RENDER_TOPOLOGY_SPEAKER_PIN,
-    },
-];
+/// Filter pin `from` → volume → mute → peak meter → filter pin `to`.
+const fn through_the_nodes(from: u32, to: u32) -> [PCCONNECTION_DESCRIPTOR; 4] {
+    const fn link(
+        from_node: u32,
+        from_pin: u32,
+        to_node: u32,
+        to_pin: u32,
+    ) -> PCCONNECTION_DESCRIPTOR {
+        PCCONNECTION_DESCRIPTOR {
+            FromNode: from_node,
+            FromNodePin: from_pin,
+            ToNode: to_node,
+            ToNodePin: to_pin,
+        }
+    }
+    [
+        link(PCFILTER_NODE, from, 0, NODE_INPUT_PIN),
+        link(0, NODE_OUTPUT_PIN, 1, NODE_INPUT_PIN),
+        link(1, NODE_OUTPUT_PIN, 2, NODE_INPUT_PIN),
+        link(2, NODE_OUTPUT_PIN, PCFILTER_NODE, to),
+    ]
+}
 
-static CAPTURE_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 1] = [pin_to_pin(
-    CAPTURE_TOPOLOGY_MICROPHONE_PIN,
-    CAPTURE_TOPOLOGY_WAVE_PIN,
-)];
+static RENDER_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 4] =
+    through_the_nodes(RENDER_TOPOLOGY_WAVE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN);
+
+static CAPTURE_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 4] =
+    through_the_nodes(CAPTURE_TOPOLOGY_MICROPHONE_PIN, CAPTURE_TOPOLOGY_WAVE_PIN);
 
 // ---------------------------------------------------------------------------------------------
 // Filters
@@ -516,13 +554,13 @@ pub static RENDER_WAVE_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
         &RENDER_WAVE_CATEGORIES,
     ));
 
-/// The render topology filter: bridge pin from the wave filter → volume → mute → speaker pin,
-/// with the jack properties.
+/// The render topology filter: bridge pin from the wave filter → volume → mute → peak meter
+/// → speaker pin, with the jack properties.
 pub static RENDER_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
     StaticTable::new(filter_descriptor(
         TOPOLOGY_AUTOMATION.as_ptr(),
         RENDER_TOPOLOGY_PINS.get(),
-        RENDER_TOPOLOGY_NODES.get(),
+        TOPOLOGY_NODES.get(),
         &RENDER_TOPOLOGY_CONNECTIONS,
         &TOPOLOGY_CATEGORIES,
     ));
@@ -537,13 +575,13 @@ pub static CAPTURE_WAVE_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
         &CAPTURE_WAVE_CATEGORIES,
     ));
 
-/// The capture topology filter: microphone pin → bridge pin to the wave filter, with the jack
-/// properties.
+/// The capture topology filter: microphone pin → volume → mute → peak meter → bridge pin to
+/// the wave filter, with the jack properties.
 pub static CAPTURE_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
     StaticTable::new(filter_descriptor(
         TOPOLOGY_AUTOMATION.as_ptr(),
         CAPTURE_TOPOLOGY_PINS.get(),
-        &[],
+        TOPOLOGY_NODES.get(),
         &CAPTURE_TOPOLOGY_CONNECTIONS,
         &TOPOLOGY_CATEGORIES,
     ));

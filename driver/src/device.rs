@@ -37,7 +37,9 @@ use portcls_sys::{
 
 use crate::cable::{Cable, Ring};
 use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::levels::PeakMeter;
 use crate::pool::{Pool, PoolBox};
+use crate::properties::Controls;
 use crate::stream::WaveStream;
 use crate::sync::{Gate, GateGuard, SpinLock};
 
@@ -68,6 +70,14 @@ pub struct Adapter {
     /// What the render stream plays and the capture stream records. Taken inside a stream's
     /// lock, never the other way round.
     cable: LoopbackCable,
+    /// The speakers' volume and mute (the render engine applies them as audio enters the
+    /// cable).
+    render_controls: Controls,
+    /// The microphone's volume and mute (the capture engine applies them to what it records).
+    capture_controls: Controls,
+    /// The two peak meters' pending peaks (render, capture). Taken inside the gate and the
+    /// cable's lock or a stream's lock, never the other way round.
+    meters: SpinLock<[PeakMeter; 2]>,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -150,6 +160,9 @@ impl Adapter {
                 streams: [core::ptr::null(); MAX_STREAMS],
             }),
             cable: SpinLock::new(Cable::new(ring)),
+            render_controls: Controls::new(),
+            capture_controls: Controls::new(),
+            meters: SpinLock::new([PeakMeter::new(); 2]),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -169,6 +182,46 @@ impl Adapter {
     #[must_use]
     pub const fn cable(&self) -> &LoopbackCable {
         &self.cable
+    }
+
+    /// The controls of the microphone (`capture`) or the speakers.
+    #[must_use]
+    pub const fn controls(&self, capture: bool) -> &Controls {
+        if capture {
+            &self.capture_controls
+        } else {
+            &self.render_controls
+        }
+    }
+
+    /// The peak of `channel` at the microphone's (`capture`) or the speakers' peak meter since
+    /// that channel was last read, and clears it: first the audio that passed since the last
+    /// read is scanned (the speakers': in the cable; the microphone's: in each capture stream's
+    /// buffer). `None` for a channel the device does not have. Call at `PASSIVE_LEVEL` (it
+    /// enters the gate to reach the streams).
+    #[must_use]
+    pub fn take_peak(&self, capture: bool, channel: usize) -> Option<i32> {
+        let mut peaks = [0; crate::levels::CHANNELS];
+        if capture {
+            let mut inside = self.enter();
+            let streams = inside.guarded().streams;
+            for stream in streams.into_iter().filter(|s| !s.is_null()) {
+                // SAFETY: a listed stream is alive while we are inside the gate (it removes
+                // itself inside the gate before its memory goes).
+                let stream = unsafe { &*stream };
+                if let Some(found) = stream.scan_peaks() {
+                    for (peak, found) in peaks.iter_mut().zip(found) {
+                        *peak = (*peak).max(found);
+                    }
+                }
+            }
+        } else {
+            peaks = self.cable.lock().scan_peaks();
+        }
+        let mut meters = self.meters.lock();
+        let meter = meters.get_mut(usize::from(capture))?;
+        meter.add(peaks);
+        meter.take(channel)
     }
 
     /// Enters the gate. Call at `PASSIVE_LEVEL`, never while inside it.

@@ -365,6 +365,12 @@ impl Dma {
         cyclic_offset(self.clock.position(now).bytes, self.buffer_bytes())
     }
 
+    /// The linear position up to which the engine has moved audio (frames since the last STOP).
+    #[must_use]
+    pub const fn done_frames(&self) -> u64 {
+        self.done
+    }
+
     /// The linear position in frames since the last STOP at counter `now`.
     #[must_use]
     pub fn frames(&self, now: u64) -> u64 {

@@ -26,6 +26,7 @@ use wdk_panic as _;
 #[global_allocator]
 static ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 pub mod kernel;
+pub mod levels;
 pub mod miniport;
 pub mod notification;
 pub mod pool;

@@ -22,6 +22,7 @@ use portcls_sys::{
 };
 
 use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::device::Adapter;
 use crate::format::{self, DataRange};
 use crate::identity::Subdevice;
 use crate::pool::Pool;
@@ -46,11 +47,12 @@ pub struct WaveMiniport {
     adapter: ComPtr<IAdapterPowerManagement>,
 }
 
-/// A Topology miniport for one topology subdevice.
+/// A Topology miniport for one topology subdevice. Its nodes' values live in the adapter (the
+/// engines apply them to the audio; see [`levels`](crate::levels)).
 #[derive(Debug)]
 pub struct TopologyMiniport {
     subdevice: &'static Subdevice,
-    controls: Controls,
+    adapter: ComPtr<IAdapterPowerManagement>,
 }
 
 impl WaveMiniport {
@@ -111,13 +113,25 @@ impl WaveMiniport {
 }
 
 impl TopologyMiniport {
-    /// The miniport for `subdevice`.
+    /// The miniport for `subdevice` of `adapter`.
     #[must_use]
-    pub const fn new(subdevice: &'static Subdevice) -> Self {
-        Self {
-            subdevice,
-            controls: Controls::new(),
-        }
+    pub const fn new(
+        subdevice: &'static Subdevice,
+        adapter: ComPtr<IAdapterPowerManagement>,
+    ) -> Self {
+        Self { subdevice, adapter }
+    }
+
+    /// Whether this is the microphone's filter.
+    fn is_capture(&self) -> bool {
+        self.subdevice.name == crate::identity::CAPTURE_TOPOLOGY.name
+    }
+
+    /// The peak of `channel` at the filter's peak meter since that channel was last read, and
+    /// clears it (see [`Adapter::take_peak`]). Call at `PASSIVE_LEVEL`.
+    #[must_use]
+    pub fn take_peak(&self, channel: usize) -> Option<i32> {
+        Adapter::of(&self.adapter).take_peak(self.is_capture(), channel)
     }
 
     /// The subdevice this miniport serves.
@@ -128,8 +142,8 @@ impl TopologyMiniport {
 
     /// The values of the filter's volume and mute controls.
     #[must_use]
-    pub const fn controls(&self) -> &Controls {
-        &self.controls
+    pub fn controls(&self) -> &Controls {
+        Adapter::of(&self.adapter).controls(self.is_capture())
     }
 }
 

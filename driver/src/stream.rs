@@ -53,6 +53,7 @@ use crate::dma::{Dma, Work};
 use crate::engine::{Engine, Period};
 use crate::format::Format;
 use crate::kernel;
+use crate::levels::{CHANNELS, peaks};
 use crate::pool::{Pool, PoolBox};
 use crate::stream_state::KsState;
 use crate::sync::SpinLock;
@@ -86,6 +87,8 @@ struct Inner {
     mapping: Option<Mapping>,
     /// Registered events; null slots are free.
     events: [PKEVENT; MAX_EVENTS],
+    /// The linear frame up to which the microphone's peak meter has scanned the buffer.
+    metered: u64,
 }
 
 // SAFETY: the addresses are kernel objects and pool pages usable from any thread; all access
@@ -158,6 +161,7 @@ impl WaveStream {
                 tone: Tone::with_table(parts.format, table),
                 mapping: None,
                 events: [null_mut(); MAX_EVENTS],
+                metered: 0,
             }),
             engine: UnsafeCell::new(None),
         };
@@ -184,7 +188,7 @@ impl WaveStream {
             let now = counter();
             let outcome = inner.dma.set_state(to, now);
             if let Ok(work) = outcome {
-                perform(&mut inner, work, self.cable());
+                perform(&mut inner, work, Adapter::of(&self.adapter));
                 if !inner.dma.is_capture() {
                     self.cable().lock().set_playing(to == KsState::Run);
                 }
@@ -214,7 +218,7 @@ impl WaveStream {
         {
             let mut inner = self.inner.lock();
             let work = inner.dma.hold(counter());
-            perform(&mut inner, work, self.cable());
+            perform(&mut inner, work, Adapter::of(&self.adapter));
         }
         self.stop_engine(inside);
     }
@@ -228,6 +232,53 @@ impl WaveStream {
             let _ = self.start_engine(inside);
         }
         self.inner.lock().dma.release(counter());
+    }
+
+    /// For a capture stream: the per-channel peaks (on the `KSPROPERTY_AUDIO_PEAKMETER2` scale)
+    /// of the frames it recorded since the last scan that its buffer still holds (at most one
+    /// buffer's worth); `None` for a render stream.
+    pub fn scan_peaks(&self) -> Option<[i32; CHANNELS]> {
+        let mut inner = self.inner.lock();
+        if !inner.dma.is_capture() {
+            return None;
+        }
+        let mut out = [0; CHANNELS];
+        let done = inner.dma.done_frames();
+        // STOP starts the count again.
+        let from = if inner.metered > done {
+            0
+        } else {
+            inner.metered
+        };
+        inner.metered = done;
+        let Some(mapping) = inner.mapping else {
+            return Some(out);
+        };
+        let format = inner.dma.format();
+        let frame = u64::from(format.bytes_per_frame());
+        let copy = crate::buffer::period_copy(mapping.bytes, from * frame, done * frame);
+        let mut scratch = [0u8; 256];
+        for span in [copy.first, copy.second] {
+            let end = span.len.min(mapping.bytes.saturating_sub(span.offset));
+            let mut at = 0u32;
+            while at < end {
+                // 256 bytes are whole frames of every format: each chunk starts on channel 0.
+                let n = (end - at).min(256);
+                let Some(chunk) = scratch.get_mut(..n as usize) else {
+                    break;
+                };
+                // SAFETY: `span.offset + at + n <= mapping.bytes` (clamped above); the mapping
+                // is attached while we hold the lock.
+                let source = unsafe { mapping.address.add((span.offset + at) as usize) };
+                // SAFETY: as above; the scratch is ours.
+                unsafe { core::ptr::copy_nonoverlapping(source, chunk.as_mut_ptr(), chunk.len()) };
+                for (peak, found) in out.iter_mut().zip(peaks(format.sample(), chunk, 0)) {
+                    *peak = (*peak).max(found);
+                }
+                at += n;
+            }
+        }
+        Some(out)
     }
 
     /// The device's loopback cable.
@@ -252,7 +303,7 @@ impl WaveStream {
         let period = self.inner.lock().dma.period_100ns();
         let tick = Tick {
             inner: core::ptr::from_ref(&self.inner),
-            cable: core::ptr::from_ref(self.cable()),
+            adapter: core::ptr::from_ref(Adapter::of(&self.adapter)),
         };
         *slot = Some(Engine::start(self.pool, &self.manager, period, tick)?);
         Ok(())
@@ -455,7 +506,7 @@ fn counter() -> u64 {
 /// Carries out one advance's work: the period's audio (see [`cable::carry`]: render into the
 /// loopback cable; the cable, or the tone when nothing plays, into a capture buffer), and the
 /// notifications.
-fn perform(inner: &mut Inner, work: Work, cable: &LoopbackCable) {
+fn perform(inner: &mut Inner, work: Work, adapter: &Adapter) {
     if work.copy.is_empty() && !work.notify {
         return;
     }
@@ -467,10 +518,21 @@ fn perform(inner: &mut Inner, work: Work, cable: &LoopbackCable) {
             bytes: mapping.bytes,
         };
         let (capture, format) = (inner.dma.is_capture(), inner.dma.format());
-        let mut wire = cable.lock();
+        let gain = adapter.controls(capture).gain();
+        let mut wire = adapter.cable().lock();
         // SAFETY: the mapping is attached while we hold the stream's lock, so its `bytes` are
         // mapped, readable and writable for the call.
-        unsafe { cable::carry(&mut wire, &mut inner.tone, capture, format, &work, buffer) };
+        unsafe {
+            cable::carry(
+                &mut wire,
+                &mut inner.tone,
+                capture,
+                format,
+                &work,
+                buffer,
+                gain,
+            );
+        }
     }
     if work.notify {
         for &event in inner.events.iter().filter(|e| !e.is_null()) {
@@ -484,10 +546,10 @@ fn perform(inner: &mut Inner, work: Work, cable: &LoopbackCable) {
 /// The engine's periodic work: advance the DMA and do what it says.
 struct Tick {
     inner: *const SpinLock<Inner>,
-    cable: *const LoopbackCable,
+    adapter: *const Adapter,
 }
 
-// SAFETY: the pointers are to the stream's lock and the adapter's cable, which are Sync and
+// SAFETY: the pointers are to the stream's lock and the adapter, which are Sync and
 // outlive the engine (the stream stops the engine before it is freed, and holds a reference on
 // the adapter until then).
 unsafe impl Send for Tick {}
@@ -499,10 +561,10 @@ impl Period for Tick {
         // SAFETY: see the Send impl: the lock outlives the engine running this.
         let lock = unsafe { &*self.inner };
         // SAFETY: as above.
-        let cable = unsafe { &*self.cable };
+        let adapter = unsafe { &*self.adapter };
         let mut inner = lock.lock();
         let work = inner.dma.advance(u64::try_from(counter).unwrap_or(0));
-        perform(&mut inner, work, cable);
+        perform(&mut inner, work, adapter);
     }
 }
 

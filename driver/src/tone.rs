@@ -397,7 +397,9 @@ fn sin_quarter(x: f64) -> f64 {
 }
 
 /// `10^(millibels / 2000)`: the linear amplitude of a level in millibels (1/100 dB).
-fn millibels_to_amplitude(millibels: i32) -> f64 {
+/// `10^(millibels / 2000)`: the linear amplitude of a level in hundredths of a decibel.
+#[must_use]
+pub fn millibels_to_amplitude(millibels: i32) -> f64 {
     // 10^(mB/2000) = exp(mB x ln(10) / 2000)
     exp(f64::from(millibels) * core::f64::consts::LN_10 / 2_000.0)
 }

@@ -7,12 +7,13 @@ use std::slice;
 use portcls_sim::ks_rules::check_filter;
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    GUID_NULL, KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSCATEGORY_AUDIO,
-    KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
-    KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
-    KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_SPEAKER,
-    KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK,
-    KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE,
+    GUID_NULL, KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER,
+    KSCATEGORY_AUDIO, KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX,
+    KSDATAFORMAT_SUBTYPE_ANALOG, KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM,
+    KSDATAFORMAT_TYPE_AUDIO, KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE,
+    KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME,
+    KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW,
+    KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2,
     KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
     KSPROPSETID_Audio, KSPROPSETID_Jack,
 };
@@ -22,10 +23,11 @@ use portcls_sys::wavert::{
     PCPROPERTY_ITEM_FLAG_GET, PCPROPERTY_ITEM_FLAG_SET,
 };
 use wavert_sample::descriptors::{
-    self, CAPTURE_TOPOLOGY_MICROPHONE_PIN, CAPTURE_TOPOLOGY_WAVE_PIN, CAPTURE_WAVE_BRIDGE_PIN,
-    CAPTURE_WAVE_HOST_PIN, HOST_DATA_RANGE_COUNT, NODE_INPUT_PIN, NODE_OUTPUT_PIN,
-    PHYSICAL_CONNECTIONS, RENDER_MUTE_NODE, RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN,
-    RENDER_VOLUME_NODE, RENDER_WAVE_BRIDGE_PIN, RENDER_WAVE_HOST_PIN,
+    self, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_TOPOLOGY_MICROPHONE_PIN,
+    CAPTURE_TOPOLOGY_WAVE_PIN, CAPTURE_VOLUME_NODE, CAPTURE_WAVE_BRIDGE_PIN, CAPTURE_WAVE_HOST_PIN,
+    HOST_DATA_RANGE_COUNT, NODE_INPUT_PIN, NODE_OUTPUT_PIN, PHYSICAL_CONNECTIONS, RENDER_MUTE_NODE,
+    RENDER_PEAK_NODE, RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN, RENDER_VOLUME_NODE,
+    RENDER_WAVE_BRIDGE_PIN, RENDER_WAVE_HOST_PIN,
 };
 use wavert_sample::format::{DataRange, Format, SampleFormat, guid_wire};
 use wavert_sample::identity::{self, FilterKind, KsCategory, SUBDEVICES, Subdevice};
@@ -444,8 +446,73 @@ fn assert_jack_table(filter: &PCFILTER_DESCRIPTOR) {
     }
 }
 
+/// Checks a topology filter's three nodes (volume, mute, peak meter at `numbers`) and that its
+/// connections run filter pin `from` → volume → mute → peak meter → filter pin `to`.
+fn assert_volume_mute_meter_chain(
+    filter: &PCFILTER_DESCRIPTOR,
+    from: u32,
+    to: u32,
+    numbers: [u32; 3],
+) {
+    let nodes = nodes(filter);
+    assert_eq!(nodes.len(), 3);
+    let read_write =
+        PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_SET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
+    let read_only = PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
+    for (index, node_type, name, property, flags) in [
+        (
+            numbers[0],
+            KSNODETYPE_VOLUME,
+            KSAUDFNAME_MASTER_VOLUME,
+            KSPROPERTY_AUDIO_VOLUMELEVEL,
+            read_write,
+        ),
+        (
+            numbers[1],
+            KSNODETYPE_MUTE,
+            KSAUDFNAME_MASTER_MUTE,
+            KSPROPERTY_AUDIO_MUTE,
+            read_write,
+        ),
+        (
+            numbers[2],
+            KSNODETYPE_PEAKMETER,
+            KSAUDFNAME_PEAKMETER,
+            KSPROPERTY_AUDIO_PEAKMETER2,
+            read_only,
+        ),
+    ] {
+        let node = &nodes[len(index)];
+        assert_eq!(guid(node.Type), node_type);
+        assert_eq!(guid(node.Name), name);
+        let items = properties(node.AutomationTable);
+        assert_eq!(items.len(), 1);
+        assert_eq!(guid(items[0].Set), KSPROPSETID_Audio);
+        assert_eq!(items[0].Id, property);
+        assert_eq!(items[0].Flags, flags);
+        assert!(items[0].Handler.is_some());
+    }
+    let wire = |from: (u32, u32), to: (u32, u32)| PCCONNECTION_DESCRIPTOR {
+        FromNode: from.0,
+        FromNodePin: from.1,
+        ToNode: to.0,
+        ToNodePin: to.1,
+    };
+    assert_eq!((NODE_INPUT_PIN, NODE_OUTPUT_PIN), (1, 0));
+    let [volume, mute, meter] = numbers;
+    assert_eq!(
+        connections(filter),
+        [
+            wire((PCFILTER_NODE, from), (volume, NODE_INPUT_PIN)),
+            wire((volume, NODE_OUTPUT_PIN), (mute, NODE_INPUT_PIN)),
+            wire((mute, NODE_OUTPUT_PIN), (meter, NODE_INPUT_PIN)),
+            wire((meter, NODE_OUTPUT_PIN), (PCFILTER_NODE, to)),
+        ]
+    );
+}
+
 #[test]
-fn render_topology_filter_runs_through_volume_then_mute_to_the_speaker_pin() {
+fn render_topology_filter_runs_through_volume_mute_and_meter_to_the_speaker_pin() {
     let sub = identity::RENDER_TOPOLOGY;
     assert_pins(
         &sub,
@@ -463,64 +530,17 @@ fn render_topology_filter_runs_through_volume_then_mute_to_the_speaker_pin() {
         ],
     );
     let filter = descriptor(&sub);
-    let nodes = nodes(filter);
-    assert_eq!(nodes.len(), 2);
-    for (index, node_type, name, property) in [
-        (
-            RENDER_VOLUME_NODE,
-            KSNODETYPE_VOLUME,
-            KSAUDFNAME_MASTER_VOLUME,
-            KSPROPERTY_AUDIO_VOLUMELEVEL,
-        ),
-        (
-            RENDER_MUTE_NODE,
-            KSNODETYPE_MUTE,
-            KSAUDFNAME_MASTER_MUTE,
-            KSPROPERTY_AUDIO_MUTE,
-        ),
-    ] {
-        let node = &nodes[len(index)];
-        assert_eq!(guid(node.Type), node_type);
-        assert_eq!(guid(node.Name), name);
-        let items = properties(node.AutomationTable);
-        assert_eq!(items.len(), 1);
-        assert_eq!(guid(items[0].Set), KSPROPSETID_Audio);
-        assert_eq!(items[0].Id, property);
-        assert_eq!(
-            items[0].Flags,
-            PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_SET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT
-        );
-        assert!(items[0].Handler.is_some());
-    }
-    let wire = |from: (u32, u32), to: (u32, u32)| PCCONNECTION_DESCRIPTOR {
-        FromNode: from.0,
-        FromNodePin: from.1,
-        ToNode: to.0,
-        ToNodePin: to.1,
-    };
-    assert_eq!((NODE_INPUT_PIN, NODE_OUTPUT_PIN), (1, 0));
-    assert_eq!(
-        connections(filter),
-        [
-            wire(
-                (PCFILTER_NODE, RENDER_TOPOLOGY_WAVE_PIN),
-                (RENDER_VOLUME_NODE, NODE_INPUT_PIN)
-            ),
-            wire(
-                (RENDER_VOLUME_NODE, NODE_OUTPUT_PIN),
-                (RENDER_MUTE_NODE, NODE_INPUT_PIN)
-            ),
-            wire(
-                (RENDER_MUTE_NODE, NODE_OUTPUT_PIN),
-                (PCFILTER_NODE, RENDER_TOPOLOGY_SPEAKER_PIN)
-            ),
-        ]
+    assert_volume_mute_meter_chain(
+        filter,
+        RENDER_TOPOLOGY_WAVE_PIN,
+        RENDER_TOPOLOGY_SPEAKER_PIN,
+        [RENDER_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE],
     );
     assert_jack_table(filter);
 }
 
 #[test]
-fn capture_topology_filter_wires_the_microphone_pin_straight_to_the_wave_side() {
+fn capture_topology_filter_runs_the_microphone_through_volume_mute_and_meter() {
     let sub = identity::CAPTURE_TOPOLOGY;
     assert_pins(
         &sub,
@@ -538,13 +558,11 @@ fn capture_topology_filter_wires_the_microphone_pin_straight_to_the_wave_side() 
         ],
     );
     let filter = descriptor(&sub);
-    assert!(nodes(filter).is_empty());
-    assert_eq!(
-        connections(filter),
-        [filter_connection(
-            CAPTURE_TOPOLOGY_MICROPHONE_PIN,
-            CAPTURE_TOPOLOGY_WAVE_PIN
-        )]
+    assert_volume_mute_meter_chain(
+        filter,
+        CAPTURE_TOPOLOGY_MICROPHONE_PIN,
+        CAPTURE_TOPOLOGY_WAVE_PIN,
+        [CAPTURE_VOLUME_NODE, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE],
     );
     assert_jack_table(filter);
 }

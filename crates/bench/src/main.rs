@@ -31,6 +31,7 @@ use portcls_sys::{
 use wavert_sample::cable::{Cable, RING_BYTES, SharedBuffer, carry};
 use wavert_sample::dma::Dma;
 use wavert_sample::format::{Format, SampleFormat};
+use wavert_sample::levels::Gain;
 use wavert_sample::position::Clock;
 use wavert_sample::stream_state::KsState;
 use wavert_sample::tone::{TABLE_BYTES, Tone};
@@ -389,6 +390,7 @@ fn data_path(format: Format) -> (f64, f64, f64, u64, usize) {
                     format,
                     &work,
                     shared(&mut render_buffer),
+                    Gain::UNITY,
                 );
             }
             let work = capture.advance(t);
@@ -401,6 +403,7 @@ fn data_path(format: Format) -> (f64, f64, f64, u64, usize) {
                     format,
                     &work,
                     shared(&mut capture_buffer),
+                    Gain::UNITY,
                 );
             }
             black_box(&capture_buffer);
@@ -431,6 +434,7 @@ fn data_path(format: Format) -> (f64, f64, f64, u64, usize) {
                     format,
                     &work,
                     shared(&mut capture_buffer),
+                    Gain::UNITY,
                 );
             }
             black_box(&capture_buffer);

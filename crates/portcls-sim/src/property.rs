@@ -20,15 +20,15 @@ use std::mem::{offset_of, size_of};
 
 use portcls_sys::ks::{
     KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_PCM, KSIDENTIFIER, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2,
-    KSMULTIPLE_ITEM, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME,
-    KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE,
-    KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_BOUNDS_LONG_SIGNED, KSPROPERTY_DESCRIPTION,
-    KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
-    KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM,
-    KSPROPERTY_MEMBER_STEPPEDRANGES, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG,
-    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
-    KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPTYPESETID_General,
-    VT_BOOL, VT_I4,
+    KSMULTIPLE_ITEM, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
+    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW_OUT,
+    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
+    KSPROPERTY_BOUNDS_LONG_SIGNED, KSPROPERTY_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION,
+    KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL,
+    KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM, KSPROPERTY_MEMBER_STEPPEDRANGES,
+    KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG, KSPROPERTY_TYPE_BASICSUPPORT,
+    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio,
+    KSPROPSETID_Jack, KSPROPTYPESETID_General, VT_BOOL, VT_I4,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR,
@@ -127,6 +127,9 @@ pub enum ControlKind {
     Volume,
     /// A `KSNODETYPE_MUTE` node: `KSPROPERTY_AUDIO_MUTE`, `VT_BOOL`.
     Mute,
+    /// A `KSNODETYPE_PEAKMETER` node: `KSPROPERTY_AUDIO_PEAKMETER2`, `VT_I4`, read only (a
+    /// GET returns the peak since the last one and clears it).
+    PeakMeter,
 }
 
 impl ControlKind {
@@ -136,6 +139,18 @@ impl ControlKind {
         match self {
             Self::Volume => KSPROPERTY_AUDIO_VOLUMELEVEL,
             Self::Mute => KSPROPERTY_AUDIO_MUTE,
+            Self::PeakMeter => KSPROPERTY_AUDIO_PEAKMETER2,
+        }
+    }
+
+    /// The accesses its basic support must allow.
+    #[must_use]
+    pub const fn access(self) -> u32 {
+        match self {
+            Self::Volume | Self::Mute => {
+                KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET | KSPROPERTY_TYPE_BASICSUPPORT
+            }
+            Self::PeakMeter => KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_BASICSUPPORT,
         }
     }
 
@@ -143,7 +158,7 @@ impl ControlKind {
     #[must_use]
     pub const fn value_type(self) -> u32 {
         match self {
-            Self::Volume => VT_I4,
+            Self::Volume | Self::PeakMeter => VT_I4,
             Self::Mute => VT_BOOL,
         }
     }
@@ -244,6 +259,20 @@ fn word(bytes: &[u8], at: usize, what: &str) -> Result<u32, String> {
 /// # Errors
 /// What is wrong with the answer.
 pub fn parse_basic_support(answer: &[u8], value_type: u32) -> Result<Vec<SteppedRange>, String> {
+    let wanted = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET | KSPROPERTY_TYPE_BASICSUPPORT;
+    parse_basic_support_for(answer, value_type, wanted)
+}
+
+/// [`parse_basic_support`] for a property whose `AccessFlags` must include `wanted` (a read-only
+/// control such as a peak meter allows GET and BASICSUPPORT only).
+///
+/// # Errors
+/// What is wrong with the answer.
+pub fn parse_basic_support_for(
+    answer: &[u8],
+    value_type: u32,
+    wanted: u32,
+) -> Result<Vec<SteppedRange>, String> {
     let description = size_of::<KSPROPERTY_DESCRIPTION>();
     if answer.len() < description {
         return Err(format!(
@@ -256,10 +285,9 @@ pub fn parse_basic_support(answer: &[u8], value_type: u32) -> Result<Vec<Stepped
         offset_of!(KSPROPERTY_DESCRIPTION, AccessFlags),
         "AccessFlags",
     )?;
-    let wanted = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET | KSPROPERTY_TYPE_BASICSUPPORT;
     if access & wanted != wanted {
         return Err(format!(
-            "AccessFlags {access:#x} lack GET, SET or BASICSUPPORT"
+            "AccessFlags {access:#x} lack some of {wanted:#x} (GET 1, SET 2, BASICSUPPORT 0x200)"
         ));
     }
     let size = word(
@@ -573,6 +601,7 @@ fn property_name(set: &GUID, id: u32) -> String {
     match (*set, id) {
         (s, KSPROPERTY_AUDIO_VOLUMELEVEL) if s == KSPROPSETID_Audio => "Audio/VOLUMELEVEL".into(),
         (s, KSPROPERTY_AUDIO_MUTE) if s == KSPROPSETID_Audio => "Audio/MUTE".into(),
+        (s, KSPROPERTY_AUDIO_PEAKMETER2) if s == KSPROPSETID_Audio => "Audio/PEAKMETER2".into(),
         (s, 1) if s == KSPROPSETID_Jack => "Jack/DESCRIPTION".into(),
         (s, 2) if s == KSPROPSETID_Jack => "Jack/DESCRIPTION2".into(),
         _ => format!("{}/{id}", guid_name(set)),
@@ -778,6 +807,7 @@ impl Sim {
             let kind = match unsafe { read_guid(descriptor.Type) } {
                 Some(k) if k == KSNODETYPE_VOLUME => ControlKind::Volume,
                 Some(k) if k == KSNODETYPE_MUTE => ControlKind::Mute,
+                Some(k) if k == KSNODETYPE_PEAKMETER => ControlKind::PeakMeter,
                 _ => continue,
             };
             controls.push(self.control(fdo, name, node, kind)?);
@@ -925,7 +955,7 @@ impl Sim {
                 support.size
             ));
         }
-        let ranges = parse_basic_support(&support.value, kind.value_type())
+        let ranges = parse_basic_support_for(&support.value, kind.value_type(), kind.access())
             .map_err(|e| format!("{what}: basic support: {e}"))?;
         let mut values = Vec::with_capacity(ranges.len());
         for (channel, range) in ranges.iter().enumerate() {
@@ -945,6 +975,10 @@ impl Sim {
                     range.minimum,
                     range.maximum
                 ));
+            }
+            if kind == ControlKind::PeakMeter {
+                values.push(level);
+                continue;
             }
             let set = ask(KSPROPERTY_TYPE_SET, &instance, value.value);
             if set.status != STATUS_SUCCESS {

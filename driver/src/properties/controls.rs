@@ -1,17 +1,23 @@
-//! The speaker's volume and mute nodes: their stored values and the answers to
-//! `KSPROPSETID_Audio` `VOLUMELEVEL` and `MUTE`.
+//! The volume, mute and peak-meter nodes of both endpoints: their stored values and the answers
+//! to `KSPROPSETID_Audio` `VOLUMELEVEL`, `MUTE` and `PEAKMETER2`. What the values do to the
+//! audio is [`levels`](crate::levels).
 
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio, VT_BOOL, VT_I4,
+    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
+    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio,
+    VT_BOOL, VT_I4,
 };
 
 use super::request::{Answer, Description, PropertyError, Stepping, Verb, read_u32};
-use crate::descriptors::{RENDER_MUTE_NODE, RENDER_VOLUME_NODE};
+use crate::descriptors::{
+    CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE,
+    RENDER_VOLUME_NODE,
+};
 use crate::identity::{self, Subdevice};
+use crate::levels::{Gain, linear};
 
 /// Channels of the volume and mute controls (the device is stereo).
 pub const CHANNELS: usize = 2;
@@ -26,6 +32,16 @@ pub const VOLUME_STEP: i32 = 32_768;
 
 /// The accesses both controls allow.
 const ACCESS: u32 = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_SET | KSPROPERTY_TYPE_BASICSUPPORT;
+/// The accesses a peak meter allows (it is read only).
+const PEAK_ACCESS: u32 = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_BASICSUPPORT;
+
+/// The basic support of the peak meter: `LONG_MIN..LONG_MAX` in steps of 1 on each channel, as
+/// the documentation of `KSPROPERTY_AUDIO_PEAKMETER2` asks (values are magnitudes, so 0 and up).
+const PEAK_RANGES: [Stepping; CHANNELS] = [Stepping {
+    delta: 1,
+    minimum: i32::MIN,
+    maximum: i32::MAX,
+}; CHANNELS];
 
 /// The basic support of the volume: -96..0 dB in 0.5 dB steps on each channel.
 const VOLUME_RANGES: [Stepping; CHANNELS] = [Stepping {
@@ -49,12 +65,15 @@ pub const BASIC_SUPPORT_SIZE: usize = Description {
 }
 .size();
 
-/// The values of one topology filter's controls (volume and mute, per channel). Handlers may
-/// run concurrently, so each value is atomic; a SET of every channel stores them one by one.
+/// The values of one endpoint's controls (volume and mute, per channel). Handlers and the
+/// engine threads may run concurrently, so each value is atomic; a SET of every channel stores
+/// them one by one. Each channel's linear factor is computed when its volume is set (the bits
+/// of an `f32`), so the engine's period reads it without arithmetic.
 #[derive(Debug)]
 pub struct Controls {
     volume: [AtomicI32; CHANNELS],
     mute: [AtomicBool; CHANNELS],
+    factor: [AtomicU32; CHANNELS],
 }
 
 impl Default for Controls {
@@ -73,7 +92,20 @@ impl Controls {
                 AtomicI32::new(VOLUME_MAXIMUM),
             ],
             mute: [AtomicBool::new(false), AtomicBool::new(false)],
+            factor: [AtomicU32::new(UNITY_BITS), AtomicU32::new(UNITY_BITS)],
         }
+    }
+
+    /// What the controls do to the audio now.
+    #[must_use]
+    pub fn gain(&self) -> Gain {
+        let factor = |c: usize| {
+            self.factor
+                .get(c)
+                .map_or(1.0, |f| f32::from_bits(f.load(Ordering::Relaxed)))
+        };
+        let muted = |c: usize| self.mute.get(c).is_some_and(|m| m.load(Ordering::Relaxed));
+        Gain::from_factors([factor(0), factor(1)], [muted(0), muted(1)])
     }
 
     /// The volume of `channel` in 1/65536 dB.
@@ -89,6 +121,9 @@ impl Controls {
     }
 }
 
+/// The bits of 1.0f32.
+const UNITY_BITS: u32 = 0x3F80_0000;
+
 /// The kind of a control node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -96,17 +131,25 @@ pub enum Control {
     Volume,
     /// A `KSNODETYPE_MUTE` node (`KSPROPERTY_AUDIO_MUTE`).
     Mute,
+    /// A `KSNODETYPE_PEAKMETER` node (`KSPROPERTY_AUDIO_PEAKMETER2`).
+    PeakMeter,
 }
 
-/// The control at node `node` of `subdevice`, if that node is one.
+/// The control at node `node` of `subdevice`, if that node is one. Both topology filters have
+/// the same three nodes (volume, mute, peak meter) under their own numbers.
 #[must_use]
 pub fn control_at(subdevice: &Subdevice, node: u32) -> Option<Control> {
-    if subdevice.name != identity::RENDER_TOPOLOGY.name {
+    let (volume, mute, peak) = if subdevice.name == identity::RENDER_TOPOLOGY.name {
+        (RENDER_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE)
+    } else if subdevice.name == identity::CAPTURE_TOPOLOGY.name {
+        (CAPTURE_VOLUME_NODE, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE)
+    } else {
         return None;
-    }
+    };
     match node {
-        RENDER_VOLUME_NODE => Some(Control::Volume),
-        RENDER_MUTE_NODE => Some(Control::Mute),
+        n if n == volume => Some(Control::Volume),
+        n if n == mute => Some(Control::Mute),
+        n if n == peak => Some(Control::PeakMeter),
         _ => None,
     }
 }
@@ -198,11 +241,50 @@ pub fn volume(controls: &Controls, verb: Verb, instance: &[u8], value: &mut [u8]
                 .map_or(VOLUME_MAXIMUM, |v| v.load(Ordering::Relaxed))
         },
         |c, raw| {
-            if let Some(slot) = controls.volume.get(c) {
-                slot.store(quantize_volume(raw), Ordering::Relaxed);
+            if let (Some(slot), Some(factor)) = (controls.volume.get(c), controls.factor.get(c)) {
+                let level = quantize_volume(raw);
+                slot.store(level, Ordering::Relaxed);
+                factor.store(linear(level).to_bits(), Ordering::Relaxed);
             }
         },
     )
+}
+
+/// `KSPROPERTY_AUDIO_PEAKMETER2` on a peak-meter node: GET returns the channel's peak since it
+/// was last read (`take` gives it and clears it, `None` for an unknown channel), BASICSUPPORT
+/// the `LONG` range; SET is not allowed. A GET of every channel (-1) returns the larger peak and
+/// clears both.
+///
+/// # Errors
+/// As the table in the [module docs](super) says.
+pub fn peak_meter(
+    verb: Verb,
+    instance: &[u8],
+    value: &mut [u8],
+    mut take: impl FnMut(usize) -> Option<i32>,
+) -> Answer {
+    match verb {
+        Verb::BasicSupport => Description {
+            access: PEAK_ACCESS,
+            value_type: Some(VT_I4),
+            ranges: &PEAK_RANGES,
+        }
+        .answer(value),
+        Verb::Set => Err(PropertyError::Unsupported),
+        Verb::Get => {
+            let channels = channels(instance)?;
+            if value.is_empty() {
+                return Err(PropertyError::overflow(4));
+            }
+            let slot = value.get_mut(..4).ok_or(PropertyError::TooSmall)?;
+            let mut peak = 0;
+            for channel in channels {
+                peak = take(channel).ok_or(PropertyError::BadInstance)?.max(peak);
+            }
+            slot.copy_from_slice(&peak.to_le_bytes());
+            Ok(4)
+        }
+    }
 }
 
 /// `KSPROPERTY_AUDIO_MUTE` on a mute node. Any non-zero `BOOL` mutes.
@@ -244,6 +326,7 @@ pub fn mute(controls: &Controls, verb: Verb, instance: &[u8], value: &mut [u8]) 
 ///
 /// # Errors
 /// As the table in the [module docs](super) says.
+#[allow(clippy::too_many_arguments)] // the parts of a node request, and the meter's source
 pub fn node_request(
     controls: &Controls,
     set: &GUID,
@@ -252,6 +335,7 @@ pub fn node_request(
     control: Option<Control>,
     instance: &[u8],
     value: &mut [u8],
+    peak: impl FnMut(usize) -> Option<i32>,
 ) -> Answer {
     let verb = Verb::from_flags(flags).ok_or(PropertyError::Unsupported)?;
     if *set != KSPROPSETID_Audio {
@@ -260,6 +344,7 @@ pub fn node_request(
     let wanted = match id {
         KSPROPERTY_AUDIO_VOLUMELEVEL => Control::Volume,
         KSPROPERTY_AUDIO_MUTE => Control::Mute,
+        KSPROPERTY_AUDIO_PEAKMETER2 => Control::PeakMeter,
         _ => return Err(PropertyError::Unsupported),
     };
     if control != Some(wanted) {
@@ -268,6 +353,7 @@ pub fn node_request(
     match wanted {
         Control::Volume => volume(controls, verb, instance, value),
         Control::Mute => mute(controls, verb, instance, value),
+        Control::PeakMeter => peak_meter(verb, instance, value, peak),
     }
 }
 
@@ -514,6 +600,7 @@ mod tests {
                 control,
                 &instance(0),
                 &mut [0; 4],
+                |_| Some(7),
             )
         };
         let audio = KSPROPSETID_Audio;
@@ -529,6 +616,25 @@ mod tests {
         assert_eq!(
             ask(&audio, KSPROPERTY_AUDIO_MUTE, get, Some(Control::Mute)),
             Ok(4)
+        );
+        assert_eq!(
+            ask(
+                &audio,
+                KSPROPERTY_AUDIO_PEAKMETER2,
+                get,
+                Some(Control::PeakMeter)
+            ),
+            Ok(4)
+        );
+        assert_eq!(
+            ask(
+                &audio,
+                KSPROPERTY_AUDIO_PEAKMETER2,
+                KSPROPERTY_TYPE_SET,
+                Some(Control::PeakMeter)
+            ),
+            Err(PropertyError::Unsupported),
+            "a peak meter is read only"
         );
         // The wrong node, or no control node at all.
         assert_eq!(
@@ -579,19 +685,93 @@ mod tests {
     }
 
     #[test]
-    fn only_the_render_topology_has_controls() {
-        assert_eq!(
-            control_at(&identity::RENDER_TOPOLOGY, RENDER_VOLUME_NODE),
-            Some(Control::Volume)
-        );
-        assert_eq!(
-            control_at(&identity::RENDER_TOPOLOGY, RENDER_MUTE_NODE),
-            Some(Control::Mute)
-        );
-        assert_eq!(control_at(&identity::RENDER_TOPOLOGY, 2), None);
-        assert_eq!(control_at(&identity::RENDER_TOPOLOGY, u32::MAX), None);
-        assert_eq!(control_at(&identity::CAPTURE_TOPOLOGY, 0), None);
+    fn both_topology_filters_have_volume_mute_and_a_peak_meter() {
+        for (filter, [volume, mute, peak]) in [
+            (
+                &identity::RENDER_TOPOLOGY,
+                [RENDER_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE],
+            ),
+            (
+                &identity::CAPTURE_TOPOLOGY,
+                [CAPTURE_VOLUME_NODE, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE],
+            ),
+        ] {
+            assert_eq!(control_at(filter, volume), Some(Control::Volume));
+            assert_eq!(control_at(filter, mute), Some(Control::Mute));
+            assert_eq!(control_at(filter, peak), Some(Control::PeakMeter));
+            assert_eq!(control_at(filter, 3), None);
+            assert_eq!(control_at(filter, u32::MAX), None);
+        }
         assert_eq!(control_at(&identity::RENDER_WAVE, 0), None);
+        assert_eq!(control_at(&identity::CAPTURE_WAVE, 0), None);
+    }
+
+    #[test]
+    fn a_volume_set_stores_its_linear_factor_for_the_engine() {
+        let controls = Controls::new();
+        assert!(controls.gain().is_unity());
+        set_volume(&controls, 0, -20 * 65_536).unwrap();
+        let gain = controls.gain();
+        assert!((gain.factor(0) - 0.1).abs() < 1e-6, "{}", gain.factor(0));
+        assert!((gain.factor(1) - 1.0).abs() < f32::EPSILON);
+        mute(&controls, Verb::Set, &instance(1), &mut 1i32.to_le_bytes()).unwrap();
+        assert!(controls.gain().factor(1).abs() < f32::EPSILON);
+    }
+
+    #[test]
+    fn a_peak_get_takes_the_channel_basic_support_names_the_long_range() {
+        let mut taken = Vec::new();
+        let mut value = [0u8; 4];
+        assert_eq!(
+            peak_meter(Verb::Get, &instance(1), &mut value, |c| {
+                taken.push(c);
+                Some(1234)
+            }),
+            Ok(4)
+        );
+        assert_eq!((i32_of(&value), taken.as_slice()), (1234, &[1][..]));
+        // Every channel: the larger, both cleared.
+        let mut taken = Vec::new();
+        peak_meter(Verb::Get, &instance(ALL_CHANNELS), &mut value, |c| {
+            taken.push(c);
+            Some(10 * i32::try_from(c).unwrap() + 1)
+        })
+        .unwrap();
+        assert_eq!((i32_of(&value), taken.as_slice()), (11, &[0, 1][..]));
+        // A probe, a short buffer and a bad channel take nothing.
+        let never = |_| -> Option<i32> { panic!("nothing may be taken") };
+        assert_eq!(
+            peak_meter(Verb::Get, &instance(0), &mut [], never),
+            Err(PropertyError::Overflow { required: 4 })
+        );
+        assert_eq!(
+            peak_meter(Verb::Get, &instance(0), &mut [0; 3], never),
+            Err(PropertyError::TooSmall)
+        );
+        assert_eq!(
+            peak_meter(Verb::Get, &instance(2), &mut value, never),
+            Err(PropertyError::BadInstance)
+        );
+        let mut full = [0u8; 88];
+        assert_eq!(
+            peak_meter(Verb::BasicSupport, &[], &mut full, never),
+            Ok(88)
+        );
+        assert_eq!(
+            u32::from_le_bytes(full[..4].try_into().unwrap()),
+            0x0000_0201
+        );
+        for channel in 0..2 {
+            let at = 56 + 16 * channel;
+            assert_eq!(
+                [
+                    i32_of(&full[at..]),
+                    i32_of(&full[at + 8..]),
+                    i32_of(&full[at + 12..])
+                ],
+                [1, i32::MIN, i32::MAX]
+            );
+        }
     }
 
     #[test]

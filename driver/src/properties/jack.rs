@@ -8,8 +8,8 @@ use portcls_sys::ks::{
     EPcxConnectionType, EPcxGenLocation, EPcxGeoLocation, EPxcPortConnection,
     KSAUDIO_SPEAKER_STEREO, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM,
     KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPSETID_Jack, eConnType3Point5mm, eGenLocPrimaryBox, eGeoLocFront,
-    ePortConnJack,
+    KSPROPERTY_TYPE_GET, KSPROPSETID_Jack, eConnTypeUnknown, eGenLocPrimaryBox, eGeoLocFront,
+    ePortConnIntegratedDevice,
 };
 
 use super::request::{Answer, Description, PropertyError, Verb, put_u32, read_u32, ulong};
@@ -23,15 +23,21 @@ pub const JACK_DESCRIPTION_SIZE: usize = MULTIPLE_ITEM_SIZE + size_of::<KSJACK_D
 /// Bytes of the `DESCRIPTION2` answer (header + one `KSJACK_DESCRIPTION2`).
 pub const JACK_DESCRIPTION2_SIZE: usize = MULTIPLE_ITEM_SIZE + size_of::<KSJACK_DESCRIPTION2>();
 
-/// The jack behind an external pin, as `KSJACK_DESCRIPTION` describes it. The device has no
-/// presence detection: the jack is always connected, and `DESCRIPTION2` reports no
-/// capabilities and an active device.
+/// The jack behind an external pin, as `KSJACK_DESCRIPTION` describes it.
+///
+/// The device is virtual: nobody plugs anything into it, so it has no jack to describe and no
+/// presence to detect. Both endpoints are described as integrated devices, as built-in
+/// speakers and microphones are (`ePortConnIntegratedDevice`, connection type unknown, no
+/// colour), always connected; `DESCRIPTION2` reports no capabilities (no presence detection)
+/// and an active device. Presence detection (`KSEVENT_PINCAPS_JACKINFOCHANGE`) would only make
+/// sense for a device whose endpoints come and go; a driver for real jacks changes these
+/// constants and adds the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Jack {
     /// `ChannelMapping`: the `SPEAKER_*` bits on the jack. The documentation asks for 0 on
     /// capture and digital pins.
     pub channel_mapping: u32,
-    /// `Color`: 0x00RRGGBB (red in bits 16-23, blue in bits 0-7).
+    /// `Color`: 0x00RRGGBB (red in bits 16-23, blue in bits 0-7); 0 for an integrated device.
     pub color: u32,
     /// `ConnectionType`.
     pub connection_type: EPcxConnectionType,
@@ -44,25 +50,25 @@ pub struct Jack {
 }
 
 impl Jack {
-    /// The speaker's jack: a stereo 3.5 mm line-out on the front of the box, lime green.
+    /// The speakers: stereo, integrated into the (virtual) box.
     pub const SPEAKER: Self = Self {
         channel_mapping: KSAUDIO_SPEAKER_STEREO,
-        color: 0x0000_FF00,
-        connection_type: eConnType3Point5mm,
+        color: 0,
+        connection_type: eConnTypeUnknown,
         geo_location: eGeoLocFront,
         gen_location: eGenLocPrimaryBox,
-        port_connection: ePortConnJack,
+        port_connection: ePortConnIntegratedDevice,
     };
 
-    /// The microphone's jack: a 3.5 mm input on the front of the box, pink (a capture pin
-    /// maps no speaker positions).
+    /// The microphone: integrated into the (virtual) box; a capture pin maps no speaker
+    /// positions.
     pub const MICROPHONE: Self = Self {
         channel_mapping: 0,
-        color: 0x00FF_C0CB,
-        connection_type: eConnType3Point5mm,
+        color: 0,
+        connection_type: eConnTypeUnknown,
         geo_location: eGeoLocFront,
         gen_location: eGenLocPrimaryBox,
-        port_connection: ePortConnJack,
+        port_connection: ePortConnIntegratedDevice,
     };
 }
 
@@ -227,7 +233,9 @@ mod tests {
             Ok(36)
         );
         let fields: Vec<u32> = (0..9).map(|i| u32_at(&value, 4 * i)).collect();
-        assert_eq!(fields, [36, 1, 3, 0x0000_FF00, 1, 2, 0, 0, 1]);
+        // Stereo, no colour, connection type unknown, front, primary box, integrated device,
+        // connected.
+        assert_eq!(fields, [36, 1, 3, 0, 0, 2, 0, 1, 1]);
         assert!(
             value[36..].iter().all(|&b| b == 0xEE),
             "wrote past the answer"
@@ -247,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn the_microphone_jack_is_pink_and_maps_no_speakers() {
+    fn the_microphone_is_an_integrated_device_that_maps_no_speakers() {
         let mut value = [0u8; 36];
         jack(
             KSPROPERTY_JACK_DESCRIPTION,
@@ -258,8 +266,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u32_at(&value, 8), 0);
-        // Red FF, green C0, blue CB.
-        assert_eq!(u32_at(&value, 12), 0x00FF_C0CB);
+        assert_eq!(u32_at(&value, 12), 0, "no colour");
+        assert_eq!(
+            u32_at(&value, 28),
+            ePortConnIntegratedDevice.cast_unsigned()
+        );
     }
 
     #[test]

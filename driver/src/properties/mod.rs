@@ -1,6 +1,6 @@
-//! The property handlers the filter descriptors' automation tables name: volume and mute on the
-//! speaker's topology nodes ([`controls`]), and the jack description of each topology filter's
-//! external pin ([`jack`](mod@jack)).
+//! The property handlers the filter descriptors' automation tables name: volume, mute and peak
+//! meter on both topology filters' nodes ([`controls`]), and the jack description of each
+//! topology filter's external pin ([`jack`](mod@jack)).
 //!
 //! The answers are computed by plain functions over byte slices, without FFI, unit-tested in
 //! each module: [`node_request`] and [`pin_request`] take what PortCls put in the request.
@@ -42,7 +42,7 @@ pub mod request;
 
 pub use controls::{
     ALL_CHANNELS, BASIC_SUPPORT_SIZE, CHANNELS, Control, Controls, VOLUME_MAXIMUM, VOLUME_MINIMUM,
-    VOLUME_STEP, control_at, mute, node_request, quantize_volume, volume,
+    VOLUME_STEP, control_at, mute, node_request, peak_meter, quantize_volume, volume,
 };
 pub use jack::{JACK_DESCRIPTION_SIZE, JACK_DESCRIPTION2_SIZE, Jack, jack, jack_of, pin_request};
 pub use request::{Answer, PropertyError, STATUS_INVALID_DEVICE_REQUEST, Stepping, Verb};
@@ -148,6 +148,7 @@ portcls_sys::kernel_abi! {
             control,
             instance,
             value,
+            |channel| miniport.take_peak(channel),
         );
         finish(request, answer)
     }
