@@ -681,7 +681,13 @@ mod tests {
 
     #[test]
     fn what_is_played_is_recorded_exactly_one_latency_later_in_every_format() {
-        for sample in ALL {
+        // Under Miri one format of each width is enough (the arithmetic is the same).
+        let samples: &[SampleFormat] = if cfg!(miri) {
+            &[SampleFormat::Pcm16, SampleFormat::Float32]
+        } else {
+            &ALL
+        };
+        for &sample in samples {
             for rate in [44_100, 48_000] {
                 let f = format(sample, rate);
                 let frame = f.bytes_per_frame() as usize;
