@@ -27,6 +27,7 @@ static ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 pub mod kernel;
 pub mod miniport;
 pub mod notification;
+pub mod packet;
 pub mod pool;
 pub mod position;
 pub mod properties;

@@ -181,6 +181,14 @@ impl OsProfile {
         self.build() >= 19041
     }
 
+    /// Whether PortCls asks a WaveRT stream for the packet-mode interfaces
+    /// (`IMiniportWaveRTOutputStream` for render, `IMiniportWaveRTInputStream` for capture):
+    /// portcls.h declares them from Windows 10 (`NTDDI_WIN10`, build 10240) on.
+    #[must_use]
+    pub const fn has_packet_interfaces(self) -> bool {
+        self.build() >= 10240
+    }
+
     /// Whether portcls.sys exports `PcAddStreamResource` / `PcRemoveStreamResource`.
     #[must_use]
     pub const fn has_exports(self) -> bool {
@@ -307,6 +315,14 @@ pub enum Ddi {
     PowerChangeState,
     /// A property request through a miniport's automation table.
     Property,
+    /// `IMiniportWaveRTOutputStream::SetWritePacket`.
+    SetWritePacket,
+    /// `IMiniportWaveRTOutputStream::GetOutputStreamPresentationPosition`.
+    GetPresentationPosition,
+    /// `IMiniportWaveRTOutputStream::GetPacketCount`.
+    GetPacketCount,
+    /// `IMiniportWaveRTInputStream::GetReadPacket`.
+    GetReadPacket,
 }
 
 impl Ddi {
@@ -349,7 +365,11 @@ impl Ddi {
             | Self::PcDispatchIrp
             | Self::PcRegisterAdapterPowerManagement
             | Self::PowerChangeState
-            | Self::Property => PASSIVE_LEVEL,
+            | Self::Property
+            | Self::SetWritePacket
+            | Self::GetPresentationPosition
+            | Self::GetPacketCount
+            | Self::GetReadPacket => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
