@@ -116,6 +116,11 @@ impl Drop for Streams {
 }
 
 impl Streams {
+    /// Whether a pin of device `fdo` is open.
+    pub(crate) fn any_open(&self, fdo: usize) -> bool {
+        self.states.values().any(|s| s.open && s.fdo == fdo)
+    }
+
     /// Streams still open and MDLs still allocated, for [`Sim::leftovers`].
     pub(crate) fn leftovers(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -673,6 +678,8 @@ impl Sim {
         pin: u32,
         format: &[u8],
     ) -> Result<Stream, NTSTATUS> {
+        // A pin open is an access: a device the idle timer powered down returns to D0 first.
+        self.note_access(fdo);
         let Some(info) = self
             .subdevices(fdo)
             .into_iter()
@@ -750,20 +757,7 @@ impl Sim {
             });
         };
         let notification = take_stream(&self.world, id, stream);
-        let packets = self.world.lock().profile.has_packet_interfaces();
-        let (output, input) = match (packets, capture) {
-            (false, _) => (None, None),
-            (true, false) => (
-                query_stream(&self.world, id, stream, IID_IMiniportWaveRTOutputStream)
-                    .map(NonNull::cast),
-                None,
-            ),
-            (true, true) => (
-                None,
-                query_stream(&self.world, id, stream, IID_IMiniportWaveRTInputStream)
-                    .map(NonNull::cast),
-            ),
-        };
+        let (output, input) = query_packets(&self.world, id, stream, capture);
         Ok(Stream {
             world: Arc::clone(&self.world),
             id,
@@ -853,6 +847,30 @@ fn take_stream(
     Some(notification)
 }
 
+/// The packet-mode interface of a new stream, on builds that have packet mode: render streams
+/// are asked for `IMiniportWaveRTOutputStream`, capture streams for
+/// `IMiniportWaveRTInputStream`.
+fn query_packets(
+    world: &World,
+    id: u64,
+    stream: NonNull<IMiniportWaveRTStream>,
+    capture: bool,
+) -> (
+    Option<NonNull<IMiniportWaveRTOutputStream>>,
+    Option<NonNull<IMiniportWaveRTInputStream>>,
+) {
+    if !world.lock().profile.has_packet_interfaces() {
+        return (None, None);
+    }
+    if capture {
+        let input = query_stream(world, id, stream, IID_IMiniportWaveRTInputStream);
+        (None, input.map(NonNull::cast))
+    } else {
+        let output = query_stream(world, id, stream, IID_IMiniportWaveRTOutputStream);
+        (output.map(NonNull::cast), None)
+    }
+}
+
 /// Queries a miniport stream for interface `iid` as the port does, booking the reference the
 /// answer carries under the stream object's identity (the packet interfaces derive from
 /// `IUnknown` alone, so a stream answers them at another address of the same object).
@@ -888,6 +906,8 @@ fn close_port_stream(world: &World, id: u64, port_stream: *mut IPortWaveRTStream
     let leaked_mdl = state.streams.mdls.values().any(|m| m.stream == id);
     if let Some(stream) = state.streams.states.get_mut(&id) {
         stream.open = false;
+        let fdo = stream.fdo;
+        state.note_idle_access(fdo);
     }
     if leaked_refs || leaked_mdl {
         state.violate(Violation::StreamContract {
