@@ -377,6 +377,20 @@ impl Dma {
         self.clock.frames(now)
     }
 
+    /// The counter value at which the linear position reached `frame` (see
+    /// [`Clock::counter_at`]); `None` before the first RUN since STOP.
+    #[must_use]
+    pub fn counter_at(&self, frame: u64) -> Option<u64> {
+        self.clock.counter_at(frame)
+    }
+
+    /// The notification points of the attached buffer (`None` without a buffer, or for one
+    /// allocated without notifications): in packet mode a packet is one notification interval.
+    #[must_use]
+    pub fn notifications(&self) -> Option<Notifications> {
+        self.buffer.and_then(|b| b.notifications)
+    }
+
     /// The engine period for the current buffer, in 100 ns units: half the notification
     /// interval (or half the buffer without notifications), clamped to
     /// [`MIN_PERIOD_100NS`]..=[`MAX_PERIOD_100NS`]. Notification intervals shorter than two

@@ -61,6 +61,58 @@ pub const PKEY_AUDIO_DEVICE_ENABLE_ENDPOINT_BY_DEFAULT: PropertyKey = PropertyKe
     pid: 4,
 };
 
+/// `PKEY_AudioEndpoint_Supports_EventDriven_Mode`: a `REG_DWORD` 1 tells the audio engine the
+/// endpoint's streams support event-driven (notification) mode, which every stream of the
+/// sample does (`IMiniportWaveRTStreamNotification`).
+pub const PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE: PropertyKey = PropertyKey {
+    fmtid: 0x1DA5_D803_D492_4EDD_8C23_E0C0_FFEE_7F0E,
+    pid: 7,
+};
+
+/// The registry key, relative to the device's software (driver) key, from which PortCls reads
+/// its idle power settings (the install section's `HKR`).
+pub const POWER_SETTINGS_KEY: &str = "PowerSettings";
+
+/// PortCls's idle power settings, as the INF writes them under [`POWER_SETTINGS_KEY`]: three
+/// `REG_BINARY` values of four little-endian bytes each (the documented "PortCls Registry Power
+/// Settings"). A time of 0 disables idle detection in that power mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IdlePowerSettings {
+    /// `ConservationIdleTime`: seconds of idleness before the device powers down while the
+    /// system runs on battery (power conservation).
+    pub conservation_idle_seconds: u32,
+    /// `PerformanceIdleTime`: the same on AC power (high performance).
+    pub performance_idle_seconds: u32,
+    /// `IdlePowerState`: the device power state entered, 1 (D1) to 3 (D3).
+    pub idle_power_state: u32,
+}
+
+impl IdlePowerSettings {
+    /// The registry value names, in the order of [`IdlePowerSettings::values`].
+    pub const NAMES: [&'static str; 3] = [
+        "ConservationIdleTime",
+        "PerformanceIdleTime",
+        "IdlePowerState",
+    ];
+
+    /// The three values in the order of [`IdlePowerSettings::NAMES`].
+    #[must_use]
+    pub const fn values(&self) -> [u32; 3] {
+        [
+            self.conservation_idle_seconds,
+            self.performance_idle_seconds,
+            self.idle_power_state,
+        ]
+    }
+}
+
+/// What the sample's INF sets: D3 after 30 s idle on battery and after 5 minutes on AC.
+pub const IDLE_POWER_SETTINGS: IdlePowerSettings = IdlePowerSettings {
+    conservation_idle_seconds: 30,
+    performance_idle_seconds: 300,
+    idle_power_state: 3,
+};
+
 /// `FLAG_ENABLE` of `PKEY_AudioDevice_EnableEndpointByDefault`.
 pub const ENDPOINT_FLAG_ENABLE: u32 = 0x1;
 /// `FLOW_MASK_RENDER` of `PKEY_AudioDevice_EnableEndpointByDefault`.
@@ -442,6 +494,11 @@ mod tests {
             "{1DA5D803-D492-4EDD-8C23-E0C0FFEE7F0E}"
         );
         assert_eq!(
+            text(PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE.fmtid),
+            "{1DA5D803-D492-4EDD-8C23-E0C0FFEE7F0E}"
+        );
+        assert_eq!(PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE.pid, 7);
+        assert_eq!(
             text(PKEY_AUDIO_DEVICE_ENABLE_ENDPOINT_BY_DEFAULT.fmtid),
             "{F3E80BEF-1723-4FF2-BCC4-7F83DC5E46D4}"
         );
@@ -454,6 +511,15 @@ mod tests {
             assert!(c.name().starts_with("KSCATEGORY_"));
         }
         assert_eq!(KsCategory::from_guid(KS_PROXY_CLSID), None);
+    }
+
+    #[test]
+    fn idle_settings_enable_idle_detection_and_name_a_low_power_state() {
+        let settings = IDLE_POWER_SETTINGS;
+        assert!(settings.conservation_idle_seconds > 0);
+        assert!((1..=3).contains(&settings.idle_power_state));
+        assert_eq!(settings.values(), [30, 300, 3]);
+        assert_eq!(IdlePowerSettings::NAMES[2], "IdlePowerState");
     }
 
     #[test]

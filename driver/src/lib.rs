@@ -29,6 +29,7 @@ pub mod kernel;
 pub mod levels;
 pub mod miniport;
 pub mod notification;
+pub mod packet;
 pub mod pool;
 pub mod position;
 pub mod properties;

@@ -70,6 +70,9 @@ pub struct Clock {
     kept_frames: u64,
     start: Option<u64>,
     origin: i64,
+    /// `(start, kept_frames)` of the latest run (kept across a pause, cleared by STOP): the
+    /// timeline [`Clock::counter_at`] reads.
+    anchor: Option<(u64, u64)>,
 }
 
 impl Clock {
@@ -84,6 +87,7 @@ impl Clock {
             kept_frames: 0,
             start: None,
             origin: 0,
+            anchor: None,
         }
     }
 
@@ -102,6 +106,7 @@ impl Clock {
             let device = i64::try_from(device).unwrap_or(i64::MAX);
             self.origin =
                 device.saturating_sub(i64::try_from(self.kept_frames).unwrap_or(i64::MAX));
+            self.anchor = Some((now, self.kept_frames));
         }
     }
 
@@ -118,6 +123,28 @@ impl Clock {
     pub fn stop(&mut self) {
         self.kept_frames = 0;
         self.start = None;
+        self.anchor = None;
+    }
+
+    /// The first counter value at which the position reached `frame`, on the timeline of the
+    /// latest run (`start + ceil((frame - kept) x frequency / rate)`; exact for every frame
+    /// that run reached or will reach). A frame from before an earlier pause is placed on the
+    /// same timeline, as if the stream had not paused. `None` before the first run since STOP.
+    #[must_use]
+    pub fn counter_at(&self, frame: u64) -> Option<u64> {
+        let (start, kept) = self.anchor?;
+        let rate = u128::from(self.rate.max(1));
+        let frequency = u128::from(self.frequency.get());
+        let ticks = |frames: u64| {
+            let exact = u128::from(frames) * frequency;
+            let ticks = exact.div_ceil(rate);
+            u64::try_from(ticks).unwrap_or(u64::MAX)
+        };
+        Some(if frame >= kept {
+            start.saturating_add(ticks(frame - kept))
+        } else {
+            start.saturating_sub(ticks(kept - frame))
+        })
     }
 
     /// While the clock runs, the device frame of linear frame 0: linear frame `k` is device
@@ -331,6 +358,31 @@ mod tests {
             48_000,
             "exactly one second of a 2^64-1 Hz counter"
         );
+    }
+
+    #[test]
+    fn counter_at_is_the_first_counter_value_that_reaches_a_frame() {
+        for frequency in FREQUENCIES {
+            for rate in RATES {
+                let mut clock = Clock::new(&format(rate), nz(frequency));
+                assert_eq!(clock.counter_at(0), None);
+                clock.run(1_000);
+                clock.pause(1_000 + frequency / 3);
+                clock.run(5 * frequency);
+                let kept = clock.frames(5 * frequency);
+                // The kept position is where the run starts.
+                assert_eq!(clock.counter_at(kept), Some(5 * frequency));
+                for frame in [kept + 1, kept + 479, kept + u64::from(rate) * 7 + 13] {
+                    let at = clock.counter_at(frame).unwrap();
+                    assert!(clock.frames(at) >= frame, "{frequency} {rate} {frame}");
+                    assert!(clock.frames(at - 1) < frame, "{frequency} {rate} {frame}");
+                }
+                // Before the latest run: on its timeline, never after its start.
+                assert!(clock.counter_at(0).unwrap() <= 5 * frequency);
+                clock.stop();
+                assert_eq!(clock.counter_at(0), None);
+            }
+        }
     }
 
     #[test]

@@ -24,6 +24,13 @@
 //! | `GetPositionRegister` / `GetClockRegister` | `STATUS_NOT_SUPPORTED` (no hardware registers) |
 //! | `RegisterNotificationEvent` | up to [`MAX_EVENTS`] events; a second registration of one event is refused |
 //! | `UnregisterNotificationEvent` | `STATUS_NOT_FOUND` for an event not registered |
+//! | `IMiniportWaveRTOutputStream` (render only) | packet mode, as [`packet`](crate::packet) |
+//! | `IMiniportWaveRTInputStream` (capture only) | packet mode, as [`packet`](crate::packet) |
+//!
+//! The packet interfaces derive from `IUnknown` only, so they are facets of the stream object
+//! (see [`com`](crate::com)): a render stream answers `IMiniportWaveRTOutputStream`, a capture
+//! stream `IMiniportWaveRTInputStream`, and neither the other. Their answers come from the same
+//! linear position as `GetPosition`; STOP resets the packet bookkeeping with the position.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -33,11 +40,14 @@ use core::ptr::null_mut;
 use portcls::{ComPtr, StreamResourceManager};
 use portcls_sys::km::{MEMORY_CACHING_TYPE, MmCached, PHYSICAL_ADDRESS, PKEVENT, PMDL};
 use portcls_sys::ks::{
-    KSAUDIO_POSITION, KSRTAUDIO_HWLATENCY, KSSTATE, PKSAUDIO_POSITION, PKSDATAFORMAT,
-    PKSRTAUDIO_HWLATENCY, PKSRTAUDIO_HWREGISTER,
+    KSAUDIO_POSITION, KSAUDIO_PRESENTATION_POSITION, KSRTAUDIO_HWLATENCY, KSSTATE,
+    PKSAUDIO_POSITION, PKSAUDIO_PRESENTATION_POSITION, PKSDATAFORMAT, PKSRTAUDIO_HWLATENCY,
+    PKSRTAUDIO_HWREGISTER,
 };
 use portcls_sys::wavert::{
-    IAdapterPowerManagement, IID_IMiniportWaveRTStream, IID_IMiniportWaveRTStreamNotification,
+    IAdapterPowerManagement, IID_IMiniportWaveRTInputStream, IID_IMiniportWaveRTOutputStream,
+    IID_IMiniportWaveRTStream, IID_IMiniportWaveRTStreamNotification, IMiniportWaveRTInputStream,
+    IMiniportWaveRTInputStreamVtbl, IMiniportWaveRTOutputStream, IMiniportWaveRTOutputStreamVtbl,
     IMiniportWaveRTStream, IMiniportWaveRTStreamNotification,
     IMiniportWaveRTStreamNotificationVtbl, IMiniportWaveRTStreamVtbl, IPortWaveRTStream,
 };
@@ -47,13 +57,14 @@ use portcls_sys::{
 };
 
 use crate::cable::{self, SharedBuffer};
-use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::com::{ComClass, ComFacet, ComObject, facet_unknown_vtable, unknown_vtable};
 use crate::device::{Adapter, Inside, LoopbackCable};
 use crate::dma::{Dma, Work};
 use crate::engine::{Engine, Period};
 use crate::format::Format;
 use crate::kernel;
 use crate::levels::{CHANNELS, peaks};
+use crate::packet::{Packets, ReadPackets, WritePackets, packet_count};
 use crate::pool::{Pool, PoolBox};
 use crate::stream_state::KsState;
 use crate::sync::SpinLock;
@@ -89,6 +100,20 @@ struct Inner {
     events: [PKEVENT; MAX_EVENTS],
     /// The linear frame up to which the microphone's peak meter has scanned the buffer.
     metered: u64,
+    /// Packet mode, render: what the client wrote.
+    written: WritePackets,
+    /// Packet mode, capture: what the client read.
+    read: ReadPackets,
+}
+
+impl Inner {
+    /// The packets of the attached buffer (none without notifications).
+    fn packets(&self) -> Option<Packets> {
+        let frame = self.dma.format().bytes_per_frame();
+        self.dma
+            .notifications()
+            .and_then(|notifications| Packets::new(notifications, frame))
+    }
 }
 
 // SAFETY: the addresses are kernel objects and pool pages usable from any thread; all access
@@ -97,6 +122,11 @@ unsafe impl Send for Inner {}
 
 /// One WaveRT stream.
 pub struct WaveStream {
+    /// The `IMiniportWaveRTOutputStream` facet's vtable pointer (answered for render only).
+    output: &'static IMiniportWaveRTOutputStreamVtbl,
+    /// The `IMiniportWaveRTInputStream` facet's vtable pointer (answered for capture only).
+    input: &'static IMiniportWaveRTInputStreamVtbl,
+    capture: bool,
     pool: Pool,
     adapter: ComPtr<IAdapterPowerManagement>,
     port_stream: ComPtr<IPortWaveRTStream>,
@@ -152,6 +182,9 @@ impl WaveStream {
             .and_then(NonZeroU64::new)
             .unwrap_or(NonZeroU64::MIN);
         let stream = Self {
+            output: &OUTPUT_VTABLE,
+            input: &INPUT_VTABLE,
+            capture: parts.capture,
             pool: parts.pool,
             adapter: parts.adapter,
             port_stream: parts.port_stream,
@@ -162,6 +195,8 @@ impl WaveStream {
                 mapping: None,
                 events: [null_mut(); MAX_EVENTS],
                 metered: 0,
+                written: WritePackets::new(),
+                read: ReadPackets::new(),
             }),
             engine: UnsafeCell::new(None),
         };
@@ -191,6 +226,11 @@ impl WaveStream {
                 perform(&mut inner, work, Adapter::of(&self.adapter));
                 if !inner.dma.is_capture() {
                     self.cable().lock().set_playing(to == KsState::Run);
+                }
+                if to == KsState::Stop {
+                    // Packet numbers count from STOP, like the position.
+                    inner.written = WritePackets::new();
+                    inner.read = ReadPackets::new();
                 }
             }
             outcome
@@ -473,6 +513,53 @@ impl WaveStream {
             None => STATUS_NOT_FOUND,
         }
     }
+
+    fn set_write_packet(&self, number: ULONG, flags: u32, eos_length: ULONG) -> NTSTATUS {
+        let mut inner = self.inner.lock();
+        let packets = inner.packets();
+        let frames = inner.dma.frames(counter());
+        match inner
+            .written
+            .set_write_packet(packets.as_ref(), frames, number, flags, eos_length)
+        {
+            Ok(_) => STATUS_SUCCESS,
+            Err(error) => error.status(),
+        }
+    }
+
+    fn presentation_position(&self) -> KSAUDIO_PRESENTATION_POSITION {
+        let inner = self.inner.lock();
+        let now = counter();
+        KSAUDIO_PRESENTATION_POSITION {
+            u64PositionInBlocks: inner.dma.frames(now),
+            u64QPCPosition: now,
+        }
+    }
+
+    fn packet_count(&self) -> Result<ULONG, NTSTATUS> {
+        let inner = self.inner.lock();
+        let packets = inner
+            .packets()
+            .ok_or(portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
+        Ok(packet_count(&packets, inner.dma.frames(counter())))
+    }
+
+    /// `GetReadPacket`: `(number, counter at its first sample, more data)`. The engine first
+    /// catches up to now, so a packet handed out is in the buffer.
+    fn read_packet(&self) -> Result<(ULONG, u64, bool), NTSTATUS> {
+        let mut inner = self.inner.lock();
+        let now = counter();
+        let work = inner.dma.advance(now);
+        perform(&mut inner, work, Adapter::of(&self.adapter));
+        let packets = inner.packets();
+        let frames = inner.dma.frames(now);
+        let packet = inner
+            .read
+            .read_packet(packets.as_ref(), frames)
+            .map_err(|error| error.status())?;
+        let at = inner.dma.counter_at(packet.first_frame).unwrap_or(0);
+        Ok((packet.number(), at, packet.more))
+    }
 }
 
 impl Drop for WaveStream {
@@ -748,6 +835,115 @@ portcls_sys::kernel_abi! {
     }
 }
 
+// ---- The packet facets ----
+
+/// The stream's `IMiniportWaveRTOutputStream`.
+struct OutputFacet;
+
+// SAFETY: `output` holds OUTPUT_VTABLE, which begins with this facet's IUnknown part and whose
+// slots expect the facet's pointer; listed in WaveStream's FACETS with this IID and offset.
+unsafe impl ComFacet for OutputFacet {
+    type Class = WaveStream;
+    const IID: GUID = IID_IMiniportWaveRTOutputStream;
+    const OFFSET: usize = core::mem::offset_of!(WaveStream, output);
+}
+
+/// The stream's `IMiniportWaveRTInputStream`.
+struct InputFacet;
+
+// SAFETY: as for OutputFacet, with `input` and INPUT_VTABLE.
+unsafe impl ComFacet for InputFacet {
+    type Class = WaveStream;
+    const IID: GUID = IID_IMiniportWaveRTInputStream;
+    const OFFSET: usize = core::mem::offset_of!(WaveStream, input);
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn set_write_packet(
+        this: *mut IMiniportWaveRTOutputStream,
+        number: ULONG,
+        flags: u32,
+        eos_length: ULONG,
+    ) -> NTSTATUS {
+        // SAFETY: PortCls calls through the live stream's output facet.
+        unsafe { OutputFacet::state(this.cast()) }.set_write_packet(number, flags, eos_length)
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_presentation_position(
+        this: *mut IMiniportWaveRTOutputStream,
+        position: PKSAUDIO_PRESENTATION_POSITION,
+    ) -> NTSTATUS {
+        if position.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: as above.
+        let value = unsafe { OutputFacet::state(this.cast()) }.presentation_position();
+        // SAFETY: writable (checked non-null).
+        unsafe { position.write(value) };
+        STATUS_SUCCESS
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_packet_count(this: *mut IMiniportWaveRTOutputStream, count: *mut ULONG) -> NTSTATUS {
+        if count.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: as above.
+        match unsafe { OutputFacet::state(this.cast()) }.packet_count() {
+            Ok(value) => {
+                // SAFETY: writable (checked non-null).
+                unsafe { count.write(value) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn get_read_packet(
+        this: *mut IMiniportWaveRTInputStream,
+        number: *mut ULONG,
+        flags: *mut u32,
+        counter_value: *mut u64,
+        more: *mut i32,
+    ) -> NTSTATUS {
+        if number.is_null() || flags.is_null() || counter_value.is_null() || more.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls calls through the live stream's input facet.
+        match unsafe { InputFacet::state(this.cast()) }.read_packet() {
+            Ok((packet, at, more_data)) => {
+                // SAFETY: the four out pointers are writable (checked non-null).
+                unsafe { number.write(packet) };
+                // SAFETY: as above. Flags are reserved: 0.
+                unsafe { flags.write(0) };
+                // SAFETY: as above.
+                unsafe { counter_value.write(at) };
+                // SAFETY: as above.
+                unsafe { more.write(i32::from(more_data)) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+static OUTPUT_VTABLE: IMiniportWaveRTOutputStreamVtbl = IMiniportWaveRTOutputStreamVtbl {
+    base__: facet_unknown_vtable::<OutputFacet>(),
+    SetWritePacket: set_write_packet,
+    GetOutputStreamPresentationPosition: get_presentation_position,
+    GetPacketCount: get_packet_count,
+};
+
+static INPUT_VTABLE: IMiniportWaveRTInputStreamVtbl = IMiniportWaveRTInputStreamVtbl {
+    base__: facet_unknown_vtable::<InputFacet>(),
+    GetReadPacket: get_read_packet,
+};
+
 static STREAM_VTABLE: IMiniportWaveRTStreamNotificationVtbl =
     IMiniportWaveRTStreamNotificationVtbl {
         base__: IMiniportWaveRTStreamVtbl {
@@ -768,7 +964,8 @@ static STREAM_VTABLE: IMiniportWaveRTStreamNotificationVtbl =
     };
 
 // SAFETY: STREAM_VTABLE begins with unknown_vtable::<WaveStream>() and its slots expect a
-// ComObject<WaveStream>; IMiniportWaveRTStream is a prefix of it.
+// ComObject<WaveStream>; IMiniportWaveRTStream is a prefix of it. The two facets are the
+// `output` and `input` fields, holding their vtables (see OutputFacet and InputFacet).
 unsafe impl ComClass for WaveStream {
     type Vtable = IMiniportWaveRTStreamNotificationVtbl;
     const VTABLE: &'static IMiniportWaveRTStreamNotificationVtbl = &STREAM_VTABLE;
@@ -776,4 +973,17 @@ unsafe impl ComClass for WaveStream {
         IID_IMiniportWaveRTStream,
         IID_IMiniportWaveRTStreamNotification,
     ];
+    const FACETS: &'static [(GUID, usize)] = &[
+        (OutputFacet::IID, OutputFacet::OFFSET),
+        (InputFacet::IID, InputFacet::OFFSET),
+    ];
+
+    /// Render streams are output streams, capture streams input streams.
+    fn answers(&self, iid: &GUID) -> bool {
+        if self.capture {
+            *iid == IID_IMiniportWaveRTInputStream
+        } else {
+            *iid == IID_IMiniportWaveRTOutputStream
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use inf::check::{Arch, Finding, Rule, Stamp, check, parse_guid, parse_number, stamp};
 use inf::parse::Inf;
+use wavert_sample::identity;
 
 const TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -301,6 +302,144 @@ fn missing_endpoint_keys_or_endpoint_keys_on_a_wave_filter_are_reported() {
         &findings,
         Rule::Endpoint,
         "wave filter WaveSpeaker carries endpoint keys",
+    );
+}
+
+#[test]
+fn both_endpoints_declare_event_driven_mode_and_the_device_its_idle_settings() {
+    let inf = Inf::parse(&stamped(TEMPLATE, Arch::Amd64)).unwrap();
+    let key = format!(
+        "{},{}",
+        identity::RegistryGuid(identity::PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE.fmtid),
+        identity::PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE.pid
+    );
+    assert_eq!(key, "{1DA5D803-D492-4EDD-8C23-E0C0FFEE7F0E},7");
+    for section in [
+        "WaveRtSample.TopologySpeaker.AddReg",
+        "WaveRtSample.TopologyMicrophone.AddReg",
+    ] {
+        let lines: Vec<_> = inf
+            .section(section)
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|l| l.value(1) == "EP\\0" && l.value(2) == key)
+            .collect();
+        assert_eq!(lines.len(), 1, "{section}");
+        assert_eq!(
+            (lines[0].value(3), parse_number(lines[0].value(4))),
+            ("0x00010001", Some(1)),
+            "{section}"
+        );
+    }
+    let device = inf.section("WaveRtSample_Device.AddReg").unwrap();
+    let power: Vec<(&str, Vec<u8>)> = device
+        .lines
+        .iter()
+        .filter(|l| l.value(0) == "HKR" && l.value(1) == identity::POWER_SETTINGS_KEY)
+        .map(|l| {
+            assert_eq!(parse_number(l.value(3)), Some(1), "REG_BINARY");
+            let bytes = l.values[4..]
+                .iter()
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
+            (l.value(2), bytes)
+        })
+        .collect();
+    assert_eq!(
+        power,
+        [
+            ("ConservationIdleTime", vec![0x1E, 0, 0, 0]),
+            ("PerformanceIdleTime", vec![0x2C, 0x01, 0, 0]),
+            ("IdlePowerState", vec![3, 0, 0, 0]),
+        ]
+    );
+    assert_eq!(identity::IDLE_POWER_SETTINGS.values(), [30, 300, 3]);
+}
+
+#[test]
+fn a_missing_or_wrong_event_driven_key_is_reported() {
+    let missing = findings_after(&[(
+        "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n\
+         HKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001\n",
+        "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n",
+    )]);
+    assert_reported(
+        &missing,
+        Rule::Endpoint,
+        "[WaveRtSample.TopologySpeaker]: EP\\0 Supports_EventDriven_Mode is None",
+    );
+    let zero = findings_after(&[(
+        "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001",
+        "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000000",
+    )]);
+    assert_reported(
+        &zero,
+        Rule::Endpoint,
+        "[WaveRtSample.TopologyMicrophone]: EP\\0 Supports_EventDriven_Mode is Some(0)",
+    );
+    let on_wave = findings_after(&[(
+        "HKR, , FriendlyName, , %WaveMicrophone.FriendlyName%\n",
+        "HKR, , FriendlyName, , %WaveMicrophone.FriendlyName%\n\
+         HKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 1\n",
+    )]);
+    assert_reported(
+        &on_wave,
+        Rule::Endpoint,
+        "wave filter WaveMicrophone carries endpoint keys",
+    );
+}
+
+#[test]
+fn missing_or_wrong_idle_power_settings_are_reported() {
+    let missing = findings_after(&[(
+        "HKR, PowerSettings, PerformanceIdleTime,  0x00000001, 2C, 01, 00, 00\n",
+        "",
+    )]);
+    assert_reported(
+        &missing,
+        Rule::PowerSettings,
+        "HKR,PowerSettings,PerformanceIdleTime is missing",
+    );
+    assert_eq!(missing.len(), 1, "{}", report(&missing));
+    let as_dword = findings_after(&[(
+        "ConservationIdleTime, 0x00000001, 1E, 00, 00, 00",
+        "ConservationIdleTime, 0x00010001, 0x1E",
+    )]);
+    assert_reported(
+        &as_dword,
+        Rule::PowerSettings,
+        "ConservationIdleTime is not REG_BINARY bytes",
+    );
+    let wrong_state = findings_after(&[(
+        "IdlePowerState,       0x00000001, 03, 00, 00, 00",
+        "IdlePowerState,       0x00000001, 02, 00, 00, 00",
+    )]);
+    assert_reported(
+        &wrong_state,
+        Rule::PowerSettings,
+        "IdlePowerState is [02, 00, 00, 00], expected REG_BINARY [03, 00, 00, 00] (3)",
+    );
+    let short = findings_after(&[(
+        "ConservationIdleTime, 0x00000001, 1E, 00, 00, 00",
+        "ConservationIdleTime, 0x00000001, 1E",
+    )]);
+    assert_reported(&short, Rule::PowerSettings, "ConservationIdleTime is [1E]");
+    let in_hw_key = findings_after(&[
+        (
+            "HKR, PowerSettings, IdlePowerState,       0x00000001, 03, 00, 00, 00\n",
+            "",
+        ),
+        (
+            "HKR, , DeviceType, 0x00010001, 0x0000001D\n",
+            "HKR, , DeviceType, 0x00010001, 0x0000001D\n\
+             HKR, PowerSettings, IdlePowerState, 0x00000001, 03, 00, 00, 00\n",
+        ),
+    ]);
+    assert_reported(
+        &in_hw_key,
+        Rule::PowerSettings,
+        "HKR,PowerSettings,IdlePowerState is missing",
     );
 }
 

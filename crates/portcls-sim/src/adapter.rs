@@ -107,7 +107,24 @@ impl RawUnknown {
 /// The model owns a reference on `object`, taken with [`RawUnknown::taken`] or booked with
 /// `RefChange::Taken`.
 pub(crate) unsafe fn release_driver_reference(world: &World, object: PUNKNOWN) -> Option<u32> {
-    let address = object.addr();
+    // SAFETY: the caller's contract, with the interface its own identity.
+    unsafe { release_driver_interface(world, object, object.addr()) }
+}
+
+/// As [`release_driver_reference`], through `interface`, an interface pointer of the object
+/// whose identity (the address its references are booked under) is `identity`: for an
+/// interface the object answers on a vtable pointer of its own, at another address.
+///
+/// # Safety
+/// The model owns a reference on the object, taken through `interface` and booked under
+/// `identity`.
+pub(crate) unsafe fn release_driver_interface(
+    world: &World,
+    interface: PUNKNOWN,
+    identity: usize,
+) -> Option<u32> {
+    let object = interface;
+    let address = identity;
     {
         let mut state = world.lock();
         if state.driver_object_gone(address) {

@@ -90,6 +90,7 @@
 mod adapter;
 pub mod deterministic;
 pub mod exports;
+pub mod idle;
 pub mod image;
 pub mod ks_rules;
 mod pnp;
@@ -120,6 +121,7 @@ use portcls_sys::{
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use deterministic::{Schedule, Strategy};
+pub use idle::{IdleSettings, PowerSource};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -179,6 +181,14 @@ impl OsProfile {
     #[must_use]
     pub const fn has_allocate_pool2(self) -> bool {
         self.build() >= 19041
+    }
+
+    /// Whether PortCls asks a WaveRT stream for the packet-mode interfaces
+    /// (`IMiniportWaveRTOutputStream` for render, `IMiniportWaveRTInputStream` for capture):
+    /// portcls.h declares them from Windows 10 (`NTDDI_WIN10`, build 10240) on.
+    #[must_use]
+    pub const fn has_packet_interfaces(self) -> bool {
+        self.build() >= 10240
     }
 
     /// Whether portcls.sys exports `PcAddStreamResource` / `PcRemoveStreamResource`.
@@ -307,6 +317,14 @@ pub enum Ddi {
     PowerChangeState,
     /// A property request through a miniport's automation table.
     Property,
+    /// `IMiniportWaveRTOutputStream::SetWritePacket`.
+    SetWritePacket,
+    /// `IMiniportWaveRTOutputStream::GetOutputStreamPresentationPosition`.
+    GetPresentationPosition,
+    /// `IMiniportWaveRTOutputStream::GetPacketCount`.
+    GetPacketCount,
+    /// `IMiniportWaveRTInputStream::GetReadPacket`.
+    GetReadPacket,
 }
 
 impl Ddi {
@@ -349,7 +367,11 @@ impl Ddi {
             | Self::PcDispatchIrp
             | Self::PcRegisterAdapterPowerManagement
             | Self::PowerChangeState
-            | Self::Property => PASSIVE_LEVEL,
+            | Self::Property
+            | Self::SetWritePacket
+            | Self::GetPresentationPosition
+            | Self::GetPacketCount
+            | Self::GetReadPacket => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -1140,8 +1162,17 @@ impl Sim {
 
     /// Moves virtual time forward by `ticks` (100 ns units), running the driver's system
     /// threads in lock step: each waits until its time-out comes due, runs until it waits again.
+    ///
+    /// With idle settings ([`Sim::set_idle_settings`]) an idle device's timer may run out on
+    /// the way: time stops there while the model powers the device down (see [`idle`]).
     pub fn advance(&self, ticks: u64) {
-        sched::advance(&self.world, ticks);
+        let idle = self.world.lock().idle_enabled();
+        if idle {
+            let until = self.now().saturating_add(ticks);
+            self.advance_with_idle(until);
+        } else {
+            sched::advance(&self.world, ticks);
+        }
     }
 
     /// The virtual time, in 100 ns units since the machine started.

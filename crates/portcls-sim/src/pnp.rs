@@ -313,6 +313,9 @@ impl Sim {
             ),
             STATUS_SUCCESS,
         );
+        self.world
+            .lock()
+            .idle_power_set(fdo.addr(), device_state, false);
         if device_state != POWER_DEVICE_D0 {
             check_registrations(&self.world, fdo, "leaving D0");
         }
@@ -332,8 +335,12 @@ fn call_start_device(world: &World, fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS 
     // SAFETY: the driver's StartDevice with the FDO the model made, the IRP and no resources
     // (a root-enumerated device gets none).
     let status = unsafe { call_driver(world, "StartDevice", start, (device, irp, null_mut())) };
-    if let Some(adapter) = world.lock().adapters.get_mut(&fdo.addr()) {
+    let mut state = world.lock();
+    if let Some(adapter) = state.adapters.get_mut(&fdo.addr()) {
         adapter.started = portcls_sys::NT_SUCCESS(status);
+        if adapter.started {
+            state.idle_device_started(fdo.addr());
+        }
     }
     status
 }
@@ -372,6 +379,7 @@ fn tear_down(world: &World, fdo: PDEVICE_OBJECT) {
     let adapter = {
         let mut state = world.lock();
         state.devices.remove(&fdo.addr());
+        state.idle_device_removed(fdo.addr());
         state.adapters.remove(&fdo.addr())
     };
     let Some(adapter) = adapter else {

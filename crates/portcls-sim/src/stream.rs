@@ -6,6 +6,11 @@
 //! miniport must do is checked, and a breach is a [`Violation`]:
 //! - pages are mapped once, unmapped at the address they were mapped at, and unmapped before
 //!   they are freed ([`Violation::MdlMisuse`]);
+//! - on builds that have packet mode ([`OsProfile::has_packet_interfaces`](crate::OsProfile)),
+//!   the port asks a render stream for `IMiniportWaveRTOutputStream` and a capture stream for
+//!   `IMiniportWaveRTInputStream` after `NewStream`, as it asks for the notification interface;
+//!   an answer from the packet calls that cannot be right (a reserved flag set, a presentation
+//!   counter from the future) is a contract breach;
 //! - a buffer's reported size fits the pages behind it, its offset is inside the first page,
 //!   positions fall inside the buffer, `GetHWLatency` fills every field, a failed `NewStream`
 //!   returns no stream, and when the pin closes the miniport stream's last reference goes, the
@@ -20,20 +25,23 @@ use std::sync::Arc;
 
 use portcls_sys::km::{MEMORY_CACHING_TYPE, PHYSICAL_ADDRESS, PMDL};
 use portcls_sys::ks::{
-    KSAUDIO_POSITION, KSPIN_DATAFLOW_OUT, KSRTAUDIO_HWLATENCY, KSRTAUDIO_HWREGISTER, KSSTATE,
+    KSAUDIO_POSITION, KSAUDIO_PRESENTATION_POSITION, KSPIN_DATAFLOW_OUT, KSRTAUDIO_HWLATENCY,
+    KSRTAUDIO_HWREGISTER, KSSTATE,
 };
 use portcls_sys::wavert::{
-    IID_IMiniportWaveRTStreamNotification, IID_IPortWaveRTStream, IMiniportWaveRTStream,
-    IMiniportWaveRTStreamNotification, IMiniportWaveRTStreamNotificationVtbl,
-    IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl, IPortWaveRTStream, IPortWaveRTStreamVtbl,
-    PCFILTER_DESCRIPTOR, PCPIN_DESCRIPTOR,
+    IID_IMiniportWaveRTInputStream, IID_IMiniportWaveRTOutputStream,
+    IID_IMiniportWaveRTStreamNotification, IID_IPortWaveRTStream, IMiniportWaveRTInputStream,
+    IMiniportWaveRTInputStreamVtbl, IMiniportWaveRTOutputStream, IMiniportWaveRTOutputStreamVtbl,
+    IMiniportWaveRTStream, IMiniportWaveRTStreamNotification,
+    IMiniportWaveRTStreamNotificationVtbl, IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl,
+    IPortWaveRTStream, IPortWaveRTStreamVtbl, PCFILTER_DESCRIPTOR, PCPIN_DESCRIPTOR,
 };
 use portcls_sys::{
     GUID, IID_IUnknown, IUnknownVtbl, NT_SUCCESS, NTSTATUS, PUNKNOWN, PVOID,
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
 };
 
-use crate::adapter::{PortKind, release_driver_reference, vtable_of};
+use crate::adapter::{PortKind, release_driver_interface, release_driver_reference, vtable_of};
 use crate::stack::call_driver;
 use crate::world::{RefChange, RefHistory, World};
 use crate::{Ddi, Sim, Violation, status_name, with_world};
@@ -108,6 +116,11 @@ impl Drop for Streams {
 }
 
 impl Streams {
+    /// Whether a pin of device `fdo` is open.
+    pub(crate) fn any_open(&self, fdo: usize) -> bool {
+        self.states.values().any(|s| s.open && s.fdo == fdo)
+    }
+
     /// Streams still open and MDLs still allocated, for [`Sim::leftovers`].
     pub(crate) fn leftovers(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -468,6 +481,10 @@ pub struct Stream {
     id: u64,
     miniport: NonNull<IMiniportWaveRTStream>,
     notification: Option<NonNull<IMiniportWaveRTStreamNotification>>,
+    /// `IMiniportWaveRTOutputStream`, for a render stream on a build with packet mode.
+    output: Option<NonNull<IMiniportWaveRTOutputStream>>,
+    /// `IMiniportWaveRTInputStream`, for a capture stream on a build with packet mode.
+    input: Option<NonNull<IMiniportWaveRTInputStream>>,
     port_object: *mut IPortWaveRTStream,
     capture: bool,
     state: u32,
@@ -661,6 +678,8 @@ impl Sim {
         pin: u32,
         format: &[u8],
     ) -> Result<Stream, NTSTATUS> {
+        // A pin open is an access: a device the idle timer powered down returns to D0 first.
+        self.note_access(fdo);
         let Some(info) = self
             .subdevices(fdo)
             .into_iter()
@@ -738,11 +757,14 @@ impl Sim {
             });
         };
         let notification = take_stream(&self.world, id, stream);
+        let (output, input) = query_packets(&self.world, id, stream, capture);
         Ok(Stream {
             world: Arc::clone(&self.world),
             id,
             miniport: stream,
             notification,
+            output,
+            input,
             port_object: port_stream,
             capture,
             state: 0,
@@ -825,6 +847,55 @@ fn take_stream(
     Some(notification)
 }
 
+/// The packet-mode interface of a new stream, on builds that have packet mode: render streams
+/// are asked for `IMiniportWaveRTOutputStream`, capture streams for
+/// `IMiniportWaveRTInputStream`.
+fn query_packets(
+    world: &World,
+    id: u64,
+    stream: NonNull<IMiniportWaveRTStream>,
+    capture: bool,
+) -> (
+    Option<NonNull<IMiniportWaveRTOutputStream>>,
+    Option<NonNull<IMiniportWaveRTInputStream>>,
+) {
+    if !world.lock().profile.has_packet_interfaces() {
+        return (None, None);
+    }
+    if capture {
+        let input = query_stream(world, id, stream, IID_IMiniportWaveRTInputStream);
+        (None, input.map(NonNull::cast))
+    } else {
+        let output = query_stream(world, id, stream, IID_IMiniportWaveRTOutputStream);
+        (output.map(NonNull::cast), None)
+    }
+}
+
+/// Queries a miniport stream for interface `iid` as the port does, booking the reference the
+/// answer carries under the stream object's identity (the packet interfaces derive from
+/// `IUnknown` alone, so a stream answers them at another address of the same object).
+fn query_stream(
+    world: &World,
+    id: u64,
+    stream: NonNull<IMiniportWaveRTStream>,
+    iid: GUID,
+) -> Option<NonNull<c_void>> {
+    // SAFETY: a live miniport stream.
+    let unknown: IUnknownVtbl = unsafe { vtable_of(stream.as_ptr().cast()) };
+    let mut interface: PVOID = null_mut();
+    let args = (stream.as_ptr().cast(), &raw const iid, &raw mut interface);
+    let query = unknown.QueryInterface;
+    // SAFETY: as above; `interface` is writable.
+    let status = unsafe { call_driver(world, "IUnknown::QueryInterface", query, args) };
+    let interface = NonNull::new(interface).filter(|_| NT_SUCCESS(status))?;
+    world.lock().driver_reference(
+        stream.as_ptr().addr(),
+        &format!("miniport stream of stream#{id}"),
+        RefChange::Taken("QueryInterface"),
+    );
+    Some(interface)
+}
+
 /// The port drops its own reference on a port stream when the pin closes, and checks that the
 /// miniport gave back everything.
 fn close_port_stream(world: &World, id: u64, port_stream: *mut IPortWaveRTStream) {
@@ -835,6 +906,8 @@ fn close_port_stream(world: &World, id: u64, port_stream: *mut IPortWaveRTStream
     let leaked_mdl = state.streams.mdls.values().any(|m| m.stream == id);
     if let Some(stream) = state.streams.states.get_mut(&id) {
         stream.open = false;
+        let fdo = stream.fdo;
+        state.note_idle_access(fdo);
     }
     if leaked_refs || leaked_mdl {
         state.violate(Violation::StreamContract {
@@ -1273,6 +1346,159 @@ impl Stream {
         (position, clock)
     }
 
+    /// Whether the port holds a packet-mode interface of the stream (`IMiniportWaveRTOutputStream`
+    /// for render, `IMiniportWaveRTInputStream` for capture): only on builds that have packet
+    /// mode, and only if the stream answered.
+    #[must_use]
+    pub const fn supports_packets(&self) -> bool {
+        self.output.is_some() || self.input.is_some()
+    }
+
+    fn output_vtable(
+        &self,
+    ) -> Result<
+        (
+            NonNull<IMiniportWaveRTOutputStream>,
+            IMiniportWaveRTOutputStreamVtbl,
+        ),
+        NTSTATUS,
+    > {
+        let raw = self.output.ok_or(STATUS_NOINTERFACE)?;
+        // SAFETY: the interface pointer the stream handed out, referenced by this handle.
+        Ok((raw, unsafe { vtable_of(raw.as_ptr().cast()) }))
+    }
+
+    /// `IMiniportWaveRTOutputStream::SetWritePacket(packet, flags, eos_length)`.
+    ///
+    /// # Errors
+    /// `STATUS_NOINTERFACE` without the interface (capture, or a build without packet mode).
+    pub fn set_write_packet(
+        &self,
+        packet: u32,
+        flags: u32,
+        eos_length: u32,
+    ) -> Result<(), NTSTATUS> {
+        let (raw, vtable) = self.output_vtable()?;
+        let start = self.mark();
+        let args = (raw.as_ptr(), packet, flags, eos_length);
+        let (entry, call) = (
+            "IMiniportWaveRTOutputStream::SetWritePacket",
+            vtable.SetWritePacket,
+        );
+        // SAFETY: a live interface.
+        let status = unsafe { call_driver(&self.world, entry, call, args) };
+        let detail =
+            format!("packet {packet}, flags {flags:#x}, end-of-stream length {eos_length}");
+        let status = self.record(start, Ddi::SetWritePacket, &detail, status);
+        if NT_SUCCESS(status) {
+            Ok(())
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `IMiniportWaveRTOutputStream::GetPacketCount`.
+    ///
+    /// # Errors
+    /// `STATUS_NOINTERFACE` without the interface, or the miniport's status.
+    pub fn packet_count(&self) -> Result<u32, NTSTATUS> {
+        let (raw, vtable) = self.output_vtable()?;
+        let start = self.mark();
+        let mut count = u32::MAX;
+        let args = (raw.as_ptr(), &raw mut count);
+        let (entry, call) = (
+            "IMiniportWaveRTOutputStream::GetPacketCount",
+            vtable.GetPacketCount,
+        );
+        // SAFETY: a live interface and a writable count.
+        let status = unsafe { call_driver(&self.world, entry, call, args) };
+        let status = self.record(start, Ddi::GetPacketCount, &format!("-> {count}"), status);
+        if NT_SUCCESS(status) {
+            Ok(count)
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `IMiniportWaveRTOutputStream::GetOutputStreamPresentationPosition`: `(blocks, counter)`.
+    /// A counter value later than the counter now is a contract breach.
+    ///
+    /// # Errors
+    /// `STATUS_NOINTERFACE` without the interface, or the miniport's status.
+    pub fn presentation_position(&self) -> Result<(u64, u64), NTSTATUS> {
+        let (raw, vtable) = self.output_vtable()?;
+        let start = self.mark();
+        let mut position = KSAUDIO_PRESENTATION_POSITION {
+            u64PositionInBlocks: u64::MAX,
+            u64QPCPosition: u64::MAX,
+        };
+        let args = (raw.as_ptr(), &raw mut position);
+        let (entry, call) = (
+            "IMiniportWaveRTOutputStream::GetOutputStreamPresentationPosition",
+            vtable.GetOutputStreamPresentationPosition,
+        );
+        // SAFETY: a live interface and a writable position.
+        let status = unsafe { call_driver(&self.world, entry, call, args) };
+        let detail = format!(
+            "-> block {} at counter {}",
+            position.u64PositionInBlocks, position.u64QPCPosition
+        );
+        let status = self.record(start, Ddi::GetPresentationPosition, &detail, status);
+        if !NT_SUCCESS(status) {
+            return Err(status);
+        }
+        let mut state = self.world.lock();
+        if i64::try_from(position.u64QPCPosition).map_or(true, |qpc| qpc > state.counter()) {
+            state.violate(Violation::StreamContract {
+                ddi: Ddi::GetPresentationPosition,
+                stream: self.id,
+            });
+        }
+        Ok((position.u64PositionInBlocks, position.u64QPCPosition))
+    }
+
+    /// `IMiniportWaveRTInputStream::GetReadPacket`: `(packet, counter at its first sample,
+    /// more data)`. Reserved flags other than 0, or a counter from the future, are a contract
+    /// breach.
+    ///
+    /// # Errors
+    /// `STATUS_NOINTERFACE` without the interface (render, or a build without packet mode), or
+    /// the miniport's status (`STATUS_DEVICE_NOT_READY` with no new packet).
+    pub fn read_packet(&self) -> Result<(u32, u64, bool), NTSTATUS> {
+        let raw = self.input.ok_or(STATUS_NOINTERFACE)?;
+        // SAFETY: the interface pointer the stream handed out, referenced by this handle.
+        let vtable: IMiniportWaveRTInputStreamVtbl = unsafe { vtable_of(raw.as_ptr().cast()) };
+        let start = self.mark();
+        let (mut packet, mut flags, mut counter, mut more) = (u32::MAX, u32::MAX, u64::MAX, -1i32);
+        let args = (
+            raw.as_ptr(),
+            &raw mut packet,
+            &raw mut flags,
+            &raw mut counter,
+            &raw mut more,
+        );
+        let (entry, call) = (
+            "IMiniportWaveRTInputStream::GetReadPacket",
+            vtable.GetReadPacket,
+        );
+        // SAFETY: a live interface and four writable outputs.
+        let status = unsafe { call_driver(&self.world, entry, call, args) };
+        let detail = format!("-> packet {packet} at counter {counter}, more data {more}");
+        let status = self.record(start, Ddi::GetReadPacket, &detail, status);
+        if !NT_SUCCESS(status) {
+            return Err(status);
+        }
+        let mut state = self.world.lock();
+        let future = i64::try_from(counter).map_or(true, |qpc| qpc > state.counter());
+        if flags != 0 || future || !(0..=1).contains(&more) {
+            state.violate(Violation::StreamContract {
+                ddi: Ddi::GetReadPacket,
+                stream: self.id,
+            });
+        }
+        Ok((packet, counter, more != 0))
+    }
+
     /// Closes the pin as PortCls does: down to STOP, free the buffer, unregister the event,
     /// release the notification interface and the stream, and take the port stream back.
     pub fn close(mut self) {
@@ -1299,6 +1525,17 @@ impl Stream {
         if let Some(raw) = self.notification.take() {
             // SAFETY: the reference the query took (booked by `take_stream`).
             unsafe { release_driver_reference(&self.world, raw.as_ptr().cast()) };
+        }
+        let packet = self
+            .output
+            .take()
+            .map(NonNull::cast::<c_void>)
+            .or_else(|| self.input.take().map(NonNull::cast));
+        if let Some(raw) = packet {
+            let identity = self.miniport.as_ptr().addr();
+            // SAFETY: the reference the query took (booked by `query_stream` under the
+            // stream's identity).
+            unsafe { release_driver_interface(&self.world, raw.as_ptr().cast(), identity) };
         }
         // SAFETY: the handle's reference (booked by `take_stream`). An object the driver freed
         // under it counts as none left (its violation is recorded).

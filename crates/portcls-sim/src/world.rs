@@ -200,6 +200,8 @@ pub(crate) struct State {
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
     pub(crate) streams: crate::stream::Streams,
+    /// PortCls's idle power management (see [`idle`](crate::idle)).
+    pub(crate) idle: crate::idle::Idle,
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) violations: Vec<Violation>,
     /// The KS rule breaches behind `Violation::FilterRules`, in words.
@@ -259,6 +261,7 @@ impl State {
             portcls_unload_ran: false,
             image: None,
             streams: crate::stream::Streams::default(),
+            idle: crate::idle::Idle::default(),
             trace: Vec::new(),
             violations: Vec::new(),
             breaches: Vec::new(),

@@ -524,6 +524,23 @@ pub struct KSAUDIO_POSITION {
 /// `PKSAUDIO_POSITION`.
 pub type PKSAUDIO_POSITION = *mut KSAUDIO_POSITION;
 
+/// `KSAUDIO_PRESENTATION_POSITION` (ksmedia.h): a stream position in blocks (frames, for PCM)
+/// since the stream started, and the performance counter at which it was taken.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KSAUDIO_PRESENTATION_POSITION {
+    /// Blocks from the start of the stream to the position presented now.
+    pub u64PositionInBlocks: u64,
+    /// `KeQueryPerformanceCounter` when the position was taken.
+    pub u64QPCPosition: u64,
+}
+/// `PKSAUDIO_PRESENTATION_POSITION`.
+pub type PKSAUDIO_PRESENTATION_POSITION = *mut KSAUDIO_PRESENTATION_POSITION;
+
+/// `KSSTREAM_HEADER_OPTIONSF_ENDOFSTREAM`: the last data of a stream (the only flag
+/// `IMiniportWaveRTOutputStream::SetWritePacket` takes).
+pub const KSSTREAM_HEADER_OPTIONSF_ENDOFSTREAM: u32 = 0x0000_0200;
+
 /// `KSRTAUDIO_HWLATENCY`: the hardware latency a WaveRT stream reports.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -902,6 +919,8 @@ mod layout {
     const _: () = assert!(offset_of!(KSTOPOLOGY_CONNECTION, ToNodePin) == 12);
     const _: () = assert!(size_of::<KSAUDIO_POSITION>() == 16);
     const _: () = assert!(offset_of!(KSAUDIO_POSITION, WriteOffset) == 8);
+    const _: () = assert!(size_of::<super::KSAUDIO_PRESENTATION_POSITION>() == 16);
+    const _: () = assert!(offset_of!(super::KSAUDIO_PRESENTATION_POSITION, u64QPCPosition) == 8);
     const _: () = assert!(size_of::<KSJACK_DESCRIPTION>() == 28);
     const _: () = assert!(offset_of!(KSJACK_DESCRIPTION, IsConnected) == 24);
     const _: () = assert!(size_of::<KSJACK_DESCRIPTION2>() == 8);

@@ -762,6 +762,118 @@ pub struct IMiniportWaveRTStreamNotificationVtbl {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Packet mode (Windows 10 1507 and later: portcls.h declares these for NTDDI_WIN10)
+// ---------------------------------------------------------------------------------------------
+
+/// `IID_IMiniportWaveRTOutputStream` {831FC7BC-6347-44BC-B47B-C0C657B5BF73}.
+pub const IID_IMiniportWaveRTOutputStream: GUID =
+    GUID::from_u128(0x831F_C7BC_6347_44BC_B47B_C0C6_57B5_BF73);
+/// `IID_IMiniportWaveRTInputStream` {CD8E756A-5FC7-4624-984B-2AF02925B91F}.
+pub const IID_IMiniportWaveRTInputStream: GUID =
+    GUID::from_u128(0xCD8E_756A_5FC7_4624_984B_2AF0_2925_B91F);
+
+/// `STATUS_DATA_OVERRUN`: `SetWritePacket` for a packet beyond what the buffer can hold.
+pub const STATUS_DATA_OVERRUN: NTSTATUS = 0xC000_003C_u32.cast_signed();
+/// `STATUS_DATA_LATE_ERROR`: `SetWritePacket` for a packet already (being) transferred.
+pub const STATUS_DATA_LATE_ERROR: NTSTATUS = 0xC000_003D_u32.cast_signed();
+/// `STATUS_DEVICE_NOT_READY`: `GetReadPacket` when no new packet is complete.
+pub const STATUS_DEVICE_NOT_READY: NTSTATUS = 0xC000_00A3_u32.cast_signed();
+
+/// `IMiniportWaveRTOutputStream`: a render stream in packet mode. The OS tells the stream
+/// which packet (a buffer / `NotificationCount` slice) it wrote, and reads back how many
+/// packets the hardware took and where presentation stands. Inherits `IUnknown` only: it is a
+/// separate interface of the stream object.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportWaveRTOutputStream {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportWaveRTOutputStreamVtbl,
+}
+/// `PMINIPORTWAVERTOUTPUTSTREAM`.
+pub type PMINIPORTWAVERTOUTPUTSTREAM = *mut IMiniportWaveRTOutputStream;
+
+/// The vtable of [`IMiniportWaveRTOutputStream`]. Every method: `PASSIVE_LEVEL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportWaveRTOutputStreamVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `SetWritePacket(this, PacketNumber, Flags, EosPacketLength)`: the OS wrote packet
+    /// `PacketNumber`; `Flags` is 0 or `KSSTREAM_HEADER_OPTIONSF_ENDOFSTREAM`, and then
+    /// `EosPacketLength` is the bytes of the last packet.
+    pub SetWritePacket: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTOutputStream,
+            PacketNumber: ULONG,
+            Flags: u32,
+            EosPacketLength: ULONG,
+        ) -> NTSTATUS
+    ),
+    /// Slot 4: `GetOutputStreamPresentationPosition(this, out pPresentationPosition)`.
+    pub GetOutputStreamPresentationPosition: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTOutputStream,
+            pPresentationPosition: crate::ks::PKSAUDIO_PRESENTATION_POSITION,
+        ) -> NTSTATUS
+    ),
+    /// Slot 5: `GetPacketCount(this, out pPacketCount)`: packets completely transferred from
+    /// the buffer to the hardware since STOP.
+    pub GetPacketCount: crate::kernel_abi!(
+        unsafe fn(this: *mut IMiniportWaveRTOutputStream, pPacketCount: *mut ULONG) -> NTSTATUS
+    ),
+}
+
+/// `IMiniportWaveRTInputStream`: a capture stream in packet mode. The OS asks which packet is
+/// ready before it reads it. Inherits `IUnknown` only.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportWaveRTInputStream {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportWaveRTInputStreamVtbl,
+}
+/// `PMINIPORTWAVERTINPUTSTREAM`.
+pub type PMINIPORTWAVERTINPUTSTREAM = *mut IMiniportWaveRTInputStream;
+
+/// The vtable of [`IMiniportWaveRTInputStream`]. `PASSIVE_LEVEL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportWaveRTInputStreamVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `GetReadPacket(this, out PacketNumber, out Flags, out PerformanceCounterValue,
+    /// out MoreData)`: the oldest packet not yet read, the counter at its first sample, and
+    /// whether another is ready already (`MoreData` is a Win32 `BOOL`, four bytes).
+    pub GetReadPacket: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportWaveRTInputStream,
+            PacketNumber: *mut ULONG,
+            Flags: *mut u32,
+            PerformanceCounterValue: *mut u64,
+            MoreData: *mut i32,
+        ) -> NTSTATUS
+    ),
+}
+
+#[cfg(target_pointer_width = "64")]
+mod packet_layout {
+    use super::{IMiniportWaveRTInputStreamVtbl, IMiniportWaveRTOutputStreamVtbl};
+    use core::mem::{offset_of, size_of};
+
+    // Slots in the order of portcls.h (mingw-w64 does not declare these interfaces).
+    const _: () = assert!(offset_of!(IMiniportWaveRTOutputStreamVtbl, SetWritePacket) == 3 * 8);
+    const _: () = assert!(
+        offset_of!(
+            IMiniportWaveRTOutputStreamVtbl,
+            GetOutputStreamPresentationPosition
+        ) == 4 * 8
+    );
+    const _: () = assert!(offset_of!(IMiniportWaveRTOutputStreamVtbl, GetPacketCount) == 5 * 8);
+    const _: () = assert!(size_of::<IMiniportWaveRTOutputStreamVtbl>() == 6 * 8);
+    const _: () = assert!(offset_of!(IMiniportWaveRTInputStreamVtbl, GetReadPacket) == 3 * 8);
+    const _: () = assert!(size_of::<IMiniportWaveRTInputStreamVtbl>() == 4 * 8);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Adapter functions
 // ---------------------------------------------------------------------------------------------
 
@@ -1046,6 +1158,21 @@ mod tests {
         for (guid, text) in cases {
             assert_eq!(guid.to_u128(), parse_registry_form(text), "{text}");
         }
+    }
+
+    #[test]
+    fn packet_mode_guids_and_statuses_have_their_header_values() {
+        assert_eq!(
+            IID_IMiniportWaveRTOutputStream.to_u128(),
+            parse_registry_form("{831FC7BC-6347-44BC-B47B-C0C657B5BF73}")
+        );
+        assert_eq!(
+            IID_IMiniportWaveRTInputStream.to_u128(),
+            parse_registry_form("{CD8E756A-5FC7-4624-984B-2AF02925B91F}")
+        );
+        assert_eq!(STATUS_DATA_OVERRUN.cast_unsigned(), 0xC000_003C);
+        assert_eq!(STATUS_DATA_LATE_ERROR.cast_unsigned(), 0xC000_003D);
+        assert_eq!(STATUS_DEVICE_NOT_READY.cast_unsigned(), 0xC000_00A3);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use wavert_sample::identity::{
-    self, EndpointFlow, KsCategory, PropertyKey, RegistryGuid, Subdevice,
+    self, EndpointFlow, IdlePowerSettings, KsCategory, PropertyKey, RegistryGuid, Subdevice,
 };
 
 use super::parse::{Inf, Line, Section};
@@ -17,6 +17,9 @@ pub const MEDIA_CLASS_GUID: u128 = 0x4D36_E96C_E325_11CE_BFC1_0800_2BE1_0318;
 
 /// `FLG_ADDREG_TYPE_DWORD`.
 const FLG_ADDREG_TYPE_DWORD: u32 = 0x0001_0001;
+
+/// `FLG_ADDREG_BINVALUETYPE` (`REG_BINARY`): the value is the bytes that follow, in hex.
+const FLG_ADDREG_BINVALUETYPE: u32 = 0x0000_0001;
 
 /// `SPSVCINST_ASSOCSERVICE`: the service is the device's function driver.
 const SPSVCINST_ASSOCSERVICE: u32 = 0x2;
@@ -118,6 +121,9 @@ pub enum Rule {
     InterfaceRegistry,
     /// The endpoint keys under `EP\0` are missing, wrong, or on a wave filter.
     Endpoint,
+    /// PortCls's idle power settings (`HKR,PowerSettings`) are missing, of the wrong type, or
+    /// not the driver's ([`identity::IDLE_POWER_SETTINGS`]).
+    PowerSettings,
 }
 
 /// One problem found in an INF.
@@ -217,6 +223,27 @@ impl RegLine<'_> {
     /// The value as a string (`REG_SZ`, flags 0).
     fn string(&self) -> Option<&str> {
         (self.flags() == Some(0)).then(|| self.data())
+    }
+    /// The value as `REG_BINARY` bytes (each field a hexadecimal byte, `0x` optional).
+    fn binary(&self) -> Option<Vec<u8>> {
+        if self.flags() != Some(FLG_ADDREG_BINVALUETYPE) {
+            return None;
+        }
+        self.line
+            .values
+            .iter()
+            .skip(4)
+            .map(|field| {
+                let field = field.trim();
+                let hex = field
+                    .strip_prefix("0x")
+                    .or_else(|| field.strip_prefix("0X"))
+                    .unwrap_or(field);
+                (!hex.is_empty() && hex.len() <= 2)
+                    .then(|| u8::from_str_radix(hex, 16).ok())
+                    .flatten()
+            })
+            .collect()
     }
     /// The value as a `REG_DWORD`.
     fn dword(&self) -> Option<u32> {
@@ -646,6 +673,33 @@ impl<'a> Checker<'a> {
             &|v| v.eq_ignore_ascii_case("wdmaud.drv"),
             "wdmaud.drv",
         );
+        // PortCls reads its idle settings from the driver key's PowerSettings subkey: each a
+        // REG_BINARY of four little-endian bytes.
+        let wanted = identity::IDLE_POWER_SETTINGS.values();
+        for (name, want) in IdlePowerSettings::NAMES.into_iter().zip(wanted) {
+            let found = find(identity::POWER_SETTINGS_KEY, name).map(RegLine::binary);
+            let want_bytes = want.to_le_bytes().to_vec();
+            if found != Some(Some(want_bytes.clone())) {
+                let found = match found {
+                    None => "missing".to_owned(),
+                    Some(None) => "not REG_BINARY bytes".to_owned(),
+                    Some(Some(bytes)) => format!("{bytes:02X?}"),
+                };
+                self.out.push(
+                    Rule::PowerSettings,
+                    format!(
+                        "HKR,{},{name} is {found}, expected REG_BINARY {want_bytes:02X?} ({want})",
+                        identity::POWER_SETTINGS_KEY
+                    ),
+                );
+            }
+        }
+        if !(1..=3).contains(&wanted[2]) {
+            self.out.push(
+                Rule::PowerSettings,
+                format!("IdlePowerState {} is not D1..D3", wanted[2]),
+            );
+        }
     }
 
     fn hardware(&mut self, hw: &'a Section) {
@@ -848,8 +902,9 @@ impl<'a> Checker<'a> {
         };
         let association = endpoint_key(identity::PKEY_AUDIO_ENDPOINT_ASSOCIATION);
         let enable = endpoint_key(identity::PKEY_AUDIO_DEVICE_ENABLE_ENDPOINT_BY_DEFAULT);
+        let event_driven = endpoint_key(identity::PKEY_AUDIO_ENDPOINT_SUPPORTS_EVENT_DRIVEN_MODE);
         let Some(flow) = subdevice.endpoint else {
-            if association.is_some() || enable.is_some() {
+            if association.is_some() || enable.is_some() || event_driven.is_some() {
                 self.push(
                     Rule::Endpoint,
                     format!(
@@ -866,6 +921,16 @@ impl<'a> Checker<'a> {
                 Rule::Endpoint,
                 format!(
                     "[{}]: EP\\0 Association is {association:?}, expected KSNODETYPE_ANY",
+                    section.name
+                ),
+            );
+        }
+        let event_driven = event_driven.and_then(RegLine::dword);
+        if event_driven != Some(1) {
+            self.push(
+                Rule::Endpoint,
+                format!(
+                    "[{}]: EP\\0 Supports_EventDriven_Mode is {event_driven:?}, expected 1 as REG_DWORD",
                     section.name
                 ),
             );
