@@ -92,6 +92,7 @@ pub mod deterministic;
 pub mod exports;
 pub mod image;
 pub mod ks_rules;
+mod modes;
 mod pnp;
 pub mod pool;
 mod port;
@@ -120,6 +121,7 @@ use portcls_sys::{
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use deterministic::{Schedule, Strategy};
+pub use modes::ModesAnswer;
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -307,6 +309,9 @@ pub enum Ddi {
     PowerChangeState,
     /// A property request through a miniport's automation table.
     Property,
+    /// `IMiniportAudioSignalProcessing::GetModes` (PortCls asking a wave miniport for the
+    /// signal-processing modes of a pin), and the `QueryInterface` for it.
+    GetModes,
 }
 
 impl Ddi {
@@ -349,7 +354,8 @@ impl Ddi {
             | Self::PcDispatchIrp
             | Self::PcRegisterAdapterPowerManagement
             | Self::PowerChangeState
-            | Self::Property => PASSIVE_LEVEL,
+            | Self::Property
+            | Self::GetModes => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -621,6 +627,15 @@ pub enum Violation {
         /// The `ValueSize` the handler reported.
         claimed: u32,
         /// The bytes the buffer held.
+        capacity: u32,
+    },
+    /// `GetModes` succeeded reporting more modes than the caller's buffer had room for.
+    ModesContract {
+        /// The pin asked about.
+        pin: u32,
+        /// The count the miniport reported.
+        reported: u32,
+        /// The GUIDs the buffer held.
         capacity: u32,
     },
     /// A miniport stream broke the WaveRT stream contract (an answer out of range, a buffer
