@@ -1,9 +1,13 @@
 //! COM objects the driver implements (miniports, streams), in pool memory.
 //!
-//! Every interface PortCls asks the sample for is a single inheritance chain
+//! Most interfaces PortCls asks the sample for form a single inheritance chain
 //! (`IMiniportWaveRT : IMiniport : IUnknown`, `IMiniportWaveRTStreamNotification :
-//! IMiniportWaveRTStream : IUnknown`, ...), so one vtable pointer per object suffices and every
-//! interface pointer of an object is the object's address.
+//! IMiniportWaveRTStream : IUnknown`, ...): the object's own vtable pointer serves them all, and
+//! their interface pointers are the object's address. An interface outside that chain
+//! (`IMiniportAudioSignalProcessing : IUnknown`) is a [`Secondary`] one: a second vtable pointer,
+//! a [`Facet`], lives at a fixed place in the object's state, its interface pointer is that
+//! field's address, and its `IUnknown` slots ([`secondary_unknown_vtable`]) forward to the
+//! object's, so every interface pointer shares one reference count and one identity.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, Ordering, fence};
@@ -21,7 +25,10 @@ use crate::pool::{Pool, PoolBox};
 /// # Safety
 /// `VTABLE` is a `#[repr(C)]` vtable that begins with [`unknown_vtable::<Self>()`] and whose
 /// other slots expect a `this` pointing to a [`ComObject<Self>`]; every IID in `INTERFACES`
-/// names an interface whose vtable is a prefix of `VTABLE`.
+/// names an interface whose vtable is a prefix of `VTABLE`. If `SECONDARY` is `Some`, its
+/// `offset` is the offset within `Self` of a [`Facet<V>`] field, where `V` is a `#[repr(C)]`
+/// vtable of interface `iid` that begins with [`secondary_unknown_vtable::<Self>()`] and whose
+/// other slots expect a `this` pointing to that field of a live `ComObject<Self>`.
 pub unsafe trait ComClass: Sized + Send + Sync + 'static {
     /// The most derived vtable the object implements.
     type Vtable: 'static;
@@ -29,6 +36,58 @@ pub unsafe trait ComClass: Sized + Send + Sync + 'static {
     const VTABLE: &'static Self::Vtable;
     /// The interfaces `QueryInterface` answers with this object (`IUnknown` is implied).
     const INTERFACES: &'static [GUID];
+    /// An interface outside the main chain, answered with a pointer to a [`Facet`] field.
+    const SECONDARY: Option<Secondary> = None;
+}
+
+/// An interface a class implements beside its main chain (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Secondary {
+    /// The interface.
+    pub iid: GUID,
+    /// The offset within the class's state of the [`Facet`] holding its vtable pointer
+    /// (`core::mem::offset_of!(State, field)`).
+    pub offset: usize,
+}
+
+/// The vtable pointer of a [`Secondary`] interface, as a field of a class's state: the
+/// interface pointer `QueryInterface` hands out is this field's address.
+#[repr(transparent)]
+pub struct Facet<V: 'static> {
+    vtable: &'static V,
+}
+
+impl<V: 'static> Facet<V> {
+    /// A facet with `vtable`.
+    #[must_use]
+    pub const fn new(vtable: &'static V) -> Self {
+        Self { vtable }
+    }
+}
+
+impl<V: 'static> core::fmt::Debug for Facet<V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Facet")
+            .field("vtable", &core::ptr::from_ref(self.vtable))
+            .finish()
+    }
+}
+
+/// Bytes from the start of a `ComObject<T>` to its secondary interface pointer.
+fn secondary_offset<T: ComClass>(secondary: &Secondary) -> usize {
+    core::mem::offset_of!(ComObject<T>, value) + secondary.offset
+}
+
+/// The object behind a secondary interface pointer of class `T` (an address computation only;
+/// the result keeps the pointer's provenance, which covers the whole object).
+fn object_of_secondary<T: ComClass>(this: PUNKNOWN) -> PUNKNOWN {
+    match T::SECONDARY {
+        Some(secondary) => this
+            .cast::<u8>()
+            .wrapping_sub(secondary_offset::<T>(&secondary))
+            .cast(),
+        None => this,
+    }
 }
 
 /// The object: a vtable pointer, a reference count and the state.
@@ -75,6 +134,18 @@ impl<T: ComClass> ComObject<T> {
         unsafe { &(*this.cast::<Self>()).value }
     }
 
+    /// The state behind a secondary interface pointer of this class.
+    ///
+    /// # Safety
+    /// `this` is the [`Secondary`] interface pointer of a live `ComObject<T>` and the reference
+    /// the caller holds outlives `'a`.
+    #[must_use]
+    pub unsafe fn from_secondary<'a>(this: *mut c_void) -> &'a T {
+        let object = object_of_secondary::<T>(this.cast());
+        // SAFETY: the object the interface pointer lies in (caller's contract).
+        unsafe { Self::from_this(object.cast()) }
+    }
+
     /// The current reference count (for tests and logs).
     ///
     /// # Safety
@@ -96,6 +167,43 @@ pub const fn unknown_vtable<T: ComClass>() -> IUnknownVtbl {
     }
 }
 
+/// The `IUnknown` part of a class's [`Secondary`] vtable: the object's own, reached from the
+/// secondary interface pointer.
+#[must_use]
+pub const fn secondary_unknown_vtable<T: ComClass>() -> IUnknownVtbl {
+    IUnknownVtbl {
+        QueryInterface: secondary_query_interface::<T>,
+        AddRef: secondary_add_ref::<T>,
+        Release: secondary_release::<T>,
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn secondary_query_interface<T: ComClass>(
+        this: PUNKNOWN,
+        riid: *const GUID,
+        out: *mut PVOID,
+    ) -> NTSTATUS {
+        // SAFETY: `this` is the secondary interface of a live object of this class, so the
+        // object pointer is one too; the arguments are forwarded.
+        unsafe { query_interface::<T>(object_of_secondary::<T>(this), riid, out) }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn secondary_add_ref<T: ComClass>(this: PUNKNOWN) -> u32 {
+        // SAFETY: as in `secondary_query_interface`.
+        unsafe { add_ref::<T>(object_of_secondary::<T>(this)) }
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn secondary_release<T: ComClass>(this: PUNKNOWN) -> u32 {
+        // SAFETY: as in `secondary_query_interface`; the caller's reference is given back.
+        unsafe { release::<T>(object_of_secondary::<T>(this)) }
+    }
+}
+
 portcls_sys::kernel_abi! {
     unsafe fn query_interface<T: ComClass>(
         this: PUNKNOWN,
@@ -112,6 +220,14 @@ portcls_sys::kernel_abi! {
             unsafe { add_ref::<T>(this) };
             // SAFETY: `out` is writable (checked non-null).
             unsafe { out.write(this.cast()) };
+            STATUS_SUCCESS
+        } else if let Some(secondary) = T::SECONDARY.filter(|s| s.iid == iid) {
+            // SAFETY: as above.
+            unsafe { add_ref::<T>(this) };
+            // The Facet field inside the object (ComClass contract): same provenance.
+            let facet = this.cast::<u8>().wrapping_add(secondary_offset::<T>(&secondary));
+            // SAFETY: `out` is writable (checked non-null).
+            unsafe { out.write(facet.cast()) };
             STATUS_SUCCESS
         } else {
             // SAFETY: as above.
