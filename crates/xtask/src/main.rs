@@ -423,13 +423,8 @@ const DRIVER_MIRI_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 
 /// The whole-life tests in the workspace's `tests/` that run under Miri: their `host::` half
 /// (the image half, machine code, is compiled out there).
-const WHOLE_LIFE_MIRI_TESTS: [&str; 5] = [
-    "adapter",
-    "modes",
-    "properties",
-    "references",
-    "streams",
-];
+const WHOLE_LIFE_MIRI_TESTS: [&str; 5] =
+    ["adapter", "modes", "properties", "references", "streams"];
 
 /// The library and the model under Miri, with and without the export; then the driver's shell.
 fn miri_steps() -> Vec<Step> {

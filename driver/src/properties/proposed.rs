@@ -5,7 +5,7 @@
 //!
 //! PortCls routes these filter-level `KSP_PIN` requests to the wave filter's automation table;
 //! the instance data is the `KSP_PIN` after its `KSPROPERTY`: the pin id (u32), a reserved u32,
-//! and for `PROPOSEDATAFORMAT2` the attribute list ([`mode`](crate::format::mode)).
+//! and for `PROPOSEDATAFORMAT2` the attribute list ([`crate::format::mode`]).
 //!
 //! | request | status | `ValueSize` after |
 //! | --- | --- | --- |
