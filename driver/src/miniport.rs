@@ -100,8 +100,9 @@ impl WaveMiniport {
         }
     }
 
-    /// `NewStream` for `pin`: checks the pin, direction and format, then makes the stream
-    /// with a stream-resource manager for the port and the adapter's PDO.
+    /// `NewStream` for `pin`: checks the pin, direction, format and signal-processing mode
+    /// (all before anything is allocated), then makes the stream with a stream-resource manager
+    /// for the port and the adapter's PDO.
     fn new_stream(
         &self,
         port_stream: PPORTWAVERTSTREAM,
