@@ -467,7 +467,7 @@ fn requests_outside_the_tables_are_answered_by_the_port_and_wrong_pins_by_the_dr
         &[0; 64],
     );
     assert_eq!(pin_set.status, STATUS_PROPSET_NOT_FOUND);
-    // The wave filters have no property of their own.
+    // The wave filters have no jack properties (only the host pins' proposed formats).
     let wave = jack(
         &sim,
         &device,

@@ -15,28 +15,36 @@
 //! The host pins' data ranges are derived from [`DataRange::DEVICE`]: one `KSDATARANGE_AUDIO`
 //! per sample format, whose bit limits are the format's *container* size (what KS compares
 //! with `wBitsPerSample`), so 24-in-32 PCM is the range PCM 32..32 and a packed 24-bit format
-//! lies outside every range. Bridge pins carry one analog `KSDATARANGE`.
+//! lies outside every range. Each host range is flagged `KSDATARANGE_ATTRIBUTES` and followed,
+//! in the pin's `DataRanges` array, by a `KSATTRIBUTE_LIST` naming the signal-processing-mode
+//! attribute (so `DataRangesCount` is twice the number of ranges, the lists included, as KS
+//! reads the array): the host pins are mode-aware, and which modes they offer is what
+//! `IMiniportAudioSignalProcessing::GetModes` answers. Bridge pins carry one analog
+//! `KSDATARANGE`.
 //!
 //! The property handlers named in the automation tables live in
 //! [`properties`](crate::properties): [`node_property`] for the volume, mute and peak-meter
-//! nodes and
-//! [`pin_property`] for the jack description of each topology filter's external pin.
+//! nodes, [`pin_property`] for the jack description of each topology filter's external pin, and
+//! [`wave_pin_property`] for the proposed formats of each wave filter's host pin.
 
 use core::mem::size_of;
 use core::ptr;
 
 use portcls_sys::GUID;
 use portcls_sys::ks::{
+    KSATTRIBUTE, KSATTRIBUTE_LIST, KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE,
     KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER, KSCATEGORY_AUDIO,
     KSCATEGORY_CAPTURE, KSCATEGORY_REALTIME, KSCATEGORY_RENDER, KSCATEGORY_TOPOLOGY,
     KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
     KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
-    KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
-    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE,
-    KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
-    KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE,
+    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE,
+    KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION,
+    KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN,
+    KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE,
     KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION,
-    KSPROPERTY_JACK_DESCRIPTION2, KSPROPSETID_Audio, KSPROPSETID_Jack, PKSDATARANGE,
+    KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_PIN_PROPOSEDATAFORMAT,
+    KSPROPERTY_PIN_PROPOSEDATAFORMAT2, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPSETID_Pin,
+    PKSATTRIBUTE, PKSDATARANGE,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
@@ -46,7 +54,7 @@ use portcls_sys::wavert::{
 
 use crate::format::{DataRange, SampleFormat};
 use crate::identity::{self, Subdevice};
-use crate::properties::{node_property, pin_property};
+use crate::properties::{node_property, pin_property, wave_pin_property};
 
 // ---------------------------------------------------------------------------------------------
 // Pin and node numbers
@@ -190,6 +198,7 @@ static NODE_TYPE_PEAKMETER: GUID = KSNODETYPE_PEAKMETER;
 static NODE_NAME_PEAKMETER: GUID = KSAUDFNAME_PEAKMETER;
 static PROPSETID_AUDIO: GUID = KSPROPSETID_Audio;
 static PROPSETID_JACK: GUID = KSPROPSETID_Jack;
+static PROPSETID_PIN: GUID = KSPROPSETID_Pin;
 
 /// The filter categories of the render wave filter (as `identity::RENDER_WAVE` and the INF).
 static RENDER_WAVE_CATEGORIES: [GUID; 3] =
@@ -206,6 +215,8 @@ static TOPOLOGY_CATEGORIES: [GUID; 2] = [KSCATEGORY_AUDIO, KSCATEGORY_TOPOLOGY];
 
 /// The number of host-pin data ranges: one per sample format of [`DataRange::DEVICE`].
 pub const HOST_DATA_RANGE_COUNT: usize = DataRange::DEVICE.samples.len();
+/// The entries of a host pin's `DataRanges` array: each range, then its attribute list.
+pub const HOST_DATA_RANGE_ENTRIES: usize = 2 * HOST_DATA_RANGE_COUNT;
 
 /// The `KSDATARANGE_AUDIO` of one sample format within [`DataRange::DEVICE`].
 const fn host_range(sample: SampleFormat) -> KSDATARANGE_AUDIO {
@@ -218,7 +229,7 @@ const fn host_range(sample: SampleFormat) -> KSDATARANGE_AUDIO {
     KSDATARANGE_AUDIO {
         DataRange: KSDATARANGE {
             FormatSize: ulong(size_of::<KSDATARANGE_AUDIO>()),
-            Flags: 0,
+            Flags: KSDATARANGE_ATTRIBUTES,
             SampleSize: 0,
             Reserved: 0,
             MajorFormat: KSDATAFORMAT_TYPE_AUDIO,
@@ -245,15 +256,43 @@ static HOST_RANGES: [KSDATARANGE_AUDIO; HOST_DATA_RANGE_COUNT] = {
     out
 };
 
-/// The `DataRanges` array of both host pins: a pointer to each of [`HOST_RANGES`].
-static HOST_RANGE_POINTERS: StaticTable<[PKSDATARANGE; HOST_DATA_RANGE_COUNT]> = {
-    let mut out = [ptr::null_mut(); HOST_DATA_RANGE_COUNT];
+/// The attribute a host range supports: the signal-processing mode (a bare `KSATTRIBUTE`
+/// header: a range names the attribute, a format carries its value).
+static MODE_ATTRIBUTE: KSATTRIBUTE = KSATTRIBUTE {
+    Size: ulong(size_of::<KSATTRIBUTE>()),
+    Flags: 0,
+    Attribute: KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE,
+};
+
+/// The `Attributes` array of [`HOST_RANGE_ATTRIBUTES`].
+static MODE_ATTRIBUTE_POINTERS: StaticTable<[PKSATTRIBUTE; 1]> =
+    StaticTable::new([(&raw const MODE_ATTRIBUTE).cast_mut()]);
+
+/// The attribute list after each host range in the `DataRanges` array.
+static HOST_RANGE_ATTRIBUTES: StaticTable<KSATTRIBUTE_LIST> = StaticTable::new(KSATTRIBUTE_LIST {
+    Count: 1,
+    // `cast_mut` only because the C field is mutable; KS reads the list only.
+    Attributes: MODE_ATTRIBUTE_POINTERS
+        .as_ptr()
+        .cast::<PKSATTRIBUTE>()
+        .cast_mut(),
+});
+
+/// The `DataRanges` array of both host pins: a pointer to each of [`HOST_RANGES`], each
+/// followed by one to [`HOST_RANGE_ATTRIBUTES`] (the range is flagged `KSDATARANGE_ATTRIBUTES`).
+static HOST_RANGE_POINTERS: StaticTable<[PKSDATARANGE; HOST_DATA_RANGE_ENTRIES]> = {
+    let mut out = [ptr::null_mut(); HOST_DATA_RANGE_ENTRIES];
     let mut i = 0;
     while i < HOST_DATA_RANGE_COUNT {
         // `cast_mut` only because the C field is `PKSDATARANGE`; PortCls reads ranges only.
-        out[i] = HOST_RANGES
+        out[2 * i] = HOST_RANGES
             .as_ptr()
             .wrapping_add(i)
+            .cast::<KSDATARANGE>()
+            .cast_mut();
+        // KS takes the entry after a flagged range as its attribute list.
+        out[2 * i + 1] = HOST_RANGE_ATTRIBUTES
+            .as_ptr()
             .cast::<KSDATARANGE>()
             .cast_mut();
         i += 1;
@@ -313,7 +352,7 @@ const fn host_pin(dataflow: KSPIN_DATAFLOW) -> PCPIN_DESCRIPTOR {
         AutomationTable: ptr::null(),
         KsPinDescriptor: ks_pin(
             HOST_RANGE_POINTERS.as_ptr().cast(),
-            HOST_DATA_RANGE_COUNT,
+            HOST_DATA_RANGE_ENTRIES,
             dataflow,
             KSPIN_COMMUNICATION_SINK,
             &raw const CATEGORY_AUDIO,
@@ -423,6 +462,29 @@ static JACK_PROPERTIES: StaticTable<[PCPROPERTY_ITEM; 2]> = StaticTable::new([
     },
 ]);
 
+const PROPOSE_FLAGS: u32 =
+    PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_SET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
+const PROPOSE2_FLAGS: u32 = PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT;
+
+/// The proposed-format properties of the wave filters (filter-level `KSP_PIN` requests); the
+/// handler answers for the host pin.
+static WAVE_PROPERTIES: StaticTable<[PCPROPERTY_ITEM; 2]> = StaticTable::new([
+    PCPROPERTY_ITEM {
+        Set: &raw const PROPSETID_PIN,
+        Id: KSPROPERTY_PIN_PROPOSEDATAFORMAT,
+        Flags: PROPOSE_FLAGS,
+        Handler: Some(wave_pin_property),
+    },
+    PCPROPERTY_ITEM {
+        Set: &raw const PROPSETID_PIN,
+        Id: KSPROPERTY_PIN_PROPOSEDATAFORMAT2,
+        Flags: PROPOSE2_FLAGS,
+        Handler: Some(wave_pin_property),
+    },
+]);
+
+static WAVE_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
+    StaticTable::new(property_table(WAVE_PROPERTIES.as_ptr().cast(), 2));
 static VOLUME_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(VOLUME_PROPERTIES.as_ptr().cast(), 1));
 static MUTE_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
@@ -544,10 +606,10 @@ const fn filter_descriptor(
     }
 }
 
-/// The render wave filter: host pin → bridge pin.
+/// The render wave filter: host pin → bridge pin, with the proposed-format properties.
 pub static RENDER_WAVE_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
     StaticTable::new(filter_descriptor(
-        ptr::null(),
+        WAVE_AUTOMATION.as_ptr(),
         RENDER_WAVE_PINS.get(),
         &[],
         &RENDER_WAVE_CONNECTIONS,
@@ -565,10 +627,10 @@ pub static RENDER_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
         &TOPOLOGY_CATEGORIES,
     ));
 
-/// The capture wave filter: bridge pin → host pin.
+/// The capture wave filter: bridge pin → host pin, with the proposed-format properties.
 pub static CAPTURE_WAVE_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
     StaticTable::new(filter_descriptor(
-        ptr::null(),
+        WAVE_AUTOMATION.as_ptr(),
         CAPTURE_WAVE_PINS.get(),
         &[],
         &CAPTURE_WAVE_CONNECTIONS,

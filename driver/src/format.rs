@@ -36,8 +36,12 @@
 //! the code the `DataRangeIntersection` and `PFNKSINTERSECTHANDLER` documentation give for "no
 //! intersection", and the code the audio stack expects when a proposed format is refused; one
 //! code for both paths keeps the shell simple.
+//!
+//! The attribute list a format may carry (the signal-processing mode) is read by [`mode`].
 
 use portcls_sys::{NTSTATUS, STATUS_INVALID_PARAMETER};
+
+pub mod mode;
 
 /// Reinterprets the documented 32-bit hexadecimal form of a status code as an [`NTSTATUS`].
 const fn status(code: u32) -> NTSTATUS {

@@ -3,27 +3,37 @@
 //!
 //! The miniports keep no reference on their ports: PortCls holds the miniport for as long as the
 //! port exists, so a reference back would only make a cycle.
+//!
+//! The WaveRT miniport also answers `QueryInterface(IID_IMiniportAudioSignalProcessing)` (a
+//! facet, see [`com`](crate::com)): `GetModes` offers RAW and DEFAULT on the host pin
+//! ([`mode::PinModes`]), and `NewStream` accepts a format whose attribute list asks for either
+//! ([`mode::parse_format_and_mode`]; no list: DEFAULT). Any other mode is refused with
+//! `STATUS_NOT_SUPPORTED` and a malformed list with `STATUS_INVALID_PARAMETER`, before anything
+//! is allocated.
 
 use core::ffi::c_void;
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use portcls::{ComPtr, Pdo, StreamResourceManager};
-use portcls_sys::ks::{PKSDATAFORMAT, PKSDATARANGE};
+use portcls_sys::ks::{KSDATAFORMAT, PKSDATAFORMAT, PKSDATARANGE};
 use portcls_sys::wavert::{
-    IAdapterPowerManagement, IID_IMiniport, IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport,
-    IMiniportTopology, IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRT,
-    IMiniportWaveRTStream, IMiniportWaveRTVtbl, IPortWaveRT, PMINIPORTWAVERTSTREAM,
-    PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM, PRESOURCELIST,
+    IAdapterPowerManagement, IID_IMiniport, IID_IMiniportAudioSignalProcessing,
+    IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport, IMiniportAudioSignalProcessing,
+    IMiniportAudioSignalProcessingVtbl, IMiniportTopology, IMiniportTopologyVtbl, IMiniportVtbl,
+    IMiniportWaveRT, IMiniportWaveRTStream, IMiniportWaveRTVtbl, IPortWaveRT,
+    PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM,
+    PRESOURCELIST,
 };
 use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER,
     STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, ULONG,
 };
 
-use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::com::{ComClass, ComFacet, ComObject, facet_unknown_vtable, unknown_vtable};
 use crate::device::Adapter;
-use crate::format::{self, DataRange};
+use crate::format::mode::{self, Mode, PinModes};
+use crate::format::{self, DataRange, Format};
 use crate::identity::Subdevice;
 use crate::pool::Pool;
 use crate::properties::Controls;
@@ -45,6 +55,8 @@ pub struct WaveMiniport {
     port: AtomicPtr<IPortWaveRT>,
     /// The adapter its streams list themselves with.
     adapter: ComPtr<IAdapterPowerManagement>,
+    /// The `IMiniportAudioSignalProcessing` interface pointer points here.
+    signal_processing: &'static IMiniportAudioSignalProcessingVtbl,
 }
 
 /// A Topology miniport for one topology subdevice. Its nodes' values live in the adapter (the
@@ -70,11 +82,29 @@ impl WaveMiniport {
             fdo: AtomicPtr::new(fdo),
             port: AtomicPtr::new(core::ptr::null_mut()),
             adapter,
+            signal_processing: &SIGNAL_PROCESSING_VTABLE,
         }
     }
 
-    /// `NewStream` for `pin`: checks the pin, direction and format, then makes the stream
-    /// with a stream-resource manager for the port and the adapter's PDO.
+    /// The subdevice this miniport serves.
+    #[must_use]
+    pub const fn subdevice(&self) -> &'static Subdevice {
+        self.subdevice
+    }
+
+    /// What `GetModes` answers for `pin` of this miniport's filter.
+    #[must_use]
+    pub fn pin_modes(&self, pin: u32) -> PinModes {
+        let pins = crate::descriptors::filter(self.subdevice).map_or(0, |f| f.PinCount);
+        match host_pin(self.subdevice) {
+            Some(host) => PinModes::of(pin, pins, host),
+            None => PinModes::NoSuchPin,
+        }
+    }
+
+    /// `NewStream` for `pin`: checks the pin, direction, format and signal-processing mode
+    /// (all before anything is allocated), then makes the stream with a stream-resource manager
+    /// for the port and the adapter's PDO.
     fn new_stream(
         &self,
         port_stream: PPORTWAVERTSTREAM,
@@ -87,8 +117,9 @@ impl WaveMiniport {
         if pin != host || capture != is_capture {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        // SAFETY: PortCls passes the client's format, readable for its FormatSize.
-        let format = unsafe { crate::stream::read_format(format) }?;
+        // SAFETY: PortCls passes the client's format, readable for its FormatSize and, when
+        // flagged, its attribute list (KS checked the request's length).
+        let (format, _mode) = unsafe { read_stream_request(format) }?;
         // SAFETY: PortCls's port stream for this pin, live for the call; we take our own
         // reference.
         let port_stream =
@@ -145,6 +176,43 @@ impl TopologyMiniport {
     pub fn controls(&self) -> &Controls {
         Adapter::of(&self.adapter).controls(self.is_capture())
     }
+}
+
+/// Reads a pin-create format and the signal-processing mode it asks for. The device does no
+/// processing, so the stream is the same in either mode and the mode is only checked.
+///
+/// # Safety
+/// `format` is null or as KS hands it to `NewStream`: readable for its `FormatSize` and, when
+/// its `Flags` has `KSDATAFORMAT_ATTRIBUTES`, for the padding to the next 8-byte boundary and
+/// the attribute list's `Size` bytes after it.
+unsafe fn read_stream_request(format: PKSDATAFORMAT) -> Result<(Format, Mode), NTSTATUS> {
+    if format.is_null() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: a readable, 8-byte aligned header (caller's contract).
+    let header: KSDATAFORMAT = unsafe { format.read() };
+    if header.FormatSize > MAX_CLIENT_FORMAT {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let list_size = if header.Flags & portcls_sys::ks::KSDATAFORMAT_ATTRIBUTES == 0 {
+        0
+    } else {
+        let at = usize::try_from(mode::align8(header.FormatSize)).unwrap_or(usize::MAX);
+        // The list's first field, after the aligned format (caller's contract).
+        let size = format.cast::<u8>().wrapping_add(at).cast::<[u8; 4]>();
+        // SAFETY: readable (caller's contract: the list follows the format).
+        u32::from_le_bytes(unsafe { size.read() })
+    };
+    let length = mode::format_extent(
+        header.FormatSize,
+        header.Flags,
+        list_size,
+        MAX_CLIENT_FORMAT,
+    )
+    .ok_or(STATUS_INVALID_PARAMETER)?;
+    // SAFETY: `length` readable bytes: the format and its list (caller's contract).
+    let bytes = unsafe { core::slice::from_raw_parts(format.cast::<u8>(), length as usize) };
+    mode::parse_format_and_mode(bytes).map_err(|error| error.status())
 }
 
 /// `IMiniport::GetDescription` for either class.
@@ -321,11 +389,65 @@ static WAVE_VTABLE: IMiniportWaveRTVtbl = IMiniportWaveRTVtbl {
 
 // SAFETY: WAVE_VTABLE begins with unknown_vtable::<WaveMiniport>() and its slots expect a
 // ComObject<WaveMiniport>; IMiniport and IMiniportWaveRT are prefixes of it.
+// The `signal_processing` field holds SIGNAL_PROCESSING_VTABLE (see SignalProcessingFacet).
 unsafe impl ComClass for WaveMiniport {
     type Vtable = IMiniportWaveRTVtbl;
     const VTABLE: &'static IMiniportWaveRTVtbl = &WAVE_VTABLE;
     const INTERFACES: &'static [GUID] = &[IID_IMiniport, IID_IMiniportWaveRT];
+    const FACETS: &'static [(GUID, usize)] =
+        &[(SignalProcessingFacet::IID, SignalProcessingFacet::OFFSET)];
 }
+
+/// The wave miniport's `IMiniportAudioSignalProcessing`.
+struct SignalProcessingFacet;
+
+// SAFETY: `signal_processing` holds SIGNAL_PROCESSING_VTABLE, which begins with this facet's
+// IUnknown part and whose slot expects the facet's pointer; listed in WaveMiniport's FACETS
+// with this IID and offset.
+unsafe impl ComFacet for SignalProcessingFacet {
+    type Class = WaveMiniport;
+    const IID: GUID = IID_IMiniportAudioSignalProcessing;
+    const OFFSET: usize = core::mem::offset_of!(WaveMiniport, signal_processing);
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn wave_get_modes(
+        this: *mut IMiniportAudioSignalProcessing,
+        pin: ULONG,
+        modes: *mut GUID,
+        count: *mut ULONG,
+    ) -> NTSTATUS {
+        if count.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls calls through the signal-processing interface of a live WaveMiniport.
+        let miniport = unsafe { SignalProcessingFacet::state(this.cast()) };
+        let capacity = if modes.is_null() {
+            None
+        } else {
+            // SAFETY: readable (checked non-null): the buffer's capacity in GUIDs.
+            Some(unsafe { count.read() })
+        };
+        let (status, reported, answer) = miniport.pin_modes(pin).answer(capacity);
+        for (index, mode) in answer.iter().enumerate() {
+            let slot = modes.wrapping_add(index);
+            // SAFETY: `answer` is non-empty only when `modes` is non-null with room for at
+            // least `answer.len()` GUIDs (`PinModes::answer` checked the capacity).
+            unsafe { slot.write_unaligned(mode.guid()) };
+        }
+        if let Some(reported) = reported {
+            // SAFETY: writable (checked non-null).
+            unsafe { count.write(reported) };
+        }
+        status
+    }
+}
+
+static SIGNAL_PROCESSING_VTABLE: IMiniportAudioSignalProcessingVtbl =
+    IMiniportAudioSignalProcessingVtbl {
+        base__: facet_unknown_vtable::<SignalProcessingFacet>(),
+        GetModes: wave_get_modes,
+    };
 
 // ---- Topology ----
 

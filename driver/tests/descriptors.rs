@@ -1,21 +1,25 @@
 //! The driver's four filter descriptors: each passes the simulator's KS rule checker, the host
-//! pins offer exactly the device's formats, every pin, node and connection has the shape the
-//! endpoint builder expects, and the physical connections join bridge pins.
+//! pins offer exactly the device's formats (each range followed by its signal-processing-mode
+//! attribute list), every pin, node and connection has the shape the endpoint builder expects,
+//! the wave filters carry the proposed-format properties, and the physical connections join
+//! bridge pins.
 
 use std::slice;
 
-use portcls_sim::ks_rules::check_filter;
+use portcls_sim::ks_rules::{check_filter, data_range_entries};
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    GUID_NULL, KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER,
-    KSCATEGORY_AUDIO, KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX,
-    KSDATAFORMAT_SUBTYPE_ANALOG, KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM,
-    KSDATAFORMAT_TYPE_AUDIO, KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE,
-    KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME,
-    KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW,
-    KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2,
+    GUID_NULL, KSATTRIBUTE, KSATTRIBUTE_LIST, KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE,
+    KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER, KSCATEGORY_AUDIO,
+    KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
+    KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
+    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE,
+    KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION,
+    KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN,
+    KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2,
     KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
-    KSPROPSETID_Audio, KSPROPSETID_Jack,
+    KSPROPERTY_PIN_PROPOSEDATAFORMAT, KSPROPERTY_PIN_PROPOSEDATAFORMAT2, KSPROPSETID_Audio,
+    KSPROPSETID_Jack, KSPROPSETID_Pin,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
@@ -25,9 +29,9 @@ use portcls_sys::wavert::{
 use wavert_sample::descriptors::{
     self, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_TOPOLOGY_MICROPHONE_PIN,
     CAPTURE_TOPOLOGY_WAVE_PIN, CAPTURE_VOLUME_NODE, CAPTURE_WAVE_BRIDGE_PIN, CAPTURE_WAVE_HOST_PIN,
-    HOST_DATA_RANGE_COUNT, NODE_INPUT_PIN, NODE_OUTPUT_PIN, PHYSICAL_CONNECTIONS, RENDER_MUTE_NODE,
-    RENDER_PEAK_NODE, RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN, RENDER_VOLUME_NODE,
-    RENDER_WAVE_BRIDGE_PIN, RENDER_WAVE_HOST_PIN,
+    HOST_DATA_RANGE_COUNT, HOST_DATA_RANGE_ENTRIES, NODE_INPUT_PIN, NODE_OUTPUT_PIN,
+    PHYSICAL_CONNECTIONS, RENDER_MUTE_NODE, RENDER_PEAK_NODE, RENDER_TOPOLOGY_SPEAKER_PIN,
+    RENDER_TOPOLOGY_WAVE_PIN, RENDER_VOLUME_NODE, RENDER_WAVE_BRIDGE_PIN, RENDER_WAVE_HOST_PIN,
 };
 use wavert_sample::format::{DataRange, Format, SampleFormat, guid_wire};
 use wavert_sample::identity::{self, FilterKind, KsCategory, SUBDEVICES, Subdevice};
@@ -94,16 +98,32 @@ fn properties(table: *const PCAUTOMATION_TABLE) -> &'static [PCPROPERTY_ITEM] {
 }
 
 /// A pin's data ranges, as the raw pointers PortCls reads (a reference to the 64-byte head would
-/// not cover the rest of an audio range).
+/// not cover the rest of an audio range), without the attribute lists that follow flagged
+/// ranges (KS reads the array so, and so does the model).
 fn ranges(pin: &PCPIN_DESCRIPTOR) -> Vec<*const KSDATARANGE> {
-    let ks = &pin.KsPinDescriptor;
-    // SAFETY: the driver's static pin: `DataRangesCount` pointers to static ranges.
-    let pointers = unsafe { array(ks.DataRanges, ks.DataRangesCount) };
-    pointers
-        .iter()
-        .map(|&range| {
+    // SAFETY: the driver's static pin: `DataRangesCount` pointers to static ranges and lists.
+    let entries = unsafe { data_range_entries(&pin.KsPinDescriptor) };
+    entries
+        .into_iter()
+        .map(|(range, _)| {
             assert!(!range.is_null());
             range.cast_const()
+        })
+        .collect()
+}
+
+/// The attribute list after each of a pin's ranges (`None` for a range without one).
+fn attribute_lists(pin: &PCPIN_DESCRIPTOR) -> Vec<Option<KSATTRIBUTE_LIST>> {
+    // SAFETY: as in `ranges`.
+    let entries = unsafe { data_range_entries(&pin.KsPinDescriptor) };
+    entries
+        .into_iter()
+        .map(|(_, list)| {
+            list.map(|list| {
+                assert!(!list.is_null());
+                // SAFETY: the driver's static list after a flagged range.
+                unsafe { list.read() }
+            })
         })
         .collect()
 }
@@ -232,7 +252,10 @@ fn host_ranges_are_well_formed_audio_ranges_one_per_device_sample_format() {
             assert_eq!(head.MajorFormat, KSDATAFORMAT_TYPE_AUDIO);
             assert_eq!(head.Specifier, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX);
             assert_eq!(head.SubFormat, sub_format(sample), "{sample:?}");
-            assert_eq!((head.Flags, head.SampleSize, head.Reserved), (0, 0, 0));
+            assert_eq!(
+                (head.Flags, head.SampleSize, head.Reserved),
+                (KSDATARANGE_ATTRIBUTES, 0, 0)
+            );
             assert_eq!(range.MaximumChannels, u32::from(device.channels));
             let bits = u32::from(sample.container_bits());
             assert_eq!(
@@ -245,6 +268,61 @@ fn host_ranges_are_well_formed_audio_ranges_one_per_device_sample_format() {
                 (device.min_rate, device.max_rate)
             );
         }
+    }
+}
+
+#[test]
+fn each_host_range_is_followed_by_a_list_naming_the_mode_attribute() {
+    for subdevice in [identity::RENDER_WAVE, identity::CAPTURE_WAVE] {
+        let pin = host_pin(&subdevice);
+        assert_eq!(
+            len(pin.KsPinDescriptor.DataRangesCount),
+            HOST_DATA_RANGE_ENTRIES
+        );
+        let lists = attribute_lists(pin);
+        assert_eq!(lists.len(), HOST_DATA_RANGE_COUNT);
+        for list in lists {
+            let list = list.expect("every host range is flagged and has its list");
+            assert_eq!(list.Count, 1);
+            // SAFETY: the driver's static array of `Count` attribute pointers.
+            let attributes = unsafe { array(list.Attributes, list.Count) };
+            // SAFETY: each points to a static KSATTRIBUTE.
+            let attribute: KSATTRIBUTE = unsafe { attributes[0].read() };
+            assert_eq!(
+                attribute.Attribute,
+                KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE
+            );
+            assert_eq!(len(attribute.Size), size_of::<KSATTRIBUTE>());
+            assert_eq!(
+                attribute.Flags, 0,
+                "the mode is optional: no mode means DEFAULT"
+            );
+        }
+    }
+}
+
+/// The filter-level proposed-format properties of a wave filter.
+fn assert_proposed_format_table(filter: &PCFILTER_DESCRIPTOR) {
+    let items = properties(filter.AutomationTable);
+    let ids: Vec<(u32, u32)> = items.iter().map(|item| (item.Id, item.Flags)).collect();
+    assert_eq!(
+        ids,
+        [
+            (
+                KSPROPERTY_PIN_PROPOSEDATAFORMAT,
+                PCPROPERTY_ITEM_FLAG_GET
+                    | PCPROPERTY_ITEM_FLAG_SET
+                    | PCPROPERTY_ITEM_FLAG_BASICSUPPORT
+            ),
+            (
+                KSPROPERTY_PIN_PROPOSEDATAFORMAT2,
+                PCPROPERTY_ITEM_FLAG_GET | PCPROPERTY_ITEM_FLAG_BASICSUPPORT
+            ),
+        ]
+    );
+    for item in items {
+        assert_eq!(guid(item.Set), KSPROPSETID_Pin);
+        assert!(item.Handler.is_some());
     }
 }
 
@@ -395,7 +473,7 @@ fn render_wave_filter_is_host_pin_in_to_bridge_pin_out() {
         )]
     );
     assert!(nodes(filter).is_empty());
-    assert!(filter.AutomationTable.is_null());
+    assert_proposed_format_table(filter);
 }
 
 #[test]
@@ -425,7 +503,7 @@ fn capture_wave_filter_is_bridge_pin_in_to_host_pin_out() {
         )]
     );
     assert!(nodes(filter).is_empty());
-    assert!(filter.AutomationTable.is_null());
+    assert_proposed_format_table(filter);
 }
 
 /// The filter-level jack properties of a topology filter.

@@ -16,7 +16,11 @@
 //! - **Data ranges**: at least one per pin, none null; `FormatSize` is 64 (`KSDATARANGE`) or
 //!   88 (`KSDATARANGE_AUDIO`, whose unpadded 84 is a known trap); an audio range has major
 //!   format audio, the `WAVEFORMATEX` specifier, at least one channel and limits in order; a
-//!   range with the `WAVEFORMATEX` specifier is a full audio range.
+//!   range with the `WAVEFORMATEX` specifier is a full audio range. A range flagged
+//!   `KSDATARANGE_ATTRIBUTES` is followed in the array by its `KSATTRIBUTE_LIST` (counted in
+//!   `DataRangesCount`, as KS reads the array): the entry must exist and be a list of at least
+//!   one attribute, none null, each at least a `KSATTRIBUTE` ([`data_range_entries`] walks the
+//!   array the same way for the rest of the model).
 //! - **Nodes**: a node type that is neither null nor `GUID_NULL`.
 //! - **Automation tables** (filter, pins, nodes): every property, method and event item names a
 //!   set and a handler; property and event items have flags.
@@ -34,11 +38,12 @@ use std::mem::size_of;
 
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    GUID_NULL, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_PCM,
-    KSDATAFORMAT_TYPE_AUDIO, KSDATARANGE, KSDATARANGE_AUDIO, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
-    KSNODETYPE_VOLUME, KSPIN_COMMUNICATION_BOTH, KSPIN_COMMUNICATION_BRIDGE,
-    KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_COMMUNICATION_SOURCE,
-    KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT, PKSDATARANGE,
+    GUID_NULL, KSATTRIBUTE, KSATTRIBUTE_LIST, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX,
+    KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO, KSDATARANGE, KSDATARANGE_ATTRIBUTES,
+    KSDATARANGE_AUDIO, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER, KSNODETYPE_VOLUME,
+    KSPIN_COMMUNICATION_BOTH, KSPIN_COMMUNICATION_BRIDGE, KSPIN_COMMUNICATION_NONE,
+    KSPIN_COMMUNICATION_SINK, KSPIN_COMMUNICATION_SOURCE, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
+    KSPIN_DESCRIPTOR, PKSATTRIBUTE, PKSATTRIBUTE_LIST, PKSDATARANGE,
 };
 use portcls_sys::wavert::{
     PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCEVENT_ITEM, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
@@ -227,6 +232,24 @@ pub enum KsRuleBreach {
     NoDataRanges {
         /// The pin.
         pin: u32,
+    },
+    /// A range flagged `KSDATARANGE_ATTRIBUTES` is the array's last entry: its attribute list
+    /// is missing.
+    MissingAttributeList {
+        /// The pin.
+        pin: u32,
+        /// The flagged range's entry.
+        range: u32,
+    },
+    /// The attribute list after a flagged range is null, empty, or holds a null attribute or
+    /// one smaller than a `KSATTRIBUTE`.
+    BadAttributeList {
+        /// The pin.
+        pin: u32,
+        /// The list's entry.
+        entry: u32,
+        /// What is wrong.
+        problem: &'static str,
     },
     /// An entry of a pin's `DataRanges` is null.
     NullDataRange {
@@ -445,6 +468,16 @@ impl fmt::Display for KsRuleBreach {
             Self::NullDataRange { pin, range } => {
                 write!(f, "data range {range} of pin {pin} is null")
             }
+            Self::MissingAttributeList { pin, range } => write!(
+                f,
+                "data range {range} of pin {pin} is flagged KSDATARANGE_ATTRIBUTES but no \
+                 attribute list follows it"
+            ),
+            Self::BadAttributeList {
+                pin,
+                entry,
+                problem,
+            } => write!(f, "attribute list (entry {entry}) of pin {pin}: {problem}"),
             Self::DataRangeSize { pin, range, found } => {
                 write!(
                     f,
@@ -861,23 +894,55 @@ impl Checker {
         self.walkable(Array::Interfaces(index), ks.InterfacesCount, ks.Interfaces);
         self.walkable(Array::Mediums(index), ks.MediumsCount, ks.Mediums);
 
-        let mut has_pcm = false;
-        if ks.DataRangesCount == 0 {
-            self.breach(KsRuleBreach::NoDataRanges { pin: index });
-        } else if self.walkable(Array::DataRanges(index), ks.DataRangesCount, ks.DataRanges) {
-            let stride = ulong_size::<PKSDATARANGE>();
-            for range in 0..ks.DataRangesCount {
-                // SAFETY: `DataRangesCount` pointers (the caller's contract).
-                let pointer = unsafe { item(ks.DataRanges, stride, range) };
-                // SAFETY: the caller's contract covers each data range.
-                has_pcm |= unsafe { self.data_range(index, range, pointer) };
-            }
-        }
+        // SAFETY: the caller's contract covers the pin's data ranges.
+        let has_pcm = unsafe { self.data_ranges(index, ks) };
         if kind == Some(PinKind::Host) && !has_pcm {
             self.breach(KsRuleBreach::HostPinWithoutPcm { pin: index });
         }
 
         PinInfo { input, kind }
+    }
+
+    /// Checks a pin's data ranges and the attribute lists after flagged ones; returns whether
+    /// one is a sound PCM audio range.
+    ///
+    /// # Safety
+    /// As [`check_filter`], for the pin's `DataRanges`.
+    unsafe fn data_ranges(&mut self, index: u32, ks: &KSPIN_DESCRIPTOR) -> bool {
+        let mut has_pcm = false;
+        if ks.DataRangesCount == 0 {
+            self.breach(KsRuleBreach::NoDataRanges { pin: index });
+        } else if self.walkable(Array::DataRanges(index), ks.DataRangesCount, ks.DataRanges) {
+            let stride = ulong_size::<PKSDATARANGE>();
+            let mut range = 0;
+            while range < ks.DataRangesCount {
+                // SAFETY: `DataRangesCount` pointers (the caller's contract).
+                let pointer = unsafe { item(ks.DataRanges, stride, range) };
+                // SAFETY: the caller's contract covers each data range.
+                has_pcm |= unsafe { self.data_range(index, range, pointer) };
+                // SAFETY: as above (a range is null or readable for its FormatSize).
+                if unsafe { has_attributes(pointer) } {
+                    let entry = range + 1;
+                    if entry < ks.DataRangesCount {
+                        // SAFETY: `DataRangesCount` pointers (the caller's contract).
+                        let list = unsafe { item(ks.DataRanges, stride, entry) };
+                        // SAFETY: the entry after a flagged range is its attribute list.
+                        if let Err(problem) = unsafe { check_attribute_list(list.cast()) } {
+                            self.breach(KsRuleBreach::BadAttributeList {
+                                pin: index,
+                                entry,
+                                problem,
+                            });
+                        }
+                    } else {
+                        self.breach(KsRuleBreach::MissingAttributeList { pin: index, range });
+                    }
+                    range += 1;
+                }
+                range += 1;
+            }
+        }
+        has_pcm
     }
 
     /// Checks one data range; returns whether it is a sound PCM audio range.
@@ -1168,6 +1233,85 @@ fn outputs_reached(start: u32, edges: &[(Vertex, Vertex)]) -> Vec<u32> {
         }
     }
     outputs
+}
+
+/// Whether a data range is flagged `KSDATARANGE_ATTRIBUTES` (so the next entry of the array
+/// is its attribute list).
+///
+/// # Safety
+/// `range` is null or points to at least 8 readable bytes.
+unsafe fn has_attributes(range: PKSDATARANGE) -> bool {
+    if range.is_null() {
+        return false;
+    }
+    let flags = range.cast::<u8>().wrapping_add(4).cast::<[u8; 4]>();
+    // SAFETY: the Flags word lies within the range (caller's contract).
+    u32::from_le_bytes(unsafe { flags.read() }) & KSDATARANGE_ATTRIBUTES != 0
+}
+
+/// Checks the attribute list after a flagged range: what is wrong, if anything.
+///
+/// # Safety
+/// `list` is null or a readable `KSATTRIBUTE_LIST` whose `Attributes` holds `Count` pointers,
+/// each null or to a readable `KSATTRIBUTE`.
+unsafe fn check_attribute_list(list: PKSATTRIBUTE_LIST) -> Result<(), &'static str> {
+    if list.is_null() {
+        return Err("null");
+    }
+    // SAFETY: readable (caller's contract).
+    let list: KSATTRIBUTE_LIST = unsafe { list.read_unaligned() };
+    if list.Count == 0 {
+        return Err("no attributes");
+    }
+    if list.Attributes.is_null() {
+        return Err("a count without an array");
+    }
+    for index in 0..list.Count as usize {
+        let slot = list.Attributes.wrapping_add(index);
+        // SAFETY: `Count` pointers (caller's contract).
+        let attribute: PKSATTRIBUTE = unsafe { slot.read_unaligned() };
+        if attribute.is_null() {
+            return Err("a null attribute");
+        }
+        // SAFETY: readable (caller's contract).
+        let header: KSATTRIBUTE = unsafe { attribute.read_unaligned() };
+        if (header.Size as usize) < size_of::<KSATTRIBUTE>() {
+            return Err("an attribute smaller than a KSATTRIBUTE");
+        }
+    }
+    Ok(())
+}
+
+/// A pin's `DataRanges` as KS reads the array: each range with the attribute list that follows
+/// it when it is flagged `KSDATARANGE_ATTRIBUTES` (a flagged range at the end has none).
+///
+/// # Safety
+/// `ks` is a live pin descriptor whose `DataRanges` holds `DataRangesCount` pointers, each null
+/// or to a readable range.
+#[must_use]
+pub unsafe fn data_range_entries(
+    ks: &KSPIN_DESCRIPTOR,
+) -> Vec<(PKSDATARANGE, Option<PKSATTRIBUTE_LIST>)> {
+    let mut out = Vec::new();
+    if ks.DataRanges.is_null() {
+        return out;
+    }
+    let stride = ulong_size::<PKSDATARANGE>();
+    let mut index = 0;
+    while index < ks.DataRangesCount {
+        // SAFETY: `DataRangesCount` pointers (the caller's contract).
+        let range = unsafe { item(ks.DataRanges, stride, index) };
+        let mut list = None;
+        // SAFETY: null or readable (the caller's contract).
+        if unsafe { has_attributes(range) } && index + 1 < ks.DataRangesCount {
+            // SAFETY: as above.
+            list = Some(unsafe { item(ks.DataRanges, stride, index + 1) }.cast());
+            index += 1;
+        }
+        out.push((range, list));
+        index += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -2085,5 +2229,88 @@ mod tests {
             let shown = breach.to_string();
             assert!(shown.contains(text), "{shown}");
         }
+    }
+
+    /// A pin descriptor over `entries` (ranges and lists, as KS reads the array).
+    fn pin_over(entries: &[PKSDATARANGE]) -> KSPIN_DESCRIPTOR {
+        KSPIN_DESCRIPTOR {
+            InterfacesCount: 0,
+            Interfaces: ptr::null(),
+            MediumsCount: 0,
+            Mediums: ptr::null(),
+            DataRangesCount: u32::try_from(entries.len()).unwrap(),
+            DataRanges: entries.as_ptr(),
+            DataFlow: KSPIN_DATAFLOW_IN,
+            Communication: KSPIN_COMMUNICATION_SINK,
+            Category: &raw const CATEGORY_AUDIO,
+            Name: ptr::null(),
+            Constraints: KSPIN_DESCRIPTOR_RESERVED { Reserved: 0 },
+        }
+    }
+
+    #[test]
+    fn flagged_ranges_take_the_next_entry_as_their_attribute_list() {
+        let mut flagged = audio_range(KSDATAFORMAT_SUBTYPE_PCM);
+        flagged.DataRange.Flags = KSDATARANGE_ATTRIBUTES;
+        let mut plain = audio_range(KSDATAFORMAT_SUBTYPE_IEEE_FLOAT);
+        let mut attribute = KSATTRIBUTE {
+            Size: 24,
+            Flags: 0,
+            Attribute: GUID::from_u128(1),
+        };
+        let mut pointers = [&raw mut attribute];
+        let mut list = KSATTRIBUTE_LIST {
+            Count: 1,
+            Attributes: pointers.as_mut_ptr(),
+        };
+        let flagged_ptr = (&raw mut flagged).cast::<KSDATARANGE>();
+        let list_ptr = (&raw mut list).cast::<KSDATARANGE>();
+        let plain_ptr = (&raw mut plain).cast::<KSDATARANGE>();
+        let entries = [flagged_ptr, list_ptr, plain_ptr];
+        let ks = pin_over(&entries);
+        // SAFETY: live ranges and list for the call.
+        let walked = unsafe { data_range_entries(&ks) };
+        assert_eq!(
+            walked,
+            vec![(flagged_ptr, Some(list_ptr.cast())), (plain_ptr, None)]
+        );
+        // SAFETY: as above.
+        assert_eq!(unsafe { check_attribute_list(list_ptr.cast()) }, Ok(()));
+        // A flagged range at the end has no list.
+        let ks = pin_over(&entries[..1]);
+        // SAFETY: as above.
+        let walked = unsafe { data_range_entries(&ks) };
+        assert_eq!(walked, vec![(flagged_ptr, None)]);
+    }
+
+    #[test]
+    fn malformed_attribute_lists_are_named() {
+        let mut small = KSATTRIBUTE {
+            Size: 8,
+            Flags: 0,
+            Attribute: GUID::from_u128(1),
+        };
+        let mut small_pointers = [&raw mut small];
+        let mut null_pointers: [PKSATTRIBUTE; 1] = [ptr::null_mut()];
+        let cases = [
+            (0, ptr::null_mut(), "no attributes"),
+            (1, ptr::null_mut(), "a count without an array"),
+            (1, null_pointers.as_mut_ptr(), "a null attribute"),
+            (1, small_pointers.as_mut_ptr(), "smaller than a KSATTRIBUTE"),
+        ];
+        for (count, attributes, problem) in cases {
+            let mut list = KSATTRIBUTE_LIST {
+                Count: count,
+                Attributes: attributes,
+            };
+            // SAFETY: a live list whose pointers are null or live.
+            let found = unsafe { check_attribute_list(&raw mut list) }.unwrap_err();
+            assert!(found.contains(problem), "{found}");
+        }
+        // SAFETY: null is allowed.
+        let null = unsafe { check_attribute_list(ptr::null_mut()) };
+        assert_eq!(null, Err("null"));
+        let shown = KsRuleBreach::MissingAttributeList { pin: 0, range: 2 }.to_string();
+        assert!(shown.contains("no attribute list follows"), "{shown}");
     }
 }

@@ -93,6 +93,7 @@ pub mod exports;
 pub mod idle;
 pub mod image;
 pub mod ks_rules;
+mod modes;
 mod pnp;
 pub mod pool;
 mod port;
@@ -122,6 +123,7 @@ use portcls_sys::{
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use deterministic::{Schedule, Strategy};
 pub use idle::{IdleSettings, PowerSource};
+pub use modes::ModesAnswer;
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -325,6 +327,9 @@ pub enum Ddi {
     GetPacketCount,
     /// `IMiniportWaveRTInputStream::GetReadPacket`.
     GetReadPacket,
+    /// `IMiniportAudioSignalProcessing::GetModes` (PortCls asking a wave miniport for the
+    /// signal-processing modes of a pin), and the `QueryInterface` for it.
+    GetModes,
 }
 
 impl Ddi {
@@ -371,7 +376,8 @@ impl Ddi {
             | Self::SetWritePacket
             | Self::GetPresentationPosition
             | Self::GetPacketCount
-            | Self::GetReadPacket => PASSIVE_LEVEL,
+            | Self::GetReadPacket
+            | Self::GetModes => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -643,6 +649,15 @@ pub enum Violation {
         /// The `ValueSize` the handler reported.
         claimed: u32,
         /// The bytes the buffer held.
+        capacity: u32,
+    },
+    /// `GetModes` succeeded reporting more modes than the caller's buffer had room for.
+    ModesContract {
+        /// The pin asked about.
+        pin: u32,
+        /// The count the miniport reported.
+        reported: u32,
+        /// The GUIDs the buffer held.
         capacity: u32,
     },
     /// A miniport stream broke the WaveRT stream contract (an answer out of range, a buffer

@@ -1033,10 +1033,10 @@ impl Sim {
             .get(host as usize)
             .filter(|p| p.KsPinDescriptor.Communication == KSPIN_COMMUNICATION_SINK)
             .ok_or_else(|| format!("{wave} pin {host} is not a host pin"))?;
-        let ranges = &descriptor.KsPinDescriptor;
-        let pcm = (0..ranges.DataRangesCount).any(|i| {
-            // SAFETY: `DataRangesCount` pointers to the miniport's static data ranges.
-            let range = unsafe { item(ranges.DataRanges, 8, i) };
+        // SAFETY: the miniport's static pin: `DataRangesCount` pointers to its data ranges
+        // (and their attribute lists).
+        let entries = unsafe { crate::ks_rules::data_range_entries(&descriptor.KsPinDescriptor) };
+        let pcm = entries.iter().any(|&(range, _)| {
             // SAFETY: as above.
             !range.is_null()
                 && unsafe { range.cast::<KSDATAFORMAT>().read_unaligned() }.SubFormat

@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 use portcls_sys::km::{MEMORY_CACHING_TYPE, PHYSICAL_ADDRESS, PMDL};
 use portcls_sys::ks::{
-    KSAUDIO_POSITION, KSAUDIO_PRESENTATION_POSITION, KSPIN_DATAFLOW_OUT, KSRTAUDIO_HWLATENCY,
-    KSRTAUDIO_HWREGISTER, KSSTATE,
+    KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE, KSAUDIO_POSITION, KSAUDIO_PRESENTATION_POSITION,
+    KSDATAFORMAT_ATTRIBUTES, KSPIN_DATAFLOW_OUT, KSRTAUDIO_HWLATENCY, KSRTAUDIO_HWREGISTER,
+    KSSTATE,
 };
 use portcls_sys::wavert::{
     IID_IMiniportWaveRTInputStream, IID_IMiniportWaveRTOutputStream,
@@ -533,13 +534,79 @@ pub fn audio_range(
 }
 
 /// What KS checks of a client's data format before any driver sees it: at least a
-/// `KSDATAFORMAT` header, and a `FormatSize` equal to the bytes the client passed.
+/// `KSDATAFORMAT` header, and a `FormatSize` equal to the bytes the client passed; or, for a
+/// format flagged `KSDATAFORMAT_ATTRIBUTES`, an attribute list at the 8-byte boundary after
+/// `FormatSize` whose `KSMULTIPLE_ITEM.Size` (at least its header) ends the buffer. What the
+/// list's attributes say is left to the driver.
 fn ks_accepts_format(format: &[u8]) -> bool {
-    let stated = format
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes);
-    format.len() >= 64 && stated.is_some_and(|size| size as usize == format.len())
+    let word = |at: usize| {
+        format
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let (Some(stated), Some(flags)) = (word(0), word(4)) else {
+        return false;
+    };
+    if format.len() < 64 {
+        return false;
+    }
+    if flags & KSDATAFORMAT_ATTRIBUTES == 0 {
+        return stated as usize == format.len();
+    }
+    let start = (stated as usize).div_ceil(8) * 8;
+    word(start).is_some_and(|size| {
+        size as usize >= 8
+            && start.checked_add(size as usize) == Some(format.len())
+            && stated as usize <= format.len()
+    })
+}
+
+/// An attribute list naming signal-processing `mode` (a `KSMULTIPLE_ITEM` and one
+/// `KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE`: 48 bytes), as a client puts it after a pin-create
+/// format or after the `KSP_PIN` of a `KSPROPERTY_PIN_PROPOSEDATAFORMAT2` request.
+#[must_use]
+pub fn mode_attribute_list(mode: GUID) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    for word in [48u32, 1, 40, 0] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend(guid_bytes(KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE));
+    out.extend(guid_bytes(mode));
+    out
+}
+
+/// `format` (the bytes of a `KSDATAFORMAT`, `FormatSize` long) flagged `KSDATAFORMAT_ATTRIBUTES`
+/// and followed, at the next 8-byte boundary, by `list` (any bytes: a well-formed list from
+/// [`mode_attribute_list`] or a deliberately broken one).
+#[must_use]
+pub fn with_attribute_list(format: &[u8], list: &[u8]) -> Vec<u8> {
+    let mut out = format.to_vec();
+    if let Some(flags) = out.get_mut(4..8) {
+        let value =
+            u32::from_le_bytes(flags.try_into().unwrap_or([0; 4])) | KSDATAFORMAT_ATTRIBUTES;
+        flags.copy_from_slice(&value.to_le_bytes());
+    }
+    out.resize(out.len().div_ceil(8) * 8, 0);
+    out.extend_from_slice(list);
+    out
+}
+
+/// `format` asking for signal-processing `mode`: [`with_attribute_list`] of
+/// [`mode_attribute_list`].
+#[must_use]
+pub fn with_mode(format: &[u8], mode: GUID) -> Vec<u8> {
+    with_attribute_list(format, &mode_attribute_list(mode))
+}
+
+/// A GUID's 16 bytes as they lie in memory.
+fn guid_bytes(guid: GUID) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    out.extend_from_slice(&guid.Data1.to_le_bytes());
+    out.extend_from_slice(&guid.Data2.to_le_bytes());
+    out.extend_from_slice(&guid.Data3.to_le_bytes());
+    out.extend_from_slice(&guid.Data4);
+    out
 }
 
 /// The pin descriptor `pin` of `descriptor`, if it has one.
@@ -663,12 +730,14 @@ impl Sim {
     }
 
     /// Opens pin `pin` of wave subdevice `subdevice` with `format` (the bytes of a
-    /// `KSDATAFORMAT`, as a client's pin-create request carries them), as PortCls does: a port
-    /// stream, then `IMiniportWaveRT::NewStream`, then a query for the notification interface.
+    /// `KSDATAFORMAT`, as a client's pin-create request carries them, with its attribute list
+    /// when flagged: see [`with_mode`]), as PortCls does: a port stream, then
+    /// `IMiniportWaveRT::NewStream`, then a query for the notification interface.
     ///
     /// # Errors
     /// `STATUS_INVALID_PARAMETER` for an unknown subdevice or pin, or a format KS itself refuses
-    /// (shorter than a `KSDATAFORMAT`, or a `FormatSize` other than its length);
+    /// (shorter than a `KSDATAFORMAT`, or a `FormatSize` other than its length, or an attribute
+    /// list whose `Size` does not end the buffer);
     /// `STATUS_DEVICE_BUSY` when the pin's instances are all open; or what `NewStream`
     /// returned.
     pub fn open_stream(

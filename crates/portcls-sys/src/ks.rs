@@ -375,6 +375,81 @@ pub const KSAUDIO_SPEAKER_MONO: u32 = SPEAKER_FRONT_CENTER;
 pub const KSAUDIO_SPEAKER_STEREO: u32 = SPEAKER_FRONT_LEFT | SPEAKER_FRONT_RIGHT;
 
 // ---------------------------------------------------------------------------------------------
+// Attributes and audio signal-processing modes
+// ---------------------------------------------------------------------------------------------
+
+/// `KSDATAFORMAT_ATTRIBUTES` (in [`KSDATAFORMAT::Flags`]): an attribute list follows the format,
+/// at the next 8-byte boundary after `FormatSize` bytes: a [`KSMULTIPLE_ITEM`] (its `Size`
+/// counts the header and every attribute) and `Count` attributes, each a [`KSATTRIBUTE`] header
+/// and its data, each starting on an 8-byte boundary.
+pub const KSDATAFORMAT_ATTRIBUTES: u32 = 1 << 1;
+/// `KSDATARANGE_ATTRIBUTES` (in a data range's `Flags`): in the pin's `DataRanges` array the
+/// next entry is not a range but a [`PKSATTRIBUTE_LIST`] naming the attributes the range
+/// supports (and `DataRangesCount` counts that entry too).
+pub const KSDATARANGE_ATTRIBUTES: u32 = 1 << 1;
+/// `KSDATARANGE_REQUIRED_ATTRIBUTES`: the range's attribute list holds required attributes.
+pub const KSDATARANGE_REQUIRED_ATTRIBUTES: u32 = 1 << 2;
+/// `KSATTRIBUTE_REQUIRED` (in [`KSATTRIBUTE::Flags`]): a format must carry this attribute.
+pub const KSATTRIBUTE_REQUIRED: u32 = 0x0000_0001;
+
+/// `KSATTRIBUTE`: the header of one attribute (24 bytes, 4-byte alignment).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KSATTRIBUTE {
+    /// Bytes of the attribute, this header included.
+    pub Size: u32,
+    /// [`KSATTRIBUTE_REQUIRED`] or 0.
+    pub Flags: u32,
+    /// What the attribute is, e.g. [`KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE`].
+    pub Attribute: GUID,
+}
+/// `PKSATTRIBUTE`.
+pub type PKSATTRIBUTE = *mut KSATTRIBUTE;
+
+/// `KSATTRIBUTE_LIST` (`ks.h`, kernel mode): the attributes a data range supports, as the entry
+/// after a range flagged [`KSDATARANGE_ATTRIBUTES`] in a pin's `DataRanges` (16 bytes on
+/// 64-bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct KSATTRIBUTE_LIST {
+    /// Number of entries in `Attributes`.
+    pub Count: u32,
+    /// Pointers to the attributes.
+    pub Attributes: *mut PKSATTRIBUTE,
+}
+/// `PKSATTRIBUTE_LIST`.
+pub type PKSATTRIBUTE_LIST = *mut KSATTRIBUTE_LIST;
+
+/// `KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE` (`ksmedia.h`): the signal-processing mode a client
+/// asks for in a format's attribute list (40 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE {
+    /// `Size` = 40, `Flags` 0, `Attribute` = [`KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE`].
+    pub AttributeHeader: KSATTRIBUTE,
+    /// The mode, e.g. [`AUDIO_SIGNALPROCESSINGMODE_DEFAULT`].
+    pub SignalProcessingMode: GUID,
+}
+/// `PKSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE`.
+pub type PKSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE = *mut KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE;
+
+/// `KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE` {E1F89EB5-5F46-419B-967B-FF6770B98401}: the
+/// attribute that names an audio signal-processing mode.
+pub const KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE: GUID =
+    GUID::from_u128(0xE1F8_9EB5_5F46_419B_967B_FF67_70B9_8401);
+/// `AUDIO_SIGNALPROCESSINGMODE_DEFAULT` {C18E2F7E-933D-4965-B7D1-1EEF228D2AF3}: the device's
+/// default processing (the mode of a format without attributes).
+pub const AUDIO_SIGNALPROCESSINGMODE_DEFAULT: GUID =
+    GUID::from_u128(0xC18E_2F7E_933D_4965_B7D1_1EEF_228D_2AF3);
+/// `AUDIO_SIGNALPROCESSINGMODE_RAW` {9E90EA20-B493-4FD1-A1A8-7E1361A956CF}: no processing.
+pub const AUDIO_SIGNALPROCESSINGMODE_RAW: GUID =
+    GUID::from_u128(0x9E90_EA20_B493_4FD1_A1A8_7E13_61A9_56CF);
+/// `AUDIO_SIGNALPROCESSINGMODE_COMMUNICATIONS` {98951333-B9CD-48B1-A0A3-FF40682D73F7}:
+/// processing tuned for voice calls.
+pub const AUDIO_SIGNALPROCESSINGMODE_COMMUNICATIONS: GUID =
+    GUID::from_u128(0x9895_1333_B9CD_48B1_A0A3_FF40_682D_73F7);
+
+// ---------------------------------------------------------------------------------------------
 // Pins, topology, stream state
 // ---------------------------------------------------------------------------------------------
 
@@ -846,13 +921,13 @@ pub const PKEY_AudioDevice_EnableEndpointByDefault: PROPERTYKEY = PROPERTYKEY {
 #[cfg(target_pointer_width = "64")]
 mod layout {
     use super::{
-        KSAUDIO_POSITION, KSDATAFORMAT, KSDATARANGE_AUDIO, KSIDENTIFIER, KSJACK_DESCRIPTION,
-        KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM, KSNODEPROPERTY, KSNODEPROPERTY_AUDIO_CHANNEL,
-        KSP_NODE, KSP_PIN, KSPIN_COMMUNICATION, KSPIN_DATAFLOW, KSPIN_DESCRIPTOR,
-        KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_BOUNDS_LONG, KSPROPERTY_DESCRIPTION,
-        KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG, KSRTAUDIO_HWLATENCY,
-        KSRTAUDIO_HWREGISTER, KSSTATE, KSTOPOLOGY_CONNECTION, PROPERTYKEY, WAVEFORMATEX,
-        WAVEFORMATEXTENSIBLE,
+        KSATTRIBUTE, KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE, KSATTRIBUTE_LIST, KSAUDIO_POSITION,
+        KSDATAFORMAT, KSDATARANGE_AUDIO, KSIDENTIFIER, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2,
+        KSMULTIPLE_ITEM, KSNODEPROPERTY, KSNODEPROPERTY_AUDIO_CHANNEL, KSP_NODE, KSP_PIN,
+        KSPIN_COMMUNICATION, KSPIN_DATAFLOW, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED,
+        KSPROPERTY_BOUNDS_LONG, KSPROPERTY_DESCRIPTION, KSPROPERTY_MEMBERSHEADER,
+        KSPROPERTY_STEPPING_LONG, KSRTAUDIO_HWLATENCY, KSRTAUDIO_HWREGISTER, KSSTATE,
+        KSTOPOLOGY_CONNECTION, PROPERTYKEY, WAVEFORMATEX, WAVEFORMATEXTENSIBLE,
     };
     use core::mem::{align_of, offset_of, size_of};
 
@@ -925,6 +1000,15 @@ mod layout {
     const _: () = assert!(offset_of!(KSJACK_DESCRIPTION, IsConnected) == 24);
     const _: () = assert!(size_of::<KSJACK_DESCRIPTION2>() == 8);
     const _: () = assert!(size_of::<PROPERTYKEY>() == 20);
+    const _: () = assert!(size_of::<KSATTRIBUTE>() == 24 && align_of::<KSATTRIBUTE>() == 4);
+    const _: () = assert!(offset_of!(KSATTRIBUTE, Flags) == 4);
+    const _: () = assert!(offset_of!(KSATTRIBUTE, Attribute) == 8);
+    const _: () = assert!(size_of::<KSATTRIBUTE_LIST>() == 16);
+    const _: () = assert!(offset_of!(KSATTRIBUTE_LIST, Attributes) == 8);
+    // mingw-w64 does not declare this one; the layout follows the documented field list.
+    const _: () = assert!(size_of::<KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE>() == 40);
+    const _: () =
+        assert!(offset_of!(KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE, SignalProcessingMode) == 24);
     const _: () = assert!(offset_of!(PROPERTYKEY, pid) == 16);
     // mingw-w64 does not declare these two; the values follow the documented field lists.
     const _: () = assert!(size_of::<KSRTAUDIO_HWLATENCY>() == 12);
@@ -1056,6 +1140,44 @@ mod tests {
         assert_eq!(PKEY_AudioEndpoint_Supports_EventDriven_Mode.pid, 7);
         assert_eq!(PKEY_AudioEngine_OEMFormat.pid, 3);
         assert_eq!(PKEY_AudioDevice_EnableEndpointByDefault.pid, 4);
+    }
+
+    #[test]
+    fn signal_processing_guids_match_the_documented_values() {
+        let cases = [
+            (
+                KSATTRIBUTEID_AUDIOSIGNALPROCESSING_MODE,
+                "{E1F89EB5-5F46-419B-967B-FF6770B98401}",
+            ),
+            (
+                AUDIO_SIGNALPROCESSINGMODE_DEFAULT,
+                "{C18E2F7E-933D-4965-B7D1-1EEF228D2AF3}",
+            ),
+            (
+                AUDIO_SIGNALPROCESSINGMODE_RAW,
+                "{9E90EA20-B493-4FD1-A1A8-7E1361A956CF}",
+            ),
+            (
+                AUDIO_SIGNALPROCESSINGMODE_COMMUNICATIONS,
+                "{98951333-B9CD-48B1-A0A3-FF40682D73F7}",
+            ),
+        ];
+        for (guid, text) in cases {
+            assert_eq!(guid.to_u128(), parse_registry_form(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn attribute_flags_and_sizes_have_their_header_values() {
+        assert_eq!(KSDATAFORMAT_ATTRIBUTES, 2);
+        assert_eq!(KSDATARANGE_ATTRIBUTES, 2);
+        assert_eq!(KSDATARANGE_REQUIRED_ATTRIBUTES, 4);
+        assert_eq!(KSATTRIBUTE_REQUIRED, 1);
+        assert_eq!(core::mem::size_of::<KSATTRIBUTE>(), 24);
+        assert_eq!(
+            core::mem::size_of::<KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE>(),
+            40
+        );
     }
 
     #[test]

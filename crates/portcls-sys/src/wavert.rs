@@ -353,6 +353,9 @@ pub const IID_IMiniportWaveRTStream: GUID =
 /// `IID_IMiniportWaveRTStreamNotification` {23759128-96F1-423B-AB4D-81635BCF8CA1}.
 pub const IID_IMiniportWaveRTStreamNotification: GUID =
     GUID::from_u128(0x2375_9128_96F1_423B_AB4D_8163_5BCF_8CA1);
+/// `IID_IMiniportAudioSignalProcessing` {B532678C-BE50-472D-9973-8A6F16594989} (Windows 8.1).
+pub const IID_IMiniportAudioSignalProcessing: GUID =
+    GUID::from_u128(0xB532_678C_BE50_472D_9973_8A6F_1659_4989);
 
 // ---------------------------------------------------------------------------------------------
 // Helper interfaces passed through (only their IUnknown part is declared)
@@ -761,6 +764,38 @@ pub struct IMiniportWaveRTStreamNotificationVtbl {
     ),
 }
 
+/// `IMiniportAudioSignalProcessing` (Windows 8.1 and later): the audio signal-processing modes
+/// each pin of a WaveRT miniport supports. PortCls queries the miniport for it (its own
+/// `KSPROPERTY_AUDIOSIGNALPROCESSING_MODES` answer is built from `GetModes`).
+#[repr(C)]
+#[derive(Debug)]
+pub struct IMiniportAudioSignalProcessing {
+    /// The object's vtable.
+    pub lpVtbl: *const IMiniportAudioSignalProcessingVtbl,
+}
+/// `PMINIPORTAUDIOSIGNALPROCESSING`.
+pub type PMINIPORTAUDIOSIGNALPROCESSING = *mut IMiniportAudioSignalProcessing;
+
+/// The vtable of [`IMiniportAudioSignalProcessing`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IMiniportAudioSignalProcessingVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `GetModes(this, Pin, SignalProcessingModes /*optional*/,
+    /// NumSignalProcessingModes /*in: capacity, out: count*/)`. A null buffer asks for the count
+    /// (`STATUS_SUCCESS`); a buffer below the count gets `STATUS_BUFFER_TOO_SMALL`; an unknown pin
+    /// `STATUS_INVALID_PARAMETER`; a pin without modes (bridge, loopback) `STATUS_NOT_SUPPORTED`.
+    pub GetModes: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IMiniportAudioSignalProcessing,
+            Pin: ULONG,
+            SignalProcessingModes: *mut GUID,
+            NumSignalProcessingModes: *mut ULONG,
+        ) -> NTSTATUS
+    ),
+}
+
 // ---------------------------------------------------------------------------------------------
 // Packet mode (Windows 10 1507 and later: portcls.h declares these for NTDDI_WIN10)
 // ---------------------------------------------------------------------------------------------
@@ -992,11 +1027,11 @@ crate::kernel_abi! {
 #[cfg(target_pointer_width = "64")]
 mod layout {
     use super::{
-        IMiniportTopologyVtbl, IMiniportVtbl, IMiniportWaveRTStreamNotificationVtbl,
-        IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl, IPortTopologyVtbl, IPortVtbl,
-        IPortWaveRTStreamVtbl, IPortWaveRTVtbl, PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR,
-        PCEVENT_ITEM, PCEVENT_REQUEST, PCFILTER_DESCRIPTOR, PCMETHOD_ITEM, PCMETHOD_REQUEST,
-        PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_REQUEST,
+        IMiniportAudioSignalProcessingVtbl, IMiniportTopologyVtbl, IMiniportVtbl,
+        IMiniportWaveRTStreamNotificationVtbl, IMiniportWaveRTStreamVtbl, IMiniportWaveRTVtbl,
+        IPortTopologyVtbl, IPortVtbl, IPortWaveRTStreamVtbl, IPortWaveRTVtbl, PCAUTOMATION_TABLE,
+        PCCONNECTION_DESCRIPTOR, PCEVENT_ITEM, PCEVENT_REQUEST, PCFILTER_DESCRIPTOR, PCMETHOD_ITEM,
+        PCMETHOD_REQUEST, PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_REQUEST,
     };
     use core::mem::{align_of, offset_of, size_of};
 
@@ -1118,6 +1153,9 @@ mod layout {
         ) == 14 * 8
     );
     const _: () = assert!(size_of::<IMiniportWaveRTStreamNotificationVtbl>() == 15 * 8);
+    // Not in mingw-w64's portcls.h: one slot after IUnknown's, as the documentation lists it.
+    const _: () = assert!(offset_of!(IMiniportAudioSignalProcessingVtbl, GetModes) == 3 * 8);
+    const _: () = assert!(size_of::<IMiniportAudioSignalProcessingVtbl>() == 4 * 8);
 }
 
 #[cfg(test)]
@@ -1154,6 +1192,10 @@ mod tests {
                 "{B4C90A31-5791-11D0-86F9-00A0C911B544}",
             ),
             (CLSID_PortTopology, "{B4C90A32-5791-11D0-86F9-00A0C911B544}"),
+            (
+                IID_IMiniportAudioSignalProcessing,
+                "{B532678C-BE50-472D-9973-8A6F16594989}",
+            ),
         ];
         for (guid, text) in cases {
             assert_eq!(guid.to_u128(), parse_registry_form(text), "{text}");

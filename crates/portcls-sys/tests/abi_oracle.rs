@@ -15,8 +15,11 @@
 //! `STATIC_*` initialisers are expanded by the preprocessor, and portcls.h's `DEFINE_GUID`
 //! arguments read from its text. The headers lack the stream-resource types and interfaces,
 //! the WaveRT latency and register structures, the jack property ids and `KSPROPSETID_Jack`,
-//! and the fields Windows 8 added to `DEVICE_DESCRIPTION`; those are checked against the
-//! reference sheet by the layout assertions in the crate and its unit tests.
+//! the fields Windows 8 added to `DEVICE_DESCRIPTION`, and everything of the audio
+//! signal-processing modes but `KSATTRIBUTE`, `KSATTRIBUTE_LIST` and the attribute flags
+//! (`KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE`, the mode and attribute GUIDs,
+//! `IMiniportAudioSignalProcessing`, `KSPROPERTY_PIN_PROPOSEDATAFORMAT2`); those are checked
+//! against the reference sheet by the layout assertions in the crate and its unit tests.
 //!
 //! Needs clang and the mingw-w64 headers (Debian: `clang`, `mingw-w64-common`); `.ci/run`
 //! installs them.
@@ -27,10 +30,11 @@ use std::process::Command;
 
 use portcls_sys::GUID;
 use portcls_sys::ks::{
-    KSAUDIO_POSITION, KSDATAFORMAT, KSDATARANGE_AUDIO, KSIDENTIFIER, KSJACK_DESCRIPTION,
-    KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM, KSNODEPROPERTY, KSNODEPROPERTY_AUDIO_CHANNEL, KSP_NODE,
-    KSP_PIN, KSPROPERTY_DESCRIPTION, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG,
-    KSTOPOLOGY_CONNECTION, WAVEFORMATEX, WAVEFORMATEXTENSIBLE,
+    KSATTRIBUTE, KSAUDIO_POSITION, KSDATAFORMAT, KSDATARANGE_AUDIO, KSIDENTIFIER,
+    KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM, KSNODEPROPERTY,
+    KSNODEPROPERTY_AUDIO_CHANNEL, KSP_NODE, KSP_PIN, KSPROPERTY_DESCRIPTION,
+    KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG, KSTOPOLOGY_CONNECTION, WAVEFORMATEX,
+    WAVEFORMATEXTENSIBLE,
 };
 
 const HEADERS: &str = "/usr/share/mingw-w64/include";
@@ -73,6 +77,7 @@ fn layouts() -> Vec<Layout> {
             NodeProperty => "NodeProperty", Channel => "Channel", Reserved => "Reserved"
         }),
         layout!(KSMULTIPLE_ITEM => "KSMULTIPLE_ITEM" { Size => "Size", Count => "Count" }),
+        layout!(KSATTRIBUTE => "KSATTRIBUTE" { Size => "Size", Flags => "Flags", Attribute => "Attribute" }),
         layout!(KSPROPERTY_DESCRIPTION => "KSPROPERTY_DESCRIPTION" {
             AccessFlags => "AccessFlags", DescriptionSize => "DescriptionSize",
             PropTypeSet => "PropTypeSet", MembersListCount => "MembersListCount",
@@ -133,9 +138,10 @@ fn kernel_layouts() -> Vec<Layout> {
     use portcls_sys::km::{
         DEVICE_DESCRIPTION, DRIVER_OBJECT, IO_DISCONNECT_INTERRUPT_PARAMETERS, UNICODE_STRING,
     };
-    use portcls_sys::ks::KSPIN_DESCRIPTOR;
+    use portcls_sys::ks::{KSATTRIBUTE_LIST, KSPIN_DESCRIPTOR};
     use portcls_sys::wavert as w;
     vec![
+        layout!(KSATTRIBUTE_LIST => "KSATTRIBUTE_LIST" { Count => "Count", Attributes => "Attributes" }),
         layout!(KSPIN_DESCRIPTOR => "KSPIN_DESCRIPTOR" {
             InterfacesCount => "InterfacesCount", Interfaces => "Interfaces",
             MediumsCount => "MediumsCount", Mediums => "Mediums",
@@ -314,6 +320,17 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("KSPROPERTY_AUDIO_MUTE", k::KSPROPERTY_AUDIO_MUTE.into()),
         ("KSPROPERTY_PIN_CATEGORY", k::KSPROPERTY_PIN_CATEGORY.into()),
         ("KSPROPERTY_PIN_NAME", k::KSPROPERTY_PIN_NAME.into()),
+        (
+            "KSPROPERTY_PIN_PROPOSEDATAFORMAT",
+            k::KSPROPERTY_PIN_PROPOSEDATAFORMAT.into(),
+        ),
+        ("KSDATAFORMAT_ATTRIBUTES", k::KSDATAFORMAT_ATTRIBUTES.into()),
+        ("KSDATARANGE_ATTRIBUTES", k::KSDATARANGE_ATTRIBUTES.into()),
+        (
+            "KSDATARANGE_REQUIRED_ATTRIBUTES",
+            k::KSDATARANGE_REQUIRED_ATTRIBUTES.into(),
+        ),
+        ("KSATTRIBUTE_REQUIRED", k::KSATTRIBUTE_REQUIRED.into()),
         (
             "KSPROPERTY_MEMBER_STEPPEDRANGES",
             k::KSPROPERTY_MEMBER_STEPPEDRANGES.into(),

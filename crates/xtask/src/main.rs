@@ -251,12 +251,13 @@ const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 /// arm64) and `image::` (the arm64 package, `target/package/arm64/wavertsample.sys`), with the
 /// loader's tests on the arm64 images and the library probe's arm64 images (`cargo xtask
 /// images`, an earlier step, makes them all).
-const ARM64_WHOLE_LIFE_TESTS: [&str; 14] = [
+const ARM64_WHOLE_LIFE_TESTS: [&str; 15] = [
     "adapter",
     "faults",
     "idle",
     "image",
     "loopback",
+    "modes",
     "packets",
     "probe",
     "properties",
@@ -425,8 +426,14 @@ const DRIVER_MIRI_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 
 /// The whole-life tests in the workspace's `tests/` that run under Miri: their `host::` half
 /// (the image half, machine code, is compiled out there).
-const WHOLE_LIFE_MIRI_TESTS: [&str; 5] =
-    ["adapter", "packets", "properties", "references", "streams"];
+const WHOLE_LIFE_MIRI_TESTS: [&str; 6] = [
+    "adapter",
+    "modes",
+    "packets",
+    "properties",
+    "references",
+    "streams",
+];
 
 /// The library and the model under Miri, with and without the export; then the driver's shell.
 fn miri_steps() -> Vec<Step> {

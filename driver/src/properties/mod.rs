@@ -1,6 +1,7 @@
 //! The property handlers the filter descriptors' automation tables name: volume, mute and peak
-//! meter on both topology filters' nodes ([`controls`]), and the jack description of each
-//! topology filter's external pin ([`jack`](mod@jack)).
+//! meter on both topology filters' nodes ([`controls`]), the jack description of each topology
+//! filter's external pin ([`jack`](mod@jack)), and the proposed formats of each wave filter's
+//! host pin ([`proposed`], with its own table of answers).
 //!
 //! The answers are computed by plain functions over byte slices, without FFI, unit-tested in
 //! each module: [`node_request`] and [`pin_request`] take what PortCls put in the request.
@@ -38,6 +39,7 @@
 
 pub mod controls;
 pub mod jack;
+pub mod proposed;
 pub mod request;
 
 pub use controls::{
@@ -45,13 +47,14 @@ pub use controls::{
     VOLUME_STEP, control_at, mute, node_request, peak_meter, quantize_volume, volume,
 };
 pub use jack::{JACK_DESCRIPTION_SIZE, JACK_DESCRIPTION2_SIZE, Jack, jack, jack_of, pin_request};
+pub use proposed::{PROPOSED_WITH_MODE_SIZE, ProposingPin, proposed_request};
 pub use request::{Answer, PropertyError, STATUS_INVALID_DEVICE_REQUEST, Stepping, Verb};
 
 use portcls_sys::wavert::PCPROPERTY_REQUEST;
 use portcls_sys::{GUID, NTSTATUS, STATUS_INVALID_PARAMETER, ULONG};
 
 use crate::com::ComObject;
-use crate::miniport::TopologyMiniport;
+use crate::miniport::{TopologyMiniport, WaveMiniport};
 
 /// The request's instance and value as slices.
 ///
@@ -179,6 +182,49 @@ portcls_sys::kernel_abi! {
             request.Verb,
             instance,
             |pin| jack_of(subdevice, pin),
+            value,
+        );
+        finish(request, answer)
+    }
+}
+
+portcls_sys::kernel_abi! {
+    /// The handler of the wave filters' pin properties (`KSPROPSETID_Pin` `PROPOSEDATAFORMAT`
+    /// and `PROPOSEDATAFORMAT2`), answered for the host pin.
+    ///
+    /// # Safety
+    /// PortCls's contract for a property handler: `request` points to a valid `PCPROPERTY_REQUEST`
+    /// for a live WaveRT miniport of this driver, for the duration of the call.
+    pub unsafe fn wave_pin_property(request: *mut PCPROPERTY_REQUEST) -> NTSTATUS {
+        // SAFETY: caller's contract: valid and exclusively ours for the call.
+        let Some(request) = (unsafe { request.as_mut() }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        if request.MajorTarget.is_null() || request.PropertyItem.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: PortCls passes the miniport's IUnknown as MajorTarget: a live WaveMiniport
+        // of ours (caller's contract).
+        let miniport = unsafe { ComObject::<WaveMiniport>::from_this(request.MajorTarget.cast()) };
+        // SAFETY: the automation-table item that matched, from our static descriptors.
+        let item = unsafe { &*request.PropertyItem };
+        if item.Set.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a static GUID of our descriptors, non-null (checked).
+        let set = unsafe { item.Set.read() };
+        // SAFETY: caller's contract: PortCls's buffers, valid for the call.
+        let (instance, value) = unsafe { buffers(request) };
+        let answer = proposed_request(
+            &set,
+            item.Id,
+            request.Verb,
+            instance,
+            |pin| match miniport.pin_modes(pin) {
+                crate::format::mode::PinModes::NoSuchPin => ProposingPin::Missing,
+                crate::format::mode::PinModes::NoModes => ProposingPin::Nothing,
+                crate::format::mode::PinModes::Host => ProposingPin::Host,
+            },
             value,
         );
         finish(request, answer)

@@ -71,6 +71,11 @@ pub enum PropertyError {
     },
     /// The value buffer is too short for the operation.
     TooSmall,
+    /// The target exists but has nothing to answer with (a pin without proposed formats, a
+    /// mode it lacks).
+    NotSupported,
+    /// A proposed format the pin does not stream.
+    NoMatch,
 }
 
 impl PropertyError {
@@ -82,6 +87,8 @@ impl PropertyError {
             Self::BadInstance => STATUS_INVALID_PARAMETER,
             Self::Overflow { .. } => STATUS_BUFFER_OVERFLOW,
             Self::TooSmall => STATUS_BUFFER_TOO_SMALL,
+            Self::NotSupported => portcls_sys::STATUS_NOT_SUPPORTED,
+            Self::NoMatch => crate::format::STATUS_NO_MATCH,
         }
     }
 
