@@ -88,6 +88,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod conformance;
 pub mod deterministic;
 pub mod exports;
 pub mod image;
