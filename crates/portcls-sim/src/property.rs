@@ -5,8 +5,8 @@
 //! node requests), the item for the set and id, checks the verb against the item's flags, builds
 //! the `PCPROPERTY_REQUEST` and calls the handler. When the table has no such item, the pin and
 //! topology properties PortCls handles itself are answered from the descriptor
-//! ([`port_properties`](crate::port_properties)); anything else gets the status PortCls
-//! answers without one. Every request is in the trace.
+//! ([`port_properties`]); anything else gets the status PortCls answers without one. Every
+//! request is in the trace.
 //!
 //! [`Sim::endpoints`] asks what the endpoint builder asks, through those requests (the client's
 //! side is [`ks_client`](crate::ks_client)): for each topology filter the pin count (`CTYPES`)
