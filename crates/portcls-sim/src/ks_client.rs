@@ -25,7 +25,7 @@ use crate::port_properties::{
     STATUS_OBJECT_NAME_NOT_FOUND,
 };
 use crate::property::{STATUS_BUFFER_OVERFLOW, Target, guid_at, property_name, word};
-use crate::{Sim, status_name};
+use crate::{PropertyOutcome, Sim, status_name};
 
 /// The largest variable-size answer a client accepts (a larger claimed size is malformed).
 const MAX_ANSWER: u32 = 1 << 20;
@@ -238,16 +238,7 @@ impl Sim {
         (set, id): (GUID, u32),
         size: usize,
     ) -> Result<Vec<u8>, String> {
-        let answer = self.property(
-            fdo,
-            filter,
-            target,
-            set,
-            id,
-            KSPROPERTY_TYPE_GET,
-            &[],
-            &vec![0; size],
-        );
+        let answer = self.ks_get(fdo, filter, target, (set, id), size);
         if answer.status != STATUS_SUCCESS || answer.size as usize != size {
             return Err(format!(
                 "{filter} {target:?}: {} answered {} with {} bytes (wanted STATUS_SUCCESS and \
@@ -271,22 +262,43 @@ impl Sim {
         fdo: PDEVICE_OBJECT,
         filter: &str,
         target: Target,
+        property: (GUID, u32),
+    ) -> Result<Vec<u8>, String> {
+        let probe = self.ks_get(fdo, filter, target, property, 0);
+        self.ks_sized_after(fdo, filter, target, property, &probe)
+    }
+
+    /// A GET into `capacity` bytes.
+    fn ks_get(
+        &self,
+        fdo: PDEVICE_OBJECT,
+        filter: &str,
+        target: Target,
         (set, id): (GUID, u32),
+        capacity: usize,
+    ) -> PropertyOutcome {
+        self.property(
+            fdo,
+            filter,
+            target,
+            set,
+            id,
+            KSPROPERTY_TYPE_GET,
+            &[],
+            &vec![0; capacity],
+        )
+    }
+
+    /// The rest of [`Sim::ks_sized`] after its size `probe`.
+    fn ks_sized_after(
+        &self,
+        fdo: PDEVICE_OBJECT,
+        filter: &str,
+        target: Target,
+        (set, id): (GUID, u32),
+        probe: &PropertyOutcome,
     ) -> Result<Vec<u8>, String> {
         let what = format!("{filter} {target:?}: {}", property_name(&set, id));
-        let get = |value: Vec<u8>| {
-            self.property(
-                fdo,
-                filter,
-                target,
-                set,
-                id,
-                KSPROPERTY_TYPE_GET,
-                &[],
-                &value,
-            )
-        };
-        let probe = get(Vec::new());
         if probe.status != STATUS_BUFFER_OVERFLOW || probe.size == 0 || probe.size > MAX_ANSWER {
             return Err(format!(
                 "{what}: the size probe answered {} with {} bytes (wanted STATUS_BUFFER_OVERFLOW \
@@ -295,7 +307,7 @@ impl Sim {
                 probe.size
             ));
         }
-        let answer = get(vec![0; probe.size as usize]);
+        let answer = self.ks_get(fdo, filter, target, (set, id), probe.size as usize);
         if answer.status != STATUS_SUCCESS || answer.size != probe.size {
             return Err(format!(
                 "{what}: a GET of the {} bytes the probe named answered {} with {} bytes",
@@ -409,25 +421,12 @@ impl Sim {
         pin: u32,
     ) -> Result<Option<String>, String> {
         let what = format!("{filter} pin {pin}: Pin/NAME");
-        let probe = self.property(
-            fdo,
-            filter,
-            Target::Pin(pin),
-            KSPROPSETID_Pin,
-            KSPROPERTY_PIN_NAME,
-            KSPROPERTY_TYPE_GET,
-            &[],
-            &[],
-        );
+        let property = (KSPROPSETID_Pin, KSPROPERTY_PIN_NAME);
+        let probe = self.ks_get(fdo, filter, Target::Pin(pin), property, 0);
         if probe.status == STATUS_OBJECT_NAME_NOT_FOUND {
             return Ok(None);
         }
-        let answer = self.ks_sized(
-            fdo,
-            filter,
-            Target::Pin(pin),
-            (KSPROPSETID_Pin, KSPROPERTY_PIN_NAME),
-        )?;
+        let answer = self.ks_sized_after(fdo, filter, Target::Pin(pin), property, &probe)?;
         let units: Vec<u16> = answer
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
