@@ -76,6 +76,8 @@ pub struct HostPin {
     pub pin: u32,
     /// Whether data leaves the filter through it (`DATAFLOW_OUT`: capture).
     pub capture: bool,
+    /// Its `CATEGORY` (a loopback pin's tells it from a capture pin's).
+    pub category: GUID,
 }
 
 /// The audio engine's periods for the driver under test, in 100 ns units. The engine asks for
@@ -189,6 +191,7 @@ impl Sim {
                         filter: wave.name.clone(),
                         pin,
                         capture: facts.data_flow == 2,
+                        category: facts.category,
                     });
                 }
             }
