@@ -734,7 +734,7 @@ fn cinstances_counts_the_streams_open_on_the_pin() {
     sim.assert_clean();
 }
 
-fn port_answers_probe_refuse_and_are_in_the_trace() {
+fn port_answers_probe_refuse_are_traced_and_failed_queries_name_the_request() {
     let sim = Sim::new(OsProfile::Win10_1511);
     let device = bring_up(&sim);
     let filter = RENDER_WAVE.name;
@@ -795,12 +795,25 @@ fn port_answers_probe_refuse_and_are_in_the_trace() {
         &1u32.to_le_bytes(),
     );
     assert_eq!(set.status, STATUS_INVALID_DEVICE_REQUEST);
+    // A client's queries turn failed answers into errors naming the request and the status.
+    let invalid = portcls_sim::status_name(STATUS_INVALID_PARAMETER);
+    let facts = sim.pin_facts(device.fdo, filter, 2).unwrap_err();
+    assert!(
+        facts.contains("Pin/DATAFLOW") && facts.contains(&invalid),
+        "{facts}"
+    );
+    let ranges = sim.pin_data_ranges(device.fdo, filter, 2).unwrap_err();
+    assert!(
+        ranges.contains("Pin/DATARANGES: the size probe") && ranges.contains(&invalid),
+        "{ranges}"
+    );
     let trace = sim.trace();
     let answers: Vec<_> = trace[before..]
         .iter()
         .filter(|e| e.ddi == Ddi::Property && e.detail.contains("answered by the port"))
         .collect();
-    assert_eq!(answers.len(), 10, "{answers:?}");
+    // Ten requests above, and the two the failed queries made.
+    assert_eq!(answers.len(), 12, "{answers:?}");
     assert!(
         answers[0].detail.contains("Pin/CATEGORY GET (0 bytes)"),
         "{}",
@@ -816,7 +829,7 @@ both_drivers!(
     the_port_answers_pin_properties_from_the_descriptors,
     the_port_answers_topology_properties_and_names_from_the_descriptors,
     cinstances_counts_the_streams_open_on_the_pin,
-    port_answers_probe_refuse_and_are_in_the_trace,
+    port_answers_probe_refuse_are_traced_and_failed_queries_name_the_request,
     the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile,
     the_endpoint_builder_sees_the_values_that_were_set,
     property_requests_are_in_the_trace,
