@@ -221,9 +221,21 @@ impl FilterView {
                     // SAFETY: `PinCount` pins of `PinSize` bytes (the caller's contract).
                     let pin = unsafe { item(filter.Pins, filter.PinSize, index) };
                     let ks = pin.KsPinDescriptor;
-                    // SAFETY: the union's count-and-pointer member; a pin with the reserved
-                    // member zeroed reads a count of 0.
-                    let constraints = unsafe { ks.Constraints.Constrained };
+                    // The union's count is its first ULONG, initialised whichever member the
+                    // miniport wrote (`Reserved` = 0 reads as no constrained ranges); only then
+                    // is its pointer read.
+                    // SAFETY: the union is at least 8 bytes and 8-aligned; its first 4 bytes
+                    // are initialised by either member.
+                    let count = unsafe { (&raw const ks.Constraints).cast::<u32>().read() };
+                    let constrained = if count == 0 {
+                        Vec::new()
+                    } else {
+                        // SAFETY: a non-zero count means the miniport wrote the constrained
+                        // member, pointer included.
+                        let list = unsafe { ks.Constraints.Constrained.ConstrainedDataRanges };
+                        // SAFETY: the pin's constrained ranges (the caller's contract).
+                        unsafe { read_ranges(list.cast_const(), count) }
+                    };
                     PinView {
                         max_global: pin.MaxGlobalInstanceCount,
                         max_filter: pin.MaxFilterInstanceCount,
@@ -234,13 +246,7 @@ impl FilterView {
                         mediums: unsafe { read_identifiers(ks.Mediums, ks.MediumsCount) },
                         // SAFETY: the pin's data ranges (the caller's contract).
                         ranges: unsafe { read_ranges(ks.DataRanges, ks.DataRangesCount) },
-                        // SAFETY: the pin's constrained ranges, if it declares any.
-                        constrained: unsafe {
-                            read_ranges(
-                                constraints.ConstrainedDataRanges.cast_const(),
-                                constraints.ConstrainedDataRangesCount,
-                            )
-                        },
+                        constrained,
                         data_flow: ks.DataFlow.0.cast_unsigned(),
                         communication: ks.Communication.0.cast_unsigned(),
                         // SAFETY: a static GUID of the miniport, or null.
