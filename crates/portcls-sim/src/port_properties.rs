@@ -14,7 +14,7 @@
 //! | Pin `CINSTANCES` (0) | `KSP_PIN` | `KSPIN_CINSTANCES`: `MaxFilterInstanceCount`, the pin's open streams on this filter |
 //! | Pin `CTYPES` (1) | `KSPROPERTY` | `ULONG` pin count |
 //! | Pin `DATAFLOW` (2) | `KSP_PIN` | `KSPIN_DATAFLOW` |
-//! | Pin `DATARANGES` (3) | `KSP_PIN` | `KSMULTIPLE_ITEM`, then each range (`FormatSize` bytes) on an 8-byte boundary |
+//! | Pin `DATARANGES` (3) | `KSP_PIN` | `KSMULTIPLE_ITEM`, then each range (`FormatSize` bytes; padding answered as zeros) on an 8-byte boundary |
 //! | Pin `INTERFACES` (5) | `KSP_PIN` | `KSMULTIPLE_ITEM` + `KSPIN_INTERFACE`s (none declared: the standard streaming interface) |
 //! | Pin `MEDIUMS` (6) | `KSP_PIN` | `KSMULTIPLE_ITEM` + `KSPIN_MEDIUM`s (none declared: the standard any-instance medium) |
 //! | Pin `COMMUNICATION` (7) | `KSP_PIN` | `KSPIN_COMMUNICATION` |
@@ -56,16 +56,16 @@
 use std::mem::size_of;
 
 use portcls_sys::ks::{
-    GUID_NULL, KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSDATARANGE,
-    KSINTERFACE_STANDARD_STREAMING, KSINTERFACESETID_Standard, KSMEDIUM_TYPE_ANYINSTANCE,
-    KSMEDIUMSETID_Standard, KSMULTIPLE_ITEM, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE,
-    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPROPERTY_DESCRIPTION, KSPROPERTY_PIN_CATEGORY,
-    KSPROPERTY_PIN_CINSTANCES, KSPROPERTY_PIN_COMMUNICATION, KSPROPERTY_PIN_CONSTRAINEDDATARANGES,
-    KSPROPERTY_PIN_CTYPES, KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES,
-    KSPROPERTY_PIN_GLOBALCINSTANCES, KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS,
-    KSPROPERTY_PIN_NAME, KSPROPERTY_PIN_NECESSARYINSTANCES, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Pin,
-    KSPROPTYPESETID_General,
+    GUID_NULL, KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME,
+    KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATARANGE, KSINTERFACE_STANDARD_STREAMING,
+    KSINTERFACESETID_Standard, KSMEDIUM_TYPE_ANYINSTANCE, KSMEDIUMSETID_Standard, KSMULTIPLE_ITEM,
+    KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME,
+    KSPROPERTY_DESCRIPTION, KSPROPERTY_PIN_CATEGORY, KSPROPERTY_PIN_CINSTANCES,
+    KSPROPERTY_PIN_COMMUNICATION, KSPROPERTY_PIN_CONSTRAINEDDATARANGES, KSPROPERTY_PIN_CTYPES,
+    KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES, KSPROPERTY_PIN_GLOBALCINSTANCES,
+    KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS, KSPROPERTY_PIN_NAME,
+    KSPROPERTY_PIN_NECESSARYINSTANCES, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET,
+    KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Pin, KSPROPTYPESETID_General,
 };
 use portcls_sys::wavert::PCFILTER_DESCRIPTOR;
 use portcls_sys::{GUID, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
@@ -94,6 +94,8 @@ pub const STATUS_OBJECT_NAME_NOT_FOUND: NTSTATUS = 0xC000_0034_u32.cast_signed()
 
 /// `VT_EMPTY`: the value type KS names for an item without a support handler.
 const VT_EMPTY: u32 = 0;
+/// Where a `KSDATARANGE_AUDIO`'s fields end (its `sizeof` is 88 with the tail padding).
+const AUDIO_LIMITS_END: u32 = 84;
 /// The largest data range the port copies (a range claiming more is not one).
 const MAX_RANGE_SIZE: u32 = 0x1000;
 
@@ -160,6 +162,11 @@ pub(crate) fn guid_bytes(guid: &GUID) -> [u8; 16] {
 /// The data ranges behind `count` pointers at `ranges` (null pointers and ranges whose
 /// `FormatSize` is not a range's are left out: the KS rules report those).
 ///
+/// KS copies a range's `FormatSize` bytes as they are; the model copies the fields it knows
+/// (the `KSDATARANGE`, and a `WAVEFORMATEX` range's audio limits) and answers the other bytes
+/// as zeros: they are a structure's tail padding, which a Rust static leaves uninitialised, or
+/// a layout the model does not know.
+///
 /// # Safety
 /// `ranges` is null or `count` readable pointers, each null or a readable range of its
 /// `FormatSize` bytes.
@@ -179,9 +186,21 @@ unsafe fn read_ranges(ranges: *const *mut KSDATARANGE, count: u32) -> Vec<Vec<u8
         if !(64..=MAX_RANGE_SIZE).contains(&size) {
             continue;
         }
-        // SAFETY: the range is `FormatSize` readable bytes (the caller's contract).
-        let bytes = unsafe { std::slice::from_raw_parts(range.cast::<u8>(), size as usize) };
-        out.push(bytes.to_vec());
+        // SAFETY: at least the 64 bytes of a KSDATARANGE (checked), all of them fields.
+        let header = unsafe { range.cast::<[u8; 64]>().read_unaligned() };
+        let mut bytes = header.to_vec();
+        bytes.resize(size as usize, 0);
+        if size >= AUDIO_LIMITS_END
+            && header[48..] == guid_bytes(&KSDATAFORMAT_SPECIFIER_WAVEFORMATEX)
+        {
+            // The limits' address stays inside the range (its size was checked).
+            let at = range.cast::<u8>().wrapping_add(64).cast::<[u8; 20]>();
+            // SAFETY: a KSDATARANGE_AUDIO's five ULONG limits follow the header (the size was
+            // checked).
+            let limits = unsafe { at.read_unaligned() };
+            bytes[64..AUDIO_LIMITS_END as usize].copy_from_slice(&limits);
+        }
+        out.push(bytes);
     }
     out
 }
