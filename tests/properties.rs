@@ -5,6 +5,11 @@
 mod common;
 
 use common::{bring_up, loadable_profiles};
+use portcls_sim::ks_client::parse_guids;
+use portcls_sim::port_properties::{
+    KSPROPERTY_TOPOLOGY_CATEGORIES, KSPROPERTY_TOPOLOGY_NAME, KSPROPSETID_Topology,
+    STATUS_INVALID_BUFFER_SIZE,
+};
 use portcls_sim::property::{
     ControlKind, Flow, STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_FOUND, STATUS_PROPSET_NOT_FOUND,
     SteppedRange,
@@ -16,14 +21,22 @@ use portcls_sys::ks::{
     KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio,
     KSPROPSETID_Jack, KSPROPSETID_Pin,
 };
+use portcls_sys::ks::{
+    KSCATEGORY_AUDIO, KSCATEGORY_TOPOLOGY, KSDATAFORMAT_SUBTYPE_ANALOG, KSDATAFORMAT_SUBTYPE_PCM,
+    KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER, KSNODETYPE_VOLUME, KSPROPERTY_PIN_CATEGORY,
+    KSPROPERTY_PIN_CONSTRAINEDDATARANGES, KSPROPERTY_PIN_DATAFLOW, KSPROPERTY_PIN_DATARANGES,
+    KSPROPERTY_PIN_GLOBALCINSTANCES, KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS,
+    KSPROPERTY_PIN_NECESSARYINSTANCES,
+};
 use portcls_sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use wavert_sample::descriptors::{
     CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_TOPOLOGY_MICROPHONE_PIN, CAPTURE_VOLUME_NODE,
-    RENDER_MUTE_NODE, RENDER_PEAK_NODE, RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN,
-    RENDER_VOLUME_NODE,
+    CAPTURE_WAVE_HOST_PIN, HOST_DATA_RANGE_COUNT, RENDER_MUTE_NODE, RENDER_PEAK_NODE,
+    RENDER_TOPOLOGY_SPEAKER_PIN, RENDER_TOPOLOGY_WAVE_PIN, RENDER_VOLUME_NODE,
+    RENDER_WAVE_HOST_PIN,
 };
 use wavert_sample::format::{STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL};
-use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY, RENDER_WAVE};
+use wavert_sample::identity::{CAPTURE_TOPOLOGY, CAPTURE_WAVE, RENDER_TOPOLOGY, RENDER_WAVE};
 use wavert_sample::properties::{VOLUME_MAXIMUM, VOLUME_MINIMUM, VOLUME_STEP};
 
 fn channel(c: i32) -> Vec<u8> {
@@ -466,7 +479,13 @@ fn requests_outside_the_tables_are_answered_by_the_port_and_wrong_pins_by_the_dr
         &[],
         &[0; 64],
     );
-    assert_eq!(pin_set.status, STATUS_PROPSET_NOT_FOUND);
+    // The pin set is PortCls's own: it answers the name from the pin's category.
+    let speakers: Vec<u8> = "Speakers\0"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_eq!((pin_set.status, pin_set.size), (STATUS_SUCCESS, 18));
+    assert_eq!(pin_set.value[..18], speakers);
     // The wave filters have no jack properties (only the host pins' proposed formats).
     let wave = jack(
         &sim,
@@ -549,7 +568,311 @@ fn concurrent_requests_from_two_threads_leave_valid_values() {
     sim.assert_clean();
 }
 
+/// A GET of a PortCls pin property of pin `pin` of `filter` into `capacity` bytes.
+fn pin_get(
+    sim: &Sim,
+    device: &Device,
+    filter: &str,
+    pin: u32,
+    id: u32,
+    capacity: usize,
+) -> PropertyOutcome {
+    sim.property(
+        device.fdo,
+        filter,
+        Target::Pin(pin),
+        KSPROPSETID_Pin,
+        id,
+        KSPROPERTY_TYPE_GET,
+        &[],
+        &vec![0; capacity],
+    )
+}
+
+fn the_port_answers_pin_properties_from_the_descriptors() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        // Pin counts, flows, communication and categories of every filter.
+        let expected = [
+            (
+                RENDER_WAVE.name,
+                [(1, 1, KSCATEGORY_AUDIO), (2, 0, KSCATEGORY_AUDIO)],
+            ),
+            (
+                CAPTURE_WAVE.name,
+                [(1, 0, KSCATEGORY_AUDIO), (2, 1, KSCATEGORY_AUDIO)],
+            ),
+            (
+                RENDER_TOPOLOGY.name,
+                [(1, 0, KSCATEGORY_AUDIO), (2, 0, KSNODETYPE_SPEAKER)],
+            ),
+            (
+                CAPTURE_TOPOLOGY.name,
+                [(1, 0, KSNODETYPE_MICROPHONE), (2, 0, KSCATEGORY_AUDIO)],
+            ),
+        ];
+        for (filter, pins) in expected {
+            assert_eq!(
+                sim.pin_count(device.fdo, filter),
+                Ok(2),
+                "{profile} {filter}"
+            );
+            for (pin, (data_flow, communication, category)) in (0..).zip(pins) {
+                let facts = sim.pin_facts(device.fdo, filter, pin).unwrap();
+                assert_eq!(
+                    (facts.data_flow, facts.communication, facts.category),
+                    (data_flow, communication, category),
+                    "{profile} {filter} pin {pin}"
+                );
+                assert_eq!(
+                    pin_get(
+                        &sim,
+                        &device,
+                        filter,
+                        pin,
+                        KSPROPERTY_PIN_NECESSARYINSTANCES,
+                        4
+                    )
+                    .value,
+                    0u32.to_le_bytes()
+                );
+                // No interfaces or mediums declared: the standard ones, one each.
+                for id in [KSPROPERTY_PIN_INTERFACES, KSPROPERTY_PIN_MEDIUMS] {
+                    let list = pin_get(&sim, &device, filter, pin, id, 64);
+                    assert_eq!((list.status, list.size), (STATUS_SUCCESS, 32));
+                    assert_eq!(list.value[..8], [32, 0, 0, 0, 1, 0, 0, 0]);
+                }
+            }
+        }
+        // Both host pins offer one range per sample format, PCM among them; the bridge pins
+        // one analog range.
+        for (filter, host, bridge) in [
+            (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN, 1),
+            (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN, 0),
+        ] {
+            let ranges = sim.pin_data_ranges(device.fdo, filter, host).unwrap();
+            assert_eq!(ranges.len(), HOST_DATA_RANGE_COUNT, "{profile} {filter}");
+            assert!(
+                ranges
+                    .iter()
+                    .any(|r| r.sub_format == KSDATAFORMAT_SUBTYPE_PCM)
+            );
+            assert!(ranges.iter().all(|r| r.audio.is_some()));
+            let analog = sim.pin_data_ranges(device.fdo, filter, bridge).unwrap();
+            assert_eq!(analog.len(), 1);
+            assert_eq!(analog[0].sub_format, KSDATAFORMAT_SUBTYPE_ANALOG);
+            let constrained = pin_get(
+                &sim,
+                &device,
+                filter,
+                host,
+                KSPROPERTY_PIN_CONSTRAINEDDATARANGES,
+                4096,
+            );
+            let plain = pin_get(&sim, &device, filter, host, KSPROPERTY_PIN_DATARANGES, 4096);
+            assert_eq!(constrained, plain, "no constrained ranges: the ranges");
+        }
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
+fn the_port_answers_topology_properties_and_names_from_the_descriptors() {
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        let device = bring_up(&sim);
+        // Both topologies: volume, mute, then the peak meter, four connections; the render
+        // topology's categories; node names from the node's name GUID.
+        for filter in [RENDER_TOPOLOGY.name, CAPTURE_TOPOLOGY.name] {
+            let nodes = sim.topology_nodes(device.fdo, filter).unwrap();
+            assert_eq!(
+                nodes,
+                [KSNODETYPE_VOLUME, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER],
+                "{profile} {filter}"
+            );
+            let edges = sim.topology_connections(device.fdo, filter).unwrap();
+            assert_eq!(edges.len(), 4, "{profile} {filter}");
+        }
+        let categories = sim.ks_sized(
+            device.fdo,
+            RENDER_TOPOLOGY.name,
+            Target::Filter,
+            (KSPROPSETID_Topology, KSPROPERTY_TOPOLOGY_CATEGORIES),
+        );
+        assert_eq!(
+            parse_guids(&categories.unwrap()).unwrap(),
+            [KSCATEGORY_AUDIO, KSCATEGORY_TOPOLOGY]
+        );
+        let name = sim.property(
+            device.fdo,
+            RENDER_TOPOLOGY.name,
+            Target::Filter,
+            KSPROPSETID_Topology,
+            KSPROPERTY_TOPOLOGY_NAME,
+            KSPROPERTY_TYPE_GET,
+            &[RENDER_VOLUME_NODE.to_le_bytes(), [0; 4]].concat(),
+            &[0; 64],
+        );
+        let master: Vec<u8> = "Master Volume\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!((name.status, name.size), (STATUS_SUCCESS, 28));
+        assert_eq!(name.value[..28], master);
+        // Names: the endpoint pins have their category's; the wave filter's host pin (category
+        // KSCATEGORY_AUDIO) none to be found.
+        assert_eq!(
+            sim.pin_name(
+                device.fdo,
+                CAPTURE_TOPOLOGY.name,
+                CAPTURE_TOPOLOGY_MICROPHONE_PIN
+            ),
+            Ok(Some("Microphone".to_owned()))
+        );
+        assert_eq!(
+            sim.pin_name(device.fdo, RENDER_WAVE.name, RENDER_WAVE_HOST_PIN),
+            Ok(None)
+        );
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
+fn cinstances_counts_the_streams_open_on_the_pin() {
+    let sim = Sim::new(OsProfile::Win10_2004);
+    let device = bring_up(&sim);
+    let instances = |pin| {
+        sim.pin_instances(device.fdo, RENDER_WAVE.name, pin)
+            .unwrap()
+    };
+    let (possible, none) = instances(RENDER_WAVE_HOST_PIN);
+    assert!(possible >= 1);
+    assert_eq!(none, 0);
+    let format = common::format_bytes(wavert_sample::format::Format::PREFERRED);
+    let stream = sim
+        .open_stream(device.fdo, RENDER_WAVE.name, RENDER_WAVE_HOST_PIN, &format)
+        .unwrap();
+    assert_eq!(instances(RENDER_WAVE_HOST_PIN), (possible, 1));
+    let global = pin_get(
+        &sim,
+        &device,
+        RENDER_WAVE.name,
+        RENDER_WAVE_HOST_PIN,
+        KSPROPERTY_PIN_GLOBALCINSTANCES,
+        8,
+    );
+    assert_eq!(global.value[4..], 1u32.to_le_bytes());
+    // The bridge pin has no instances, and the capture filter's host pin none open.
+    assert_eq!(instances(1), (0, 0));
+    assert_eq!(
+        sim.pin_instances(device.fdo, CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
+            .unwrap()
+            .1,
+        0
+    );
+    stream.close();
+    assert_eq!(instances(RENDER_WAVE_HOST_PIN), (possible, 0));
+    sim.remove_device(device.fdo);
+    sim.assert_clean();
+}
+
+fn port_answers_probe_refuse_are_traced_and_failed_queries_name_the_request() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let device = bring_up(&sim);
+    let filter = RENDER_WAVE.name;
+    let before = sim.trace().len();
+    // Fixed size: a probe gets the size, a short buffer is too small.
+    let probe = pin_get(&sim, &device, filter, 0, KSPROPERTY_PIN_CATEGORY, 0);
+    assert_eq!((probe.status, probe.size), (STATUS_BUFFER_OVERFLOW, 16));
+    let short = pin_get(&sim, &device, filter, 0, KSPROPERTY_PIN_CATEGORY, 15);
+    assert_eq!(short.status, STATUS_BUFFER_TOO_SMALL);
+    // A list: probe, the total size alone, the header alone, too small.
+    let probe = pin_get(&sim, &device, filter, 0, KSPROPERTY_PIN_DATARANGES, 0);
+    assert_eq!(probe.status, STATUS_BUFFER_OVERFLOW);
+    let total = probe.size;
+    let size = pin_get(&sim, &device, filter, 0, KSPROPERTY_PIN_DATARANGES, 4);
+    assert_eq!(
+        (size.status, size.value),
+        (STATUS_SUCCESS, total.to_le_bytes().to_vec())
+    );
+    let header = pin_get(&sim, &device, filter, 0, KSPROPERTY_PIN_DATARANGES, 8);
+    assert_eq!((header.status, header.size), (STATUS_SUCCESS, 8));
+    assert_eq!(
+        header.value[4..],
+        u32::try_from(HOST_DATA_RANGE_COUNT).unwrap().to_le_bytes()
+    );
+    let short = pin_get(
+        &sim,
+        &device,
+        filter,
+        0,
+        KSPROPERTY_PIN_DATARANGES,
+        total as usize - 1,
+    );
+    assert_eq!(short.status, STATUS_BUFFER_TOO_SMALL);
+    // A pin the filter does not have; a request without the KSP_PIN; a SET.
+    for pin in [2, u32::MAX] {
+        let none = pin_get(&sim, &device, filter, pin, KSPROPERTY_PIN_DATAFLOW, 4);
+        assert_eq!(none.status, STATUS_INVALID_PARAMETER);
+    }
+    let bare = sim.property(
+        device.fdo,
+        filter,
+        Target::Filter,
+        KSPROPSETID_Pin,
+        KSPROPERTY_PIN_DATAFLOW,
+        KSPROPERTY_TYPE_GET,
+        &[],
+        &[0; 4],
+    );
+    assert_eq!(bare.status, STATUS_INVALID_BUFFER_SIZE);
+    let set = sim.property(
+        device.fdo,
+        filter,
+        Target::Pin(0),
+        KSPROPSETID_Pin,
+        KSPROPERTY_PIN_DATAFLOW,
+        KSPROPERTY_TYPE_SET,
+        &[],
+        &1u32.to_le_bytes(),
+    );
+    assert_eq!(set.status, STATUS_INVALID_DEVICE_REQUEST);
+    // A client's queries turn failed answers into errors naming the request and the status.
+    let invalid = portcls_sim::status_name(STATUS_INVALID_PARAMETER);
+    let facts = sim.pin_facts(device.fdo, filter, 2).unwrap_err();
+    assert!(
+        facts.contains("Pin/DATAFLOW") && facts.contains(&invalid),
+        "{facts}"
+    );
+    let ranges = sim.pin_data_ranges(device.fdo, filter, 2).unwrap_err();
+    assert!(
+        ranges.contains("Pin/DATARANGES: the size probe") && ranges.contains(&invalid),
+        "{ranges}"
+    );
+    let trace = sim.trace();
+    let answers: Vec<_> = trace[before..]
+        .iter()
+        .filter(|e| e.ddi == Ddi::Property && e.detail.contains("answered by the port"))
+        .collect();
+    // Ten requests above, and the two the failed queries made.
+    assert_eq!(answers.len(), 12, "{answers:?}");
+    assert!(
+        answers[0].detail.contains("Pin/CATEGORY GET (0 bytes)"),
+        "{}",
+        answers[0].detail
+    );
+    assert_eq!(answers[0].status, STATUS_BUFFER_OVERFLOW);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.remove_device(device.fdo);
+    sim.assert_clean();
+}
+
 both_drivers!(
+    the_port_answers_pin_properties_from_the_descriptors,
+    the_port_answers_topology_properties_and_names_from_the_descriptors,
+    cinstances_counts_the_streams_open_on_the_pin,
+    port_answers_probe_refuse_are_traced_and_failed_queries_name_the_request,
     the_endpoint_builder_finds_a_speaker_and_a_microphone_on_every_profile,
     the_endpoint_builder_sees_the_values_that_were_set,
     property_requests_are_in_the_trace,

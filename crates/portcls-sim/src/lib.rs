@@ -88,15 +88,18 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod adapter;
+pub mod conformance;
 pub mod deterministic;
 pub mod exports;
 pub mod idle;
 pub mod image;
+pub mod ks_client;
 pub mod ks_rules;
 mod modes;
 mod pnp;
 pub mod pool;
 mod port;
+pub mod port_properties;
 pub mod property;
 pub mod sched;
 pub mod stack;

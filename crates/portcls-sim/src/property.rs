@@ -2,43 +2,50 @@
 //! what the Windows Audio Endpoint Builder asks before it creates an endpoint.
 //!
 //! [`Sim::property`] finds the table (the filter's for filter and pin requests, a node's for
-//! node requests), the item for the set and id, checks the verb against the item's flags (PortCls
-//! answers itself when the table has no such item or the verb is not allowed), builds the
-//! `PCPROPERTY_REQUEST` and calls the handler. Every request is in the trace.
+//! node requests), the item for the set and id, checks the verb against the item's flags, builds
+//! the `PCPROPERTY_REQUEST` and calls the handler. When the table has no such item, the pin and
+//! topology properties PortCls handles itself are answered from the descriptor
+//! ([`port_properties`]); anything else gets the status PortCls answers without one. Every
+//! request is in the trace.
 //!
-//! [`Sim::endpoints`] walks each topology filter's external pins (bridge pins without a
-//! physical connection), follows the path to a wave filter's host pin, and queries what the
-//! endpoint builder needs on the way: both jack descriptions (size probe first), and for each
-//! volume and mute node the basic support (a `KSPROPERTY_DESCRIPTION`-sized query first, then
-//! the `DescriptionSize` it names, as the audio stack asks) and the value of every channel. Any
+//! [`Sim::endpoints`] asks what the endpoint builder asks, through those requests (the client's
+//! side is [`ks_client`](crate::ks_client)): for each topology filter the pin count (`CTYPES`)
+//! and each pin's `DATAFLOW`, `COMMUNICATION` and `CATEGORY`; for each external pin (a bridge
+//! pin without a physical connection) both jack descriptions (size probe first), the filter's
+//! `NODES` and `CONNECTIONS` to follow the path inwards, for each volume and mute node on it
+//! the basic support (a `KSPROPERTY_DESCRIPTION`-sized query first, then the `DescriptionSize`
+//! it names, as the audio stack asks) and the value of every channel, the pin's `NAME`; then,
+//! across the physical connection, the wave filter's `CTYPES` and `CONNECTIONS` to its host
+//! pin, that pin's `COMMUNICATION` and its `DATARANGES`, which must hold a PCM range. Any
 //! malformed answer is an error naming the request and what is wrong with it, because Windows
 //! would then show no endpoint. The answers are checked by [`parse_basic_support`],
-//! [`parse_jack_description`] and [`parse_jack_description2`], which are plain functions over
-//! the bytes.
+//! [`parse_jack_description`], [`parse_jack_description2`] and the `ks_client` parsers, which
+//! are plain functions over the bytes.
 
 use std::mem::{offset_of, size_of};
 
 use portcls_sys::ks::{
-    KSDATAFORMAT, KSDATAFORMAT_SUBTYPE_PCM, KSIDENTIFIER, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2,
+    KSDATAFORMAT_SUBTYPE_PCM, KSIDENTIFIER, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2,
     KSMULTIPLE_ITEM, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
-    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW_OUT,
-    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
-    KSPROPERTY_BOUNDS_LONG_SIGNED, KSPROPERTY_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION,
-    KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL,
-    KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM, KSPROPERTY_MEMBER_STEPPEDRANGES,
-    KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio,
-    KSPROPSETID_Jack, KSPROPTYPESETID_General, VT_BOOL, VT_I4,
+    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE,
+    KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_BOUNDS_LONG_SIGNED,
+    KSPROPERTY_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
+    KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_MULTICHANNEL, KSPROPERTY_MEMBER_FLAG_BASICSUPPORT_UNIFORM,
+    KSPROPERTY_MEMBER_STEPPEDRANGES, KSPROPERTY_MEMBERSHEADER, KSPROPERTY_STEPPING_LONG,
+    KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET,
+    KSPROPERTY_TYPE_TOPOLOGY, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPTYPESETID_General,
+    VT_BOOL, VT_I4,
 };
 use portcls_sys::wavert::{
-    PCAUTOMATION_TABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR,
-    PCPROPERTY_ITEM, PCPROPERTY_REQUEST,
+    PCAUTOMATION_TABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR, PCPROPERTY_ITEM,
+    PCPROPERTY_REQUEST,
 };
 use portcls_sys::{GUID, NTSTATUS, PDEVICE_OBJECT, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 
 use crate::adapter::PortKind;
+use crate::ks_client::{Connection, PinFacts};
 use crate::ks_rules::{item, read_guid};
-use crate::{Ddi, Sim, Subdevice, guid_name, status_name};
+use crate::{Ddi, Sim, Subdevice, guid_name, port_properties, status_name};
 
 /// `STATUS_NOT_FOUND`: the table has no such property.
 pub const STATUS_NOT_FOUND: NTSTATUS = 0xC000_0225_u32.cast_signed();
@@ -188,8 +195,8 @@ pub struct Endpoint {
     pub flow: Flow,
     /// The pin's category (it names the endpoint's form factor).
     pub category: GUID,
-    /// The endpoint's name as Windows derives it from the category ("Speakers", "Microphone";
-    /// the GUID for other categories).
+    /// The endpoint's name: the pin's `KSPROPERTY_PIN_NAME` ("Speakers", "Microphone"), or,
+    /// when KS finds none, one derived from the category (the GUID for unknown categories).
     pub name: String,
     /// The wave subdevice the path reaches, and its host pin.
     pub wave: (String, u32),
@@ -199,6 +206,8 @@ pub struct Endpoint {
     pub jack2: JackDescription2,
     /// The control nodes on the path, from the external pin inwards.
     pub controls: Vec<ControlNode>,
+    /// The host pin's data ranges, as `KSPROPERTY_PIN_DATARANGES` answered them.
+    pub host_ranges: Vec<crate::ks_client::DataRange>,
 }
 
 impl Endpoint {
@@ -227,7 +236,7 @@ fn endpoint_name(category: &GUID) -> String {
 }
 
 /// The GUID whose bytes start at `at`.
-fn guid_at(bytes: &[u8], at: usize) -> Option<GUID> {
+pub(crate) fn guid_at(bytes: &[u8], at: usize) -> Option<GUID> {
     let raw: [u8; 16] = bytes.get(at..at + 16)?.try_into().ok()?;
     let (data1, rest) = raw.split_first_chunk::<4>()?;
     let (data2, rest) = rest.split_first_chunk::<2>()?;
@@ -241,7 +250,7 @@ fn guid_at(bytes: &[u8], at: usize) -> Option<GUID> {
 }
 
 /// The little-endian `u32` at `at`, or an error naming `what` is missing.
-fn word(bytes: &[u8], at: usize, what: &str) -> Result<u32, String> {
+pub(crate) fn word(bytes: &[u8], at: usize, what: &str) -> Result<u32, String> {
     bytes
         .get(at..at + 4)
         .and_then(|b| b.try_into().ok())
@@ -536,24 +545,10 @@ pub fn parse_jack_description2(answer: &[u8]) -> Result<Vec<JackDescription2>, S
         .collect()
 }
 
-/// The pin descriptors of a filter.
-///
-/// # Safety
-/// `filter` is a live descriptor.
-unsafe fn pins(filter: &PCFILTER_DESCRIPTOR) -> Vec<PCPIN_DESCRIPTOR> {
-    if filter.Pins.is_null() {
-        return Vec::new();
-    }
-    (0..filter.PinCount)
-        // SAFETY: `PinCount` pins of `PinSize` bytes (the KS rules checked the sizes).
-        .map(|i| unsafe { item(filter.Pins, filter.PinSize, i) })
-        .collect()
-}
-
 /// The node descriptors of a filter.
 ///
 /// # Safety
-/// As for [`pins`].
+/// `filter` is a live descriptor.
 unsafe fn nodes(filter: &PCFILTER_DESCRIPTOR) -> Vec<PCNODE_DESCRIPTOR> {
     if filter.Nodes.is_null() {
         return Vec::new();
@@ -596,8 +591,47 @@ unsafe fn find_item(
         .ok_or(STATUS_NOT_FOUND)
 }
 
+/// Where a request for `target` goes: the automation table, the node id for the request, the
+/// verb (with `KSPROPERTY_TYPE_TOPOLOGY` for a node) and the instance data (for a pin, the
+/// `KSP_PIN`'s id and `Reserved` in front); `None` for a node the filter does not have.
+fn route(
+    filter: &PCFILTER_DESCRIPTOR,
+    target: Target,
+    verb: u32,
+    instance: &[u8],
+) -> Option<(*const PCAUTOMATION_TABLE, u32, u32, Vec<u8>)> {
+    match target {
+        Target::Filter => Some((
+            filter.AutomationTable,
+            PCFILTER_NODE,
+            verb,
+            instance.to_vec(),
+        )),
+        Target::Pin(pin) => {
+            let mut data = pin.to_le_bytes().to_vec();
+            data.extend_from_slice(&0u32.to_le_bytes());
+            data.extend_from_slice(instance);
+            Some((filter.AutomationTable, PCFILTER_NODE, verb, data))
+        }
+        Target::Node(index) => {
+            // SAFETY: a live descriptor (the caller's).
+            let nodes = unsafe { nodes(filter) };
+            let node = nodes.get(index as usize)?;
+            Some((
+                node.AutomationTable,
+                index,
+                verb | KSPROPERTY_TYPE_TOPOLOGY,
+                instance.to_vec(),
+            ))
+        }
+    }
+}
+
 /// A property's name for the trace.
-fn property_name(set: &GUID, id: u32) -> String {
+pub(crate) fn property_name(set: &GUID, id: u32) -> String {
+    if let Some(name) = port_properties::property_name(set, id) {
+        return name.to_owned();
+    }
     match (*set, id) {
         (s, KSPROPERTY_AUDIO_VOLUMELEVEL) if s == KSPROPSETID_Audio => "Audio/VOLUMELEVEL".into(),
         (s, KSPROPERTY_AUDIO_MUTE) if s == KSPROPSETID_Audio => "Audio/MUTE".into(),
@@ -653,32 +687,8 @@ impl Sim {
         };
         // SAFETY: the miniport's descriptor, live while the device is.
         let filter = unsafe { &*subdevice.descriptor };
-        let (table, node, verb, instance) = match target {
-            Target::Filter => (
-                filter.AutomationTable,
-                PCFILTER_NODE,
-                verb,
-                instance.to_vec(),
-            ),
-            Target::Pin(pin) => {
-                let mut data = pin.to_le_bytes().to_vec();
-                data.extend_from_slice(&0u32.to_le_bytes());
-                data.extend_from_slice(instance);
-                (filter.AutomationTable, PCFILTER_NODE, verb, data)
-            }
-            Target::Node(index) => {
-                // SAFETY: a live descriptor.
-                let nodes = unsafe { nodes(filter) };
-                let Some(node) = nodes.get(index as usize) else {
-                    return refuse(STATUS_INVALID_PARAMETER);
-                };
-                (
-                    node.AutomationTable,
-                    index,
-                    verb | KSPROPERTY_TYPE_TOPOLOGY,
-                    instance.to_vec(),
-                )
-            }
+        let Some((table, node, verb, instance)) = route(filter, target, verb, instance) else {
+            return refuse(STATUS_INVALID_PARAMETER);
         };
         let detail = format!(
             "{name} {target:?} {} {} ({capacity} bytes)",
@@ -697,6 +707,20 @@ impl Sim {
         });
         let property_item = match allowed {
             Ok(it) => it,
+            Err(STATUS_PROPSET_NOT_FOUND | STATUS_NOT_FOUND)
+                if !matches!(target, Target::Node(_)) && port_properties::handles(&set, id) =>
+            {
+                return self.port_answer(
+                    fdo,
+                    &subdevice,
+                    filter,
+                    &detail,
+                    (set, id),
+                    verb,
+                    &instance,
+                    capacity,
+                );
+            }
             Err(status) => {
                 let status = self.world.lock().record(Ddi::Property, detail, status);
                 return refuse(status);
@@ -741,6 +765,42 @@ impl Sim {
         }
     }
 
+    /// What PortCls answers itself (see [`port_properties`]), recorded in the trace as the
+    /// miniport's answers are.
+    #[allow(clippy::too_many_arguments)] // the parts of a KS property request
+    fn port_answer(
+        &self,
+        fdo: PDEVICE_OBJECT,
+        subdevice: &Subdevice,
+        filter: &PCFILTER_DESCRIPTOR,
+        detail: &str,
+        (set, id): (GUID, u32),
+        verb: u32,
+        instance: &[u8],
+        capacity: usize,
+    ) -> PropertyOutcome {
+        // SAFETY: the miniport's descriptor, live while the device is (the KS rules checked it
+        // when the subdevice was registered).
+        let view = unsafe { port_properties::FilterView::read(filter) };
+        let open = |pin: u32| {
+            self.world
+                .lock()
+                .streams
+                .open_on(fdo.addr(), &subdevice.name, pin)
+        };
+        let answer = port_properties::answer(&view, &open, &set, id, verb, instance, capacity);
+        let status = self.world.lock().record(
+            Ddi::Property,
+            format!("{detail} answered by the port -> {} bytes", answer.size),
+            answer.status,
+        );
+        PropertyOutcome {
+            status,
+            size: answer.size,
+            value: answer.value,
+        }
+    }
+
     /// Runs the endpoint builder's queries over the device and returns the endpoints Windows
     /// would create.
     ///
@@ -751,83 +811,72 @@ impl Sim {
         let connections = self.physical_connections(fdo);
         let mut endpoints = Vec::new();
         for topology in subdevices.iter().filter(|s| s.kind == PortKind::Topology) {
-            // SAFETY: the miniport's descriptor, live while the device is.
-            let filter = unsafe { &*topology.descriptor };
-            // SAFETY: as above.
-            let pin_list = unsafe { pins(filter) };
-            for &pin in &topology.bridge_pins {
+            let name = &topology.name;
+            for pin in 0..self.pin_count(fdo, name)? {
+                let facts = self.pin_facts(fdo, name, pin)?;
                 let wired = connections.iter().any(|c| {
-                    (c.from == topology.name && c.from_pin == pin)
-                        || (c.to == topology.name && c.to_pin == pin)
+                    (c.from == *name && c.from_pin == pin) || (c.to == *name && c.to_pin == pin)
                 });
-                if wired {
-                    continue;
+                if facts.is_bridge() && !wired {
+                    endpoints.push(self.endpoint(fdo, name, pin, facts, &subdevices)?);
                 }
-                let descriptor = pin_list
-                    .get(pin as usize)
-                    .ok_or_else(|| format!("{} pin {pin}: no descriptor", topology.name))?;
-                endpoints.push(self.endpoint(
-                    fdo,
-                    topology,
-                    filter,
-                    pin,
-                    descriptor,
-                    &subdevices,
-                )?);
             }
         }
         Ok(endpoints)
     }
 
+    /// The endpoint of external pin `pin` of topology filter `name`: its jacks, the control
+    /// nodes on the path inwards (from the filter's `NODES` and `CONNECTIONS`), and the wave
+    /// filter's host pin behind it.
     fn endpoint(
         &self,
         fdo: PDEVICE_OBJECT,
-        topology: &Subdevice,
-        filter: &PCFILTER_DESCRIPTOR,
+        name: &str,
         pin: u32,
-        descriptor: &PCPIN_DESCRIPTOR,
+        facts: PinFacts,
         subdevices: &[Subdevice],
     ) -> Result<Endpoint, String> {
-        let name = &topology.name;
-        // SAFETY: the pin's category GUID, a static of the miniport.
-        let category = unsafe { read_guid(descriptor.KsPinDescriptor.Category) }
-            .ok_or_else(|| format!("{name} pin {pin}: no category"))?;
+        let category = facts.category;
         let jack = self.jack(fdo, name, pin)?;
         let jack2 = self.jack2(fdo, name, pin)?;
+        let node_types = self.topology_nodes(fdo, name)?;
+        let edges = self.topology_connections(fdo, name)?;
         let (nodes_on_path, inner_pin) =
-            path(filter, pin).ok_or_else(|| format!("{name} pin {pin}: no path to another pin"))?;
+            path(&edges, pin).ok_or_else(|| format!("{name} pin {pin}: no path to another pin"))?;
         let mut controls = Vec::new();
-        // SAFETY: a live descriptor.
-        let node_list = unsafe { nodes(filter) };
         for node in nodes_on_path {
-            let Some(descriptor) = node_list.get(node as usize) else {
-                return Err(format!("{name} node {node}: no descriptor"));
-            };
-            // SAFETY: the node's type GUID, a static of the miniport.
-            let kind = match unsafe { read_guid(descriptor.Type) } {
-                Some(k) if k == KSNODETYPE_VOLUME => ControlKind::Volume,
-                Some(k) if k == KSNODETYPE_MUTE => ControlKind::Mute,
-                Some(k) if k == KSNODETYPE_PEAKMETER => ControlKind::PeakMeter,
-                _ => continue,
+            let kind = match node_types.get(node as usize) {
+                None => {
+                    return Err(format!(
+                        "{name}: Topology/CONNECTIONS name node {node} of {}",
+                        node_types.len()
+                    ));
+                }
+                Some(k) if *k == KSNODETYPE_VOLUME => ControlKind::Volume,
+                Some(k) if *k == KSNODETYPE_MUTE => ControlKind::Mute,
+                Some(k) if *k == KSNODETYPE_PEAKMETER => ControlKind::PeakMeter,
+                Some(_) => continue,
             };
             controls.push(self.control(fdo, name, node, kind)?);
         }
-        let wave = self.wave_behind(fdo, name, inner_pin, subdevices)?;
-        let flow = if descriptor.KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT {
+        let (wave, host_ranges) = self.wave_behind(fdo, name, inner_pin, subdevices)?;
+        let flow = if facts.data_flow == KSPIN_DATAFLOW_OUT.0.cast_unsigned() {
             Flow::Render
         } else {
             Flow::Capture
         };
+        let pin_name = self.pin_name(fdo, name, pin)?;
         Ok(Endpoint {
-            topology: name.clone(),
+            topology: name.to_owned(),
             pin,
             flow,
             category,
-            name: endpoint_name(&category),
+            name: pin_name.unwrap_or_else(|| endpoint_name(&category)),
             wave,
             jack,
             jack2,
             controls,
+            host_ranges,
         })
     }
 
@@ -997,15 +1046,16 @@ impl Sim {
         })
     }
 
-    /// The wave subdevice wired to `pin` of topology `name`, and its host pin (one that
-    /// instances are made on and that takes PCM).
+    /// The wave subdevice wired to `pin` of topology `name`, its host pin (one that
+    /// instances are made on, found by the wave filter's `CONNECTIONS`) and the host pin's data
+    /// ranges (at least one PCM range).
     fn wave_behind(
         &self,
         fdo: PDEVICE_OBJECT,
         name: &str,
         pin: u32,
         subdevices: &[Subdevice],
-    ) -> Result<(String, u32), String> {
+    ) -> Result<((String, u32), Vec<crate::ks_client::DataRange>), String> {
         let connections = self.physical_connections(fdo);
         let (wave, wave_pin) = connections
             .iter()
@@ -1019,33 +1069,30 @@ impl Sim {
                 }
             })
             .ok_or_else(|| format!("{name} pin {pin}: no physical connection to a wave filter"))?;
-        let subdevice = subdevices
+        if !subdevices
             .iter()
-            .find(|s| s.name == wave && s.kind == PortKind::WaveRt)
-            .ok_or_else(|| format!("{name} pin {pin} is wired to {wave}, not a WaveRT filter"))?;
-        // SAFETY: the miniport's descriptor, live while the device is.
-        let filter = unsafe { &*subdevice.descriptor };
-        let (_, host) = path(filter, wave_pin)
+            .any(|s| s.name == wave && s.kind == PortKind::WaveRt)
+        {
+            return Err(format!(
+                "{name} pin {pin} is wired to {wave}, not a WaveRT filter"
+            ));
+        }
+        let pins = self.pin_count(fdo, &wave)?;
+        let edges = self.topology_connections(fdo, &wave)?;
+        let (_, host) = path(&edges, wave_pin)
+            .filter(|&(_, host)| host < pins)
             .ok_or_else(|| format!("{wave} pin {wave_pin}: no path to a host pin"))?;
-        // SAFETY: a live descriptor.
-        let pin_list = unsafe { pins(filter) };
-        let descriptor = pin_list
-            .get(host as usize)
-            .filter(|p| p.KsPinDescriptor.Communication == KSPIN_COMMUNICATION_SINK)
-            .ok_or_else(|| format!("{wave} pin {host} is not a host pin"))?;
-        // SAFETY: the miniport's static pin: `DataRangesCount` pointers to its data ranges
-        // (and their attribute lists).
-        let entries = unsafe { crate::ks_rules::data_range_entries(&descriptor.KsPinDescriptor) };
-        let pcm = entries.iter().any(|&(range, _)| {
-            // SAFETY: as above.
-            !range.is_null()
-                && unsafe { range.cast::<KSDATAFORMAT>().read_unaligned() }.SubFormat
-                    == KSDATAFORMAT_SUBTYPE_PCM
-        });
-        if !pcm {
+        if !self.pin_facts(fdo, &wave, host)?.is_host() {
+            return Err(format!("{wave} pin {host} is not a host pin"));
+        }
+        let ranges = self.pin_data_ranges(fdo, &wave, host)?;
+        if !ranges
+            .iter()
+            .any(|r| r.sub_format == KSDATAFORMAT_SUBTYPE_PCM)
+        {
             return Err(format!("{wave} pin {host}: no PCM data range"));
         }
-        Ok((wave, host))
+        Ok(((wave, host), ranges))
     }
 }
 
@@ -1119,16 +1166,10 @@ impl Call<'_> {
 
 /// From filter pin `start`, follows the filter's connections to the next filter pin: the
 /// nodes passed, in order, and that pin. `None` if the path ends or loops.
-fn path(filter: &PCFILTER_DESCRIPTOR, start: u32) -> Option<(Vec<u32>, u32)> {
-    if filter.Connections.is_null() {
-        return None;
-    }
-    let edges: Vec<(u32, u32, u32, u32)> = (0..filter.ConnectionCount)
-        .map(|i| {
-            // SAFETY: `ConnectionCount` connections of 16 bytes (the KS rules checked them).
-            let c = unsafe { item(filter.Connections, 16, i) };
-            (c.FromNode, c.FromNodePin, c.ToNode, c.ToNodePin)
-        })
+fn path(connections: &[Connection], start: u32) -> Option<(Vec<u32>, u32)> {
+    let edges: Vec<(u32, u32, u32, u32)> = connections
+        .iter()
+        .map(|c| (c.from_node, c.from_pin, c.to_node, c.to_pin))
         .collect();
     let mut nodes = Vec::new();
     let mut used = vec![false; edges.len()];

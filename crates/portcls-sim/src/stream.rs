@@ -122,6 +122,16 @@ impl Streams {
         self.states.values().any(|s| s.open && s.fdo == fdo)
     }
 
+    /// How many streams are open on pin `pin` of subdevice `subdevice` of device `fdo`.
+    pub(crate) fn open_on(&self, fdo: usize, subdevice: &str, pin: u32) -> u32 {
+        let open = self
+            .states
+            .values()
+            .filter(|s| s.open && s.fdo == fdo && s.subdevice == subdevice && s.pin == pin)
+            .count();
+        u32::try_from(open).unwrap_or(u32::MAX)
+    }
+
     /// Streams still open and MDLs still allocated, for [`Sim::leftovers`].
     pub(crate) fn leftovers(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -852,13 +862,8 @@ impl Sim {
         limit: u32,
     ) -> Result<u64, NTSTATUS> {
         let mut state = self.world.lock();
-        let open = state
-            .streams
-            .states
-            .values()
-            .filter(|s| s.open && s.fdo == fdo.addr() && s.subdevice == subdevice && s.pin == pin)
-            .count();
-        if u32::try_from(open).unwrap_or(u32::MAX) >= limit {
+        let open = state.streams.open_on(fdo.addr(), subdevice, pin);
+        if open >= limit {
             return Err(state.record(
                 Ddi::NewStream,
                 format!("{subdevice} pin {pin}: {open} of {limit} instance(s) open"),
