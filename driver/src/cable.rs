@@ -21,7 +21,7 @@
 //! | in RUN, same rate, other sample format | the rendered samples converted ([`convert`]) |
 //! | in RUN, other rate | silence: the cable does not resample (see below) |
 //! | frames missing (render starved, paused, just started) | silence for those frames |
-//! | not in RUN, and nothing left in the cable for the period | the tone ([`Tone`](crate::tone::Tone)) |
+//! | not in RUN, and nothing left in the cable for the period | the tone ([`Tone`]) |
 //!
 //! Rates that differ are not converted: a virtual cable that resamples either interpolates
 //! (not exact) or needs a filter whose cost is far above a copy, and the audio engine already

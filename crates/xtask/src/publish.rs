@@ -84,6 +84,7 @@ fn check_contents(name: &str) -> Result<(), String> {
 /// The failing cargo command (its diagnostics are printed above), or the files a package
 /// lacks.
 pub fn dry_run() -> Result<(), String> {
+    forget_extracted_packages()?;
     let args = cargo_args(&["publish", "--dry-run"], &CRATES);
     println!(
         "xtask: cargo {} (packages each crate, resolves the workspace's unpublished crates \
@@ -101,4 +102,49 @@ pub fn dry_run() -> Result<(), String> {
     } else {
         Err(failures.join("; "))
     }
+}
+
+/// Removes the sources cargo extracted from earlier dry runs' temporary registries
+/// (`$CARGO_HOME/registry/src/<registry>/<crate>-<version>`). Cargo extracts a registry's crate
+/// once per registry path and version and reuses the directory after, so on a machine that ran
+/// the dry run before from the same checkout path, the packages of *this* run would be built
+/// from the old sources (same name and version, different contents). None of these crates is on
+/// crates.io yet, so only the crates.io index's own directories are left alone.
+fn forget_extracted_packages() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME").map_or_else(
+        || std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")),
+        |home| Some(std::path::PathBuf::from(home)),
+    );
+    let Some(sources) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if registry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("index.crates.io-")
+        {
+            continue;
+        }
+        let Ok(packages) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for package in packages.flatten() {
+            let name = package.file_name().to_string_lossy().into_owned();
+            let ours = CRATES.iter().any(|krate| {
+                name.strip_prefix(krate)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(package.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", package.path().display()))?;
+                println!("xtask: removed a stale extraction of {name} from an earlier dry run");
+            }
+        }
+    }
+    Ok(())
 }
