@@ -365,8 +365,9 @@ pub unsafe fn carry<R, const F: u32, const L: i32, T>(
     }
     // SAFETY: caller's contract (writable).
     if unsafe { cable.record(format, work.end, buffer, &work.copy) } == Recorded::NothingPlays {
-        let frame = u64::from(format.bytes_per_frame()).max(1);
-        tone.skip_frames(work.copy.skipped / frame);
+        if work.copy.skipped != 0 {
+            tone.skip_frames(work.copy.skipped / u64::from(format.bytes_per_frame()).max(1));
+        }
         for span in [work.copy.first, work.copy.second] {
             // SAFETY: caller's contract (writable).
             unsafe { write_tone(tone, buffer, clamp(span, buffer.bytes)) };

@@ -127,6 +127,8 @@ pub struct Dma {
     clock: Clock,
     buffer: Option<Attached>,
     done: u64,
+    /// The notification points through `done` (see `Notifications::points_through`).
+    done_points: u64,
     stats: Stats,
     held: bool,
 }
@@ -144,6 +146,7 @@ impl Dma {
             clock: Clock::new(&format, frequency),
             buffer: None,
             done: 0,
+            done_points: 0,
             stats: Stats {
                 signalled: 0,
                 merged: 0,
@@ -320,6 +323,7 @@ impl Dma {
             Action::ResetPosition => {
                 self.clock.stop();
                 self.done = 0;
+                self.done_points = 0;
                 Work::default()
             }
         };
@@ -346,7 +350,14 @@ impl Dma {
         );
         self.stats.moved = self.stats.moved.saturating_add(copy.len());
         self.stats.skipped = self.stats.skipped.saturating_add(copy.skipped);
-        let crossed = buffer.notifications.map_or(0, |n| n.crossed(from, to));
+        // The notification points through `to`, counted once per advance: `crossed(from, to)`
+        // with the count through `from` (the last advance's) kept.
+        let crossed = buffer.notifications.map_or(0, |n| {
+            let through = n.points_through(to);
+            let crossed = through.saturating_sub(self.done_points);
+            self.done_points = through;
+            crossed
+        });
         let notify = crossed > 0;
         if notify {
             self.stats.signalled += 1;

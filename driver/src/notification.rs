@@ -87,6 +87,13 @@ impl Notifications {
         to / self.interval_frames - from / self.interval_frames
     }
 
+    /// How many notification points lie in `(0, position]`: [`Notifications::crossed`] from 0,
+    /// for a caller that keeps the count of the last position (one division per step).
+    #[must_use]
+    pub fn points_through(&self, position: u64) -> u64 {
+        position / self.interval_frames
+    }
+
     /// The first notification point after `position` (to schedule the next wake-up).
     /// Saturates at `u64::MAX`.
     #[must_use]

@@ -158,8 +158,23 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32, T: AsRef<[u8]> + AsMut
                     write_sample(slot, bytes, width, channels);
                 }
             }
+            // As many whole cycles as the table holds, so that a period is a few long copies
+            // (48 frames of 1 kHz at 48 kHz would otherwise be ten copies per 10 ms); a number
+            // of cycles that divides the cycles in a second, so the table still lines up with
+            // one second of the tone (what `skip_frames` counts on).
+            let one = cycle.saturating_mul(frame_len);
+            let table = self.table.as_mut();
+            let room = table.len().checked_div(one).unwrap_or(1).max(1);
+            let per_second = (rate as usize).checked_div(cycle).unwrap_or(1).max(1);
+            let copies = (1..=room.min(per_second))
+                .rev()
+                .find(|k| per_second % k == 0)
+                .unwrap_or(1);
+            for copy in 1..copies {
+                table.copy_within(0..one, copy * one);
+            }
             self.phase = 0;
-            self.cycle = cycle;
+            self.cycle = cycle.saturating_mul(copies);
         }
     }
 
@@ -214,6 +229,9 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32, T: AsRef<[u8]> + AsMut
     /// engine lost), as if `fill` had written and discarded them. A frame a previous call
     /// began is completed first, so the sequence stays frame-aligned.
     pub fn skip_frames(&mut self, frames: u64) {
+        if frames == 0 && self.pending == 0 {
+            return;
+        }
         if self.pending != 0 {
             let mut rest = [0u8; MAX_FRAME];
             let left = self.frame_len - self.pending;
