@@ -168,10 +168,14 @@ impl<const FREQUENCY_HZ: u32, const LEVEL_MILLIBELS: i32, T: AsRef<[u8]> + AsMut
             let per_second = (rate as usize).checked_div(cycle).unwrap_or(1).max(1);
             let copies = (1..=room.min(per_second))
                 .rev()
-                .find(|k| per_second % k == 0)
+                .find(|k| per_second.is_multiple_of(*k))
                 .unwrap_or(1);
-            for copy in 1..copies {
-                table.copy_within(0..one, copy * one);
+            if let Some((first, rest)) = table.split_at_mut_checked(one) {
+                for chunk in rest.chunks_exact_mut(one.max(1)).take(copies - 1) {
+                    for (to, from) in chunk.iter_mut().zip(first.iter()) {
+                        *to = *from;
+                    }
+                }
             }
             self.phase = 0;
             self.cycle = cycle.saturating_mul(copies);
