@@ -267,7 +267,7 @@ fn heap(lib: &Library) {
     stream.close();
     row(
         2,
-        "heap: sample pool allocations per stream open..RUN..close (stream object, engine)",
+        "heap: sample pool allocations per stream open..RUN..close (stream object, tone table, engine)",
         &opened.to_string(),
         "reported",
     );
