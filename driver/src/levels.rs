@@ -19,7 +19,9 @@
 //! A peak meter is read rarely (the audio UI polls it a few times a second) and the period path
 //! must stay a copy, so the peaks are computed when read, from the audio that passed: the
 //! cable's ring for the speakers (after their gain), the capture buffer for the microphone
-//! (after its gain), over the frames that passed since the last scan. Each channel keeps its
+//! (after its gain), over the frames that passed since the last scan (at most the last 4096
+//! frames, 85 ms at 48 kHz: the ring's size, and a bound on the scan under a spin lock; the audio
+//! UI reads far more often). Each channel keeps its
 //! own peak until a GET of that channel returns and clears it (the documented reset on a
 //! successful read). The value is linear, full scale (1.0, or the integer format's largest
 //! magnitude) being `LONG_MAX`, silence 0.

@@ -276,7 +276,8 @@ impl WaveStream {
 
     /// For a capture stream: the per-channel peaks (on the `KSPROPERTY_AUDIO_PEAKMETER2` scale)
     /// of the frames it recorded since the last scan that its buffer still holds (at most one
-    /// buffer's worth); `None` for a render stream.
+    /// buffer's worth, and at most [`RING_FRAMES`](crate::cable::RING_FRAMES)); `None` for a
+    /// render stream.
     pub fn scan_peaks(&self) -> Option<[i32; CHANNELS]> {
         let mut inner = self.inner.lock();
         if !inner.dma.is_capture() {
@@ -284,12 +285,14 @@ impl WaveStream {
         }
         let mut out = [0; CHANNELS];
         let done = inner.dma.done_frames();
-        // STOP starts the count again.
+        // STOP starts the count again; and the scan runs under the spin lock, so it covers at
+        // most the last ring's worth of frames (85 ms at 48 kHz), as the speakers' meter does.
         let from = if inner.metered > done {
             0
         } else {
             inner.metered
         };
+        let from = from.max(done.saturating_sub(u64::from(crate::cable::RING_FRAMES)));
         inner.metered = done;
         let Some(mapping) = inner.mapping else {
             return Some(out);
