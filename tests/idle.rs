@@ -205,6 +205,55 @@ fn an_access_restarts_the_timer() {
     sim.assert_clean();
 }
 
+/// A property request (the audio UI reading a peak meter, say) is an access like any other.
+fn a_property_request_restarts_the_timer_and_wakes_an_idled_device() {
+    use portcls_sim::{PropertyOutcome, Target};
+    use portcls_sys::ks::{KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_TYPE_GET, KSPROPSETID_Audio};
+    use wavert_sample::descriptors::RENDER_PEAK_NODE;
+    use wavert_sample::identity::RENDER_TOPOLOGY;
+    let read_meter = |sim: &Sim, device: &portcls_sim::Device| -> PropertyOutcome {
+        sim.property(
+            device.fdo,
+            RENDER_TOPOLOGY.name,
+            Target::Node(RENDER_PEAK_NODE),
+            KSPROPSETID_Audio,
+            KSPROPERTY_AUDIO_PEAKMETER2,
+            KSPROPERTY_TYPE_GET,
+            &[0u8; 8],
+            &[0; 4],
+        )
+    };
+    for profile in loadable_profiles() {
+        let sim = Sim::new(profile);
+        sim.set_idle_settings(inf_settings());
+        let device = bring_up(&sim);
+        sim.advance(20 * SECOND);
+        assert_eq!(
+            read_meter(&sim, &device).status,
+            portcls_sys::STATUS_SUCCESS
+        );
+        sim.advance(30 * SECOND - 1);
+        assert_eq!(
+            sim.power_state(device.fdo),
+            Some(POWER_DEVICE_D0),
+            "{profile}"
+        );
+        sim.advance(1);
+        assert_eq!(
+            sim.power_state(device.fdo),
+            Some(POWER_DEVICE_D3),
+            "{profile}"
+        );
+        // Read while idled: D0 first, then the answer (silence: nothing played).
+        let answer = read_meter(&sim, &device);
+        assert_eq!(answer.status, portcls_sys::STATUS_SUCCESS, "{profile}");
+        assert_eq!(answer.value, [0; 4], "{profile}");
+        assert_eq!(power_changes(&sim), ["D3", "D0"], "{profile}");
+        sim.remove_device(device.fdo);
+        sim.assert_clean();
+    }
+}
+
 fn a_pin_opened_after_idling_powers_the_device_up_first_and_streams_right() {
     for profile in loadable_profiles() {
         let sim = Sim::new(profile);
@@ -268,6 +317,7 @@ fn a_pin_opened_after_idling_powers_the_device_up_first_and_streams_right() {
 }
 
 both_drivers!(
+    a_property_request_restarts_the_timer_and_wakes_an_idled_device,
     an_unused_device_idles_into_d3_after_the_inf_time_and_not_before,
     on_ac_power_the_performance_idle_time_applies,
     without_idle_settings_the_device_stays_in_d0,

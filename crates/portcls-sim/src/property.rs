@@ -674,6 +674,9 @@ impl Sim {
         instance: &[u8],
         value: &[u8],
     ) -> PropertyOutcome {
+        // A property request is an access to the device: PortCls's idle timer restarts, and an
+        // idled device returns to D0 first.
+        self.note_access(fdo);
         let capacity = value.len();
         let refuse = |status| PropertyOutcome {
             status,
