@@ -176,12 +176,12 @@ fn notifications_are_exact_while_state_changes_race_the_queries() {
         // At least 4 000 steps, and on until the RUN stretches add up to 30 000 frames (125
         // notification intervals): how much of the time falls in RUN depends on how the two
         // threads are scheduled, which a loaded machine changes.
-        let mut step = 0u64;
-        while step < 4_000 || (played.load(Ordering::Relaxed) < 30_000 && step < 400_000) {
+        let mut steps = 0u64;
+        while steps < 4_000 || (played.load(Ordering::Relaxed) < 30_000 && steps < 400_000) {
             let _time = clock.lock().unwrap();
             // Irregular steps (0.3-1.6 ms), so pauses land anywhere between engine periods.
-            sim.advance(3_000 + (step * 7_919) % 13_000);
-            step += 1;
+            sim.advance(3_000 + (steps * 7_919) % 13_000);
+            steps += 1;
         }
         stop.store(true, Ordering::Relaxed);
     });
