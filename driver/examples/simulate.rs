@@ -16,9 +16,10 @@
 //!
 //! The session: load the driver, plug in and start the device, ask what the audio endpoint
 //! builder asks (jack descriptions, volume and mute), open the speaker (render) and
-//! microphone (capture) pins at 48 kHz 16-bit stereo with event notifications, run both for the
-//! given time (virtual time: it takes far less than that), read what the microphone recorded,
-//! stop, close, remove, and check that nothing is left behind.
+//! microphone (capture) pins at 48 kHz 16-bit stereo with event notifications, play a 500 Hz
+//! tone at -12 dBFS to the speakers, run both for the given time (virtual time: it takes far
+//! less than that), read what the microphone recorded (the device is a loopback cable: the
+//! speakers' tone, 20 ms late), stop, close, remove, and check that nothing is left behind.
 
 use std::process::ExitCode;
 
@@ -203,6 +204,12 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
         .endpoints(device.fdo)
         .map_err(|e| format!("the endpoint builder would create no endpoint: {e}"))?;
     let render = open(&sim, device.fdo, false)?;
+    // What the speakers play: 500 Hz is five whole cycles of the 10 ms buffer, so the cyclic
+    // buffer plays it on without a seam.
+    let mut played = vec![0u8; RENDER_BUFFER as usize];
+    wavert_sample::tone::Tone::<500, -1200>::new(wavert_sample::format::Format::PREFERRED)
+        .fill(&mut played);
+    render.write_buffer(0, &played);
     let capture = open(&sim, device.fdo, true)?;
     let mut recorded = Vec::new();
     let mut offset = 0;
@@ -345,7 +352,8 @@ fn main() -> ExitCode {
     match written {
         Ok(()) => {
             println!(
-                "captured audio: {} ({} s of a 1 kHz tone at -6 dBFS, 48 kHz 16-bit stereo)",
+                "captured audio: {} ({} s of what the speakers played, a 500 Hz tone at -12 dBFS, \
+                 20 ms late; 48 kHz 16-bit stereo)",
                 options.wav,
                 recorded.len() / 4 / 48_000
             );
