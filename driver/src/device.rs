@@ -17,6 +17,10 @@
 //!   stream list, and every stream's engine slot. Streams add themselves when created and
 //!   remove themselves when freed, both inside the gate, so a halt never meets a stream that
 //!   is half gone.
+//! - What is the device's rather than a stream's: the loopback cable (its 32 KiB ring in
+//!   pool, allocated with the adapter; see [`cable`](crate::cable)), both endpoints' volume and
+//!   mute (the topology miniports answer for them, the engines apply them) and the two peak
+//!   meters' pending peaks.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -75,8 +79,8 @@ pub struct Adapter {
     render_controls: Controls,
     /// The microphone's volume and mute (the capture engine applies them to what it records).
     capture_controls: Controls,
-    /// The two peak meters' pending peaks (render, capture). Taken inside the gate and the
-    /// cable's lock or a stream's lock, never the other way round.
+    /// The two peak meters' pending peaks (render, capture). Taken on its own, after the scan
+    /// has let the cable's or the streams' locks go.
     meters: SpinLock<[PeakMeter; 2]>,
 }
 
