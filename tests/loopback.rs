@@ -19,9 +19,9 @@
 
 mod common;
 
-use common::{bring_up, format_bytes, loadable_profiles};
+use common::{bring_up, loadable_profiles, open_host_pin as open};
 use portcls_sim::property::{PropertyOutcome, Target};
-use portcls_sim::{Device, Sim, Stream};
+use portcls_sim::{Device, Sim};
 use portcls_sys::STATUS_SUCCESS;
 use portcls_sys::ks::{
     KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
@@ -29,27 +29,17 @@ use portcls_sys::ks::{
 };
 use wavert_sample::cable::{LATENCY_MS, convert, latency_frames};
 use wavert_sample::descriptors::{
-    CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_VOLUME_NODE, CAPTURE_WAVE_HOST_PIN,
-    RENDER_MUTE_NODE, RENDER_PEAK_NODE, RENDER_VOLUME_NODE, RENDER_WAVE_HOST_PIN,
+    CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE,
+    RENDER_VOLUME_NODE,
 };
 use wavert_sample::format::{Format, SampleFormat};
-use wavert_sample::identity::{CAPTURE_TOPOLOGY, CAPTURE_WAVE, RENDER_TOPOLOGY, RENDER_WAVE};
+use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY};
 
 const STOP: u32 = 0;
 const RUN: u32 = 3;
 /// One millisecond in the model's 100 ns units (the counter's frequency is 10 MHz).
 const MS: u64 = 10_000;
 const COUNTER_FREQUENCY: u128 = 10_000_000;
-
-fn open(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
-    let (name, pin) = if capture {
-        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
-    } else {
-        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
-    };
-    sim.open_stream(device.fdo, name, pin, &format_bytes(format))
-        .unwrap()
-}
 
 /// The device frame at model time `now`.
 fn device_frame(now: u64, rate: u32) -> i64 {

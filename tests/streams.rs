@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{bring_up, format_bytes, loadable_profiles};
+use common::{bring_up, format_bytes, loadable_profiles, open_host_pin as open};
 use portcls_sim::{Device, OsProfile, Resource, Sim, Stream, Via};
 use portcls_sys::{
     NT_SUCCESS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
     STATUS_SUCCESS,
 };
-use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+use wavert_sample::descriptors::CAPTURE_WAVE_HOST_PIN;
 use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
 
@@ -20,16 +20,6 @@ const ACQUIRE: u32 = 1;
 const RUN: u32 = 3;
 /// One second in the model's 100 ns units.
 const SECOND: u64 = 10_000_000;
-
-fn open(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
-    let (name, pin) = if capture {
-        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
-    } else {
-        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
-    };
-    sim.open_stream(device.fdo, name, pin, &format_bytes(format))
-        .unwrap()
-}
 
 /// A client's `KSDATARANGE_AUDIO` for exactly `format`.
 fn client_range(format: Format) -> Vec<u8> {

@@ -195,18 +195,22 @@ pub fn format_bytes(format: Format) -> Vec<u8> {
     out
 }
 
-/// Opens the render (or, with `capture`, the capture) host pin in the preferred format with a
-/// 1920-byte buffer and two notifications (a point every 5 ms at 48 kHz), registers an event
-/// and walks the stream to `state` (a `KSSTATE` value).
-pub fn open_in_state(sim: &Sim, device: &Device, capture: bool, state: u32) -> Stream {
+/// Opens the render (or, with `capture`, the capture) host pin in `format` (STOP, no buffer).
+pub fn open_host_pin(sim: &Sim, device: &Device, capture: bool, format: Format) -> Stream {
     let (name, pin) = if capture {
         (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN)
     } else {
         (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN)
     };
-    let mut stream = sim
-        .open_stream(device.fdo, name, pin, &format_bytes(Format::PREFERRED))
-        .unwrap();
+    sim.open_stream(device.fdo, name, pin, &format_bytes(format))
+        .unwrap()
+}
+
+/// Opens the render (or, with `capture`, the capture) host pin in the preferred format with a
+/// 1920-byte buffer and two notifications (a point every 5 ms at 48 kHz), registers an event
+/// and walks the stream to `state` (a `KSSTATE` value).
+pub fn open_in_state(sim: &Sim, device: &Device, capture: bool, state: u32) -> Stream {
+    let mut stream = open_host_pin(sim, device, capture, Format::PREFERRED);
     stream.allocate_buffer(2, 1920).unwrap();
     assert_eq!(stream.register_event(), STATUS_SUCCESS);
     assert_eq!(stream.walk_to(state), STATUS_SUCCESS);
