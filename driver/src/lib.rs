@@ -37,6 +37,7 @@ pub mod stream;
 pub mod stream_state;
 pub mod sync;
 pub mod tone;
+pub mod virtio;
 
 // Host builds (tests) link against the simulator's definitions of the kernel symbols.
 #[cfg(test)]

@@ -77,6 +77,11 @@ pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = status(0xC000_009A);
 pub const STATUS_NOT_SUPPORTED: NTSTATUS = status(0xC000_00BB);
 /// `STATUS_INVALID_DEVICE_STATE` (0xC0000184).
 pub const STATUS_INVALID_DEVICE_STATE: NTSTATUS = status(0xC000_0184);
+/// `STATUS_IO_DEVICE_ERROR` (0xC0000185): the device reported an I/O error.
+pub const STATUS_IO_DEVICE_ERROR: NTSTATUS = status(0xC000_0185);
+/// `STATUS_DEVICE_PROTOCOL_ERROR` (0xC0000186): the device broke its protocol (for a virtio
+/// device: a used-ring entry or reply no conforming device writes).
+pub const STATUS_DEVICE_PROTOCOL_ERROR: NTSTATUS = status(0xC000_0186);
 /// `STATUS_NOT_FOUND` (0xC0000225).
 pub const STATUS_NOT_FOUND: NTSTATUS = status(0xC000_0225);
 /// `STATUS_NOINTERFACE` (0xC00002B9): what `QueryInterface` typically returns for a missing
