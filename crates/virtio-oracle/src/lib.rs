@@ -1,0 +1,254 @@
+//! A virtio-sound device nobody here wrote, for checking the sample driver's virtio code:
+//! rust-vmm's `vhost-device-sound` (its null audio backend), run in-process.
+//!
+//! [`Oracle`] plays the VMM around the device. It owns the guest's "physical" memory (one
+//! anonymous mapping the device reads and writes through `vm-memory`), hands out blocks of it
+//! with both their device address and a host pointer ([`Oracle::alloc`]: what a DMA adapter's
+//! common buffer is to a driver), programs the device's queues from the addresses a driver
+//! writes into the transport ([`Oracle::set_queue`]), turns a driver's queue notification into
+//! the device's queue event ([`Oracle::notify`]), and counts the device's used-buffer
+//! notifications, the interrupts a PCI transport would raise as MSI-X messages
+//! ([`Oracle::interrupts`]).
+//!
+//! # What the device does (`vhost-device-sound` 0.3.0, null backend)
+//! - Two PCM streams (0 playback, 1 capture), formats U8/S16/S24/S32, rates 8-48 kHz, 1-6
+//!   channels, no jacks, one channel map.
+//! - Control requests are answered, and playback periods completed, during
+//!   [`Oracle::notify`]: the device takes every available chain at once, so the caller paces
+//!   the device by when it notifies.
+//! - Capture periods are never completed (the null backend's `read` does nothing): a capture
+//!   chain stays with the device until it is reset.
+//! - A bad stream ID in a control request is `VIRTIO_SND_S_BAD_MSG`. Malformed *playback*
+//!   chains (no audio after the header, an unknown stream) make the device panic, so tests
+//!   only send it what a conforming driver sends; the driver's own hardening against a lying
+//!   device is tested with a device that lies on purpose, not with this one.
+//!
+//! Linux only (eventfd, mmap); on other systems the crate is empty.
+#![cfg(target_os = "linux")]
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::PathBuf;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use vhost_device_sound::device::VhostUserSoundBackend;
+use vhost_device_sound::{BackendType, SoundConfig};
+use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use vm_memory::{
+    Bytes, GuestAddress, GuestAddressSpace, GuestMemory, GuestMemoryAtomic, GuestMemoryMmap,
+};
+use vmm_sys_util::epoll::EventSet;
+use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
+
+/// The guest address the memory starts at (not 0, so an address the driver forgot to
+/// translate is caught).
+pub const MEMORY_BASE: u64 = 0x8000_0000;
+/// Bytes of guest memory.
+pub const MEMORY_BYTES: usize = 4 << 20;
+/// Queues of a sound device (control, event, tx, rx).
+pub const QUEUES: usize = 4;
+
+/// A block of guest memory: where the device sees it and where the host can touch it.
+#[derive(Clone, Copy, Debug)]
+pub struct Block {
+    /// The device (guest physical) address.
+    pub address: u64,
+    /// The host pointer to the same bytes, valid as long as the [`Oracle`] lives.
+    pub host: NonNull<u8>,
+    /// Bytes.
+    pub len: usize,
+}
+
+/// Why the device refused a notification.
+pub type DeviceError = std::io::Error;
+
+/// The device and the VMM around it. See the [crate](crate) docs.
+pub struct Oracle {
+    memory: GuestMemoryAtomic<GuestMemoryMmap>,
+    backend: Arc<VhostUserSoundBackend>,
+    vrings: Vec<VringRwLock>,
+    calls: Vec<EventFd>,
+    next: u64,
+}
+
+impl Oracle {
+    /// A device with its null backend, its memory empty and no queue ready.
+    ///
+    /// # Panics
+    /// If the host cannot map the memory or create the device's eventfds.
+    #[must_use]
+    pub fn new() -> Self {
+        let regions = [(GuestAddress(MEMORY_BASE), MEMORY_BYTES)];
+        let memory =
+            GuestMemoryAtomic::new(GuestMemoryMmap::from_ranges(&regions).expect("guest memory"));
+        let (backend, vrings, calls) = device(&memory);
+        Self {
+            memory,
+            backend,
+            vrings,
+            calls,
+            next: MEMORY_BASE,
+        }
+    }
+
+    /// Resets the device (the driver wrote 0 to its status): the device finishes with every
+    /// chain it holds (the null backend completes them as it drops them, while their
+    /// descriptors are still the driver's), then comes back with no queue ready, as after
+    /// [`Oracle::new`]. The memory and its blocks stay.
+    pub fn reset(&mut self) {
+        let (backend, vrings, calls) = device(&self.memory);
+        self.backend = backend;
+        self.vrings = vrings;
+        self.calls = calls;
+    }
+
+    /// The features the device offers.
+    #[must_use]
+    pub fn offered_features(&self) -> u64 {
+        self.backend.features()
+    }
+
+    /// Tells the device which features the driver accepted.
+    pub fn accept_features(&self, features: u64) {
+        self.backend.acked_features(features);
+        self.backend.set_event_idx(features & (1 << 29) != 0);
+    }
+
+    /// The largest queue the device offers.
+    #[must_use]
+    pub fn max_queue_size(&self) -> u16 {
+        u16::try_from(self.backend.max_queue_size()).unwrap_or(u16::MAX)
+    }
+
+    /// The device configuration (`virtio_snd_config`), its first `N` bytes.
+    #[must_use]
+    pub fn config<const N: usize>(&self) -> [u8; N] {
+        let bytes = self.backend.get_config(0, u32::try_from(N).unwrap_or(0));
+        let mut out = [0; N];
+        for (target, byte) in out.iter_mut().zip(bytes) {
+            *target = byte;
+        }
+        out
+    }
+
+    /// A zeroed block of `len` bytes of guest memory, aligned to `align` (a power of two).
+    ///
+    /// # Panics
+    /// When the memory is used up.
+    pub fn alloc(&mut self, len: usize, align: u64) -> Block {
+        let address = self.next.next_multiple_of(align);
+        let end = address + u64::try_from(len).expect("a length");
+        assert!(
+            end <= MEMORY_BASE + MEMORY_BYTES as u64,
+            "guest memory used up"
+        );
+        self.next = end;
+        let memory = self.memory.memory();
+        memory
+            .write_slice(&vec![0; len], GuestAddress(address))
+            .expect("zeroing a block");
+        let host = memory
+            .get_host_address(GuestAddress(address))
+            .expect("a host address");
+        Block {
+            address,
+            host: NonNull::new(host).expect("a mapped block"),
+            len,
+        }
+    }
+
+    /// What the driver wrote into queue `index`'s registers when it enabled it: size and the
+    /// three areas' device addresses. The queue is ready afterwards.
+    ///
+    /// # Panics
+    /// If `index` is not a queue, or the device refuses the addresses.
+    pub fn set_queue(
+        &self,
+        index: usize,
+        size: u16,
+        descriptors: u64,
+        driver_area: u64,
+        device_area: u64,
+    ) {
+        let vring = &self.vrings[index];
+        vring.set_queue_size(size);
+        vring
+            .set_queue_info(descriptors, driver_area, device_area)
+            .expect("queue addresses");
+        vring.set_queue_event_idx(false);
+        vring.set_queue_ready(true);
+        vring.set_enabled(true);
+    }
+
+    /// A notification of queue `index` (the driver wrote to its notify address): the device
+    /// processes what the driver made available.
+    ///
+    /// # Errors
+    /// The device's own refusal (it does not complete the chains it refuses).
+    pub fn notify(&self, index: u16) -> Result<(), DeviceError> {
+        self.backend
+            .handle_event(index, EventSet::IN, &self.vrings, 0)
+    }
+
+    /// Used-buffer notifications the device raised for queue `index` since the last call.
+    #[must_use]
+    pub fn interrupts(&self, index: usize) -> u64 {
+        self.calls[index].read().unwrap_or(0)
+    }
+
+    /// Copies guest memory at `address` into `out`.
+    ///
+    /// # Panics
+    /// If the range is not guest memory.
+    pub fn read(&self, address: u64, out: &mut [u8]) {
+        self.memory
+            .memory()
+            .read_slice(out, GuestAddress(address))
+            .expect("guest memory");
+    }
+
+    /// Copies `bytes` into guest memory at `address`.
+    ///
+    /// # Panics
+    /// If the range is not guest memory.
+    pub fn write(&self, address: u64, bytes: &[u8]) {
+        self.memory
+            .memory()
+            .write_slice(bytes, GuestAddress(address))
+            .expect("guest memory");
+    }
+}
+
+/// A device with its null backend over `memory`, its queues, and the eventfds it signals.
+fn device(
+    memory: &GuestMemoryAtomic<GuestMemoryMmap>,
+) -> (Arc<VhostUserSoundBackend>, Vec<VringRwLock>, Vec<EventFd>) {
+    // The socket path is only used by the vhost-user daemon, which is not started.
+    let config = SoundConfig::new(PathBuf::from("unused.sock"), false, BackendType::Null);
+    let backend = Arc::new(VhostUserSoundBackend::new(config).expect("the device"));
+    backend
+        .update_memory(memory.clone())
+        .expect("the device's memory");
+    let max = u16::try_from(backend.max_queue_size()).unwrap_or(u16::MAX);
+    let mut vrings = Vec::new();
+    let mut calls = Vec::new();
+    for _ in 0..QUEUES {
+        let vring = VringRwLock::new(memory.clone(), max).expect("a vring");
+        let call = EventFd::new(EFD_NONBLOCK).expect("an eventfd");
+        // SAFETY: the eventfd's descriptor is open while `call` lives, which outlasts this
+        // borrow (it is only duplicated here).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(call.as_raw_fd()) };
+        let device_end = borrowed.try_clone_to_owned().expect("a duplicate eventfd");
+        vring.set_call(Some(File::from(device_end)));
+        vrings.push(vring);
+        calls.push(call);
+    }
+    (backend, vrings, calls)
+}
+
+impl Default for Oracle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
