@@ -105,6 +105,7 @@ pub mod sched;
 pub mod stack;
 pub mod stream;
 pub mod sync;
+pub mod virtio_pci;
 pub mod wav;
 mod world;
 

@@ -8,7 +8,9 @@
 //! writes into the transport ([`Oracle::set_queue`]), turns a driver's queue notification into
 //! the device's queue event ([`Oracle::notify`]), and counts the device's used-buffer
 //! notifications, the interrupts a PCI transport would raise as MSI-X messages
-//! ([`Oracle::interrupts`]).
+//! ([`Oracle::interrupts`]). It is also a [`VirtioDevice`], so the model's virtio PCI function
+//! (`portcls_sim::virtio_pci`) can put it behind a transport: a driver then reaches it through
+//! configuration space and register accesses, as on a real machine.
 //!
 //! # What the device does (`vhost-device-sound` 0.3.0, null backend)
 //! - Two PCM streams (0 playback, 1 capture), formats U8/S16/S24/S32, rates 8-48 kHz, 1-6
@@ -32,6 +34,7 @@ use std::path::PathBuf;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
 use vhost_device_sound::device::VhostUserSoundBackend;
 use vhost_device_sound::{BackendType, SoundConfig};
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
@@ -48,6 +51,11 @@ pub const MEMORY_BASE: u64 = 0x8000_0000;
 pub const MEMORY_BYTES: usize = 4 << 20;
 /// Queues of a sound device (control, event, tx, rx).
 pub const QUEUES: usize = 4;
+/// The virtio device ID of a sound device.
+pub const DEVICE_ID: u16 = 25;
+/// Bytes of the device configuration the device has (`jacks`, `streams`, `chmaps`,
+/// `controls`).
+pub const CONFIG_BYTES: usize = 16;
 
 /// A block of guest memory: where the device sees it and where the host can touch it.
 #[derive(Clone, Copy, Debug)]
@@ -245,6 +253,56 @@ fn device(
         calls.push(call);
     }
     (backend, vrings, calls)
+}
+
+/// The oracle as the device behind the model's virtio PCI function: the model plays the
+/// transport, the oracle the sound device.
+impl VirtioDevice for Oracle {
+    fn device_id(&self) -> u16 {
+        DEVICE_ID
+    }
+
+    fn features(&self) -> u64 {
+        self.offered_features()
+    }
+
+    fn accept_features(&mut self, features: u64) {
+        Oracle::accept_features(self, features);
+    }
+
+    fn num_queues(&self) -> u16 {
+        u16::try_from(QUEUES).unwrap_or(0)
+    }
+
+    fn queue_max(&self, _index: u16) -> u16 {
+        self.max_queue_size()
+    }
+
+    fn config(&self) -> Vec<u8> {
+        self.config::<CONFIG_BYTES>().to_vec()
+    }
+
+    fn enable_queue(&mut self, index: u16, queue: QueueConfig) {
+        self.set_queue(
+            usize::from(index),
+            queue.size,
+            queue.descriptors,
+            queue.driver_area,
+            queue.device_area,
+        );
+    }
+
+    fn notify(&mut self, index: u16) -> Result<(), String> {
+        Oracle::notify(self, index).map_err(|error| error.to_string())
+    }
+
+    fn take_interrupts(&mut self, index: u16) -> u64 {
+        self.interrupts(usize::from(index))
+    }
+
+    fn reset(&mut self) {
+        Oracle::reset(self);
+    }
 }
 
 impl Default for Oracle {

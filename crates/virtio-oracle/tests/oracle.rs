@@ -5,142 +5,24 @@
 //! for one.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{Driver, params, vector};
+use portcls_sim::virtio_pci::Interrupt;
 use portcls_sys::STATUS_DEVICE_PROTOCOL_ERROR;
-use virtio_oracle::{Block, Oracle};
 use wavert_sample::format::{Format, SampleFormat};
-use wavert_sample::virtio::ring::{Buffer, Layout, SplitQueue, Used};
-use wavert_sample::virtio::sound::{self, PcmInfo, ReplyError};
-use wavert_sample::virtio::transport;
-
-/// The driver's side: its queues over the oracle's memory, and blocks for requests and replies.
-struct Driver {
-    device: Oracle,
-    queues: Vec<SplitQueue>,
-    request: Block,
-    reply: Block,
-    token: u32,
-}
-
-impl Driver {
-    /// Negotiates features and sets up the four queues, as the start of the driver does.
-    fn start() -> Self {
-        let mut device = Oracle::new();
-        let accepted =
-            transport::negotiate(device.offered_features()).expect("a virtio 1.x device");
-        assert_eq!(
-            accepted,
-            transport::F_VERSION_1,
-            "the device offers nothing else the driver takes"
-        );
-        device.accept_features(accepted);
-        let size = Layout::size_for(device.max_queue_size()).expect("queues");
-        let layout = Layout::new(size).expect("a layout");
-        let mut queues = Vec::new();
-        for index in 0..usize::from(sound::QUEUES) {
-            let block = device.alloc(layout.bytes, 4096);
-            // SAFETY: the block is guest memory the oracle keeps mapped while it lives (the
-            // driver is dropped with it), 4096-aligned, and only this queue and the device use it.
-            let queue = unsafe { SplitQueue::new(block.host, block.address, layout) };
-            device.set_queue(
-                index,
-                size,
-                queue.descriptor_address(),
-                queue.driver_area_address(),
-                queue.device_area_address(),
-            );
-            queues.push(queue);
-        }
-        let request = device.alloc(64, 64);
-        let reply = device.alloc(512, 64);
-        Self {
-            device,
-            queues,
-            request,
-            reply,
-            token: 0,
-        }
-    }
-
-    fn config(&self) -> sound::Config {
-        sound::Config::parse(&self.device.config())
-    }
-
-    /// Sends a control request with room for `reply_len` bytes of reply; returns the
-    /// completion and the reply's bytes.
-    fn control(&mut self, request: &[u8], reply_len: u32) -> (Used, Vec<u8>) {
-        self.device.write(self.request.address, request);
-        // What was there before must not pass for a reply.
-        self.device.write(self.reply.address, &[0xEE; 512]);
-        self.token += 1;
-        let chain = [
-            Buffer::readable(self.request.address, u32::try_from(request.len()).unwrap()),
-            Buffer::writable(self.reply.address, reply_len),
-        ];
-        self.queues[0]
-            .post(&chain, self.token)
-            .expect("a control chain");
-        self.device
-            .notify(sound::CONTROL_QUEUE)
-            .expect("the device takes the request");
-        let used = self.queues[0]
-            .take_used()
-            .expect("a conforming used ring")
-            .expect("a reply");
-        assert_eq!(used.token, self.token);
-        assert_eq!(self.queues[0].take_used(), Ok(None));
-        let mut reply = vec![0; usize::try_from(reply_len).unwrap()];
-        self.device.read(self.reply.address, &mut reply);
-        (used, reply)
-    }
-
-    /// A command with a status reply, parsed by the driver.
-    fn command(&mut self, request: &[u8]) -> Result<(), ReplyError> {
-        let (used, reply) = self.control(request, 4);
-        sound::parse_status(&reply, used.written)
-    }
-
-    fn pcm_infos(&mut self, count: u32) -> Result<Vec<(u32, PcmInfo)>, ReplyError> {
-        let size = u32::try_from(sound::PCM_INFO_BYTES).unwrap();
-        let request = sound::query_info(sound::R_PCM_INFO, 0, count, size);
-        let (used, reply) = self.control(&request, 4 + count.min(8) * size);
-        let mut infos = Vec::new();
-        sound::parse_pcm_infos(&reply, used.written, 0, count, |id, info| {
-            infos.push((id, info));
-        })?;
-        Ok(infos)
-    }
-}
-
-fn params(
-    stream: u32,
-    format: Format,
-    period_bytes: u32,
-    periods: u32,
-) -> [u8; sound::SET_PARAMS_BYTES] {
-    sound::Params {
-        stream,
-        buffer_bytes: period_bytes * periods,
-        period_bytes,
-        channels: u8::try_from(format.channels()).unwrap(),
-        format: sound::wire_format(format.sample()),
-        rate: sound::wire_rate(format.rate()).unwrap(),
-    }
-    .encode()
-}
+use wavert_sample::virtio::ring::Buffer;
+use wavert_sample::virtio::sound::{self, ReplyError};
 
 #[test]
 fn the_device_reports_streams_the_driver_can_drive() {
     let mut driver = Driver::start();
     let config = driver.config();
+    assert_eq!(config.chmaps, 1);
     assert_eq!((config.jacks, config.streams), (0, 2));
     let infos = driver
         .pcm_infos(config.streams_used())
         .expect("the streams' info");
-    assert_eq!(
-        driver.device.interrupts(0),
-        1,
-        "one used-buffer notification for the reply"
-    );
     assert_eq!(infos.len(), 2);
     assert_eq!((infos[0].0, infos[0].1.direction), (0, sound::D_OUTPUT));
     assert_eq!((infos[1].0, infos[1].1.direction), (1, sound::D_INPUT));
@@ -167,10 +49,11 @@ fn a_playback_stream_lives_through_its_states_and_every_period_completes() {
     // 10 ms periods, four of them in the buffer (the WaveRT buffer's pages, in the driver).
     let period = format.bytes_per_frame() * 480;
     let buffer = driver
-        .device
+        .pci
+        .device()
         .alloc(usize::try_from(period * 4).unwrap(), 4096);
-    let headers = driver.device.alloc(64, 64);
-    let statuses = driver.device.alloc(64, 64);
+    let headers = driver.pci.device().alloc(64, 64);
+    let statuses = driver.pci.device().alloc(64, 64);
     driver
         .command(&params(0, format, period, 4))
         .expect("SET_PARAMS");
@@ -180,7 +63,7 @@ fn a_playback_stream_lives_through_its_states_and_every_period_completes() {
     driver
         .command(&sound::pcm_command(sound::R_PCM_START, 0))
         .expect("START");
-    driver.device.write(headers.address, &sound::xfer(0));
+    driver.pci.device().write(headers.address, &sound::xfer(0));
     // 250 periods, two in flight at a time: the 64-entry rings wrap several times.
     let mut completed = 0_u32;
     for pair in 0..125_u32 {
@@ -193,11 +76,9 @@ fn a_playback_stream_lives_through_its_states_and_every_period_completes() {
             ];
             driver.queues[2].post(&chain, n).expect("a period");
         }
-        driver
-            .device
-            .notify(sound::TX_QUEUE)
-            .expect("the device takes the periods");
-        assert_eq!(driver.device.interrupts(2), 2);
+        driver.kick(sound::TX_QUEUE);
+        let message = Interrupt::Message(vector(sound::TX_QUEUE));
+        assert_eq!(driver.pci.take_interrupts(), [message, message]);
         for slot in 0..2_u32 {
             let used = driver.queues[2]
                 .take_used()
@@ -206,7 +87,8 @@ fn a_playback_stream_lives_through_its_states_and_every_period_completes() {
             assert_eq!(used.token, pair * 2 + slot, "in order");
             let mut status = [0; sound::PCM_STATUS_BYTES];
             driver
-                .device
+                .pci
+                .device()
                 .read(statuses.address + u64::from(slot * 8), &mut status);
             sound::parse_period(&status, used.written, 0).expect("a played period");
             completed += 1;
@@ -265,10 +147,13 @@ fn a_capture_period_the_device_keeps_is_handed_back_when_the_queue_is_drained() 
     driver
         .command(&sound::pcm_command(sound::R_PCM_START, 1))
         .expect("START");
-    let header = driver.device.alloc(4, 64);
-    let audio = driver.device.alloc(usize::try_from(period).unwrap(), 4096);
-    let status = driver.device.alloc(8, 64);
-    driver.device.write(header.address, &sound::xfer(1));
+    let header = driver.pci.device().alloc(4, 64);
+    let audio = driver
+        .pci
+        .device()
+        .alloc(usize::try_from(period).unwrap(), 4096);
+    let status = driver.pci.device().alloc(8, 64);
+    driver.pci.device().write(header.address, &sound::xfer(1));
     let chain = [
         Buffer::readable(header.address, 4),
         Buffer::writable(audio.address, period),
@@ -276,18 +161,25 @@ fn a_capture_period_the_device_keeps_is_handed_back_when_the_queue_is_drained() 
     ];
     driver.queues[3].post(&chain, 41).expect("a period");
     driver.queues[3].post(&chain, 42).expect("a period");
-    driver
-        .device
-        .notify(sound::RX_QUEUE)
-        .expect("the device takes the periods");
+    driver.kick(sound::RX_QUEUE);
+    assert_eq!(driver.pci.take_interrupts(), []);
     // The null backend records nothing: it holds the periods, which is not a fault.
     assert_eq!(driver.queues[3].take_used(), Ok(None));
     assert_eq!(driver.queues[3].in_flight(), 2);
     // Stopping the device: reset it first (it lets go of the driver's memory), then forget
     // the chains, whatever the device did with them while it reset.
-    driver.device.reset();
+    wavert_sample::virtio::transport::reset(&mut driver.common()).expect("a reset");
+    // The start's reset, and this one.
+    assert_eq!(driver.pci.resets(), 2);
     let mut dropped = Vec::new();
     driver.queues[3].drain(|token| dropped.push(token));
     dropped.sort_unstable();
     assert_eq!(dropped, [41, 42]);
+}
+
+#[test]
+fn the_driver_kept_every_transport_rule() {
+    let mut driver = Driver::start();
+    driver.pcm_infos(2).expect("the streams' info");
+    driver.assert_conforming();
 }

@@ -17,8 +17,8 @@
 //! The kernel shell that maps the BARs, connects the MSI-X interrupt (registered with PortCls
 //! through the `portcls` crate) and posts the WaveRT buffer's pages as periods is not written
 //! yet; the sample still runs on its virtual device only. This code is checked against an
-//! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, in the workspace's
-//! `tests/virtio_oracle.rs`.
+//! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, behind the model's virtio
+//! PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle` crate's tests.
 
 pub mod pci;
 pub mod ring;
