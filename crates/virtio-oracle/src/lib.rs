@@ -71,7 +71,7 @@ pub struct Block {
 /// Why the device refused a notification.
 pub type DeviceError = std::io::Error;
 
-/// The device and the VMM around it. See the [crate](crate) docs.
+/// The device and the VMM around it. See the [crate] docs.
 pub struct Oracle {
     memory: GuestMemoryAtomic<GuestMemoryMmap>,
     backend: Arc<VhostUserSoundBackend>,
