@@ -8,6 +8,8 @@
 //!   initialization handshake, behind a register-access trait the shell implements with MMIO.
 //! - [`ring`]: split virtqueues over DMA memory, hardened against whatever the device writes.
 //! - [`sound`]: the sound protocol's requests, and checked parsing of every reply.
+//! - [`device`]: one device from start to stop over those parts, with the kernel's services
+//!   (register access, DMA memory, the buffer's pages) behind traits the shell implements.
 //!
 //! The device is untrusted input throughout: nothing it writes into configuration space,
 //! registers, used rings or replies makes this code read or write outside the driver's own
@@ -20,6 +22,7 @@
 //! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, behind the model's virtio
 //! PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle` crate's tests.
 
+pub mod device;
 pub mod pci;
 pub mod ring;
 pub mod sound;
