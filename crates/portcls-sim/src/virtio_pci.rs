@@ -127,6 +127,7 @@ pub struct VirtioPci<D: VirtioDevice> {
     breaches: Vec<String>,
     device_errors: Vec<String>,
     resets: u32,
+    removed: bool,
 }
 
 impl<D: VirtioDevice> VirtioPci<D> {
@@ -155,7 +156,22 @@ impl<D: VirtioDevice> VirtioPci<D> {
             breaches: Vec::new(),
             device_errors: Vec::new(),
             resets: 0,
+            removed: false,
         }
+    }
+
+    /// Surprise removal: the function is gone. Every register read returns all ones (what a
+    /// PCI read of an absent function returns), writes go nowhere, nothing is notified and no
+    /// interrupt comes.
+    pub fn surprise_remove(&mut self) {
+        self.removed = true;
+        self.interrupts.clear();
+    }
+
+    /// Whether the function was surprise-removed.
+    #[must_use]
+    pub const fn removed(&self) -> bool {
+        self.removed
     }
 
     /// The device behind the transport.
@@ -300,6 +316,9 @@ impl<D: VirtioDevice> VirtioPci<D> {
 
     /// A read of `size` bytes at `offset` in the register BAR.
     pub fn read(&mut self, offset: u64, size: u8) -> u64 {
+        if self.removed {
+            return u64::MAX >> (64 - 8 * u32::from(size.clamp(1, 8)));
+        }
         match offset {
             COMMON_OFFSET..0x38 => self.read_common(offset, size),
             ISR_OFFSET => {
@@ -327,6 +346,9 @@ impl<D: VirtioDevice> VirtioPci<D> {
 
     /// A write of `size` bytes of `value` at `offset` in the register BAR.
     pub fn write(&mut self, offset: u64, size: u8, value: u64) {
+        if self.removed {
+            return;
+        }
         match offset {
             COMMON_OFFSET..0x38 => self.write_common(offset, size, value),
             NOTIFY_OFFSET..0x4000 => self.notify(offset, size, value),

@@ -82,6 +82,8 @@ pub const STATUS_IO_DEVICE_ERROR: NTSTATUS = status(0xC000_0185);
 /// `STATUS_DEVICE_PROTOCOL_ERROR` (0xC0000186): the device broke its protocol (for a virtio
 /// device: a used-ring entry or reply no conforming device writes).
 pub const STATUS_DEVICE_PROTOCOL_ERROR: NTSTATUS = status(0xC000_0186);
+/// `STATUS_DEVICE_REMOVED` (0xC00002B6): the device is gone (surprise removal).
+pub const STATUS_DEVICE_REMOVED: NTSTATUS = status(0xC000_02B6);
 /// `STATUS_NOT_FOUND` (0xC0000225).
 pub const STATUS_NOT_FOUND: NTSTATUS = status(0xC000_0225);
 /// `STATUS_NOINTERFACE` (0xC00002B9): what `QueryInterface` typically returns for a missing

@@ -28,6 +28,8 @@
 //! Linux only (eventfd, mmap); on other systems the crate is empty.
 #![cfg(target_os = "linux")]
 
+pub mod liar;
+
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;

@@ -779,6 +779,18 @@ impl SoundDevice {
         Ok(())
     }
 
+    /// Checks the device still works (after a configuration interrupt, or when a reply does
+    /// not come).
+    ///
+    /// # Errors
+    /// [`TransportError::NeedsReset`] or [`TransportError::Removed`].
+    pub fn check(&self, bars: &mut impl Bars) -> Result<(), TransportError> {
+        transport::check(&mut Common {
+            bars,
+            region: self.structures.common,
+        })
+    }
+
     /// Periods of `stream` on the device.
     #[must_use]
     pub fn in_flight(&self, stream: u32) -> u32 {

@@ -134,6 +134,8 @@ pub enum TransportError {
     VectorRefused(u16),
     /// The device asks for a reset (`DEVICE_NEEDS_RESET`).
     NeedsReset,
+    /// The status reads all ones: the function is gone (a PCI read of a removed device).
+    Removed,
 }
 
 impl TransportError {
@@ -145,6 +147,7 @@ impl TransportError {
             Self::NoVersion1 { .. } | Self::FeaturesRefused => STATUS_NOT_SUPPORTED,
             Self::TooFewQueues { .. } | Self::MissingQueue(_) => STATUS_DEVICE_PROTOCOL_ERROR,
             Self::VectorRefused(_) => STATUS_INSUFFICIENT_RESOURCES,
+            Self::Removed => portcls_sys::STATUS_DEVICE_REMOVED,
         }
     }
 }
@@ -300,12 +303,14 @@ pub fn finish(config: &mut impl CommonConfig) -> Result<(), TransportError> {
 /// trusting a stream's completion).
 ///
 /// # Errors
+/// [`TransportError::Removed`] if the status reads all ones (the function is gone),
 /// [`TransportError::NeedsReset`] if the device set `DEVICE_NEEDS_RESET`.
 pub fn check(config: &mut impl CommonConfig) -> Result<(), TransportError> {
-    if config.read8(DEVICE_STATUS) & STATUS_DEVICE_NEEDS_RESET != 0 {
-        return Err(TransportError::NeedsReset);
+    match config.read8(DEVICE_STATUS) {
+        0xFF => Err(TransportError::Removed),
+        status if status & STATUS_DEVICE_NEEDS_RESET != 0 => Err(TransportError::NeedsReset),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -521,6 +526,12 @@ mod tests {
 
         device.status |= STATUS_DEVICE_NEEDS_RESET;
         assert_eq!(check(&mut device), Err(TransportError::NeedsReset));
+        device.status = 0xFF;
+        assert_eq!(check(&mut device), Err(TransportError::Removed));
+        assert_eq!(
+            TransportError::Removed.status(),
+            portcls_sys::STATUS_DEVICE_REMOVED
+        );
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //! model's virtio PCI function, register by register.
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
-use portcls_sim::virtio_pci::{self, Interrupt, VirtioPci};
+use std::ptr::NonNull;
+
+use portcls_sim::virtio_pci::{self, Interrupt, VirtioDevice, VirtioPci};
+use virtio_oracle::liar::Liar;
 use virtio_oracle::{Block, Oracle};
 use wavert_sample::format::Format;
+use wavert_sample::virtio::device::{
+    Bars, DmaBlock, DmaMemory, MAX_PIECES, Piece, SoundDevice, period_pieces,
+};
 use wavert_sample::virtio::pci::Structures;
 use wavert_sample::virtio::ring::{Buffer, Layout, SplitQueue, Used};
 use wavert_sample::virtio::sound::{self, PcmInfo, ReplyError};
@@ -241,4 +247,142 @@ pub fn params(
         rate: sound::wire_rate(format.rate()).unwrap(),
     }
     .encode()
+}
+
+/// A device the tests can reach the oracle of (the oracle itself, or a liar around it).
+pub trait WithOracle: VirtioDevice {
+    fn oracle(&mut self) -> &mut Oracle;
+}
+
+impl WithOracle for Oracle {
+    fn oracle(&mut self) -> &mut Oracle {
+        self
+    }
+}
+
+impl WithOracle for Liar {
+    fn oracle(&mut self) -> &mut Oracle {
+        Liar::oracle(self)
+    }
+}
+
+/// The function's BARs as the driver's device layer reaches them (only the register BAR has
+/// registers).
+pub struct Function<D: VirtioDevice>(pub VirtioPci<D>);
+
+impl<D: VirtioDevice> Bars for Function<D> {
+    fn read(&mut self, bar: u8, offset: u32, size: u8) -> u64 {
+        assert_eq!(bar, virtio_pci::REGISTER_BAR);
+        self.0.read(offset.into(), size)
+    }
+    fn write(&mut self, bar: u8, offset: u32, size: u8, value: u64) {
+        assert_eq!(bar, virtio_pci::REGISTER_BAR);
+        self.0.write(offset.into(), size, value);
+    }
+}
+
+/// Common buffers carved from a block of the device's memory; counts what is live and can
+/// refuse the n-th allocation.
+pub struct Memory {
+    pool: Block,
+    next: usize,
+    pub live: Vec<DmaBlock>,
+    pub allocations: usize,
+    pub fail_at: Option<usize>,
+}
+
+impl Memory {
+    pub fn new(oracle: &mut Oracle) -> Self {
+        Self {
+            pool: oracle.alloc(256 << 10, 4096),
+            next: 0,
+            live: Vec::new(),
+            allocations: 0,
+            fail_at: None,
+        }
+    }
+}
+
+impl DmaMemory for Memory {
+    fn allocate(&mut self, bytes: usize) -> Option<DmaBlock> {
+        let n = self.allocations;
+        self.allocations += 1;
+        if self.fail_at == Some(n) {
+            return None;
+        }
+        let at = self.next.next_multiple_of(4096);
+        assert!(at + bytes <= self.pool.len);
+        self.next = at + bytes;
+        // SAFETY: `at` is inside the pool block (asserted).
+        let host = unsafe { self.pool.host.as_ptr().add(at) };
+        let block = DmaBlock {
+            host: NonNull::new(host).unwrap(),
+            device: self.pool.address + u64::try_from(at).unwrap(),
+            bytes,
+        };
+        self.live.push(block);
+        Some(block)
+    }
+    fn free(&mut self, block: DmaBlock) {
+        let at = self
+            .live
+            .iter()
+            .position(|live| *live == block)
+            .expect("a block that was allocated, freed once");
+        self.live.swap_remove(at);
+    }
+}
+
+/// A wait that gives up at once (the oracle answers during the notification).
+pub fn never_wait() -> bool {
+    false
+}
+
+/// MSI-X messages the system grants: one for configuration changes and one per queue.
+pub const MSIX_VECTORS: u16 = 5;
+
+/// The BAR lengths the system assigned to the model's function.
+pub fn bar_lengths() -> [u64; 6] {
+    let mut bars = [0; 6];
+    bars[usize::from(virtio_pci::REGISTER_BAR)] = virtio_pci::REGISTER_BAR_BYTES;
+    bars[usize::from(virtio_pci::MSIX_BAR)] = virtio_pci::MSIX_BAR_BYTES;
+    bars
+}
+
+/// A function around `device` and its DMA memory, before the driver starts.
+pub fn function<D: WithOracle>(device: D, vectors: u16) -> (Function<D>, Memory) {
+    let mut pci = VirtioPci::new(device);
+    pci.set_msix_enabled(vectors > 0);
+    let memory = Memory::new(pci.device().oracle());
+    (Function(pci), memory)
+}
+
+/// The driver's device layer started on `device` with `vectors` MSI-X messages (0: a line).
+pub fn start<D: WithOracle>(device: D, vectors: u16) -> (Function<D>, Memory, SoundDevice) {
+    let (mut function, mut memory) = function(device, vectors);
+    let space = function.0.config_space();
+    let device = SoundDevice::start(
+        &mut function,
+        &mut memory,
+        &space,
+        &bar_lengths(),
+        vectors,
+        &mut never_wait,
+    )
+    .expect("the device starts");
+    (function, memory, device)
+}
+
+/// The pieces of the period at `offset` of a buffer in one block of the device's memory.
+pub fn pieces_of(buffer: &Block, offset: u32, len: u32) -> Vec<Piece> {
+    let mut out = [Piece { address: 0, len: 0 }; MAX_PIECES];
+    let pages = u32::try_from(buffer.len.div_ceil(4096)).unwrap();
+    let count = period_pieces(
+        offset,
+        len,
+        |page| (page < pages).then(|| buffer.address + u64::from(page) * 4096),
+        &mut out,
+    )
+    .unwrap();
+    out[..count].to_vec()
 }

@@ -1,0 +1,222 @@
+//! A device that lies on demand: the oracle does the work, then the VMM (which can write
+//! anything into guest memory, as a real device can) rewrites what it reported.
+//!
+//! [`Liar`] wraps an [`Oracle`]; after each notification it applies its [`Lie`] to every used
+//! entry the oracle added to the notified queue: a status the device never meant, a used
+//! length or descriptor id no conforming device writes, or a used index that runs ahead. The
+//! driver must turn each into a clean error, never a read or write outside its buffers.
+
+use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
+
+use crate::{Oracle, QUEUES};
+
+/// What the device lies about, on one queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lie {
+    /// The truth.
+    None,
+    /// Every reply or period status on the queue says `code` (for the control queue the
+    /// reply's status word, for tx and rx the period status).
+    Status {
+        /// The queue.
+        queue: u16,
+        /// The status code written.
+        code: u32,
+    },
+    /// Every used entry on the queue reports `len` bytes written.
+    UsedLength {
+        /// The queue.
+        queue: u16,
+        /// The length written.
+        len: u32,
+    },
+    /// Every used entry on the queue names descriptor `id`.
+    UsedId {
+        /// The queue.
+        queue: u16,
+        /// The id written.
+        id: u32,
+    },
+    /// The used index moves one further than the entries the device wrote.
+    UsedIndexAhead {
+        /// The queue.
+        queue: u16,
+    },
+}
+
+impl Lie {
+    const fn queue(self) -> Option<u16> {
+        match self {
+            Self::None => None,
+            Self::Status { queue, .. }
+            | Self::UsedLength { queue, .. }
+            | Self::UsedId { queue, .. }
+            | Self::UsedIndexAhead { queue } => Some(queue),
+        }
+    }
+}
+
+/// The oracle, lying as told. See the [module](self) docs.
+pub struct Liar {
+    oracle: Oracle,
+    lie: Lie,
+    queues: [QueueConfig; QUEUES],
+    /// The used index up to which entries have been seen, per queue.
+    seen: [u16; QUEUES],
+}
+
+impl Liar {
+    /// The oracle, telling the truth until [`Liar::lie`].
+    #[must_use]
+    pub fn new(oracle: Oracle) -> Self {
+        Self {
+            oracle,
+            lie: Lie::None,
+            queues: [QueueConfig::default(); QUEUES],
+            seen: [0; QUEUES],
+        }
+    }
+
+    /// From now on, lies so.
+    pub fn lie(&mut self, lie: Lie) {
+        self.lie = lie;
+    }
+
+    /// The oracle behind the lies.
+    pub fn oracle(&mut self) -> &mut Oracle {
+        &mut self.oracle
+    }
+
+    fn read16(&self, address: u64) -> u16 {
+        let mut bytes = [0; 2];
+        self.oracle.read(address, &mut bytes);
+        u16::from_le_bytes(bytes)
+    }
+
+    fn read32(&self, address: u64) -> u32 {
+        let mut bytes = [0; 4];
+        self.oracle.read(address, &mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    /// The writable descriptors of the chain at `head`: (address, length), in order.
+    fn writable(&self, queue: QueueConfig, head: u32) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        let mut index = head;
+        for _ in 0..queue.size {
+            if index >= u32::from(queue.size) {
+                break;
+            }
+            let at = queue.descriptors + u64::from(index) * 16;
+            let mut descriptor = [0; 16];
+            self.oracle.read(at, &mut descriptor);
+            let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
+            let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
+            if flags & 2 != 0 {
+                out.push((address, len));
+            }
+            if flags & 1 == 0 {
+                break;
+            }
+            index = u32::from(u16::from_le_bytes([descriptor[14], descriptor[15]]));
+        }
+        out
+    }
+
+    /// Applies the lie to the used entries the oracle added to `index` since the last look.
+    fn rewrite(&mut self, index: u16) {
+        let slot = usize::from(index);
+        let Some(&queue) = self.queues.get(slot) else {
+            return;
+        };
+        if queue.size == 0 {
+            return;
+        }
+        let used_index = self.read16(queue.device_area + 2);
+        let mut at = self.seen[slot];
+        let lying = self.lie.queue() == Some(index);
+        while at != used_index {
+            let entry = queue.device_area + 4 + 8 * u64::from(at % queue.size);
+            if lying {
+                match self.lie {
+                    Lie::Status { code, .. } => {
+                        let head = self.read32(entry);
+                        let writable = self.writable(queue, head);
+                        let status = if index == 0 {
+                            writable.first().map(|&(address, _)| address)
+                        } else {
+                            writable.last().and_then(|&(address, len)| {
+                                len.checked_sub(8).map(|skip| address + u64::from(skip))
+                            })
+                        };
+                        if let Some(address) = status {
+                            self.oracle.write(address, &code.to_le_bytes());
+                        }
+                    }
+                    Lie::UsedLength { len, .. } => self.oracle.write(entry + 4, &len.to_le_bytes()),
+                    Lie::UsedId { id, .. } => self.oracle.write(entry, &id.to_le_bytes()),
+                    Lie::UsedIndexAhead { .. } | Lie::None => {}
+                }
+            }
+            at = at.wrapping_add(1);
+        }
+        if lying && matches!(self.lie, Lie::UsedIndexAhead { .. }) && at != self.seen[slot] {
+            at = at.wrapping_add(1);
+            self.oracle.write(queue.device_area + 2, &at.to_le_bytes());
+        }
+        self.seen[slot] = at;
+    }
+}
+
+impl VirtioDevice for Liar {
+    fn device_id(&self) -> u16 {
+        self.oracle.device_id()
+    }
+
+    fn features(&self) -> u64 {
+        VirtioDevice::features(&self.oracle)
+    }
+
+    fn accept_features(&mut self, features: u64) {
+        VirtioDevice::accept_features(&mut self.oracle, features);
+    }
+
+    fn num_queues(&self) -> u16 {
+        self.oracle.num_queues()
+    }
+
+    fn queue_max(&self, index: u16) -> u16 {
+        self.oracle.queue_max(index)
+    }
+
+    fn config(&self) -> Vec<u8> {
+        VirtioDevice::config(&self.oracle)
+    }
+
+    fn enable_queue(&mut self, index: u16, queue: QueueConfig) {
+        if let Some(slot) = self.queues.get_mut(usize::from(index)) {
+            *slot = queue;
+        }
+        if let Some(seen) = self.seen.get_mut(usize::from(index)) {
+            *seen = 0;
+        }
+        self.oracle.enable_queue(index, queue);
+    }
+
+    fn notify(&mut self, index: u16) -> Result<(), String> {
+        let result = VirtioDevice::notify(&mut self.oracle, index);
+        self.rewrite(index);
+        result
+    }
+
+    fn take_interrupts(&mut self, index: u16) -> u64 {
+        self.oracle.take_interrupts(index)
+    }
+
+    fn reset(&mut self) {
+        self.queues = [QueueConfig::default(); QUEUES];
+        self.seen = [0; QUEUES];
+        VirtioDevice::reset(&mut self.oracle);
+    }
+}
