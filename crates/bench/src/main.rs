@@ -36,6 +36,8 @@ use wavert_sample::position::Clock;
 use wavert_sample::stream_state::KsState;
 use wavert_sample::tone::{TABLE_BYTES, Tone};
 
+mod virtio;
+
 // ---- Counting allocator (heap use) ----
 
 struct Counting;
@@ -579,6 +581,7 @@ fn main() {
             dma_work();
             accuracy();
             simulator_speed();
+            virtio::virtio_path();
         }
         _ => {
             eprintln!("usage: portcls-bench safe N | raw N | report");
