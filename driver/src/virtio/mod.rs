@@ -10,6 +10,8 @@
 //! - [`sound`]: the sound protocol's requests, and checked parsing of every reply.
 //! - [`device`]: one device from start to stop over those parts, with the kernel's services
 //!   (register access, DMA memory, the buffer's pages) behind traits the shell implements.
+//! - [`stream`]: a WaveRT stream on a device stream: the buffer as periods, the KS states as
+//!   PCM commands, the position from the periods consumed.
 //!
 //! The device is untrusted input throughout: nothing it writes into configuration space,
 //! registers, used rings or replies makes this code read or write outside the driver's own
@@ -26,4 +28,5 @@ pub mod device;
 pub mod pci;
 pub mod ring;
 pub mod sound;
+pub mod stream;
 pub mod transport;
