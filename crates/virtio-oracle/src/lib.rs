@@ -29,6 +29,7 @@
 #![cfg(target_os = "linux")]
 
 pub mod liar;
+pub mod paced;
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};

@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 
 use portcls_sim::virtio_pci::{self, Interrupt, VirtioDevice, VirtioPci};
 use virtio_oracle::liar::Liar;
+use virtio_oracle::paced::Paced;
 use virtio_oracle::{Block, Oracle};
 use wavert_sample::format::Format;
 use wavert_sample::virtio::device::{
@@ -257,6 +258,12 @@ pub trait WithOracle: VirtioDevice {
 impl WithOracle for Oracle {
     fn oracle(&mut self) -> &mut Oracle {
         self
+    }
+}
+
+impl WithOracle for Paced {
+    fn oracle(&mut self) -> &mut Oracle {
+        Paced::oracle(self)
     }
 }
 

@@ -1,0 +1,467 @@
+//! The device at the stream's rate, in virtual time: the VMM around the oracle paces it.
+//!
+//! The oracle completes a playback period the moment it is notified, and its null backend
+//! never completes a capture period. A real device does neither: it consumes a playback
+//! period as it plays it, and fills a capture period as it records it. [`Paced`] makes the
+//! device keep time, with the test's clock ([`Paced::advance_to`], nanoseconds):
+//!
+//! - **Playback** (tx): the oracle reads a *shadow* available ring that the VMM owns. A
+//!   period the driver makes available waits there until the device has played the periods
+//!   before it and its own frames at the stream's rate; then the VMM moves it into the shadow
+//!   ring and notifies the oracle, which completes it (checking it as it does every chain).
+//!   A period that arrives late starts playing when it arrives (the device underran).
+//! - **Capture** (rx): the model completes each period itself at the same pace, writing into
+//!   it the device's frame counter as the samples (each channel of frame `n` holds `n` in its
+//!   container, truncated), then the status, as the spec lays a capture period out.
+//! - The control queue is the oracle's; the VMM reads each request first, to learn each
+//!   stream's rate and frame size (`SET_PARAMS`) and when it plays (`START`, `STOP`), and on
+//!   `RELEASE` completes every period of the stream still waiting (the spec: the device
+//!   completes all pending I/O of a released stream).
+
+use std::collections::VecDeque;
+
+use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
+
+use crate::{Oracle, QUEUES};
+
+const TX: usize = 2;
+const RX: usize = 3;
+const NANOS: u128 = 1_000_000_000;
+
+/// Bytes per sample of each virtio PCM format code (0 for the ones the model does not play).
+const fn sample_bytes(format: u8) -> u32 {
+    match format {
+        3 | 4 => 1,
+        5 | 6 => 2,
+        11 | 12 => 3,
+        13..=19 => 4,
+        20 => 8,
+        _ => 0,
+    }
+}
+
+/// Hz of each virtio PCM rate code.
+const fn rate_hz(rate: u8) -> u32 {
+    match rate {
+        0 => 5512,
+        1 => 8000,
+        2 => 11_025,
+        3 => 16_000,
+        4 => 22_050,
+        5 => 32_000,
+        6 => 44_100,
+        7 => 48_000,
+        8 => 64_000,
+        9 => 88_200,
+        10 => 96_000,
+        11 => 176_400,
+        12 => 192_000,
+        13 => 384_000,
+        _ => 0,
+    }
+}
+
+/// What the device knows of one stream.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stream {
+    rate: u32,
+    frame_bytes: u32,
+    sample_bytes: u32,
+    /// Playing since (nanoseconds), while started.
+    playing: bool,
+    /// When the device is free to play the next period (nanoseconds).
+    free_at: u128,
+    /// Frames the device has played or recorded.
+    frames: u64,
+}
+
+/// A period waiting for its time.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    queue: usize,
+    head: u16,
+    stream: usize,
+    frames: u64,
+    /// When it completes, once the device has started it.
+    due: Option<u128>,
+}
+
+/// The oracle, keeping time. See the [module](self) docs.
+pub struct Paced {
+    oracle: Oracle,
+    now: u128,
+    queues: [QueueConfig; QUEUES],
+    /// The shadow available ring the oracle reads for tx.
+    shadow: Option<u64>,
+    shadow_index: u16,
+    /// The driver's available index up to which periods have been taken, tx and rx.
+    taken: [u16; QUEUES],
+    /// The used index the model writes for rx.
+    rx_used: u16,
+    rx_interrupts: u64,
+    streams: [Stream; 8],
+    pending: VecDeque<Pending>,
+    underruns: u64,
+}
+
+impl Paced {
+    /// The oracle, at time 0, no stream playing.
+    #[must_use]
+    pub fn new(oracle: Oracle) -> Self {
+        Self {
+            oracle,
+            now: 0,
+            queues: [QueueConfig::default(); QUEUES],
+            shadow: None,
+            shadow_index: 0,
+            taken: [0; QUEUES],
+            rx_used: 0,
+            rx_interrupts: 0,
+            streams: [Stream::default(); 8],
+            pending: VecDeque::new(),
+            underruns: 0,
+        }
+    }
+
+    /// The oracle behind the pacing.
+    pub fn oracle(&mut self) -> &mut Oracle {
+        &mut self.oracle
+    }
+
+    /// Frames stream `id` has played or recorded.
+    #[must_use]
+    pub fn frames(&self, id: usize) -> u64 {
+        self.streams.get(id).map_or(0, |s| s.frames)
+    }
+
+    /// Periods that started late (the device had nothing to play or nowhere to record).
+    #[must_use]
+    pub const fn underruns(&self) -> u64 {
+        self.underruns
+    }
+
+    fn read<const N: usize>(&self, address: u64) -> [u8; N] {
+        let mut out = [0; N];
+        self.oracle.read(address, &mut out);
+        out
+    }
+
+    /// A chain's descriptors: (address, length, device writes).
+    fn chain(&self, queue: QueueConfig, head: u16) -> Vec<(u64, u32, bool)> {
+        let mut out = Vec::new();
+        let mut at = head;
+        for _ in 0..queue.size {
+            let d = queue.descriptors + 16 * u64::from(at % queue.size);
+            let descriptor: [u8; 16] = self.read(d);
+            let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
+            let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
+            out.push((address, len, flags & 2 != 0));
+            if flags & 1 == 0 {
+                break;
+            }
+            at = u16::from_le_bytes([descriptor[14], descriptor[15]]);
+        }
+        out
+    }
+
+    /// Reads the control requests the driver made available, before the oracle answers them.
+    fn peek_control(&mut self) {
+        let queue = self.queues[0];
+        let available = u16::from_le_bytes(self.read(queue.driver_area + 2));
+        while self.taken[0] != available {
+            let slot = u64::from(self.taken[0] % queue.size);
+            let head = u16::from_le_bytes(self.read(queue.driver_area + 4 + 2 * slot));
+            let chain = self.chain(queue, head);
+            if let Some(&(address, len, false)) = chain.first()
+                && len >= 8
+            {
+                let request: [u8; 24] = self.read(address);
+                let code = u32::from_le_bytes(request[..4].try_into().unwrap_or_default());
+                let id = usize::try_from(u32::from_le_bytes(
+                    request[4..8].try_into().unwrap_or_default(),
+                ))
+                .unwrap_or(usize::MAX);
+                self.control(code, id, &request);
+            }
+            self.taken[0] = self.taken[0].wrapping_add(1);
+        }
+    }
+
+    fn control(&mut self, code: u32, id: usize, request: &[u8; 24]) {
+        let now = self.now;
+        let Some(stream) = self.streams.get_mut(id) else {
+            return;
+        };
+        match code {
+            0x0101 => {
+                let sample = sample_bytes(request[21]);
+                *stream = Stream {
+                    rate: rate_hz(request[22]),
+                    frame_bytes: sample * u32::from(request[20]),
+                    sample_bytes: sample,
+                    ..Stream::default()
+                };
+            }
+            0x0104 => {
+                stream.playing = true;
+                stream.free_at = now;
+            }
+            0x0105 => {
+                // Stopped: what it had not finished waits for the next START, whole.
+                stream.playing = false;
+                for pending in self.pending.iter_mut().filter(|p| p.stream == id) {
+                    pending.due = None;
+                }
+            }
+            0x0103 => {
+                stream.playing = false;
+                self.release(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes the periods the driver made available on tx or rx into the waiting list.
+    fn take_periods(&mut self, queue_index: usize) {
+        let queue = self.queues[queue_index];
+        if queue.size == 0 {
+            return;
+        }
+        let available = u16::from_le_bytes(self.read(queue.driver_area + 2));
+        while self.taken[queue_index] != available {
+            let slot = u64::from(self.taken[queue_index] % queue.size);
+            let head = u16::from_le_bytes(self.read(queue.driver_area + 4 + 2 * slot));
+            let chain = self.chain(queue, head);
+            let stream = chain.first().map_or(usize::MAX, |&(address, _, _)| {
+                usize::try_from(u32::from_le_bytes(self.read(address))).unwrap_or(usize::MAX)
+            });
+            let audio: u64 = chain
+                .iter()
+                .skip(1)
+                .take(chain.len().saturating_sub(2))
+                .map(|&(_, len, _)| u64::from(len))
+                .sum();
+            let frame = self
+                .streams
+                .get(stream)
+                .map_or(0, |s| u64::from(s.frame_bytes));
+            self.pending.push_back(Pending {
+                queue: queue_index,
+                head,
+                stream,
+                frames: audio.checked_div(frame).unwrap_or(0),
+                due: None,
+            });
+            self.taken[queue_index] = self.taken[queue_index].wrapping_add(1);
+        }
+        self.schedule();
+    }
+
+    /// Gives each waiting period of a playing stream its completion time, in order.
+    fn schedule(&mut self) {
+        for pending in &mut self.pending {
+            if pending.due.is_some() {
+                continue;
+            }
+            let Some(stream) = self.streams.get_mut(pending.stream) else {
+                continue;
+            };
+            if !stream.playing || stream.rate == 0 {
+                continue;
+            }
+            if stream.free_at < self.now {
+                // Nothing was there to play (or record into) when the device needed it.
+                if stream.frames > 0 {
+                    self.underruns += 1;
+                }
+                stream.free_at = self.now;
+            }
+            let duration = (u128::from(pending.frames) * NANOS).div_ceil(u128::from(stream.rate));
+            stream.free_at += duration;
+            pending.due = Some(stream.free_at);
+        }
+    }
+
+    /// Moves the clock to `now` (nanoseconds) and completes every period due by then.
+    pub fn advance_to(&mut self, now: u64) {
+        self.now = self.now.max(u128::from(now));
+        self.schedule();
+        while let Some(position) = self
+            .pending
+            .iter()
+            .position(|p| p.due.is_some_and(|due| due <= self.now))
+        {
+            if let Some(pending) = self.pending.remove(position) {
+                self.complete(pending);
+            }
+        }
+    }
+
+    /// Completes every waiting period of stream `id` (RELEASE).
+    fn release(&mut self, id: usize) {
+        let (released, kept): (VecDeque<Pending>, VecDeque<Pending>) =
+            self.pending.drain(..).partition(|p| p.stream == id);
+        self.pending = kept;
+        for pending in released {
+            self.complete(pending);
+        }
+    }
+
+    fn complete(&mut self, pending: Pending) {
+        if let Some(stream) = self.streams.get_mut(pending.stream) {
+            stream.frames += pending.frames;
+        }
+        if pending.queue == TX {
+            self.complete_playback(pending);
+        } else {
+            self.complete_capture(pending);
+        }
+    }
+
+    /// Hands the period to the oracle through the shadow ring; it completes it at once.
+    fn complete_playback(&mut self, pending: Pending) {
+        let Some(shadow) = self.shadow else {
+            return;
+        };
+        let size = self.queues[TX].size;
+        let slot = u64::from(self.shadow_index % size);
+        self.oracle
+            .write(shadow + 4 + 2 * slot, &pending.head.to_le_bytes());
+        self.shadow_index = self.shadow_index.wrapping_add(1);
+        self.oracle
+            .write(shadow + 2, &self.shadow_index.to_le_bytes());
+        // The oracle's refusals show as a chain that never completes; the driver's tests see it.
+        let _ = self.oracle.notify(u16::try_from(TX).unwrap_or(0));
+    }
+
+    /// Records into the period: frame `n`'s samples hold `n`; then the status and used entry.
+    fn complete_capture(&mut self, pending: Pending) {
+        let queue = self.queues[RX];
+        let chain = self.chain(queue, pending.head);
+        let stream = self
+            .streams
+            .get(pending.stream)
+            .copied()
+            .unwrap_or_default();
+        let first_frame = self.frames(pending.stream) - pending.frames;
+        let mut written = 0_u32;
+        let mut byte = 0_u64;
+        for &(address, len, writes) in chain.iter().skip(1).take(chain.len().saturating_sub(2)) {
+            if !writes {
+                continue;
+            }
+            let mut bytes = vec![0_u8; usize::try_from(len).unwrap_or(0)];
+            for target in &mut bytes {
+                let frame = first_frame + byte / u64::from(stream.frame_bytes.max(1));
+                let within = byte % u64::from(stream.sample_bytes.max(1));
+                *target = frame.to_le_bytes()[usize::try_from(within).unwrap_or(0) % 8];
+                byte += 1;
+            }
+            self.oracle.write(address, &bytes);
+            written += len;
+        }
+        if let Some(&(status, len, true)) = chain.last()
+            && len >= 8
+        {
+            self.oracle.write(status, &0x8000_u32.to_le_bytes());
+            self.oracle.write(status + 4, &0_u32.to_le_bytes());
+            written += 8;
+        }
+        let entry = queue.device_area + 4 + 8 * u64::from(self.rx_used % queue.size);
+        self.oracle
+            .write(entry, &u32::from(pending.head).to_le_bytes());
+        self.oracle.write(entry + 4, &written.to_le_bytes());
+        self.rx_used = self.rx_used.wrapping_add(1);
+        self.oracle
+            .write(queue.device_area + 2, &self.rx_used.to_le_bytes());
+        self.rx_interrupts += 1;
+    }
+}
+
+impl VirtioDevice for Paced {
+    fn device_id(&self) -> u16 {
+        self.oracle.device_id()
+    }
+
+    fn features(&self) -> u64 {
+        VirtioDevice::features(&self.oracle)
+    }
+
+    fn accept_features(&mut self, features: u64) {
+        VirtioDevice::accept_features(&mut self.oracle, features);
+    }
+
+    fn num_queues(&self) -> u16 {
+        self.oracle.num_queues()
+    }
+
+    fn queue_max(&self, index: u16) -> u16 {
+        self.oracle.queue_max(index)
+    }
+
+    fn config(&self) -> Vec<u8> {
+        VirtioDevice::config(&self.oracle)
+    }
+
+    fn enable_queue(&mut self, index: u16, queue: QueueConfig) {
+        let slot = usize::from(index);
+        if let Some(entry) = self.queues.get_mut(slot) {
+            *entry = queue;
+        }
+        match slot {
+            TX => {
+                let shadow = self.oracle.alloc(4 + 2 * usize::from(queue.size) + 2, 64);
+                self.shadow = Some(shadow.address);
+                self.shadow_index = 0;
+                self.oracle.enable_queue(
+                    index,
+                    QueueConfig {
+                        driver_area: shadow.address,
+                        ..queue
+                    },
+                );
+            }
+            // The model records; the oracle's queue stays unused.
+            RX => {}
+            _ => self.oracle.enable_queue(index, queue),
+        }
+    }
+
+    fn notify(&mut self, index: u16) -> Result<(), String> {
+        match usize::from(index) {
+            0 => {
+                self.peek_control();
+                let result = VirtioDevice::notify(&mut self.oracle, index);
+                self.schedule();
+                result
+            }
+            TX | RX => {
+                self.take_periods(usize::from(index));
+                Ok(())
+            }
+            _ => VirtioDevice::notify(&mut self.oracle, index),
+        }
+    }
+
+    fn take_interrupts(&mut self, index: u16) -> u64 {
+        if usize::from(index) == RX {
+            std::mem::take(&mut self.rx_interrupts)
+        } else {
+            self.oracle.take_interrupts(index)
+        }
+    }
+
+    fn reset(&mut self) {
+        // The device forgets every period and stream; the clock stays.
+        self.queues = [QueueConfig::default(); QUEUES];
+        self.shadow = None;
+        self.shadow_index = 0;
+        self.taken = [0; QUEUES];
+        self.rx_used = 0;
+        self.rx_interrupts = 0;
+        self.streams = [Stream::default(); 8];
+        self.pending.clear();
+        VirtioDevice::reset(&mut self.oracle);
+    }
+}
