@@ -46,6 +46,10 @@ pub const DEVICE_OFFSET: u64 = 0x2000;
 pub const NOTIFY_OFFSET: u64 = 0x3000;
 /// `notify_off_multiplier`.
 pub const NOTIFY_MULTIPLIER: u32 = 4;
+/// Where the system puts the MSI-X BAR unless told otherwise ([`VirtioPci::set_bar_addresses`]).
+pub const DEFAULT_MSIX_BAR_ADDRESS: u32 = 0xFEB0_1000;
+/// Where the system puts the register BAR (64-bit, prefetchable, as QEMU lays it out).
+pub const DEFAULT_REGISTER_BAR_ADDRESS: u64 = 0x8_0000_4000;
 /// `VIRTIO_MSI_NO_VECTOR`.
 pub const NO_VECTOR: u16 = 0xFFFF;
 
@@ -128,6 +132,8 @@ pub struct VirtioPci<D: VirtioDevice> {
     device_errors: Vec<String>,
     resets: u32,
     removed: bool,
+    /// Bus addresses of the MSI-X BAR (32-bit) and the register BAR (64-bit).
+    bar_addresses: (u32, u64),
 }
 
 impl<D: VirtioDevice> VirtioPci<D> {
@@ -157,6 +163,23 @@ impl<D: VirtioDevice> VirtioPci<D> {
             device_errors: Vec::new(),
             resets: 0,
             removed: false,
+            bar_addresses: (DEFAULT_MSIX_BAR_ADDRESS, DEFAULT_REGISTER_BAR_ADDRESS),
+        }
+    }
+
+    /// The bus addresses the system assigned to the MSI-X BAR (32-bit) and the register BAR
+    /// (64-bit), as the BAR registers in configuration space read.
+    pub fn set_bar_addresses(&mut self, msix: u32, registers: u64) {
+        self.bar_addresses = (msix, registers);
+    }
+
+    /// The bus address of BAR `index` (0 for a BAR the function does not have).
+    #[must_use]
+    pub const fn bar_address(&self, index: u8) -> u64 {
+        match index {
+            MSIX_BAR => self.bar_addresses.0 as u64,
+            REGISTER_BAR => self.bar_addresses.1,
+            _ => 0,
         }
     }
 
@@ -270,6 +293,25 @@ impl<D: VirtioDevice> VirtioPci<D> {
         put(&mut space, 0x08, &[0x01, 0x00, 0x01, 0x04]);
         put(&mut space, 0x2C, &VENDOR_ID.to_le_bytes());
         put(&mut space, 0x2E, &0x0040_u16.to_le_bytes());
+        // BAR 1: 32-bit memory; BAR 4-5: 64-bit prefetchable memory.
+        put(
+            &mut space,
+            0x10 + 4 * usize::from(MSIX_BAR),
+            &self.bar_addresses.0.to_le_bytes(),
+        );
+        let wide = self.bar_addresses.1.to_le_bytes();
+        let low = u32::from_le_bytes([wide[0] | 0b1100, wide[1], wide[2], wide[3]]);
+        let high = u32::from_le_bytes([wide[4], wide[5], wide[6], wide[7]]);
+        put(
+            &mut space,
+            0x10 + 4 * usize::from(REGISTER_BAR),
+            &low.to_le_bytes(),
+        );
+        put(
+            &mut space,
+            0x14 + 4 * usize::from(REGISTER_BAR),
+            &high.to_le_bytes(),
+        );
         space[0x34] = 0x40;
         space[0x3D] = 1; // INTA#
         let virtio_cap =

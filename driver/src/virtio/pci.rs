@@ -224,6 +224,47 @@ impl Structures {
     }
 }
 
+/// The bus addresses of the function's memory BARs, read from the header (`None` for an I/O
+/// BAR, an unused one, or the upper half of a 64-bit BAR, which belongs to the BAR before it).
+#[must_use]
+pub fn memory_bars(space: &[u8; CONFIG_SPACE_BYTES]) -> [Option<u64>; 6] {
+    let mut bars = [None; 6];
+    let mut index = 0;
+    while index < 6 {
+        let low = le32(space, 0x10 + 4 * index);
+        let io = low & 1 != 0;
+        let wide = low & 0b110 == 0b100;
+        let address = u64::from(low & !0xF);
+        if io {
+            index += 1;
+            continue;
+        }
+        let address = if wide && index < 5 {
+            address | u64::from(le32(space, 0x10 + 4 * (index + 1))) << 32
+        } else {
+            address
+        };
+        if let Some(slot) = bars.get_mut(index) {
+            *slot = (address != 0).then_some(address);
+        }
+        index += if wide { 2 } else { 1 };
+    }
+    bars
+}
+
+/// Which of the memory resources the system assigned (their raw, bus-relative start addresses,
+/// in the resource list's order) is each BAR: `[Some(i)]` for a BAR whose address is resource
+/// `i`'s start. BARs the system gave no resource stay `None` (the driver must not use them).
+#[must_use]
+pub fn match_bars(space: &[u8; CONFIG_SPACE_BYTES], raw_starts: &[u64]) -> [Option<usize>; 6] {
+    let bars = memory_bars(space);
+    let mut matched = [None; 6];
+    for (slot, bar) in matched.iter_mut().zip(bars) {
+        *slot = bar.and_then(|address| raw_starts.iter().position(|&start| start == address));
+    }
+    matched
+}
+
 /// Reads one `virtio_pci_cap` at `at` (the first of each kind counts, as the spec says).
 fn vendor_capability(
     space: &[u8; CONFIG_SPACE_BYTES],
@@ -377,6 +418,35 @@ mod tests {
         );
         assert_eq!(PciError::BadList.status(), STATUS_DEVICE_PROTOCOL_ERROR);
         assert_eq!(PciError::Missing(1).status(), STATUS_NOT_SUPPORTED);
+    }
+
+    #[test]
+    fn memory_bars_are_matched_to_the_resources_by_address() {
+        let mut s = space();
+        // BAR 1: 32-bit memory; BAR 2: I/O; BAR 4-5: 64-bit memory above 4 GiB.
+        s[0x14..0x18].copy_from_slice(&0xFEB0_1000_u32.to_le_bytes());
+        s[0x18..0x1C].copy_from_slice(&0x0000_C001_u32.to_le_bytes());
+        s[0x20..0x24].copy_from_slice(&0x0000_400C_u32.to_le_bytes());
+        s[0x24..0x28].copy_from_slice(&0x0000_0008_u32.to_le_bytes());
+        assert_eq!(
+            memory_bars(&s),
+            [
+                None,
+                Some(0xFEB0_1000),
+                None,
+                None,
+                Some(0x8_0000_4000),
+                None
+            ]
+        );
+        let matched = match_bars(&s, &[0x8_0000_4000, 0xFEB0_1000]);
+        assert_eq!(matched, [None, Some(1), None, None, Some(0), None]);
+        // A BAR the system did not assign.
+        assert_eq!(match_bars(&s, &[0xFEB0_1000])[4], None);
+        // A 64-bit BAR in the last slot has no upper half to read.
+        let mut last = space();
+        last[0x24..0x28].copy_from_slice(&0x1000_0004_u32.to_le_bytes());
+        assert_eq!(memory_bars(&last)[5], Some(0x1000_0000));
     }
 
     #[test]
