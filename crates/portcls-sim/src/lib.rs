@@ -95,6 +95,7 @@ pub mod idle;
 pub mod image;
 pub mod ks_client;
 pub mod ks_rules;
+pub mod mmio;
 mod modes;
 mod pnp;
 pub mod pool;
