@@ -393,11 +393,23 @@ fn threads_use_windows_at_once() {
     assert_eq!(shared_device.log().len(), 4 * 400);
 }
 
-/// Runs this test binary's test `name` again in a child with `MMIO_CHILD` set, returning its
-/// status and standard error.
+/// Runs this test binary's test `name` again in a child with `MMIO_CHILD` set (under
+/// qemu-user, through the same runner), returning its status and standard error.
 fn run_child(name: &str) -> (std::process::ExitStatus, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+    let exe = std::env::current_exe().unwrap();
+    let runner = std::env::var("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER")
+        .ok()
+        .filter(|_| cfg!(target_arch = "aarch64"));
+    let mut command = match runner.as_deref().map(str::split_whitespace) {
+        Some(mut words) => {
+            let mut command = Command::new(words.next().unwrap());
+            command.args(words).arg(&exe);
+            command
+        }
+        None => Command::new(&exe),
+    };
+    let output = command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("MMIO_CHILD", name)
         .output()
         .unwrap();
