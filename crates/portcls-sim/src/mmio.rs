@@ -64,6 +64,13 @@
 //! record, compute a value, or hand heavy work to another thread. A panic in a device aborts
 //! the process (it cannot unwind out of a signal handler).
 //!
+//! # The table of windows
+//! The handler finds a window in a fixed, process-wide table of [`MmioWindow::CAPACITY`]
+//! slots that it reads without locking or allocating. [`MmioWindow::map`] fills a free slot
+//! and publishes it; dropping the window withdraws it, waits for accesses in progress on other
+//! threads to finish, and only then unmaps it and drops the device. An access after the drop
+//! faults like any other address outside every window.
+//!
 //! # Faults outside any window
 //! The handler is installed once, for `SIGSEGV` and `SIGBUS`. A fault at an address no window
 //! holds goes to the handler that was installed before (Rust's standard library's, which
@@ -84,6 +91,7 @@ pub mod aarch64;
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 mod trap;
+mod value;
 pub mod x86_64;
 
 use std::fmt;

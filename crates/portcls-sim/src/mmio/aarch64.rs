@@ -15,6 +15,8 @@
 //! floating-point registers, pairs (`LDP`/`STP`, which compilers do not emit for separate
 //! volatile accesses), exclusives and acquire/release forms, `PRFM`.
 
+use super::value::{sign_extend, truncate};
+
 /// How a load extends its value to the register.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Extend {
@@ -143,11 +145,11 @@ fn field(word: u32, shift: u32) -> u8 {
 /// `extend`.
 #[must_use]
 pub fn loaded_value(size: u8, extend: Extend, loaded: u64) -> u64 {
-    let value = super::x86_64::truncate(loaded, size);
+    let value = truncate(loaded, size);
     match extend {
         Extend::Zero => value,
-        Extend::Sign64 => super::x86_64::sign_extend(value, size),
-        Extend::Sign32 => super::x86_64::truncate(super::x86_64::sign_extend(value, size), 4),
+        Extend::Sign64 => sign_extend(value, size),
+        Extend::Sign32 => truncate(sign_extend(value, size), 4),
     }
 }
 

@@ -506,7 +506,7 @@ mod arch {
 #[cfg(target_arch = "aarch64")]
 mod arch {
     use super::super::aarch64::{self, Access, ZR_OR_SP};
-    use super::super::x86_64::truncate;
+    use super::super::value::truncate;
     use super::{Failure, InUse};
 
     pub(super) fn pc(machine: &libc::ucontext_t) -> usize {

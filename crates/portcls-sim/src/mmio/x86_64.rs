@@ -28,6 +28,8 @@
 //! only combined or compared. Forms that write memory other than `mov` (read-modify-write
 //! such as `add [m], r`) are not covered: compilers do not fold volatile accesses into them.
 
+use super::value::{sign_extend, truncate};
+
 /// The longest x86-64 instruction, in bytes.
 pub const MAX_LENGTH: usize = 15;
 
@@ -420,26 +422,6 @@ enum Kind {
     ComputeImmediate { immediate: u8 },
     StoreRegister,
     StoreImmediate,
-}
-
-/// The low `size` bytes of `value`, sign-extended to 64 bits.
-#[must_use]
-pub fn sign_extend(value: u64, size: u8) -> u64 {
-    let shift = 64 - 8 * u32::from(size.clamp(1, 8));
-    // Reinterpreting as signed for an arithmetic shift is the point.
-    #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
-    let extended = (((value << shift) as i64) >> shift) as u64;
-    extended
-}
-
-/// The low `size` bytes of `value`.
-#[must_use]
-pub fn truncate(value: u64, size: u8) -> u64 {
-    if size >= 8 {
-        value
-    } else {
-        value & ((1u64 << (8 * u32::from(size))) - 1)
-    }
 }
 
 /// The new value of the full register holding `destination` after a load of `loaded` (the
