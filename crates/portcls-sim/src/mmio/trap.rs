@@ -509,6 +509,8 @@ mod arch {
     use super::super::value::truncate;
     use super::{Failure, InUse};
 
+    // A 64-bit target: addresses are 64 bits.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn pc(machine: &libc::ucontext_t) -> usize {
         machine.uc_mcontext.pc as usize
     }
