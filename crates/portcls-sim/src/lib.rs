@@ -81,6 +81,12 @@
 //! [`Sim::fail_nth_call`] and [`Sim::fail_call`] make a fallible routine return a chosen status
 //! (and do nothing else), which is how tests walk every failure point.
 //!
+//! # Device registers
+//! [`mmio::MmioWindow`] is a range of addresses whose plain loads and stores, by the host build
+//! or by an image's machine code, reach a [`mmio::MmioDevice`] with register semantics: the
+//! model traps them (no-access pages, a fault handler that decodes and emulates the
+//! instruction), as a virtual machine monitor does. See [`mmio`].
+//!
 //! # Hosts
 //! The crate needs `std` and a Unix host (images are mapped with `mmap`); it is tested on
 //! x86-64 Linux and, under qemu-aarch64, on arm64 Linux. It is never built for the kernel
@@ -95,6 +101,7 @@ pub mod idle;
 pub mod image;
 pub mod ks_client;
 pub mod ks_rules;
+pub mod mmio;
 mod modes;
 mod pnp;
 pub mod pool;
