@@ -134,6 +134,19 @@ pub struct VirtioPci<D: VirtioDevice> {
     removed: bool,
     /// Bus addresses of the MSI-X BAR (32-bit) and the register BAR (64-bit).
     bar_addresses: (u32, u64),
+    /// Whether the device's work waits for [`VirtioPci::run_device`].
+    deferred: bool,
+    /// The device's work not done yet, in order.
+    pending: std::collections::VecDeque<Work>,
+}
+
+/// Work the device does after the register access that asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    /// The driver wrote 0 to the status.
+    Reset,
+    /// The driver notified a queue.
+    Notify(u16),
 }
 
 impl<D: VirtioDevice> VirtioPci<D> {
@@ -164,6 +177,34 @@ impl<D: VirtioDevice> VirtioPci<D> {
             resets: 0,
             removed: false,
             bar_addresses: (DEFAULT_MSIX_BAR_ADDRESS, DEFAULT_REGISTER_BAR_ADDRESS),
+            deferred: false,
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// From now on the device works after the accesses that ask it to, as hardware does: a
+    /// notification is processed, and a reset completes, at the next [`VirtioPci::run_device`]
+    /// (the model calls it when the driver gives the machine time: a stall, a wait, a
+    /// return). Until a reset completes the status reads what it was. This is what register
+    /// accesses trapped from the driver need: the trap runs on a small stack and must not do
+    /// the device's work itself.
+    pub fn set_deferred(&mut self, deferred: bool) {
+        self.deferred = deferred;
+    }
+
+    /// Whether the device has work the driver asked for and it has not done.
+    #[must_use]
+    pub fn has_work(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Does the device's pending work, in order (see [`VirtioPci::set_deferred`]).
+    pub fn run_device(&mut self) {
+        while let Some(work) = self.pending.pop_front() {
+            match work {
+                Work::Reset => self.reset_now(),
+                Work::Notify(index) => self.notify_now(index),
+            }
         }
     }
 
@@ -516,22 +557,20 @@ impl<D: VirtioDevice> VirtioPci<D> {
 
     fn write_status(&mut self, value: u8) {
         if value == 0 {
-            self.device.reset();
-            let vectors = self.queues.len();
-            self.queues = vec![
-                Queue {
-                    vector: NO_VECTOR,
-                    ..Queue::default()
-                };
-                vectors
-            ];
-            self.status = 0;
-            self.driver_features = 0;
-            self.config_vector = NO_VECTOR;
-            self.isr = 0;
-            self.resets += 1;
+            if self.deferred {
+                self.pending.push_back(Work::Reset);
+            } else {
+                self.reset_now();
+            }
             return;
         }
+        if self.pending.contains(&Work::Reset) {
+            self.breach(format!(
+                "device status {value:#04x} written before the reset completed"
+            ));
+            return;
+        }
+
         if value & self.status != self.status {
             self.breach(format!(
                 "device status {:#04x} written over {:#04x}: a bit cleared without a reset",
@@ -560,6 +599,25 @@ impl<D: VirtioDevice> VirtioPci<D> {
             self.breach("DRIVER_OK without FEATURES_OK".to_owned());
         }
         self.status = value;
+    }
+
+    /// The device resets: it forgets its queues and features and lets go of the driver's
+    /// memory; the status reads 0.
+    fn reset_now(&mut self) {
+        self.device.reset();
+        let vectors = self.queues.len();
+        self.queues = vec![
+            Queue {
+                vector: NO_VECTOR,
+                ..Queue::default()
+            };
+            vectors
+        ];
+        self.status = 0;
+        self.driver_features = 0;
+        self.config_vector = NO_VECTOR;
+        self.isr = 0;
+        self.resets += 1;
     }
 
     fn write_queue(&mut self, offset: u64, size: u8, value: u64) {
@@ -645,6 +703,14 @@ impl<D: VirtioDevice> VirtioPci<D> {
             self.breach(format!("queue {index} notified but not enabled"));
             return;
         }
+        if self.deferred {
+            self.pending.push_back(Work::Notify(index));
+        } else {
+            self.notify_now(index);
+        }
+    }
+
+    fn notify_now(&mut self, index: u16) {
         if let Err(error) = self.device.notify(index) {
             self.device_errors.push(format!("queue {index}: {error}"));
         }
@@ -665,5 +731,33 @@ impl<D: VirtioDevice> VirtioPci<D> {
                 self.raise(vector);
             }
         }
+    }
+}
+
+/// A function's register BAR as the device of an [`MmioWindow`](crate::mmio::MmioWindow): the
+/// driver's loads and stores on the window are [`VirtioPci::read`] and [`VirtioPci::write`].
+/// Make the function [deferred](VirtioPci::set_deferred) first: the accesses are trapped, and
+/// the device's work must wait for [`VirtioPci::run_device`].
+pub struct RegisterBar<D: VirtioDevice>(pub std::sync::Arc<std::sync::Mutex<VirtioPci<D>>>);
+
+impl<D: VirtioDevice> RegisterBar<D> {
+    fn with<T>(&self, f: impl FnOnce(&mut VirtioPci<D>) -> T) -> T {
+        // A poisoned lock means a test already failed; the function's state is still the
+        // function's.
+        let mut pci = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut pci)
+    }
+}
+
+impl<D: VirtioDevice> crate::mmio::MmioDevice for RegisterBar<D> {
+    fn read(&self, offset: u64, size: u8) -> u64 {
+        self.with(|pci| pci.read(offset, size))
+    }
+
+    fn write(&self, offset: u64, size: u8, value: u64) {
+        self.with(|pci| pci.write(offset, size, value));
     }
 }

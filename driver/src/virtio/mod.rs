@@ -8,6 +8,7 @@
 //!   initialization handshake, behind a register-access trait the shell implements with MMIO.
 //! - [`ring`]: split virtqueues over DMA memory, hardened against whatever the device writes.
 //! - [`sound`]: the sound protocol's requests, and checked parsing of every reply.
+//! - [`bars`]: register access on the mapped BARs, every access checked against the mapping.
 //! - [`device`]: one device from start to stop over those parts, with the kernel's services
 //!   (register access, DMA memory, the buffer's pages) behind traits the shell implements.
 //! - [`stream`]: a WaveRT stream on a device stream: the buffer as periods, the KS states as
@@ -24,6 +25,7 @@
 //! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, behind the model's virtio
 //! PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle` crate's tests.
 
+pub mod bars;
 pub mod device;
 pub mod pci;
 pub mod ring;
