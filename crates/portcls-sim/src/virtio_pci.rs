@@ -185,7 +185,8 @@ impl<D: VirtioDevice> VirtioPci<D> {
     /// From now on the device works after the accesses that ask it to, as hardware does: a
     /// notification is processed, and a reset completes, at the next [`VirtioPci::run_device`]
     /// (the model calls it when the driver gives the machine time: a stall, a wait, a
-    /// return). Until a reset completes the status reads what it was. This is what register
+    /// return). Until a reset completes the status reads non-zero (what it was, or
+    /// `ACKNOWLEDGE` if it was 0), so a driver that waits for 0 waits for the device. This is what register
     /// accesses trapped from the driver need: the trap runs on a small stack and must not do
     /// the device's work itself.
     pub fn set_deferred(&mut self, deferred: bool) {
@@ -478,6 +479,8 @@ impl<D: VirtioDevice> VirtioPci<D> {
             0x0C => select(self.driver_features, self.driver_feature_select),
             0x10 => u64::from(self.config_vector),
             0x12 => u64::from(self.device.num_queues()),
+            // A reset not yet done reads non-zero: what the status was, or ACKNOWLEDGE.
+            0x14 if self.pending.contains(&Work::Reset) => u64::from(self.status.max(1)),
             0x14 => u64::from(self.status),
             0x15 => 0,
             0x16 | 0x1E => u64::from(self.queue_select),
