@@ -10,7 +10,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// The fuzz targets.
-pub const TARGETS: [&str; 5] = ["intersect", "set_format", "properties", "attributes", "virtio"];
+pub const TARGETS: [&str; 5] = [
+    "intersect",
+    "set_format",
+    "properties",
+    "attributes",
+    "virtio",
+];
 
 /// The nightly toolchain cargo-fuzz builds with (the one Miri uses).
 const TOOLCHAIN: &str = crate::MIRI_TOOLCHAIN;
