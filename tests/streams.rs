@@ -6,7 +6,7 @@
 mod common;
 
 use common::{bring_up, format_bytes, loadable_profiles, open_host_pin as open};
-use portcls_sim::{Device, OsProfile, Resource, Sim, Stream, Via};
+use portcls_sim::{Device, DeviceFault, DmaOwner, OsProfile, Resource, Sim, Stream, Via};
 use portcls_sys::{
     NT_SUCCESS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
     STATUS_SUCCESS,
@@ -411,7 +411,45 @@ fn a_short_run_under_every_profile() {
     }
 }
 
+/// The pages of a stream's buffer are physical memory open to the device while the buffer
+/// lives: what the client writes through the mapping, a device reads by physical address; once
+/// the buffer is freed, the device may no longer touch them.
+fn the_buffer_pages_are_physical_memory_the_device_may_reach_while_allocated() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    let device = bring_up(&sim);
+    let memory = sim.device_memory();
+    let mut render = open(&sim, &device, false, Format::PREFERRED);
+    let buffer = render.allocate_buffer(2, 9600).unwrap();
+    let ranges = memory.ranges();
+    let [range] = ranges.as_slice() else {
+        panic!("one DMA range expected: {ranges:?}");
+    };
+    assert_eq!(
+        range.owner,
+        DmaOwner::Mdl {
+            stream: render.id(),
+            mdl: buffer.mdl
+        }
+    );
+    assert!(range.physical.is_multiple_of(4096));
+    assert_eq!(range.length, 12_288, "three whole pages for 9600 bytes");
+    render.write_buffer(0, &tone(9600));
+    let mut seen = vec![0u8; 9600];
+    memory
+        .read(range.physical + u64::from(buffer.offset), &mut seen)
+        .unwrap();
+    assert_eq!(seen, tone(9600));
+    render.free_buffer();
+    assert!(memory.ranges().is_empty());
+    let refused = memory.read(range.physical, &mut seen[..4]).unwrap_err();
+    assert_eq!(refused.fault, DeviceFault::Freed);
+    assert_eq!(sim.violations().len(), 1, "the refused access");
+    drop(render);
+    sim.remove_device(device.fdo);
+}
+
 both_drivers!(
+    the_buffer_pages_are_physical_memory_the_device_may_reach_while_allocated,
     #[cfg_attr(
         miri,
         ignore = "seconds of virtual streaming: natively only; see a_short_run"

@@ -113,6 +113,7 @@ fn ntoskrnl(profile: OsProfile, name: &str) -> Option<usize> {
         "ObfReferenceObject" => address_of(crate::ObfReferenceObject as *const ()),
         "ObfDereferenceObject" => address_of(crate::ObfDereferenceObject as *const ()),
         "IoDisconnectInterruptEx" => address_of(crate::IoDisconnectInterruptEx as *const ()),
+        "IoGetDmaAdapter" => address_of(crate::dma::IoGetDmaAdapter as *const ()),
         "KeAcquireSpinLockRaiseToDpc" => address_of(sync::KeAcquireSpinLockRaiseToDpc as *const ()),
         "KeReleaseSpinLock" => address_of(sync::KeReleaseSpinLock as *const ()),
         "memcpy" => address_of(nt_memcpy as *const ()),
@@ -163,6 +164,7 @@ mod tests {
                 profile.has_allocate_pool2()
             );
             assert!(resolve(profile, "ntoskrnl.exe", "KeSetEvent").is_some());
+            assert!(resolve(profile, "ntoskrnl.exe", "IoGetDmaAdapter").is_some());
             assert!(resolve(profile, "hal.dll", "KeGetCurrentIrql").is_some());
             assert!(resolve(profile, "ntoskrnl.exe", "KeBugCheckEx").is_none());
             assert!(resolve(profile, "ks.sys", "KsCreatePin").is_none());

@@ -10,9 +10,9 @@
 //! stream-resource exports `PcAddStreamResource`, `PcRemoveStreamResource` and
 //! `PcGetPhysicalDeviceObject`; the adapter functions such as `PcInitializeAdapterDriver`,
 //! `PcAddAdapterDevice` and `PcNewPort`; and the kernel routines such as `ObfReferenceObject`,
-//! `IoDisconnectInterruptEx` and `KeGetCurrentIrql`), so the library code under test is the
-//! code that ships. A test binary must reference this crate (`use portcls_sim as _;` or any
-//! call into it) for the linker to pick those definitions.
+//! `IoDisconnectInterruptEx`, `IoGetDmaAdapter` and `KeGetCurrentIrql`), so the library code
+//! under test is the code that ships. A test binary must reference this crate
+//! (`use portcls_sim as _;` or any call into it) for the linker to pick those definitions.
 //!
 //! # Example
 //! The smallest adapter driver PortCls accepts, loaded, plugged in, started, removed and
@@ -77,6 +77,12 @@
 //! where a [`Schedule`] says (at calls into the model, calls into the driver, spin locks and
 //! waits), so a race replays exactly from its seed: see [`deterministic`].
 //!
+//! # DMA
+//! Each machine has [physical memory](physical): common buffers of the DMA adapters
+//! `IoGetDmaAdapter` hands out ([`dma`]) and the pages of WaveRT streams' MDLs come from it, and
+//! a device model reaches them by physical address through [`Sim::device_memory`], only
+//! inside the allocations the driver handed out for DMA.
+//!
 //! # Faults
 //! [`Sim::fail_nth_call`] and [`Sim::fail_call`] make a fallible routine return a chosen status
 //! (and do nothing else), which is how tests walk every failure point.
@@ -96,6 +102,7 @@
 mod adapter;
 pub mod conformance;
 pub mod deterministic;
+pub mod dma;
 pub mod exports;
 pub mod idle;
 pub mod image;
@@ -103,6 +110,7 @@ pub mod ks_client;
 pub mod ks_rules;
 pub mod mmio;
 mod modes;
+pub mod physical;
 mod pnp;
 pub mod pool;
 mod port;
@@ -133,8 +141,12 @@ use portcls_sys::{
 
 pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use deterministic::{Schedule, Strategy};
+pub use dma::{DmaBreach, IoGetDmaAdapter};
 pub use idle::{IdleSettings, PowerSource};
 pub use modes::ModesAnswer;
+pub use physical::{
+    DeviceAccessError, DeviceFault, DeviceMemory, DmaOwner, DmaRange, PhysicalArena,
+};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -341,6 +353,20 @@ pub enum Ddi {
     /// `IMiniportAudioSignalProcessing::GetModes` (PortCls asking a wave miniport for the
     /// signal-processing modes of a pin), and the `QueryInterface` for it.
     GetModes,
+    /// `IPortWaveRTStream::GetPhysicalPageAddress`.
+    GetPhysicalPageAddress,
+    /// `IoGetDmaAdapter`.
+    IoGetDmaAdapter,
+    /// `DMA_OPERATIONS::PutDmaAdapter`.
+    PutDmaAdapter,
+    /// `DMA_OPERATIONS::AllocateCommonBuffer`.
+    AllocateCommonBuffer,
+    /// `DMA_OPERATIONS::FreeCommonBuffer`.
+    FreeCommonBuffer,
+    /// `DMA_OPERATIONS::GetDmaAlignment`.
+    GetDmaAlignment,
+    /// Any other `DMA_OPERATIONS` entry (not modeled: see [`dma`]).
+    DmaOperation,
 }
 
 impl Ddi {
@@ -388,7 +414,12 @@ impl Ddi {
             | Self::GetPresentationPosition
             | Self::GetPacketCount
             | Self::GetReadPacket
-            | Self::GetModes => PASSIVE_LEVEL,
+            | Self::GetModes
+            | Self::IoGetDmaAdapter
+            | Self::PutDmaAdapter
+            | Self::AllocateCommonBuffer
+            | Self::FreeCommonBuffer
+            | Self::GetDmaAlignment => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -403,7 +434,9 @@ impl Ddi {
             | Self::KeReleaseSpinLock
             | Self::GetPosition
             | Self::GetHwLatency
-            | Self::GetRegister => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::GetRegister
+            | Self::GetPhysicalPageAddress
+            | Self::DmaOperation => portcls_sys::km::DISPATCH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -704,6 +737,27 @@ pub enum Violation {
     WaitedEventFreed {
         /// The event's address.
         event: usize,
+    },
+    /// A DMA rule was broken (see [`dma`]).
+    Dma {
+        /// The routine.
+        ddi: Ddi,
+        /// The `DMA_ADAPTER`'s address (0 when there is none yet).
+        adapter: usize,
+        /// Which rule, with what was passed.
+        breach: DmaBreach,
+    },
+    /// A device accessed physical memory outside every live DMA allocation (see
+    /// [`physical`]); the access did not happen.
+    DeviceAccess {
+        /// Its first physical address.
+        physical: u64,
+        /// Its length in bytes.
+        length: usize,
+        /// Whether it was a write (or an in-place access).
+        write: bool,
+        /// What was there.
+        fault: DeviceFault,
     },
 }
 
@@ -1327,6 +1381,7 @@ impl Sim {
                 .map(|t| format!("system thread #{} still running", t.id)),
         );
         out.extend(state.streams.leftovers());
+        out.extend(state.dma.leftovers());
         out.extend(state.driver_objects_alive());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);

@@ -378,6 +378,9 @@ fn check_registrations(world: &World, fdo: PDEVICE_OBJECT, transition: &'static 
 fn tear_down(world: &World, fdo: PDEVICE_OBJECT) {
     let adapter = {
         let mut state = world.lock();
+        if let Some(&pdo) = state.devices.get(&fdo.addr()) {
+            crate::dma::device_removed(&mut state, pdo);
+        }
         state.devices.remove(&fdo.addr());
         state.idle_device_removed(fdo.addr());
         state.adapters.remove(&fdo.addr())

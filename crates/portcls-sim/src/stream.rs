@@ -17,7 +17,6 @@
 //!   port stream gets back every reference it lent and every MDL it allocated
 //!   ([`Violation::StreamContract`]).
 
-use std::alloc::Layout;
 use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::ptr::{NonNull, null_mut};
@@ -39,37 +38,38 @@ use portcls_sys::wavert::{
 };
 use portcls_sys::{
     GUID, IID_IUnknown, IUnknownVtbl, NT_SUCCESS, NTSTATUS, PUNKNOWN, PVOID,
-    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS,
+    ULONG,
 };
 
 use crate::adapter::{PortKind, release_driver_interface, release_driver_reference, vtable_of};
+use crate::physical::DmaOwner;
+/// The page size the model's MDLs describe (that of its physical memory).
+pub use crate::physical::PAGE_SIZE;
 use crate::stack::call_driver;
 use crate::world::{RefChange, RefHistory, World};
 use crate::{Ddi, Sim, Violation, status_name, with_world};
 
-/// The page size the model's MDLs describe.
-pub const PAGE_SIZE: usize = 4096;
 /// `STATUS_DEVICE_BUSY`: every instance the pin allows is open.
 pub const STATUS_DEVICE_BUSY: NTSTATUS = 0x8000_0011_u32.cast_signed();
 
-/// Pages behind an MDL the port allocated.
+/// Pages behind an MDL the port allocated: a run of the machine's physical memory, open to the
+/// device while allocated.
 #[derive(Debug)]
 pub(crate) struct MdlState {
+    /// The host address of the first page (what `MapAllocatedPages` maps them at).
     pages: NonNull<u8>,
-    layout: Layout,
+    /// The bytes of the whole pages.
+    bytes: usize,
+    /// The physical address of the first page.
+    physical: u64,
     stream: u64,
     mapped: bool,
 }
 
-// SAFETY: the pages are plain memory owned by this record; the model serialises access to it.
+// SAFETY: the pages are the machine's physical memory, which outlives this record; the model
+// serialises access to the record.
 unsafe impl Send for MdlState {}
-
-impl Drop for MdlState {
-    fn drop(&mut self) {
-        // SAFETY: allocated with this layout in `allocate_pages`, freed only here.
-        unsafe { std::alloc::dealloc(self.pages.as_ptr(), self.layout) };
-    }
-}
 
 /// The port's stream object, as the miniport sees it.
 #[repr(C)]
@@ -153,7 +153,7 @@ impl Streams {
             format!(
                 "MDL {address:#x} of stream#{} ({} bytes) still allocated{}",
                 mdl.stream,
-                mdl.layout.size(),
+                mdl.bytes,
                 if mdl.mapped { " and mapped" } else { "" }
             )
         }));
@@ -239,7 +239,14 @@ portcls_sys::kernel_abi! {
     }
 }
 
-fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
+/// An inclusive physical address limit as a driver passes it (negative: none).
+fn limit(address: PHYSICAL_ADDRESS) -> u64 {
+    // SAFETY: every bit pattern is a valid i64.
+    let quad = unsafe { address.QuadPart };
+    u64::try_from(quad).unwrap_or(u64::MAX)
+}
+
+fn allocate_pages(world: &World, id: u64, bytes: usize, lowest: u64, highest: u64) -> PMDL {
     let mut state = world.lock();
     let ddi = Ddi::AllocatePagesForMdl;
     if !state.irql_ok(ddi, crate::current_irql()) {
@@ -249,28 +256,36 @@ fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
         state.record(ddi, format!("stream#{id}: {bytes} bytes: injected"), status);
         return null_mut();
     }
-    let pages = bytes.div_ceil(PAGE_SIZE);
-    let Some(layout) = Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE)
-        .ok()
-        .filter(|l| l.size() > 0 && l.size() <= 64 << 20)
-    else {
+    if bytes == 0 {
         state.record(
             ddi,
             format!("stream#{id}: {bytes} bytes"),
             STATUS_INVALID_PARAMETER,
         );
         return null_mut();
+    }
+    let mdl = state.token();
+    let owner = DmaOwner::Mdl {
+        stream: id,
+        mdl: mdl.addr(),
     };
-    // SAFETY: a non-zero size (filtered above).
-    let Some(pages) = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }) else {
+    // The device is given the pages: each is open to it whole.
+    let whole = bytes.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let Some((physical, pages)) = state.physical.allocate(whole, lowest, highest, owner, 0) else {
+        state.record(
+            ddi,
+            format!("stream#{id}: {bytes} bytes, below {highest:#x}: no pages"),
+            STATUS_INSUFFICIENT_RESOURCES,
+        );
         return null_mut();
     };
-    let mdl = state.token();
+    let bytes = whole;
     state.streams.mdls.insert(
         mdl.addr(),
         MdlState {
             pages,
-            layout,
+            bytes,
+            physical,
             stream: id,
             mapped: false,
         },
@@ -278,8 +293,8 @@ fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
     state.record(
         ddi,
         format!(
-            "stream#{id}: {bytes} bytes -> MDL of {} page(s)",
-            layout.size() / PAGE_SIZE
+            "stream#{id}: {bytes} bytes -> MDL of {} page(s) at physical {physical:#x}",
+            bytes / PAGE_SIZE
         ),
         STATUS_SUCCESS,
     );
@@ -289,12 +304,12 @@ fn allocate_pages(world: &World, id: u64, bytes: usize) -> PMDL {
 portcls_sys::kernel_abi! {
     unsafe fn allocate_pages_for_mdl(
         this: *mut IPortWaveRTStream,
-        _high: PHYSICAL_ADDRESS,
+        high: PHYSICAL_ADDRESS,
         bytes: usize,
     ) -> PMDL {
         with_world("IPortWaveRTStream::AllocatePagesForMdl", |world| {
             let id = stream_id(this);
-            allocate_pages(world, id, bytes)
+            allocate_pages(world, id, bytes, 0, limit(high))
         })
     }
 }
@@ -302,12 +317,14 @@ portcls_sys::kernel_abi! {
 portcls_sys::kernel_abi! {
     unsafe fn allocate_contiguous_pages_for_mdl(
         this: *mut IPortWaveRTStream,
-        _low: PHYSICAL_ADDRESS,
-        _high: PHYSICAL_ADDRESS,
+        low: PHYSICAL_ADDRESS,
+        high: PHYSICAL_ADDRESS,
         bytes: usize,
     ) -> PMDL {
         with_world("IPortWaveRTStream::AllocateContiguousPagesForMdl", |world| {
-            allocate_pages(world, stream_id(this), bytes)
+            // SAFETY: every bit pattern is a valid i64.
+            let lowest = u64::try_from(unsafe { low.QuadPart }).unwrap_or(0);
+            allocate_pages(world, stream_id(this), bytes, lowest, limit(high))
         })
     }
 }
@@ -403,10 +420,10 @@ portcls_sys::kernel_abi! {
                     mdl: mdl.addr(),
                 }),
                 Some(false) => {
-                    let record = state.streams.mdls.remove(&mdl.addr());
+                    if let Some(record) = state.streams.mdls.remove(&mdl.addr()) {
+                        state.physical.free(record.physical);
+                    }
                     state.record(ddi, format!("stream#{id}"), STATUS_SUCCESS);
-                    drop(state);
-                    drop(record);
                 }
             }
         });
@@ -421,7 +438,7 @@ portcls_sys::kernel_abi! {
         with_world("IPortWaveRTStream::GetPhysicalPagesCount", |world| {
             let state = world.lock();
             state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
-                ULONG::try_from(r.layout.size() / PAGE_SIZE).unwrap_or(ULONG::MAX)
+                ULONG::try_from(r.bytes / PAGE_SIZE).unwrap_or(ULONG::MAX)
             })
         })
     }
@@ -435,12 +452,24 @@ portcls_sys::kernel_abi! {
         index: ULONG,
     ) -> *mut PHYSICAL_ADDRESS {
         with_world("IPortWaveRTStream::GetPhysicalPageAddress", |world| {
-            let state = world.lock();
-            let address = state.streams.mdls.get(&mdl.addr()).map_or(0, |r| {
-                // A made-up physical address per page: distinct and page aligned.
-                let page = u64::try_from(r.pages.as_ptr().addr() / PAGE_SIZE).unwrap_or(0);
-                (page + u64::from(index)) * PAGE_SIZE as u64
+            let ddi = Ddi::GetPhysicalPageAddress;
+            let mut state = world.lock();
+            let page = state.streams.mdls.get(&mdl.addr()).map(|r| {
+                let index = usize::try_from(index).unwrap_or(usize::MAX);
+                (index < r.bytes / PAGE_SIZE).then(|| r.physical + (index * PAGE_SIZE) as u64)
             });
+            let address = match page {
+                Some(Some(address)) => address,
+                Some(None) => {
+                    // An index past the MDL's pages.
+                    state.violate(Violation::MdlMisuse { ddi, mdl: mdl.addr() });
+                    0
+                }
+                None => {
+                    state.violate(Violation::BadObject { ddi, object: mdl.addr() });
+                    0
+                }
+            };
             if !result.is_null() {
                 // SAFETY: the caller's return slot (C++ hidden return pointer).
                 unsafe {
@@ -1142,7 +1171,7 @@ impl Stream {
                 && m.mapped
                 && (offset as usize) < PAGE_SIZE
                 && size > 0
-                && offset as usize + size as usize <= m.layout.size()
+                && offset as usize + size as usize <= m.bytes
         });
         if !sound {
             state.violate(Violation::StreamContract {
@@ -1646,5 +1675,131 @@ pub fn state_name(state: u32) -> &'static str {
         2 => "PAUSE",
         3 => "RUN",
         _ => "(not a KSSTATE)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physical::{DeviceFault, PHYSICAL_MEMORY_BASE, PHYSICAL_MEMORY_SIZE};
+    use crate::{OsProfile, Sim};
+    use portcls_sys::km::MmCached;
+
+    /// Calls the port stream's vtable as a miniport does.
+    struct PortStream {
+        object: PortStreamObject,
+    }
+
+    impl PortStream {
+        fn new(id: u64) -> Self {
+            Self {
+                object: PortStreamObject {
+                    vtable: &PORT_STREAM_VTBL,
+                    id,
+                },
+            }
+        }
+
+        fn this(&mut self) -> *mut IPortWaveRTStream {
+            (&raw mut self.object).cast()
+        }
+
+        fn allocate(&mut self, bytes: usize, highest: i64) -> PMDL {
+            let high = PHYSICAL_ADDRESS { QuadPart: highest };
+            // SAFETY: a port stream object of the model, at PASSIVE_LEVEL.
+            unsafe { (PORT_STREAM_VTBL.AllocatePagesForMdl)(self.this(), high, bytes) }
+        }
+
+        fn page(&mut self, mdl: PMDL, index: ULONG) -> u64 {
+            let mut slot = PHYSICAL_ADDRESS { QuadPart: -1 };
+            // SAFETY: as above; `slot` is the return slot.
+            let result = unsafe {
+                (PORT_STREAM_VTBL.GetPhysicalPageAddress)(self.this(), &raw mut slot, mdl, index)
+            };
+            assert_eq!(result, &raw mut slot);
+            // SAFETY: every bit pattern is a valid i64.
+            unsafe { slot.QuadPart }.cast_unsigned()
+        }
+    }
+
+    #[test]
+    fn mdl_pages_are_physical_memory_the_device_may_access_while_allocated() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let device = sim.device_memory();
+        let mut stream = PortStream::new(7);
+        let mdl = stream.allocate(3 * PAGE_SIZE - 100, -1);
+        assert!(!mdl.is_null());
+        // SAFETY: the MDL just allocated.
+        let pages = unsafe { (PORT_STREAM_VTBL.GetPhysicalPagesCount)(stream.this(), mdl) };
+        assert_eq!(pages, 3);
+        let physical: Vec<u64> = (0..pages).map(|i| stream.page(mdl, i)).collect();
+        let end = PHYSICAL_MEMORY_BASE + PHYSICAL_MEMORY_SIZE as u64;
+        for (i, &page) in physical.iter().enumerate() {
+            assert!(page.is_multiple_of(PAGE_SIZE as u64), "{page:#x}");
+            assert!((PHYSICAL_MEMORY_BASE..end).contains(&page), "{page:#x}");
+            assert_eq!(page, physical[0] + (i * PAGE_SIZE) as u64);
+        }
+        assert_eq!(
+            device.ranges(),
+            [crate::physical::DmaRange {
+                physical: physical[0],
+                length: 3 * PAGE_SIZE,
+                owner: DmaOwner::Mdl {
+                    stream: 7,
+                    mdl: mdl.addr()
+                },
+            }]
+        );
+        // What the device writes to page 1 is what the mapping shows there, and back.
+        // SAFETY: the unmapped MDL just allocated.
+        let mapped = unsafe { (PORT_STREAM_VTBL.MapAllocatedPages)(stream.this(), mdl, MmCached) };
+        let mapped = mapped.cast::<u8>();
+        device.write(physical[1] + 8, b"sound").unwrap();
+        let mut seen = [0u8; 5];
+        // SAFETY: 5 bytes inside the 3 mapped pages.
+        unsafe {
+            std::ptr::copy_nonoverlapping(mapped.wrapping_add(PAGE_SIZE + 8), seen.as_mut_ptr(), 5);
+        };
+        assert_eq!(&seen, b"sound");
+        // SAFETY: as above.
+        unsafe { mapped.wrapping_add(2 * PAGE_SIZE).write(0x42) };
+        let mut byte = [0u8];
+        device.read(physical[2], &mut byte).unwrap();
+        assert_eq!(byte, [0x42]);
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+        // An index past the pages is a misuse, and reads as 0.
+        assert_eq!(stream.page(mdl, 3), 0);
+        assert_eq!(
+            sim.violations(),
+            [Violation::MdlMisuse {
+                ddi: Ddi::GetPhysicalPageAddress,
+                mdl: mdl.addr()
+            }]
+        );
+        // SAFETY: the mapping and MDL above.
+        unsafe { (PORT_STREAM_VTBL.UnmapAllocatedPages)(stream.this(), mapped.cast(), mdl) };
+        // SAFETY: as above, unmapped.
+        unsafe { (PORT_STREAM_VTBL.FreePagesFromMdl)(stream.this(), mdl) };
+        // Freed: the device may no longer touch the pages.
+        let refused = device.read(physical[0], &mut byte).unwrap_err();
+        assert_eq!(refused.fault, DeviceFault::Freed);
+        assert!(device.ranges().is_empty());
+    }
+
+    #[test]
+    fn mdl_pages_honour_the_highest_address() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let mut stream = PortStream::new(1);
+        let below_4_gib = stream.allocate(PAGE_SIZE, 0xFFFF_FFFF);
+        let anywhere = stream.allocate(PAGE_SIZE, -1);
+        assert!(stream.page(below_4_gib, 0) < 1 << 32);
+        assert!(stream.page(anywhere, 0) >= 1 << 32);
+        // Nothing below the machine's memory: no pages.
+        assert!(stream.allocate(PAGE_SIZE, 0xFFFF).is_null());
+        for mdl in [below_4_gib, anywhere] {
+            // SAFETY: unmapped MDLs allocated above.
+            unsafe { (PORT_STREAM_VTBL.FreePagesFromMdl)(stream.this(), mdl) };
+        }
+        sim.assert_clean();
     }
 }

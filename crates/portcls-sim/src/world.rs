@@ -200,6 +200,10 @@ pub(crate) struct State {
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
     pub(crate) streams: crate::stream::Streams,
+    /// Physical memory and its DMA allocations.
+    pub(crate) physical: crate::physical::Physical,
+    /// DMA adapters and their common buffers.
+    pub(crate) dma: crate::dma::Adapters,
     /// PortCls's idle power management (see [`idle`](crate::idle)).
     pub(crate) idle: crate::idle::Idle,
     pub(crate) trace: Vec<TraceEvent>,
@@ -261,6 +265,8 @@ impl State {
             portcls_unload_ran: false,
             image: None,
             streams: crate::stream::Streams::default(),
+            physical: crate::physical::Physical::default(),
+            dma: crate::dma::Adapters::default(),
             idle: crate::idle::Idle::default(),
             trace: Vec::new(),
             violations: Vec::new(),

@@ -11,7 +11,8 @@
 //! - the portcls.sys exports [`PcAddStreamResource`], [`PcRemoveStreamResource`] and
 //!   [`PcGetPhysicalDeviceObject`];
 //! - in [`km`], the kernel object types (opaque here; with the `wdk` feature, the ones only
-//!   handled by pointer are wdk-sys's own) and the ntoskrnl routines the safe library calls.
+//!   handled by pointer are wdk-sys's own) and the ntoskrnl routines the safe library calls;
+//! - in [`dma`], `IoGetDmaAdapter` and the DMA adapter's operations (common buffers).
 //!
 //! For a WaveRT miniport: [`ks`] (formats, data ranges, property requests and answers, pin and
 //! topology values, the KS and audio GUIDs) and [`wavert`] (PortCls descriptors, automation
@@ -43,6 +44,7 @@
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
 pub mod abi;
+pub mod dma;
 pub mod km;
 pub mod ks;
 pub mod wavert;

@@ -15,7 +15,8 @@
 //! `STATIC_*` initialisers are expanded by the preprocessor, and portcls.h's `DEFINE_GUID`
 //! arguments read from its text. The headers lack the stream-resource types and interfaces,
 //! the WaveRT latency and register structures, the jack property ids and `KSPROPSETID_Jack`,
-//! the fields Windows 8 added to `DEVICE_DESCRIPTION`, and everything of the audio
+//! the fields Windows 8 added to `DEVICE_DESCRIPTION` (and the version 3 entries of
+//! `DMA_OPERATIONS`, which the crate does not declare), and everything of the audio
 //! signal-processing modes but `KSATTRIBUTE`, `KSATTRIBUTE_LIST` and the attribute flags
 //! (`KSATTRIBUTE_AUDIOSIGNALPROCESSING_MODE`, the mode and attribute GUIDs,
 //! `IMiniportAudioSignalProcessing`, `KSPROPERTY_PIN_PROPOSEDATAFORMAT2`); those are checked
@@ -226,6 +227,34 @@ fn kernel_layouts() -> Vec<Layout> {
                 MaximumLength => "MaximumLength", DmaPort => "DmaPort"
             })
         },
+    ]
+}
+
+/// The DMA adapter, its operations table and the scatter/gather types (`ddk/wdm.h`).
+fn dma_layouts() -> Vec<Layout> {
+    use portcls_sys::dma::{DMA_ADAPTER, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST};
+    vec![
+        layout!(DMA_ADAPTER => "DMA_ADAPTER" {
+            Version => "Version", Size => "Size", DmaOperations => "DmaOperations"
+        }),
+        layout!(SCATTER_GATHER_ELEMENT => "SCATTER_GATHER_ELEMENT" {
+            Address => "Address", Length => "Length", Reserved => "Reserved"
+        }),
+        // mingw-w64 declares `Elements[1]` where the WDK has a flexible array: the sizes differ.
+        Layout {
+            size: None,
+            ..layout!(SCATTER_GATHER_LIST => "SCATTER_GATHER_LIST" {
+                NumberOfElements => "NumberOfElements", Reserved => "Reserved",
+                Elements => "Elements"
+            })
+        },
+        // The operations table up to the version 2 set, which is where mingw-w64 ends too.
+        vtable!(portcls_sys::dma::DMA_OPERATIONS => "DMA_OPERATIONS" {
+            Size, PutDmaAdapter, AllocateCommonBuffer, FreeCommonBuffer, AllocateAdapterChannel,
+            FlushAdapterBuffers, FreeAdapterChannel, FreeMapRegisters, MapTransfer,
+            GetDmaAlignment, ReadDmaCounter, GetScatterGatherList, PutScatterGatherList,
+            CalculateScatterGatherList, BuildScatterGatherList, BuildMdlFromScatterGatherList
+        }),
     ]
 }
 
@@ -448,6 +477,19 @@ fn kernel_constants() -> Vec<(&'static str, i64)> {
     ]
 }
 
+/// The DMA enumerators (`IO_ALLOCATION_ACTION`).
+fn dma_constants() -> Vec<(&'static str, i64)> {
+    use portcls_sys::dma as d;
+    vec![
+        ("KeepObject", d::KeepObject.0.into()),
+        ("DeallocateObject", d::DeallocateObject.0.into()),
+        (
+            "DeallocateObjectKeepRegisters",
+            d::DeallocateObjectKeepRegisters.0.into(),
+        ),
+    ]
+}
+
 /// GUIDs that have a `STATIC_<name>` initialiser in the headers (`KSPROPSETID_Jack` and the KS
 /// proxy's CLSID do not; the reference sheet and the crate's registry-form tests cover them).
 fn guids() -> Vec<(&'static str, GUID)> {
@@ -656,8 +698,9 @@ fn kernel_layouts_vtables_and_guids_agree_with_the_mingw_ddk_headers() {
     headers_present("ddk/portcls.h");
     let mut source = String::from(KERNEL_PRELUDE);
     let mut items = assert_layouts(&mut source, &kernel_layouts());
+    items += assert_layouts(&mut source, &dma_layouts());
     items += assert_layouts(&mut source, &vtables());
-    for (name, value) in kernel_constants() {
+    for (name, value) in kernel_constants().into_iter().chain(dma_constants()) {
         writeln!(
             source,
             "_Static_assert({name} == {value}, \"value of {name}\");"

@@ -232,6 +232,7 @@ const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.
 /// architectures, and constant values, which no architecture changes).
 const ARM64_LIBRARY_TESTS: [&str; 10] = [
     "deterministic",
+    "dma",
     "rules",
     "threads",
     "irql",
