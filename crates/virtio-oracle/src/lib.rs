@@ -43,6 +43,7 @@ use vhost_device_sound::{BackendType, SoundConfig};
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
 use vm_memory::{
     Bytes, GuestAddress, GuestAddressSpace, GuestMemory, GuestMemoryAtomic, GuestMemoryMmap,
+    GuestRegionMmap, MmapRegion,
 };
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
@@ -93,6 +94,39 @@ impl Oracle {
         let regions = [(GuestAddress(MEMORY_BASE), MEMORY_BYTES)];
         let memory =
             GuestMemoryAtomic::new(GuestMemoryMmap::from_ranges(&regions).expect("guest memory"));
+        let (backend, vrings, calls) = device(&memory);
+        Self {
+            memory,
+            backend,
+            vrings,
+            calls,
+            next: MEMORY_BASE,
+        }
+    }
+
+    /// A device whose guest memory is a simulated machine's physical memory (`arena`, from
+    /// `Sim::device_memory().arena()`), as a VMM maps the guest's RAM, plus the VMM's own
+    /// block at [`MEMORY_BASE`] for what [`Oracle::alloc`] hands out (never the driver's).
+    ///
+    /// # Panics
+    /// If the host cannot map the VMM's block or the two overlap.
+    #[must_use]
+    pub fn over(arena: &portcls_sim::physical::PhysicalArena) -> Self {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        // SAFETY: the arena is a live, page-aligned host block of `length` bytes that the
+        // machine keeps while it lives (the machine outlives its devices); the region does not
+        // own it (it is never unmapped through the region).
+        let region =
+            unsafe { MmapRegion::build_raw(arena.host.as_ptr(), arena.length, prot, flags) }
+                .expect("a region over the machine's memory");
+        let machine =
+            GuestRegionMmap::new(region, GuestAddress(arena.base)).expect("the machine's memory");
+        let own = MmapRegion::new(MEMORY_BYTES).expect("the VMM's memory");
+        let own = GuestRegionMmap::new(own, GuestAddress(MEMORY_BASE)).expect("the VMM's memory");
+        let memory = GuestMemoryAtomic::new(
+            GuestMemoryMmap::from_regions(vec![machine, own]).expect("guest memory"),
+        );
         let (backend, vrings, calls) = device(&memory);
         Self {
             memory,
