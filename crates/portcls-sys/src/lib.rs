@@ -43,6 +43,7 @@
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
 pub mod abi;
+pub mod hw;
 pub mod km;
 pub mod ks;
 pub mod wavert;
