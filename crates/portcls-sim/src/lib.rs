@@ -93,9 +93,11 @@ pub mod deterministic;
 pub mod exports;
 pub mod idle;
 pub mod image;
+pub mod interrupt;
 pub mod ks_client;
 pub mod ks_rules;
 mod modes;
+pub mod pci;
 mod pnp;
 pub mod pool;
 mod port;
@@ -128,6 +130,7 @@ pub use adapter::{DriverEntry, PhysicalConnection, PortKind, Subdevice};
 pub use deterministic::{Schedule, Strategy};
 pub use idle::{IdleSettings, PowerSource};
 pub use modes::ModesAnswer;
+pub use pci::{Bar, BarMapper, ConfigSpace, HardwareRule, PciDevice, PciInterrupts};
 pub use pnp::PnpRequest;
 pub use pool::Tag;
 pub use property::{Endpoint, PropertyOutcome, Target};
@@ -334,6 +337,35 @@ pub enum Ddi {
     /// `IMiniportAudioSignalProcessing::GetModes` (PortCls asking a wave miniport for the
     /// signal-processing modes of a pin), and the `QueryInterface` for it.
     GetModes,
+    /// `IoConnectInterruptEx`.
+    IoConnectInterruptEx,
+    /// An interrupt service routine (the system calling the driver's ISR).
+    InterruptService,
+    /// `KeAcquireInterruptSpinLock` / `KeReleaseInterruptSpinLock`.
+    KeAcquireInterruptSpinLock,
+    /// `KeSynchronizeExecution`.
+    KeSynchronizeExecution,
+    /// `KeInitializeDpc` / `KeInsertQueueDpc`.
+    KeInsertQueueDpc,
+    /// `KeRemoveQueueDpc`.
+    KeRemoveQueueDpc,
+    /// `KeFlushQueuedDpcs`.
+    KeFlushQueuedDpcs,
+    /// A DPC's deferred routine (the system calling the driver).
+    DeferredRoutine,
+    /// A method of the `IResourceList` PortCls handed `StartDevice`.
+    ResourceList,
+    /// `IoBuildSynchronousFsdRequest`.
+    IoBuildSynchronousFsdRequest,
+    /// `IofCallDriver` (`IoCallDriver`).
+    IofCallDriver,
+    /// A routine of the PCI bus interface (`GetBusData`, `SetBusData`, `InterfaceReference`,
+    /// `InterfaceDereference`).
+    BusInterface,
+    /// `MmMapIoSpace`.
+    MmMapIoSpace,
+    /// `MmUnmapIoSpace`.
+    MmUnmapIoSpace,
 }
 
 impl Ddi {
@@ -381,7 +413,10 @@ impl Ddi {
             | Self::GetPresentationPosition
             | Self::GetPacketCount
             | Self::GetReadPacket
-            | Self::GetModes => PASSIVE_LEVEL,
+            | Self::GetModes
+            | Self::IoConnectInterruptEx
+            | Self::KeFlushQueuedDpcs
+            | Self::IoBuildSynchronousFsdRequest => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -396,7 +431,20 @@ impl Ddi {
             | Self::KeReleaseSpinLock
             | Self::GetPosition
             | Self::GetHwLatency
-            | Self::GetRegister => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::GetRegister
+            | Self::DeferredRoutine
+            | Self::ResourceList
+            | Self::IofCallDriver
+            | Self::BusInterface
+            | Self::MmMapIoSpace
+            | Self::MmUnmapIoSpace => portcls_sys::km::DISPATCH_LEVEL,
+            // Any IRQL up to HIGH_LEVEL (the interrupt spin lock: up to the interrupt's DIRQL,
+            // checked by the routine).
+            Self::InterruptService
+            | Self::KeAcquireInterruptSpinLock
+            | Self::KeSynchronizeExecution
+            | Self::KeInsertQueueDpc
+            | Self::KeRemoveQueueDpc => portcls_sys::hw::HIGH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -697,6 +745,14 @@ pub enum Violation {
     WaitedEventFreed {
         /// The event's address.
         event: usize,
+    },
+    /// A rule of the hardware routines (interrupts, DPCs, the bus interface, device memory:
+    /// see [`pci`] and [`interrupt`]).
+    Hardware {
+        /// The routine.
+        ddi: Ddi,
+        /// The rule broken.
+        rule: HardwareRule,
     },
 }
 
@@ -1320,6 +1376,7 @@ impl Sim {
                 .map(|t| format!("system thread #{} still running", t.id)),
         );
         out.extend(state.streams.leftovers());
+        out.extend(state.hw.leftovers());
         out.extend(state.driver_objects_alive());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
@@ -1549,7 +1606,10 @@ portcls_sys::kernel_abi! {
                 state.violate(Violation::DisconnectedWhileRegistered { context });
             }
             match state.interrupts.get_mut(&context) {
-                Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
+                Some(i) if i.connected && i.version == parameters.Version => {
+                    i.connected = false;
+                    interrupt::disconnected(&mut state, context);
+                }
                 _ => state.violate(Violation::BadObject {
                     ddi,
                     object: context,
