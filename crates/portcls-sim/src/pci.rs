@@ -247,14 +247,11 @@ pub(crate) struct PciState {
     backing: BTreeMap<u8, RawBlock>,
 }
 
-/// A resource list object handed to `StartDevice`.
-#[repr(C)]
-struct ResourceListObject {
-    vtable: *const IResourceListVtbl,
-}
-
+/// A resource list object handed to `StartDevice`: a block whose first word is its vtable
+/// pointer (kept as raw memory, so the driver's pointer to it stays valid while the model
+/// moves its bookkeeping around).
 pub(crate) struct ResourceListState {
-    object: Box<ResourceListObject>,
+    _object: RawBlock,
     refs: u32,
     translated: RawBlock,
     untranslated: RawBlock,
@@ -395,18 +392,18 @@ pub(crate) fn resource_list_for(world: &World, pdo: usize) -> PRESOURCELIST {
     };
     let (translated, untranslated) = descriptors(device);
     let count = u32::try_from(translated.len()).unwrap_or(u32::MAX);
+    let object = RawBlock::new(8);
+    object.write_pointer(0, (&raw const RESOURCE_LIST_VTBL).cast_mut().cast());
+    let pointer = object.ptr();
     let list = ResourceListState {
-        object: Box::new(ResourceListObject {
-            vtable: &raw const RESOURCE_LIST_VTBL,
-        }),
+        _object: object,
         refs: 1,
         translated: resource_block(&translated),
         untranslated: resource_block(&untranslated),
         count,
     };
-    let object: *mut ResourceListObject = std::ptr::from_ref(&*list.object).cast_mut();
-    state.hw.lists.insert(object.addr(), list);
-    object.cast()
+    state.hw.lists.insert(pointer.addr(), list);
+    pointer.cast()
 }
 
 /// The model's own reference on a resource list is given back once `StartDevice` returned.
@@ -855,9 +852,18 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
     let location = block.ptr().wrapping_add(IRP_SIZE);
     block.write_pointer(IRP_CURRENT_STACK_LOCATION_OFFSET, location);
     write_at(block, IRP_CURRENT_LOCATION_OFFSET, 1u8);
-    let stack: IO_STACK_LOCATION = read_at(block, IRP_SIZE);
+    // The function codes only: the parameters union holds whatever the driver wrote (padding
+    // included).
+    let major: u8 = read_at(
+        block,
+        IRP_SIZE + std::mem::offset_of!(IO_STACK_LOCATION, MajorFunction),
+    );
+    let minor: u8 = read_at(
+        block,
+        IRP_SIZE + std::mem::offset_of!(IO_STACK_LOCATION, MinorFunction),
+    );
     let preset: IO_STATUS_BLOCK = read_at(block, IRP_IO_STATUS_OFFSET);
-    let pnp = stack.MajorFunction == IRP_MJ_PNP;
+    let pnp = major == IRP_MJ_PNP;
     let pci = devices.get_mut(&device.addr());
     let mut breach = None;
     let status = match pci {
@@ -865,7 +871,7 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
             if preset.Status != STATUS_NOT_SUPPORTED {
                 breach = Some(HardwareRule::PnpIrpStatusNotPreset);
             }
-            if stack.MinorFunction == IRP_MN_QUERY_INTERFACE {
+            if minor == IRP_MN_QUERY_INTERFACE {
                 // The location's parameters, as the driver filled them.
                 let query: QUERY_INTERFACE_PARAMETERS = read_at(block, IRP_SIZE + 8);
                 // SAFETY: the caller's GUID and buffer, as the IRP's contract says.
@@ -883,16 +889,12 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
     unsafe { entry.iosb.0.cast::<IO_STATUS_BLOCK>().write(io_status) };
     entry.completed = true;
     let event = DriverPtr(std::ptr::without_provenance_mut(entry.event));
-    let minor = stack.MinorFunction;
     let fault = state.fallible(ddi);
     let status = fault.unwrap_or(status);
     if let Some(rule) = breach {
         state.hardware_rule(ddi, rule);
     }
-    let detail = format!(
-        "{detail}: major {:#x} minor {minor:#x}",
-        stack.MajorFunction
-    );
+    let detail = format!("{detail}: major {major:#x} minor {minor:#x}");
     (state.record(ddi, detail, status), Some(event))
 }
 

@@ -111,7 +111,9 @@ enum Mode {
 }
 
 struct Adapter {
-    shared: Box<Shared>,
+    /// From `Box::into_raw`: its address is the ISR's and the DPC's context, so it is never
+    /// moved; freed by [`tear_down`].
+    shared: *mut Shared,
     bus: BUS_INTERFACE_STANDARD,
     port: Option<ComPtr<IUnknown>>,
     registration: Option<OwnedInterruptRegistration>,
@@ -311,12 +313,16 @@ portcls_sys::kernel_abi! {
         // SAFETY: the interface's routine with its context and a 4-byte buffer.
         let read = unsafe { get(bus.Context, PCI_WHICHSPACE_CONFIG, ids.as_mut_ptr().cast(), 0, 4) };
         assert_eq!(read, 4);
-        let shared = Box::<Shared>::default();
-        // SAFETY: the DPC storage lives in the box, as long as the adapter.
-        unsafe { KeInitializeDpc(shared.dpc.get(), Some(dpc), std::ptr::from_ref(&*shared).cast_mut().cast()) };
+        let pointer = Box::into_raw(Box::<Shared>::default());
+        // SAFETY: freshly allocated, freed only by the teardown (or just below).
+        let shared = unsafe { &*pointer };
+        // SAFETY: the DPC storage lives in `shared`, as long as the adapter.
+        unsafe { KeInitializeDpc(shared.dpc.get(), Some(dpc), pointer.cast()) };
         // SAFETY: the PDO, and `shared` kept in the adapter until after the disconnect.
-        let (status, version, context) = unsafe { connect(pdo, &shared) };
+        let (status, version, context) = unsafe { connect(pdo, shared) };
         if status != STATUS_SUCCESS {
+            // SAFETY: nothing connected refers to it.
+            drop(unsafe { Box::from_raw(pointer) });
             // SAFETY: the reference the query gave us.
             unsafe { bus.InterfaceDereference.unwrap()(bus.Context) };
             return status;
@@ -349,7 +355,7 @@ portcls_sys::kernel_abi! {
         });
         ADAPTER.with(|a| {
             *a.borrow_mut() = Some(Adapter {
-                shared,
+                shared: pointer,
                 bus,
                 port: Some(port),
                 registration: Some(registration),
@@ -399,7 +405,8 @@ fn tear_down() {
     }
     if MODE.with(|m| *m.borrow()) == Mode::Leaky {
         std::mem::forget(adapter.connection.take());
-        std::mem::forget(adapter.shared);
+        // SAFETY: no interrupt is raised any more in the leaky tests.
+        drop(unsafe { Box::from_raw(adapter.shared) });
         return;
     }
     drop(adapter.connection.take()); // IoDisconnectInterruptEx
@@ -408,6 +415,8 @@ fn tear_down() {
     // SAFETY: the reference the query gave us.
     unsafe { adapter.bus.InterfaceDereference.unwrap()(adapter.bus.Context) };
     drop(adapter.port.take());
+    // SAFETY: disconnected and no DPC queued: nothing refers to it any more.
+    drop(unsafe { Box::from_raw(adapter.shared) });
 }
 
 fn msix_device(messages: u16) -> PciDevice {
@@ -441,7 +450,8 @@ fn started(profile: OsProfile, mode: Mode, messages: u16) -> (Sim, portcls_sim::
 fn shared_counts() -> (u32, u8, u32, u32, u8) {
     ADAPTER.with(|a| {
         let a = a.borrow();
-        let s = &a.as_ref().unwrap().shared;
+        // SAFETY: alive while the adapter is.
+        let s = unsafe { &*a.as_ref().unwrap().shared };
         (
             s.isr_calls.load(Ordering::SeqCst),
             s.isr_irql.load(Ordering::SeqCst),
@@ -576,12 +586,9 @@ fn an_isr_that_returns_at_another_irql_is_reported() {
     let (sim, device) = started(OsProfile::Win10_1511, Mode::Full, 1);
     assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
     ADAPTER.with(|a| {
-        a.borrow()
-            .as_ref()
-            .unwrap()
-            .shared
-            .isr_breaks_irql
-            .store(1, Ordering::SeqCst);
+        // SAFETY: alive while the adapter is.
+        let shared = unsafe { &*a.borrow().as_ref().unwrap().shared };
+        shared.isr_breaks_irql.store(1, Ordering::SeqCst);
     });
     assert_eq!(
         sim.raise_interrupt(&device, Interrupt::Message(0)),
