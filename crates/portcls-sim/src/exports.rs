@@ -181,6 +181,25 @@ mod tests {
                 profile.has_allocate_pool2()
             );
             assert!(resolve(profile, "ntoskrnl.exe", "KeSetEvent").is_some());
+            for routine in [
+                "IoConnectInterruptEx",
+                "KeAcquireInterruptSpinLock",
+                "KeReleaseInterruptSpinLock",
+                "KeSynchronizeExecution",
+                "KeInitializeDpc",
+                "KeInsertQueueDpc",
+                "KeRemoveQueueDpc",
+                "KeFlushQueuedDpcs",
+                "IoBuildSynchronousFsdRequest",
+                "IofCallDriver",
+                "MmMapIoSpace",
+                "MmUnmapIoSpace",
+            ] {
+                assert!(
+                    resolve(profile, "ntoskrnl.exe", routine).is_some(),
+                    "{routine}"
+                );
+            }
             assert!(resolve(profile, "hal.dll", "KeGetCurrentIrql").is_some());
             assert!(resolve(profile, "ntoskrnl.exe", "KeBugCheckEx").is_none());
             assert!(resolve(profile, "ks.sys", "KsCreatePin").is_none());

@@ -26,13 +26,14 @@ use portcls_sys::hw::{
     IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS, IO_CONNECT_INTERRUPT_PARAMETERS,
     IO_CONNECT_INTERRUPT_PARAMETERS_UNION, IO_STATUS_BLOCK, IRP_MN_QUERY_INTERFACE,
     IoBuildSynchronousFsdRequest, IoConnectInterruptEx, IoGetNextIrpStackLocation, IofCallDriver,
-    KDPC, KeFlushQueuedDpcs, KeInitializeDpc, KeInsertQueueDpc, MmMapIoSpace, MmUnmapIoSpace,
-    PCI_WHICHSPACE_CONFIG, PKDPC, QUERY_INTERFACE_PARAMETERS, irp_io_status,
+    KDPC, KeAcquireInterruptSpinLock, KeFlushQueuedDpcs, KeInitializeDpc, KeInsertQueueDpc,
+    KeReleaseInterruptSpinLock, KeRemoveQueueDpc, KeSynchronizeExecution, MmMapIoSpace,
+    MmUnmapIoSpace, PCI_WHICHSPACE_CONFIG, PKDPC, QUERY_INTERFACE_PARAMETERS, irp_io_status,
 };
 use portcls_sys::km::{
     CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED, DISPATCH_LEVEL, IRP_CURRENT_STACK_LOCATION_OFFSET,
-    IRP_MJ_PNP, IRP_MN_REMOVE_DEVICE, IRP_MN_STOP_DEVICE, KEVENT, KeGetCurrentIrql, LARGE_INTEGER,
-    MmNonCached, PDRIVER_OBJECT, PIRP, PKINTERRUPT, PUNICODE_STRING,
+    IRP_MJ_PNP, IRP_MN_REMOVE_DEVICE, IRP_MN_STOP_DEVICE, KEVENT, KIRQL, KeGetCurrentIrql,
+    LARGE_INTEGER, MmNonCached, PDRIVER_OBJECT, PIRP, PKINTERRUPT, PUNICODE_STRING,
 };
 use portcls_sys::wavert::{
     CLSID_PortWaveRT, IResourceListVtbl, PORT_CLASS_DEVICE_EXTENSION_SIZE, PPORT, PRESOURCELIST,
@@ -88,7 +89,6 @@ impl Default for Shared {
 }
 
 /// What `StartDevice` saw and set up.
-#[derive(Default)]
 struct Observed {
     entries: u32,
     memory: u32,
@@ -99,6 +99,8 @@ struct Observed {
     version: u32,
     messages: u32,
     mechanism: Option<Mechanism>,
+    /// The first message's interrupt object.
+    first_object: PKINTERRUPT,
 }
 
 /// How the adapter behaves.
@@ -120,6 +122,23 @@ struct Adapter {
     port: Option<ComPtr<IUnknown>>,
     registration: Option<OwnedInterruptRegistration>,
     connection: Option<InterruptConnection>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Self {
+            entries: 0,
+            memory: 0,
+            first_memory: 0,
+            interrupts: 0,
+            message_flagged: 0,
+            ids: (0, 0),
+            version: 0,
+            messages: 0,
+            mechanism: None,
+            first_object: null_mut(),
+        }
+    }
 }
 
 thread_local! {
@@ -329,13 +348,17 @@ portcls_sys::kernel_abi! {
             unsafe { bus.InterfaceDereference.unwrap()(bus.Context) };
             return status;
         }
-        let messages = if version == CONNECT_MESSAGE_BASED {
+        let (messages, first_object) = if version == CONNECT_MESSAGE_BASED {
             // SAFETY: a live message-based context.
             let table = unsafe { INTERRUPT_MESSAGE_TABLE::from_context(context.cast()) };
             // SAFETY: its table.
-            unsafe { (*table).MessageCount }
+            let count = unsafe { (*table).MessageCount };
+            // SAFETY: as above.
+            let first = unsafe { INTERRUPT_MESSAGE_TABLE::entry(table, 0) }.unwrap();
+            // SAFETY: an entry of the table.
+            (count, unsafe { (*first).InterruptObject })
         } else {
-            0
+            (0, context.cast())
         };
         let mut port: PPORT = null_mut();
         // SAFETY: a WaveRT port for the stream-resource manager.
@@ -353,6 +376,7 @@ portcls_sys::kernel_abi! {
             o.ids = (u16::from_le_bytes([ids[0], ids[1]]), u16::from_le_bytes([ids[2], ids[3]]));
             o.version = version;
             o.messages = messages;
+            o.first_object = first_object;
             o.mechanism = Some(manager.mechanism());
         });
         ADAPTER.with(|a| {
@@ -766,6 +790,69 @@ fn device_memory_maps_inside_a_bar_through_the_mapper_or_the_model_s_own_backing
     assert_eq!(
         hardware(&sim),
         vec![HardwareRule::MappingOutsideBar, HardwareRule::UnmapUnknown]
+    );
+    finish(&sim, &device);
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn synchronized(context: PVOID) -> u8 {
+        // SAFETY: the model's routine.
+        let irql = unsafe { KeGetCurrentIrql() };
+        // SAFETY: the test's IRQL slot.
+        unsafe { context.cast::<KIRQL>().write(irql) };
+        1
+    }
+}
+
+#[test]
+fn the_interrupt_spin_lock_raises_to_dirql_masks_the_isr_and_catches_misuse() {
+    let (sim, device) = started(OsProfile::Win10_1511, Mode::Full, 1);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let interrupt = OBSERVED.with(|o| o.borrow().first_object);
+    let dirql = portcls_sim::pci::MESSAGE_IRQL;
+    // SAFETY: the connection's first interrupt object.
+    let old = unsafe { KeAcquireInterruptSpinLock(interrupt) };
+    assert_eq!((old, portcls_sim::current_irql()), (0, dirql));
+    assert_eq!(
+        sim.raise_interrupt(&device, Interrupt::Message(0)),
+        None,
+        "masked"
+    );
+    // SAFETY: held by this thread (a breach: recursion).
+    assert_eq!(unsafe { KeAcquireInterruptSpinLock(interrupt) }, dirql);
+    // SAFETY: held.
+    unsafe { KeReleaseInterruptSpinLock(interrupt, old) };
+    assert_eq!(portcls_sim::current_irql(), 0);
+    // SAFETY: no longer held (a breach).
+    unsafe { KeReleaseInterruptSpinLock(interrupt, old) };
+    let mut seen: KIRQL = 0;
+    // SAFETY: a routine and its context.
+    let ran =
+        unsafe { KeSynchronizeExecution(interrupt, Some(synchronized), (&raw mut seen).cast()) };
+    assert_eq!((ran, seen, portcls_sim::current_irql()), (1, dirql, 0));
+    // A DPC queued at DISPATCH_LEVEL, then taken off the queue before it ran.
+    let shared = Box::<Shared>::default();
+    let context: PVOID = (&raw const *shared).cast_mut().cast();
+    // SAFETY: DPC storage in the box (and its context).
+    unsafe { KeInitializeDpc(shared.dpc.get(), Some(dpc), context) };
+    {
+        let _irql = portcls_sim::raise_irql(DISPATCH_LEVEL);
+        // SAFETY: an initialised DPC.
+        let queued = unsafe { KeInsertQueueDpc(shared.dpc.get(), null_mut(), null_mut()) };
+        assert_eq!(queued, 1);
+    }
+    // SAFETY: as above.
+    let removed = unsafe { KeRemoveQueueDpc(shared.dpc.get()) };
+    // SAFETY: as above: no longer queued.
+    let again = unsafe { KeRemoveQueueDpc(shared.dpc.get()) };
+    assert_eq!((removed, again, sim.queued_dpcs()), (1, 0, 0));
+    assert_eq!(shared.dpc_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        hardware(&sim),
+        vec![
+            HardwareRule::InterruptLockRecursion,
+            HardwareRule::InterruptLockNotHeld
+        ]
     );
     finish(&sim, &device);
 }
