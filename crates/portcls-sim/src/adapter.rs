@@ -849,6 +849,7 @@ impl Sim {
         if !state.portcls_unload_ran {
             state.violate(crate::Violation::PortClsUnloadSkipped);
         }
+        crate::interrupt::check_unload(&mut state);
         // The I/O manager unmaps the image after DriverUnload. A leftover the machine reports
         // (a system thread still running in it, a COM object of the driver still alive) keeps
         // it mapped here, so that the leak is reported instead of faulting the host.
@@ -871,6 +872,11 @@ impl Sim {
     /// the driver was unloaded).
     pub fn plug_in(&self) -> Result<crate::Device, NTSTATUS> {
         let pdo: PDEVICE_OBJECT = crate::token_address(&self.world).cast();
+        self.plug_in_at(pdo)
+    }
+
+    /// [`Sim::plug_in`] with a PDO the caller made.
+    pub(crate) fn plug_in_at(&self, pdo: PDEVICE_OBJECT) -> Result<crate::Device, NTSTATUS> {
         let (add_device, driver) = {
             let state = self.world.lock();
             (state.add_device, state.driver_object)

@@ -13,7 +13,7 @@
 use std::ffi::c_void;
 
 use crate::OsProfile;
-use crate::{adapter, pnp, pool, sched, sync};
+use crate::{adapter, interrupt, pci, pnp, pool, sched, sync};
 
 portcls_sys::kernel_abi! {
     /// ntoskrnl.exe's `memcpy`.
@@ -116,6 +116,24 @@ fn ntoskrnl(profile: OsProfile, name: &str) -> Option<usize> {
         "IoGetDmaAdapter" => address_of(crate::dma::IoGetDmaAdapter as *const ()),
         "KeAcquireSpinLockRaiseToDpc" => address_of(sync::KeAcquireSpinLockRaiseToDpc as *const ()),
         "KeReleaseSpinLock" => address_of(sync::KeReleaseSpinLock as *const ()),
+        "IoConnectInterruptEx" => address_of(interrupt::IoConnectInterruptEx as *const ()),
+        "KeAcquireInterruptSpinLock" => {
+            address_of(interrupt::KeAcquireInterruptSpinLock as *const ())
+        }
+        "KeReleaseInterruptSpinLock" => {
+            address_of(interrupt::KeReleaseInterruptSpinLock as *const ())
+        }
+        "KeSynchronizeExecution" => address_of(interrupt::KeSynchronizeExecution as *const ()),
+        "KeInitializeDpc" => address_of(interrupt::KeInitializeDpc as *const ()),
+        "KeInsertQueueDpc" => address_of(interrupt::KeInsertQueueDpc as *const ()),
+        "KeRemoveQueueDpc" => address_of(interrupt::KeRemoveQueueDpc as *const ()),
+        "KeFlushQueuedDpcs" => address_of(interrupt::KeFlushQueuedDpcs as *const ()),
+        "IoBuildSynchronousFsdRequest" => {
+            address_of(pci::IoBuildSynchronousFsdRequest as *const ())
+        }
+        "IofCallDriver" => address_of(pci::IofCallDriver as *const ()),
+        "MmMapIoSpace" => address_of(pci::MmMapIoSpace as *const ()),
+        "MmUnmapIoSpace" => address_of(pci::MmUnmapIoSpace as *const ()),
         "memcpy" => address_of(nt_memcpy as *const ()),
         "memmove" => address_of(nt_memmove as *const ()),
         "memset" => address_of(nt_memset as *const ()),
@@ -165,6 +183,25 @@ mod tests {
             );
             assert!(resolve(profile, "ntoskrnl.exe", "KeSetEvent").is_some());
             assert!(resolve(profile, "ntoskrnl.exe", "IoGetDmaAdapter").is_some());
+            for routine in [
+                "IoConnectInterruptEx",
+                "KeAcquireInterruptSpinLock",
+                "KeReleaseInterruptSpinLock",
+                "KeSynchronizeExecution",
+                "KeInitializeDpc",
+                "KeInsertQueueDpc",
+                "KeRemoveQueueDpc",
+                "KeFlushQueuedDpcs",
+                "IoBuildSynchronousFsdRequest",
+                "IofCallDriver",
+                "MmMapIoSpace",
+                "MmUnmapIoSpace",
+            ] {
+                assert!(
+                    resolve(profile, "ntoskrnl.exe", routine).is_some(),
+                    "{routine}"
+                );
+            }
             assert!(resolve(profile, "hal.dll", "KeGetCurrentIrql").is_some());
             assert!(resolve(profile, "ntoskrnl.exe", "KeBugCheckEx").is_none());
             assert!(resolve(profile, "ks.sys", "KsCreatePin").is_none());

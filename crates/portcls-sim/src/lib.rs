@@ -106,10 +106,12 @@ pub mod dma;
 pub mod exports;
 pub mod idle;
 pub mod image;
+pub mod interrupt;
 pub mod ks_client;
 pub mod ks_rules;
 pub mod mmio;
 mod modes;
+pub mod pci;
 pub mod physical;
 mod pnp;
 pub mod pool;
@@ -144,6 +146,7 @@ pub use deterministic::{Schedule, Strategy};
 pub use dma::{DmaBreach, IoGetDmaAdapter};
 pub use idle::{IdleSettings, PowerSource};
 pub use modes::ModesAnswer;
+pub use pci::{Bar, BarMapper, ConfigSpace, HardwareRule, PciDevice, PciInterrupts};
 pub use physical::{
     DeviceAccessError, DeviceFault, DeviceMemory, DmaOwner, DmaRange, PhysicalArena,
 };
@@ -367,6 +370,35 @@ pub enum Ddi {
     GetDmaAlignment,
     /// Any other `DMA_OPERATIONS` entry (not modeled: see [`dma`]).
     DmaOperation,
+    /// `IoConnectInterruptEx`.
+    IoConnectInterruptEx,
+    /// An interrupt service routine (the system calling the driver's ISR).
+    InterruptService,
+    /// `KeAcquireInterruptSpinLock` / `KeReleaseInterruptSpinLock`.
+    KeAcquireInterruptSpinLock,
+    /// `KeSynchronizeExecution`.
+    KeSynchronizeExecution,
+    /// `KeInitializeDpc` / `KeInsertQueueDpc`.
+    KeInsertQueueDpc,
+    /// `KeRemoveQueueDpc`.
+    KeRemoveQueueDpc,
+    /// `KeFlushQueuedDpcs`.
+    KeFlushQueuedDpcs,
+    /// A DPC's deferred routine (the system calling the driver).
+    DeferredRoutine,
+    /// A method of the `IResourceList` PortCls handed `StartDevice`.
+    ResourceList,
+    /// `IoBuildSynchronousFsdRequest`.
+    IoBuildSynchronousFsdRequest,
+    /// `IofCallDriver` (`IoCallDriver`).
+    IofCallDriver,
+    /// A routine of the PCI bus interface (`GetBusData`, `SetBusData`, `InterfaceReference`,
+    /// `InterfaceDereference`).
+    BusInterface,
+    /// `MmMapIoSpace`.
+    MmMapIoSpace,
+    /// `MmUnmapIoSpace`.
+    MmUnmapIoSpace,
 }
 
 impl Ddi {
@@ -419,7 +451,10 @@ impl Ddi {
             | Self::PutDmaAdapter
             | Self::AllocateCommonBuffer
             | Self::FreeCommonBuffer
-            | Self::GetDmaAlignment => PASSIVE_LEVEL,
+            | Self::GetDmaAlignment
+            | Self::IoConnectInterruptEx
+            | Self::KeFlushQueuedDpcs
+            | Self::IoBuildSynchronousFsdRequest => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -436,7 +471,20 @@ impl Ddi {
             | Self::GetHwLatency
             | Self::GetRegister
             | Self::GetPhysicalPageAddress
-            | Self::DmaOperation => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::DmaOperation
+            | Self::DeferredRoutine
+            | Self::ResourceList
+            | Self::IofCallDriver
+            | Self::BusInterface
+            | Self::MmMapIoSpace
+            | Self::MmUnmapIoSpace => portcls_sys::km::DISPATCH_LEVEL,
+            // Any IRQL up to HIGH_LEVEL (the interrupt spin lock: up to the interrupt's DIRQL,
+            // checked by the routine).
+            Self::InterruptService
+            | Self::KeAcquireInterruptSpinLock
+            | Self::KeSynchronizeExecution
+            | Self::KeInsertQueueDpc
+            | Self::KeRemoveQueueDpc => portcls_sys::hw::HIGH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }
@@ -758,6 +806,14 @@ pub enum Violation {
         write: bool,
         /// What was there.
         fault: DeviceFault,
+    },
+    /// A rule of the hardware routines (interrupts, DPCs, the bus interface, device memory:
+    /// see [`pci`] and [`interrupt`]).
+    Hardware {
+        /// The routine.
+        ddi: Ddi,
+        /// The rule broken.
+        rule: HardwareRule,
     },
 }
 
@@ -1382,6 +1438,7 @@ impl Sim {
         );
         out.extend(state.streams.leftovers());
         out.extend(state.dma.leftovers());
+        out.extend(state.hw.leftovers());
         out.extend(state.driver_objects_alive());
         out.extend(state.pool.iter().map(|(address, block)| {
             let (size, tag) = (block.size, block.tag);
@@ -1611,7 +1668,10 @@ portcls_sys::kernel_abi! {
                 state.violate(Violation::DisconnectedWhileRegistered { context });
             }
             match state.interrupts.get_mut(&context) {
-                Some(i) if i.connected && i.version == parameters.Version => i.connected = false,
+                Some(i) if i.connected && i.version == parameters.Version => {
+                    i.connected = false;
+                    interrupt::disconnected(&mut state, context);
+                }
                 _ => state.violate(Violation::BadObject {
                     ddi,
                     object: context,

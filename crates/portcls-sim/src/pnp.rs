@@ -12,7 +12,7 @@
 //! registration left is a [`Violation::RegisteredAcrossTransition`].
 
 use std::ffi::c_void;
-use std::ptr::{NonNull, null_mut};
+use std::ptr::NonNull;
 
 use portcls_sys::km::{
     DRIVER_OBJECT, IO_STACK_LOCATION_SIZE, IRP_CURRENT_STACK_LOCATION_OFFSET,
@@ -332,9 +332,12 @@ fn call_start_device(world: &World, fdo: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS 
         return STATUS_INVALID_DEVICE_STATE;
     };
     let device: *mut DEVICE_OBJECT = fdo.cast();
-    // SAFETY: the driver's StartDevice with the FDO the model made, the IRP and no resources
-    // (a root-enumerated device gets none).
-    let status = unsafe { call_driver(world, "StartDevice", start, (device, irp, null_mut())) };
+    let pdo = world.lock().adapters.get(&fdo.addr()).map_or(0, |a| a.pdo);
+    // A PCI device's resources; none (a null list) for a root-enumerated device.
+    let resources = crate::pci::resource_list_for(world, pdo);
+    // SAFETY: the driver's StartDevice with the FDO the model made, the IRP and the resources.
+    let status = unsafe { call_driver(world, "StartDevice", start, (device, irp, resources)) };
+    crate::pci::release_start_reference(world, resources);
     let mut state = world.lock();
     if let Some(adapter) = state.adapters.get_mut(&fdo.addr()) {
         adapter.started = portcls_sys::NT_SUCCESS(status);
@@ -353,6 +356,12 @@ fn check_nothing_registered(world: &World, fdo: PDEVICE_OBJECT, request: PnpRequ
         PnpRequest::Remove => "removal",
     };
     check_registrations(world, fdo, what);
+    if matches!(request, PnpRequest::Stop | PnpRequest::Remove) {
+        let mut state = world.lock();
+        if let Some(pdo) = state.adapters.get(&fdo.addr()).map(|a| a.pdo) {
+            crate::pci::check_released(&mut state, pdo, Ddi::PcDispatchIrp);
+        }
+    }
 }
 
 fn check_registrations(world: &World, fdo: PDEVICE_OBJECT, transition: &'static str) {

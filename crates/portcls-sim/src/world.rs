@@ -236,6 +236,8 @@ pub(crate) struct State {
     /// The system threads that have not exited (what the scheduler looks at on every wait; a
     /// day of streaming leaves thousands of exited ones in `threads`).
     pub(crate) live_system: std::collections::BTreeSet<usize>,
+    /// PCI devices, interrupts and DPCs (see [`pci`](crate::pci)).
+    pub(crate) hw: crate::pci::Hardware,
 }
 
 impl State {
@@ -283,6 +285,7 @@ impl State {
             advance: None,
             advances: 0,
             live_system: std::collections::BTreeSet::new(),
+            hw: crate::pci::Hardware::default(),
         }
     }
 

@@ -45,6 +45,7 @@
 
 pub mod abi;
 pub mod dma;
+pub mod hw;
 pub mod km;
 pub mod ks;
 pub mod wavert;

@@ -13,6 +13,7 @@
 //! back. The vtable slot here is declared that way; declaring the C signature (the union
 //! returned by value) would read garbage.
 
+use crate::hw::{CM_RESOURCE_TYPE, PCM_PARTIAL_RESOURCE_DESCRIPTOR, PCM_RESOURCE_LIST};
 use crate::km::{
     ACCESS_MASK, BOOLEAN, DEVICE_REGISTRY_PROPERTY, MEMORY_CACHING_TYPE, PDEVICE_CAPABILITIES,
     PDEVICE_DESCRIPTION, PDRIVER_ADD_DEVICE, PDRIVER_OBJECT, PHYSICAL_ADDRESS, PIRP, PKEVENT, PMDL,
@@ -361,16 +362,73 @@ pub const IID_IMiniportAudioSignalProcessing: GUID =
 // Helper interfaces passed through (only their IUnknown part is declared)
 // ---------------------------------------------------------------------------------------------
 
-/// `IResourceList`: the device's resources, handed to `Init`; only its `IUnknown` slots are
-/// declared here.
+/// `IResourceList`: the device's resources, translated and untranslated, as PnP assigned them:
+/// handed to `StartDevice` and passed on to `IPort::Init` and the miniports.
 #[repr(C)]
 #[derive(Debug)]
 pub struct IResourceList {
-    /// The object's vtable (the slots after `IUnknown`'s are not declared).
-    pub lpVtbl: *const IUnknownVtbl,
+    /// The object's vtable.
+    pub lpVtbl: *const IResourceListVtbl,
 }
 /// `PRESOURCELIST`.
 pub type PRESOURCELIST = *mut IResourceList;
+
+/// `IID_IResourceList` {22C6AC60-851B-11D0-9A7F-00AA0038ACFE}.
+pub const IID_IResourceList: GUID = GUID::from_u128(0x22C6AC60_851B_11D0_9A7F_00AA0038ACFE);
+
+/// The vtable of [`IResourceList`], in portcls.h's order (the `DECLARE_INTERFACE_(IResourceList,
+/// IUnknown)` block).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IResourceListVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `NumberOfEntries(this) -> ULONG`.
+    pub NumberOfEntries: crate::kernel_abi!(unsafe fn(this: *mut IResourceList) -> ULONG),
+    /// Slot 4: `NumberOfEntriesOfType(this, Type) -> ULONG`.
+    pub NumberOfEntriesOfType:
+        crate::kernel_abi!(unsafe fn(this: *mut IResourceList, Type: CM_RESOURCE_TYPE) -> ULONG),
+    /// Slot 5: `FindTranslatedEntry(this, Type, Index)`: the `Index`-th translated descriptor of
+    /// `Type`, or null.
+    pub FindTranslatedEntry: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IResourceList,
+            Type: CM_RESOURCE_TYPE,
+            Index: ULONG,
+        ) -> PCM_PARTIAL_RESOURCE_DESCRIPTOR
+    ),
+    /// Slot 6: `FindUntranslatedEntry(this, Type, Index)`: as slot 5, untranslated (raw).
+    pub FindUntranslatedEntry: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IResourceList,
+            Type: CM_RESOURCE_TYPE,
+            Index: ULONG,
+        ) -> PCM_PARTIAL_RESOURCE_DESCRIPTOR
+    ),
+    /// Slot 7: `AddEntry(this, Translated, Untranslated)`.
+    pub AddEntry: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IResourceList,
+            Translated: PCM_PARTIAL_RESOURCE_DESCRIPTOR,
+            Untranslated: PCM_PARTIAL_RESOURCE_DESCRIPTOR,
+        ) -> NTSTATUS
+    ),
+    /// Slot 8: `AddEntryFromParent(this, Parent, Type, Index)`.
+    pub AddEntryFromParent: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IResourceList,
+            Parent: *mut IResourceList,
+            Type: CM_RESOURCE_TYPE,
+            Index: ULONG,
+        ) -> NTSTATUS
+    ),
+    /// Slot 9: `TranslatedList(this)`.
+    pub TranslatedList:
+        crate::kernel_abi!(unsafe fn(this: *mut IResourceList) -> PCM_RESOURCE_LIST),
+    /// Slot 10: `UntranslatedList(this)`.
+    pub UntranslatedList:
+        crate::kernel_abi!(unsafe fn(this: *mut IResourceList) -> PCM_RESOURCE_LIST),
+}
 
 /// `IRegistryKey`: a registry key object from `IPort::NewRegistryKey`; only its `IUnknown`
 /// slots are declared here.

@@ -230,6 +230,224 @@ fn kernel_layouts() -> Vec<Layout> {
     ]
 }
 
+/// The interrupt declarations of `portcls_sys::hw`: connection parameters, message table, DPC.
+fn hardware_layouts() -> Vec<Layout> {
+    use portcls_sys::hw as h;
+    vec![
+        layout!(h::IO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS => "IO_CONNECT_INTERRUPT_FULLY_SPECIFIED_PARAMETERS" {
+            PhysicalDeviceObject => "PhysicalDeviceObject", InterruptObject => "InterruptObject",
+            ServiceRoutine => "ServiceRoutine", ServiceContext => "ServiceContext",
+            SpinLock => "SpinLock", SynchronizeIrql => "SynchronizeIrql",
+            FloatingSave => "FloatingSave", ShareVector => "ShareVector", Vector => "Vector",
+            Irql => "Irql", InterruptMode => "InterruptMode",
+            ProcessorEnableMask => "ProcessorEnableMask", Group => "Group"
+        }),
+        layout!(h::IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS => "IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS" {
+            PhysicalDeviceObject => "PhysicalDeviceObject", InterruptObject => "InterruptObject",
+            ServiceRoutine => "ServiceRoutine", ServiceContext => "ServiceContext",
+            SpinLock => "SpinLock", SynchronizeIrql => "SynchronizeIrql",
+            FloatingSave => "FloatingSave"
+        }),
+        layout!(h::IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS => "IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS" {
+            PhysicalDeviceObject => "PhysicalDeviceObject",
+            ConnectionContext => "ConnectionContext.Generic",
+            MessageServiceRoutine => "MessageServiceRoutine", ServiceContext => "ServiceContext",
+            SpinLock => "SpinLock", SynchronizeIrql => "SynchronizeIrql",
+            FloatingSave => "FloatingSave", FallBackServiceRoutine => "FallBackServiceRoutine"
+        }),
+        layout!(h::IO_CONNECT_INTERRUPT_PARAMETERS => "IO_CONNECT_INTERRUPT_PARAMETERS" {
+            Version => "Version", u => "MessageBased"
+        }),
+        layout!(h::IO_INTERRUPT_MESSAGE_INFO_ENTRY => "IO_INTERRUPT_MESSAGE_INFO_ENTRY" {
+            MessageAddress => "MessageAddress", TargetProcessorSet => "TargetProcessorSet",
+            InterruptObject => "InterruptObject", MessageData => "MessageData",
+            Vector => "Vector", Irql => "Irql", Mode => "Mode", Polarity => "Polarity"
+        }),
+        layout!(h::INTERRUPT_MESSAGE_TABLE => "IO_INTERRUPT_MESSAGE_INFO" {
+            UnifiedIrql => "UnifiedIrql", MessageCount => "MessageCount",
+            MessageInfo => "MessageInfo"
+        }),
+        layout!(h::KDPC => "KDPC" {}),
+    ]
+}
+
+/// The resource descriptors.
+fn resource_layouts() -> Vec<Layout> {
+    use portcls_sys::hw as h;
+    vec![
+        layout!(h::CM_PARTIAL_RESOURCE_DESCRIPTOR => "CM_PARTIAL_RESOURCE_DESCRIPTOR" {
+            Type => "Type", ShareDisposition => "ShareDisposition", Flags => "Flags", u => "u"
+        }),
+        Layout {
+            c: "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+            size: None,
+            fields: vec![
+                ("u.Memory.Start", 4 + offset_of!(h::CM_RANGE, Start)),
+                ("u.Memory.Length", 4 + offset_of!(h::CM_RANGE, Length)),
+                ("u.Port.Length", 4 + offset_of!(h::CM_RANGE, Length)),
+                ("u.Interrupt.Level", 4 + offset_of!(h::CM_INTERRUPT, Level)),
+                ("u.Interrupt.Group", 4 + offset_of!(h::CM_INTERRUPT, Group)),
+                (
+                    "u.Interrupt.Vector",
+                    4 + offset_of!(h::CM_INTERRUPT, Vector),
+                ),
+                (
+                    "u.Interrupt.Affinity",
+                    4 + offset_of!(h::CM_INTERRUPT, Affinity),
+                ),
+                (
+                    "u.MessageInterrupt.Raw.Group",
+                    4 + offset_of!(h::CM_MESSAGE_INTERRUPT_RAW, Group),
+                ),
+                (
+                    "u.MessageInterrupt.Raw.MessageCount",
+                    4 + offset_of!(h::CM_MESSAGE_INTERRUPT_RAW, MessageCount),
+                ),
+                (
+                    "u.MessageInterrupt.Raw.Vector",
+                    4 + offset_of!(h::CM_MESSAGE_INTERRUPT_RAW, Vector),
+                ),
+                (
+                    "u.MessageInterrupt.Raw.Affinity",
+                    4 + offset_of!(h::CM_MESSAGE_INTERRUPT_RAW, Affinity),
+                ),
+                (
+                    "u.MessageInterrupt.Translated.Level",
+                    4 + offset_of!(h::CM_INTERRUPT, Level),
+                ),
+                (
+                    "u.MessageInterrupt.Translated.Vector",
+                    4 + offset_of!(h::CM_INTERRUPT, Vector),
+                ),
+                (
+                    "u.MessageInterrupt.Translated.Affinity",
+                    4 + offset_of!(h::CM_INTERRUPT, Affinity),
+                ),
+                ("u.Dma.Reserved1", 4 + offset_of!(h::CM_DMA, Reserved1)),
+                ("u.DevicePrivate.Data", 4),
+            ],
+        },
+        layout!(h::CM_PARTIAL_RESOURCE_LIST => "CM_PARTIAL_RESOURCE_LIST" {
+            Version => "Version", Revision => "Revision", Count => "Count",
+            PartialDescriptors => "PartialDescriptors"
+        }),
+        layout!(h::CM_FULL_RESOURCE_DESCRIPTOR => "CM_FULL_RESOURCE_DESCRIPTOR" {
+            InterfaceType => "InterfaceType", BusNumber => "BusNumber",
+            PartialResourceList => "PartialResourceList"
+        }),
+        layout!(h::CM_RESOURCE_LIST => "CM_RESOURCE_LIST" { Count => "Count", List => "List" }),
+    ]
+}
+
+/// The bus interface and the IRP fields a driver touches to query it.
+fn bus_layouts() -> Vec<Layout> {
+    use portcls_sys::hw as h;
+    vec![
+        layout!(h::INTERFACE => "INTERFACE" {
+            Size => "Size", Version => "Version", Context => "Context",
+            InterfaceReference => "InterfaceReference",
+            InterfaceDereference => "InterfaceDereference"
+        }),
+        layout!(h::BUS_INTERFACE_STANDARD => "BUS_INTERFACE_STANDARD" {
+            Size => "Size", Version => "Version", Context => "Context",
+            InterfaceReference => "InterfaceReference",
+            InterfaceDereference => "InterfaceDereference",
+            TranslateBusAddress => "TranslateBusAddress", GetDmaAdapter => "GetDmaAdapter",
+            SetBusData => "SetBusData", GetBusData => "GetBusData"
+        }),
+        layout!(h::IO_STATUS_BLOCK => "IO_STATUS_BLOCK" {
+            Status => "Status", Information => "Information"
+        }),
+        layout!(h::IO_STACK_LOCATION => "IO_STACK_LOCATION" {
+            MajorFunction => "MajorFunction", MinorFunction => "MinorFunction",
+            Flags => "Flags", Control => "Control", Parameters => "Parameters",
+            DeviceObject => "DeviceObject", FileObject => "FileObject",
+            CompletionRoutine => "CompletionRoutine", Context => "Context"
+        }),
+        Layout {
+            c: "IO_STACK_LOCATION",
+            size: None,
+            fields: vec![
+                (
+                    "Parameters.QueryInterface.InterfaceType",
+                    8 + offset_of!(h::QUERY_INTERFACE_PARAMETERS, InterfaceType),
+                ),
+                (
+                    "Parameters.QueryInterface.Size",
+                    8 + offset_of!(h::QUERY_INTERFACE_PARAMETERS, Size),
+                ),
+                (
+                    "Parameters.QueryInterface.Version",
+                    8 + offset_of!(h::QUERY_INTERFACE_PARAMETERS, Version),
+                ),
+                (
+                    "Parameters.QueryInterface.Interface",
+                    8 + offset_of!(h::QUERY_INTERFACE_PARAMETERS, Interface),
+                ),
+                (
+                    "Parameters.QueryInterface.InterfaceSpecificData",
+                    8 + offset_of!(h::QUERY_INTERFACE_PARAMETERS, InterfaceSpecificData),
+                ),
+            ],
+        },
+        Layout {
+            c: "IRP",
+            size: Some((portcls_sys::km::IRP_SIZE, 8)),
+            fields: vec![
+                ("IoStatus", h::IRP_IO_STATUS_OFFSET),
+                ("StackCount", h::IRP_STACK_COUNT_OFFSET),
+                ("CurrentLocation", h::IRP_CURRENT_LOCATION_OFFSET),
+                ("UserIosb", h::IRP_USER_IOSB_OFFSET),
+                ("UserEvent", h::IRP_USER_EVENT_OFFSET),
+                (
+                    "Tail.Overlay.CurrentStackLocation",
+                    portcls_sys::km::IRP_CURRENT_STACK_LOCATION_OFFSET,
+                ),
+            ],
+        },
+    ]
+}
+
+/// The hardware constants (`portcls_sys::hw`).
+fn hardware_constants() -> Vec<(&'static str, i64)> {
+    use portcls_sys::hw as h;
+    vec![
+        ("IRP_MN_QUERY_INTERFACE", h::IRP_MN_QUERY_INTERFACE.into()),
+        ("PCI_WHICHSPACE_CONFIG", h::PCI_WHICHSPACE_CONFIG.into()),
+        ("PCI_WHICHSPACE_ROM", h::PCI_WHICHSPACE_ROM.into()),
+        ("HIGH_LEVEL", h::HIGH_LEVEL.into()),
+        ("LevelSensitive", h::LevelSensitive.0.into()),
+        ("Latched", h::Latched.0.into()),
+        ("InterruptActiveHigh", h::InterruptActiveHigh.0.into()),
+        ("CmResourceTypePort", h::CmResourceTypePort.into()),
+        ("CmResourceTypeInterrupt", h::CmResourceTypeInterrupt.into()),
+        ("CmResourceTypeMemory", h::CmResourceTypeMemory.into()),
+        ("CmResourceTypeDma", h::CmResourceTypeDma.into()),
+        (
+            "CmResourceShareDeviceExclusive",
+            h::CmResourceShareDeviceExclusive.into(),
+        ),
+        ("CmResourceShareShared", h::CmResourceShareShared.into()),
+        (
+            "CM_RESOURCE_INTERRUPT_LATCHED",
+            h::CM_RESOURCE_INTERRUPT_LATCHED.into(),
+        ),
+        (
+            "CM_RESOURCE_INTERRUPT_MESSAGE",
+            h::CM_RESOURCE_INTERRUPT_MESSAGE.into(),
+        ),
+        (
+            "CM_RESOURCE_INTERRUPT_MESSAGE_TOKEN",
+            h::CM_RESOURCE_INTERRUPT_MESSAGE_TOKEN.into(),
+        ),
+        (
+            "CM_RESOURCE_MEMORY_READ_WRITE",
+            h::CM_RESOURCE_MEMORY_READ_WRITE.into(),
+        ),
+        ("CM_RESOURCE_PORT_IO", h::CM_RESOURCE_PORT_IO.into()),
+    ]
+}
+
 /// The DMA adapter, its operations table and the scatter/gather types (`ddk/wdm.h`).
 fn dma_layouts() -> Vec<Layout> {
     use portcls_sys::dma::{DMA_ADAPTER, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST};
@@ -285,6 +503,10 @@ fn vtables() -> Vec<Layout> {
         vtable!(w::IAdapterPowerManagementVtbl => "IAdapterPowerManagementVtbl" {
             PowerChangeState, QueryPowerChangeState, QueryDeviceCapabilities
         }),
+        vtable!(w::IResourceListVtbl => "IResourceListVtbl" {
+            NumberOfEntries, NumberOfEntriesOfType, FindTranslatedEntry, FindUntranslatedEntry,
+            AddEntry, AddEntryFromParent, TranslatedList, UntranslatedList
+        }),
     ]
 }
 
@@ -310,6 +532,7 @@ fn kernel_guids() -> Vec<(&'static str, GUID)> {
             "IID_IAdapterPowerManagement",
             w::IID_IAdapterPowerManagement,
         ),
+        ("IID_IResourceList", w::IID_IResourceList),
     ]
 }
 
@@ -699,8 +922,15 @@ fn kernel_layouts_vtables_and_guids_agree_with_the_mingw_ddk_headers() {
     let mut source = String::from(KERNEL_PRELUDE);
     let mut items = assert_layouts(&mut source, &kernel_layouts());
     items += assert_layouts(&mut source, &dma_layouts());
+    items += assert_layouts(&mut source, &hardware_layouts());
+    items += assert_layouts(&mut source, &resource_layouts());
+    items += assert_layouts(&mut source, &bus_layouts());
     items += assert_layouts(&mut source, &vtables());
-    for (name, value) in kernel_constants().into_iter().chain(dma_constants()) {
+    for (name, value) in kernel_constants()
+        .into_iter()
+        .chain(dma_constants())
+        .chain(hardware_constants())
+    {
         writeln!(
             source,
             "_Static_assert({name} == {value}, \"value of {name}\");"
@@ -715,20 +945,31 @@ fn kernel_layouts_vtables_and_guids_agree_with_the_mingw_ddk_headers() {
             "-I",
             &ddk,
             "-D_WIN32_WINNT=0x0A00",
+            // As every Windows 7 and later WDK: interrupt descriptors carry a processor group.
+            "-DNT_PROCESSOR_GROUPS",
             "-fsyntax-only",
             "-std=c11",
         ],
         &source,
     );
 
-    // GUIDs: read from the header's DEFINE_GUID lines.
-    let header = std::fs::read_to_string(format!("{ddk}/portcls.h")).unwrap();
-    for (name, guid) in kernel_guids() {
+    // GUIDs: read from the headers' DEFINE_GUID lines.
+    let portcls = std::fs::read_to_string(format!("{ddk}/portcls.h")).unwrap();
+    let wdmguid = std::fs::read_to_string(format!("{ddk}/wdmguid.h")).unwrap();
+    let bus = (
+        "GUID_BUS_INTERFACE_STANDARD",
+        portcls_sys::hw::GUID_BUS_INTERFACE_STANDARD,
+    );
+    let guids = kernel_guids()
+        .into_iter()
+        .map(|g| (&portcls, g))
+        .chain([(&wdmguid, bus)]);
+    for (header, (name, guid)) in guids {
         // The arguments may span lines.
         let opening = format!("DEFINE_GUID({name},");
         let start = header
             .find(&opening)
-            .unwrap_or_else(|| panic!("portcls.h does not define {name}"));
+            .unwrap_or_else(|| panic!("the header does not define {name}"));
         let arguments = &header[start + opening.len()..];
         let arguments = &arguments[..arguments.find(");").unwrap()];
         let numbers: Vec<u64> = arguments

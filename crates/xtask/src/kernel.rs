@@ -215,6 +215,19 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
     ("ntoskrnl.exe", "memset", 2600),
     ("ntoskrnl.exe", "memcmp", 2600),
     ("ntoskrnl.exe", "IoDisconnectInterruptEx", 6000),
+    // Hardware: interrupts, DPCs, the bus interface IRP, device memory.
+    ("ntoskrnl.exe", "IoConnectInterruptEx", 6000),
+    ("ntoskrnl.exe", "KeAcquireInterruptSpinLock", 2600),
+    ("ntoskrnl.exe", "KeReleaseInterruptSpinLock", 2600),
+    ("ntoskrnl.exe", "KeSynchronizeExecution", 2600),
+    ("ntoskrnl.exe", "KeInitializeDpc", 2600),
+    ("ntoskrnl.exe", "KeInsertQueueDpc", 2600),
+    ("ntoskrnl.exe", "KeRemoveQueueDpc", 2600),
+    ("ntoskrnl.exe", "KeFlushQueuedDpcs", 2600),
+    ("ntoskrnl.exe", "IoBuildSynchronousFsdRequest", 2600),
+    ("ntoskrnl.exe", "IofCallDriver", 2600),
+    ("ntoskrnl.exe", "MmMapIoSpace", 2600),
+    ("ntoskrnl.exe", "MmUnmapIoSpace", 2600),
     ("ntoskrnl.exe", "ExAllocatePool2", 19041),
     // arm64 only (x64 reads CR8 inline), and only from debug builds of the library; 16299 is
     // the first arm64 Windows 10.

@@ -230,11 +230,12 @@ const ARM64_SYSROOT_LOADER: &str = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.
 /// (with `--lib`/`--test` cargo does not run them; they show the API, not the architecture), and
 /// so is `portcls-sys` (its tests are the ABI oracle, clang against the mingw-w64 headers for both
 /// architectures, and constant values, which no architecture changes).
-const ARM64_LIBRARY_TESTS: [&str; 10] = [
+const ARM64_LIBRARY_TESTS: [&str; 12] = [
     "deterministic",
     "dma",
     "rules",
     "threads",
+    "interrupts",
     "irql",
     "matrix",
     "pnp",
