@@ -25,6 +25,7 @@ use crate::device::{self, Adapter};
 use crate::identity::{self, FilterKind, Subdevice};
 use crate::miniport::{TopologyMiniport, WaveMiniport};
 use crate::pool::Pool;
+use crate::virtio::hardware::{Hardware, Resources};
 
 /// The subdevices PortCls may hold for one adapter.
 const MAX_MINIPORTS: u32 = 4;
@@ -85,6 +86,14 @@ portcls_sys::kernel_abi! {
             Ok(adapter) => adapter,
             Err(status) => return status,
         };
+        // SAFETY: the list PortCls passed to this StartDevice.
+        let hardware = unsafe { Resources::read(resources) };
+        if hardware.has_memory() {
+            // SAFETY: PASSIVE_LEVEL inside StartDevice, our FDO.
+            if let Err(status) = unsafe { start_hardware(fdo, pool, &adapter, &hardware) } {
+                return status;
+            }
+        }
         let device = Device {
             fdo,
             irp,
@@ -98,9 +107,33 @@ portcls_sys::kernel_abi! {
                 Adapter::of(&device.adapter).resume();
                 portcls_sys::STATUS_SUCCESS
             }
-            Err(status) => status,
+            Err(status) => {
+                // SAFETY: still inside this StartDevice.
+                unsafe { Adapter::of(&device.adapter).stop_hardware() };
+                status
+            }
         }
     }
+}
+
+/// Starts the virtio-sound function a PCI device is and hands it to the adapter.
+///
+/// # Safety
+/// `PASSIVE_LEVEL` inside `StartDevice`; `fdo` is our FDO.
+unsafe fn start_hardware(
+    fdo: PDEVICE_OBJECT,
+    pool: Pool,
+    adapter: &ComPtr<IAdapterPowerManagement>,
+    resources: &Resources,
+) -> Result<(), NTSTATUS> {
+    let mut pdo: PDEVICE_OBJECT = null_mut();
+    // SAFETY: the FDO PortCls made for us.
+    check(unsafe { portcls_sys::PcGetPhysicalDeviceObject(fdo, &raw mut pdo) })?;
+    // SAFETY: forwarded (PASSIVE_LEVEL, the device's PDO).
+    let hardware = unsafe { Hardware::start(pool, pdo, resources) }?;
+    // SAFETY: inside StartDevice.
+    unsafe { Adapter::of(adapter).attach_hardware(hardware) };
+    Ok(())
 }
 
 /// What `StartDevice` works with.
@@ -117,6 +150,11 @@ impl Device {
         // SAFETY: the adapter's own IUnknown and our FDO; PortCls keeps its own reference.
         check(unsafe { PcRegisterAdapterPowerManagement(self.adapter.as_raw().cast(), self.fdo) })?;
         let render_wave = self.install(&identity::RENDER_WAVE)?;
+        // A virtio-sound function's interrupt is a stream resource of the render port.
+        // SAFETY: inside StartDevice.
+        if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
+            hardware.register(&render_wave)?;
+        }
         let render_topology = self.install(&identity::RENDER_TOPOLOGY)?;
         let capture_wave = self.install(&identity::CAPTURE_WAVE)?;
         let capture_topology = self.install(&identity::CAPTURE_TOPOLOGY)?;

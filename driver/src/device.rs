@@ -46,6 +46,7 @@ use crate::pool::{Pool, PoolBox};
 use crate::properties::Controls;
 use crate::stream::WaveStream;
 use crate::sync::{Gate, GateGuard, SpinLock};
+use crate::virtio::hardware::Hardware;
 
 /// The most streams one adapter tracks (one per host pin instance; the filters allow one each).
 pub const MAX_STREAMS: usize = 4;
@@ -82,6 +83,10 @@ pub struct Adapter {
     /// The two peak meters' pending peaks (render, capture). Taken on its own, after the scan
     /// has let the cable's or the streams' locks go.
     meters: SpinLock<[PeakMeter; 2]>,
+    /// The virtio-sound function, when the device is one (started in `StartDevice`, stopped
+    /// at stop, surprise removal and removal). Only touched inside PnP's serialisation of the
+    /// device, at `PASSIVE_LEVEL`.
+    hardware: UnsafeCell<Option<PoolBox<Hardware>>>,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -167,6 +172,7 @@ impl Adapter {
             render_controls: Controls::new(),
             capture_controls: Controls::new(),
             meters: SpinLock::new([PeakMeter::new(); 2]),
+            hardware: UnsafeCell::new(None),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -234,6 +240,39 @@ impl Adapter {
             adapter: self,
             _guard: self.gate.enter(),
         }
+    }
+
+    /// The device is a virtio-sound function, started: the adapter keeps it until
+    /// [`Adapter::stop_hardware`] (a function started before is stopped first).
+    ///
+    /// # Safety
+    /// Inside PnP's serialisation of the device (`StartDevice`), at `PASSIVE_LEVEL`.
+    pub unsafe fn attach_hardware(&self, hardware: PoolBox<Hardware>) {
+        // SAFETY: caller's contract: nothing else touches the slot now.
+        let slot = unsafe { &mut *self.hardware.get() };
+        drop(slot.replace(hardware));
+    }
+
+    /// The started virtio-sound function, if the device is one.
+    ///
+    /// # Safety
+    /// As for [`Adapter::attach_hardware`]; the reference is not kept past it.
+    #[must_use]
+    #[allow(clippy::mut_from_ref)] // exclusive by PnP's serialisation (the caller's contract)
+    pub unsafe fn hardware(&self) -> Option<&mut Hardware> {
+        // SAFETY: caller's contract.
+        unsafe { (*self.hardware.get()).as_deref_mut() }
+    }
+
+    /// Stops the virtio-sound function, if there is one: its interrupt unregistered and
+    /// disconnected, the device reset, its memory freed, its BARs unmapped.
+    ///
+    /// # Safety
+    /// As for [`Adapter::attach_hardware`] (stop, surprise removal, removal).
+    pub unsafe fn stop_hardware(&self) {
+        // SAFETY: caller's contract.
+        let slot = unsafe { &mut *self.hardware.get() };
+        drop(slot.take());
     }
 
     /// Stops every engine (unregistering it first) and keeps them stopped until
@@ -401,7 +440,10 @@ portcls_sys::kernel_abi! {
             let current = unsafe { slot.read() };
             // SAFETY: a non-null slot holds a reference to a live adapter.
             if let Some(adapter) = unsafe { ComPtr::from_raw_borrowed(current) } {
-                Adapter::of(&adapter).halt();
+                let adapter = Adapter::of(&adapter);
+                adapter.halt();
+                // SAFETY: a PnP IRP of the device, at PASSIVE_LEVEL: PnP's serialisation.
+                unsafe { adapter.stop_hardware() };
             }
         }
         // SAFETY: forwarded as received.

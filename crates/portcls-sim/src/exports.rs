@@ -134,6 +134,9 @@ fn ntoskrnl(profile: OsProfile, name: &str) -> Option<usize> {
         "IofCallDriver" => address_of(pci::IofCallDriver as *const ()),
         "MmMapIoSpace" => address_of(pci::MmMapIoSpace as *const ()),
         "MmUnmapIoSpace" => address_of(pci::MmUnmapIoSpace as *const ()),
+        "KeStallExecutionProcessor" => {
+            address_of(crate::device_work::KeStallExecutionProcessor as *const ())
+        }
         "memcpy" => address_of(nt_memcpy as *const ()),
         "memmove" => address_of(nt_memmove as *const ()),
         "memset" => address_of(nt_memset as *const ()),
@@ -196,6 +199,7 @@ mod tests {
                 "IofCallDriver",
                 "MmMapIoSpace",
                 "MmUnmapIoSpace",
+                "KeStallExecutionProcessor",
             ] {
                 assert!(
                     resolve(profile, "ntoskrnl.exe", routine).is_some(),

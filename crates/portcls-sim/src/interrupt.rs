@@ -610,7 +610,13 @@ impl Sim {
     /// calling thread's IRQL masks it.
     #[must_use = "whether the ISR claimed the interrupt (None: not delivered)"]
     pub fn raise_interrupt(&self, device: &Device, interrupt: Interrupt) -> Option<bool> {
-        let world = &self.world;
+        raise(&self.world, device.pdo.addr(), interrupt)
+    }
+}
+
+/// Delivers `interrupt` of the device whose PDO is at `pdo` (see [`Sim::raise_interrupt`]).
+pub(crate) fn raise(world: &World, pdo: usize, interrupt: Interrupt) -> Option<bool> {
+    {
         let found = {
             let state = world.lock();
             let connection = state
@@ -618,7 +624,7 @@ impl Sim {
                 .irq
                 .connections
                 .values()
-                .find(|c| c.pdo == device.pdo.addr() && c.connected)?;
+                .find(|c| c.pdo == pdo && c.connected)?;
             let object = match (interrupt, connection.routine) {
                 (Interrupt::Line, Routine::Line(_)) => connection.objects.first(),
                 (Interrupt::Message(n), Routine::Message(_)) => {
@@ -672,7 +678,9 @@ impl Sim {
         run_dpcs(world);
         Some(claimed != 0)
     }
+}
 
+impl Sim {
     /// Runs the queued DPCs now, at `DISPATCH_LEVEL` on the calling thread (as the processor
     /// does once its IRQL drops); returns how many ran.
     #[must_use = "how many DPCs ran"]

@@ -102,6 +102,7 @@
 mod adapter;
 pub mod conformance;
 pub mod deterministic;
+pub mod device_work;
 pub mod dma;
 pub mod exports;
 pub mod idle;
@@ -399,6 +400,8 @@ pub enum Ddi {
     MmMapIoSpace,
     /// `MmUnmapIoSpace`.
     MmUnmapIoSpace,
+    /// `KeStallExecutionProcessor`.
+    KeStallExecutionProcessor,
 }
 
 impl Ddi {
@@ -484,7 +487,8 @@ impl Ddi {
             | Self::KeAcquireInterruptSpinLock
             | Self::KeSynchronizeExecution
             | Self::KeInsertQueueDpc
-            | Self::KeRemoveQueueDpc => portcls_sys::hw::HIGH_LEVEL,
+            | Self::KeRemoveQueueDpc
+            | Self::KeStallExecutionProcessor => portcls_sys::hw::HIGH_LEVEL,
             // "Any level".
             Self::PcGetPhysicalDeviceObject => u8::MAX,
         }

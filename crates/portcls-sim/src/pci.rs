@@ -289,6 +289,10 @@ pub(crate) struct Hardware {
     mappings: BTreeMap<usize, Mapping>,
     mapper: Option<Box<dyn BarMapper>>,
     pub(crate) irq: crate::interrupt::Interrupts,
+    /// What each device does when the machine gives it time (see [`crate::device_work`]).
+    pub(crate) work: Vec<(usize, crate::device_work::Work)>,
+    /// Interrupts raised while the driver waited, not delivered yet (PDO, interrupt).
+    pub(crate) raised: Vec<(usize, crate::virtio_pci::Interrupt)>,
 }
 
 impl fmt::Debug for Hardware {

@@ -125,7 +125,7 @@ impl Oracle {
         let own = MmapRegion::new(MEMORY_BYTES).expect("the VMM's memory");
         let own = GuestRegionMmap::new(own, GuestAddress(MEMORY_BASE)).expect("the VMM's memory");
         let memory = GuestMemoryAtomic::new(
-            GuestMemoryMmap::from_regions(vec![machine, own]).expect("guest memory"),
+            GuestMemoryMmap::from_regions(vec![own, machine]).expect("guest memory"),
         );
         let (backend, vrings, calls) = device(&memory);
         Self {

@@ -228,6 +228,8 @@ pub const IMPORT_ALLOW_LIST: &[(&str, &str, u32)] = &[
     ("ntoskrnl.exe", "IofCallDriver", 2600),
     ("ntoskrnl.exe", "MmMapIoSpace", 2600),
     ("ntoskrnl.exe", "MmUnmapIoSpace", 2600),
+    ("ntoskrnl.exe", "KeStallExecutionProcessor", 2600),
+    ("ntoskrnl.exe", "IoGetDmaAdapter", 2600),
     ("ntoskrnl.exe", "ExAllocatePool2", 19041),
     // arm64 only (x64 reads CR8 inline), and only from debug builds of the library; 16299 is
     // the first arm64 Windows 10.

@@ -461,6 +461,12 @@ impl SoundDevice {
         Ok(device)
     }
 
+    /// Where the ISR status byte is (for a line interrupt's ISR).
+    #[must_use]
+    pub const fn isr_region(&self) -> Option<Region> {
+        Some(self.structures.isr)
+    }
+
     /// The features negotiated.
     #[must_use]
     pub const fn features(&self) -> u64 {

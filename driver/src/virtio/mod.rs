@@ -11,6 +11,8 @@
 //! - [`bars`]: register access on the mapped BARs, every access checked against the mapping.
 //! - [`device`]: one device from start to stop over those parts, with the kernel's services
 //!   (register access, DMA memory, the buffer's pages) behind traits the shell implements.
+//! - [`hardware`]: the kernel shell of one PCI function: resources, configuration space, BAR
+//!   mappings, the DMA adapter, the interrupt (registered with PortCls) and its DPC.
 //! - [`stream`]: a WaveRT stream on a device stream: the buffer as periods, the KS states as
 //!   PCM commands, the position from the periods consumed.
 //!
@@ -19,14 +21,15 @@
 //! buffers, loop without bound, or panic; a device that breaks the protocol is reported as an
 //! error the caller turns into a reset and a clean failure.
 //!
-//! The kernel shell that maps the BARs, connects the MSI-X interrupt (registered with PortCls
-//! through the `portcls` crate) and posts the WaveRT buffer's pages as periods is not written
-//! yet; the sample still runs on its virtual device only. This code is checked against an
+//! Streams do not run on the device yet: the WaveRT shell that would post the buffer's pages as
+//! periods through [`stream`] is not written; the sample's endpoints stream on its virtual
+//! device. This code is checked against an
 //! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, behind the model's virtio
 //! PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle` crate's tests.
 
 pub mod bars;
 pub mod device;
+pub mod hardware;
 pub mod pci;
 pub mod ring;
 pub mod sound;

@@ -1,0 +1,736 @@
+//! The virtio-sound backend's kernel shell: a PCI function from `StartDevice` to removal.
+//!
+//! [`Hardware::start`] (at `PASSIVE_LEVEL`, inside `StartDevice`):
+//! 1. the resources PortCls handed over: the memory BARs (raw and translated) and the interrupt
+//!    messages the system granted (or the line);
+//! 2. configuration space through the PCI bus interface (`IRP_MN_QUERY_INTERFACE` for
+//!    `GUID_BUS_INTERFACE_STANDARD`, sent to the PDO), which is dereferenced at once;
+//! 3. each memory BAR matched to its resource by address and mapped (`MmMapIoSpace`,
+//!    non-cached);
+//! 4. a DMA adapter (`IoGetDmaAdapter`: bus master, scatter/gather, 64-bit) whose common
+//!    buffers hold the queues and the messages;
+//! 5. the device itself ([`SoundDevice::start`]: handshake, queues, `DRIVER_OK`, the streams'
+//!    info), waiting for replies with `KeStallExecutionProcessor`;
+//! 6. the interrupt: `IoConnectInterruptEx`, message-based with the line as the fall-back, an
+//!    ISR that only queues the DPC (the line ISR first reads, and so clears, the device's ISR
+//!    status, and claims only what is the device's), and the DPC that takes what the device
+//!    finished.
+//!
+//! Every failure undoes what was done, in reverse order. [`Hardware::register`] then registers
+//! the interrupt with PortCls through the `portcls` crate as a stream resource of the render
+//! port, for the life of the connection: the registration goes before the disconnection, on
+//! every path ([`Hardware::stop`]).
+//!
+//! Streams do not run on the device yet: the stream logic ([`stream`](super::stream)) and the
+//! device layer are done and tested against the oracle, the WaveRT shell around them is not.
+
+use core::ffi::c_void;
+use core::ptr::{NonNull, null_mut};
+
+use portcls::{InterruptConnection, OwnedInterruptRegistration, Pdo, StreamResourceManager};
+use portcls_sys::dma::{DMA_ADAPTER, IoGetDmaAdapter, PDMA_ADAPTER};
+use portcls_sys::hw::{
+    BUS_INTERFACE_STANDARD, CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_RESOURCE_INTERRUPT_MESSAGE,
+    CmResourceTypeInterrupt, CmResourceTypeMemory, GUID_BUS_INTERFACE_STANDARD,
+    IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS, IO_CONNECT_INTERRUPT_PARAMETERS,
+    IO_CONNECT_INTERRUPT_PARAMETERS_UNION, IO_STATUS_BLOCK, IRP_MN_QUERY_INTERFACE,
+    IoBuildSynchronousFsdRequest, IoConnectInterruptEx, IoGetNextIrpStackLocation, IofCallDriver,
+    KDPC, KeFlushQueuedDpcs, KeInitializeDpc, KeInsertQueueDpc, MmMapIoSpace, MmUnmapIoSpace,
+    PCI_WHICHSPACE_CONFIG, PKDPC, QUERY_INTERFACE_PARAMETERS, irp_io_status,
+};
+use portcls_sys::km::{
+    CONNECT_MESSAGE_BASED, DEVICE_DESCRIPTION, DEVICE_DESCRIPTION_VERSION2, IRP_MJ_PNP,
+    LARGE_INTEGER, MmNonCached, PCIBus, PKINTERRUPT,
+};
+use portcls_sys::wavert::{IResourceListVtbl, PRESOURCELIST};
+use portcls_sys::{
+    GUID, NTSTATUS, PDEVICE_OBJECT, PVOID, STATUS_DEVICE_PROTOCOL_ERROR,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_SUPPORTED, STATUS_SUCCESS, ULONG,
+};
+
+use super::bars::MappedBars;
+use super::device::{DmaBlock, DmaMemory, SoundDevice};
+use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
+use super::sound;
+use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
+use crate::pool::{Pool, PoolBox};
+use crate::sync::SpinLock;
+
+portcls_sys::kernel_abi! {
+    #[cfg_attr(
+        feature = "kernel",
+        link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
+    unsafe extern {
+        /// `KeStallExecutionProcessor` (every build). Any IRQL.
+        fn KeStallExecutionProcessor(MicroSeconds: ULONG);
+    }
+}
+
+/// The GUID passed by address in the query.
+static BUS_INTERFACE: GUID = GUID_BUS_INTERFACE_STANDARD;
+
+/// `STATUS_PENDING`: the IRP completes later.
+const STATUS_PENDING: NTSTATUS = 0x0000_0103;
+
+/// Stalls of one microsecond the driver waits for a control reply or a reset (100 ms).
+const REPLY_STALLS: u32 = 100_000;
+
+/// The memory BARs the system assigned: raw start, translated start, length.
+#[derive(Clone, Copy, Debug, Default)]
+struct MemoryResource {
+    raw: u64,
+    translated: u64,
+    length: u32,
+}
+
+/// What `StartDevice`'s resources hold for the virtio backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Resources {
+    memory: [MemoryResource; 6],
+    memory_count: usize,
+    /// Interrupt messages granted (0: a line interrupt, or none).
+    messages: u16,
+}
+
+impl Resources {
+    /// Reads the list PortCls passed to `StartDevice`. A null list (a root-enumerated device)
+    /// reads as no resources.
+    ///
+    /// # Safety
+    /// `list` is null or the live `IResourceList` of this `StartDevice`.
+    #[must_use]
+    pub unsafe fn read(list: PRESOURCELIST) -> Self {
+        let mut resources = Self::default();
+        if list.is_null() {
+            return resources;
+        }
+        // SAFETY: a live COM object (caller contract).
+        let vtable = unsafe { (*list).lpVtbl };
+        // SAFETY: its vtable.
+        let vtable: IResourceListVtbl = unsafe { *vtable };
+        // SAFETY: the list's own method.
+        let memory = unsafe { (vtable.NumberOfEntriesOfType)(list, CmResourceTypeMemory) };
+        for index in 0..memory.min(6) {
+            // SAFETY: as above; an index below the count.
+            let translated =
+                unsafe { (vtable.FindTranslatedEntry)(list, CmResourceTypeMemory, index) };
+            // SAFETY: as above.
+            let raw = unsafe { (vtable.FindUntranslatedEntry)(list, CmResourceTypeMemory, index) };
+            // SAFETY: descriptors of the live list, or null.
+            let (Some(translated), Some(raw)) =
+                (unsafe { translated.as_ref() }, unsafe { raw.as_ref() })
+            else {
+                continue;
+            };
+            if let Some(slot) = resources.memory.get_mut(resources.memory_count) {
+                *slot = MemoryResource {
+                    raw: memory_start(raw),
+                    translated: memory_start(translated),
+                    length: memory_length(translated),
+                };
+                resources.memory_count += 1;
+            }
+        }
+        // SAFETY: as above.
+        let interrupts = unsafe { (vtable.NumberOfEntriesOfType)(list, CmResourceTypeInterrupt) };
+        for index in 0..interrupts {
+            // SAFETY: as above.
+            let entry =
+                unsafe { (vtable.FindTranslatedEntry)(list, CmResourceTypeInterrupt, index) };
+            // SAFETY: a descriptor of the live list, or null.
+            let Some(entry) = (unsafe { entry.as_ref() }) else {
+                continue;
+            };
+            if entry.Flags & CM_RESOURCE_INTERRUPT_MESSAGE != 0 {
+                resources.messages = resources.messages.saturating_add(1);
+            }
+        }
+        resources
+    }
+
+    /// Whether the device has memory BARs: a PCI function, not the root-enumerated device.
+    #[must_use]
+    pub const fn has_memory(&self) -> bool {
+        self.memory_count > 0
+    }
+
+    fn raw_starts(&self) -> [u64; 6] {
+        let mut starts = [u64::MAX; 6];
+        for (slot, resource) in starts
+            .iter_mut()
+            .zip(self.memory.iter().take(self.memory_count))
+        {
+            *slot = resource.raw;
+        }
+        starts
+    }
+}
+
+fn memory_start(descriptor: &CM_PARTIAL_RESOURCE_DESCRIPTOR) -> u64 {
+    // SAFETY: a memory descriptor's union member; every bit pattern is an i64.
+    let start: LARGE_INTEGER = unsafe { descriptor.u.Memory }.Start;
+    // SAFETY: as above.
+    unsafe { start.QuadPart }.cast_unsigned()
+}
+
+fn memory_length(descriptor: &CM_PARTIAL_RESOURCE_DESCRIPTOR) -> u32 {
+    // SAFETY: a memory descriptor's union member.
+    unsafe { descriptor.u.Memory }.Length
+}
+
+/// Reads the function's configuration space through the PCI bus interface.
+///
+/// # Safety
+/// `pdo` is the device's PDO; `PASSIVE_LEVEL`.
+unsafe fn read_config_space(pdo: PDEVICE_OBJECT) -> Result<[u8; CONFIG_SPACE_BYTES], NTSTATUS> {
+    let mut event = EventStorage::zeroed();
+    let event = (&raw mut event).cast();
+    // SAFETY: storage for an event, which lives until this function returns.
+    unsafe { kernel::KeInitializeEvent(event, NOTIFICATION_EVENT, 0) };
+    let mut status_block = IO_STATUS_BLOCK::default();
+    // SAFETY: a PnP IRP for the PDO, completing into our event and status block.
+    let irp = unsafe {
+        IoBuildSynchronousFsdRequest(
+            IRP_MJ_PNP.into(),
+            pdo,
+            null_mut(),
+            0,
+            null_mut(),
+            event,
+            &raw mut status_block,
+        )
+    };
+    if irp.is_null() {
+        return Err(STATUS_INSUFFICIENT_RESOURCES);
+    }
+    // A PnP IRP starts as "not supported" (what Driver Verifier checks).
+    // SAFETY: the live IRP's status block.
+    unsafe { (*irp_io_status(irp)).Status = STATUS_NOT_SUPPORTED };
+    let mut bus = BUS_INTERFACE_STANDARD::empty();
+    // SAFETY: the IRP has a stack location below its current one, ours to fill in.
+    let location = unsafe { IoGetNextIrpStackLocation(irp) };
+    // SAFETY: that location, valid while the IRP is ours.
+    let location = unsafe { &mut *location };
+    location.MinorFunction = IRP_MN_QUERY_INTERFACE;
+    let query = QUERY_INTERFACE_PARAMETERS {
+        InterfaceType: &raw const BUS_INTERFACE,
+        Size: u16::try_from(size_of::<BUS_INTERFACE_STANDARD>()).unwrap_or(0),
+        Version: 1,
+        Interface: (&raw mut bus).cast(),
+        InterfaceSpecificData: null_mut(),
+    };
+    let parameters = location
+        .Parameters
+        .as_mut_ptr()
+        .cast::<QUERY_INTERFACE_PARAMETERS>();
+    // SAFETY: the parameters union holds a QUERY_INTERFACE_PARAMETERS (32 bytes of u64s:
+    // aligned for its pointers).
+    unsafe { parameters.write(query) };
+    // SAFETY: our IRP to the PDO.
+    let mut status = unsafe { IofCallDriver(pdo, irp) };
+    if status == STATUS_PENDING {
+        // SAFETY: the event the IRP completes; a wait at PASSIVE_LEVEL with no time-out.
+        unsafe {
+            kernel::KeWaitForSingleObject(
+                event.cast(),
+                kernel::EXECUTIVE,
+                kernel::KERNEL_MODE,
+                0,
+                null_mut(),
+            )
+        };
+        status = status_block.Status;
+    }
+    if status != STATUS_SUCCESS {
+        return Err(status);
+    }
+    let mut space = [0_u8; CONFIG_SPACE_BYTES];
+    let read = bus.GetBusData.map_or(0, |get| {
+        let length = u32::try_from(CONFIG_SPACE_BYTES).unwrap_or(0);
+        // SAFETY: the interface's own routine with its context, into our buffer.
+        unsafe {
+            get(
+                bus.Context,
+                PCI_WHICHSPACE_CONFIG,
+                space.as_mut_ptr().cast(),
+                0,
+                length,
+            )
+        }
+    });
+    if let Some(dereference) = bus.InterfaceDereference {
+        // SAFETY: the one reference the query handed us.
+        unsafe { dereference(bus.Context) };
+    }
+    if usize::try_from(read).unwrap_or(0) < CONFIG_SPACE_BYTES {
+        return Err(STATUS_DEVICE_PROTOCOL_ERROR);
+    }
+    Ok(space)
+}
+
+/// The common buffers of one DMA adapter.
+struct AdapterMemory {
+    adapter: PDMA_ADAPTER,
+    live: [Option<DmaBlock>; 6],
+}
+
+impl AdapterMemory {
+    /// # Safety
+    /// `pdo` is the device's PDO; `PASSIVE_LEVEL`.
+    unsafe fn get(pdo: PDEVICE_OBJECT) -> Result<Self, NTSTATUS> {
+        // SAFETY: plain data, all zero: every field's "none".
+        let mut description: DEVICE_DESCRIPTION = unsafe { core::mem::zeroed() };
+        description.Version = DEVICE_DESCRIPTION_VERSION2;
+        description.Master = 1;
+        description.ScatterGather = 1;
+        description.Dma64BitAddresses = 1;
+        description.InterfaceType = PCIBus;
+        description.MaximumLength = 1 << 20;
+        let mut map_registers: ULONG = 0;
+        // SAFETY: the device's PDO and a filled description.
+        let adapter = unsafe { IoGetDmaAdapter(pdo, &raw mut description, &raw mut map_registers) };
+        if adapter.is_null() {
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        }
+        Ok(Self {
+            adapter,
+            live: [None; 6],
+        })
+    }
+
+    fn operations(&self) -> Option<portcls_sys::dma::DMA_OPERATIONS> {
+        // SAFETY: the adapter the system returned, alive until `put`; its operations table.
+        let adapter: &DMA_ADAPTER = unsafe { &*self.adapter };
+        // SAFETY: as above.
+        unsafe { adapter.DmaOperations.as_ref() }.copied()
+    }
+
+    /// Frees what is still allocated and gives the adapter back.
+    fn put(mut self) {
+        let blocks = self.live;
+        for block in blocks.into_iter().flatten() {
+            self.free(block);
+        }
+        if let Some(operations) = self.operations() {
+            // SAFETY: the adapter, once, with nothing allocated on it.
+            unsafe { (operations.PutDmaAdapter)(self.adapter) };
+        }
+    }
+}
+
+impl DmaMemory for AdapterMemory {
+    fn allocate(&mut self, bytes: usize) -> Option<DmaBlock> {
+        let slot = self.live.iter().position(Option::is_none)?;
+        let operations = self.operations()?;
+        let length = u32::try_from(bytes).ok()?;
+        let mut logical = LARGE_INTEGER { QuadPart: 0 };
+        // SAFETY: the adapter's routine at PASSIVE_LEVEL; cached (the device is coherent).
+        let host =
+            unsafe { (operations.AllocateCommonBuffer)(self.adapter, length, &raw mut logical, 1) };
+        let host = NonNull::new(host.cast::<u8>())?;
+        // SAFETY: every bit pattern is an i64.
+        let device = unsafe { logical.QuadPart }.cast_unsigned();
+        let block = DmaBlock {
+            host,
+            device,
+            bytes,
+        };
+        if let Some(entry) = self.live.get_mut(slot) {
+            *entry = Some(block);
+        }
+        Some(block)
+    }
+
+    fn free(&mut self, block: DmaBlock) {
+        let Some(slot) = self.live.iter().position(|live| *live == Some(block)) else {
+            return;
+        };
+        if let Some(entry) = self.live.get_mut(slot) {
+            *entry = None;
+        }
+        let Some(operations) = self.operations() else {
+            return;
+        };
+        let logical = LARGE_INTEGER {
+            QuadPart: block.device.cast_signed(),
+        };
+        let length = u32::try_from(block.bytes).unwrap_or(0);
+        let host = block.host.as_ptr().cast();
+        let free = operations.FreeCommonBuffer;
+        // SAFETY: a buffer this adapter allocated, with the arguments it was allocated with.
+        unsafe { free(self.adapter, length, logical, host, 1) };
+    }
+}
+
+/// The mapped BARs, waiting with a stall.
+type Bars = MappedBars<fn()>;
+
+/// A stall of one microsecond (how the driver waits for the device).
+fn stall() {
+    // SAFETY: any IRQL.
+    unsafe { KeStallExecutionProcessor(1) };
+}
+
+/// What the DPC and the stop share.
+struct Device {
+    bars: MappedBars<fn()>,
+    sound: Option<SoundDevice>,
+    /// Completions and events the DPC took (what streams will consume).
+    reports: u64,
+    /// A device the DPC found broken.
+    failed: bool,
+}
+
+/// One virtio-sound function, started. Lives in pool: its address is the ISR's and the
+/// DPC's context.
+pub struct Hardware {
+    device: SpinLock<Device>,
+    dma: Option<AdapterMemory>,
+    dpc: KDPC,
+    /// Where the ISR status byte is mapped (for the line ISR).
+    isr_status: Option<NonNull<u8>>,
+    pdo: PDEVICE_OBJECT,
+    /// The connection, until it is registered.
+    connection: Option<InterruptConnection>,
+    registration: Option<OwnedInterruptRegistration>,
+    /// The messages granted.
+    messages: u16,
+}
+
+// SAFETY: the raw pointers name the device's own mappings, adapter and PDO, used under the
+// lock or at PASSIVE_LEVEL by the one owner.
+unsafe impl Send for Hardware {}
+// SAFETY: shared access goes through the spin lock (the DPC) or reads fields fixed at start.
+unsafe impl Sync for Hardware {}
+
+impl core::fmt::Debug for Hardware {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hardware")
+            .field("messages", &self.messages)
+            .field("registered", &self.registration.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues the hardware's DPC.
+///
+/// # Safety
+/// `context` is a started [`Hardware`] whose DPC is initialised.
+unsafe fn queue_dpc(context: PVOID) {
+    let hardware = context.cast::<Hardware>();
+    // SAFETY: the caller's hardware: its DPC field, which never moves.
+    let dpc = unsafe { &raw mut (*hardware).dpc };
+    // SAFETY: an initialised DPC; any IRQL.
+    unsafe { KeInsertQueueDpc(dpc, null_mut(), null_mut()) };
+}
+
+portcls_sys::kernel_abi! {
+    /// The message ISR: queues the DPC (the device says nothing more per message).
+    unsafe fn message_isr(_interrupt: PKINTERRUPT, context: PVOID, _message: ULONG) -> u8 {
+        // SAFETY: the context is the started hardware, alive while the interrupt is connected;
+        // its DPC was initialised before the connection.
+        unsafe { queue_dpc(context) };
+        1
+    }
+
+    /// The line ISR: reads (and so clears) the device's ISR status; claims the interrupt only
+    /// if the device raised it (the line may be shared).
+    unsafe fn line_isr(_interrupt: PKINTERRUPT, context: PVOID) -> u8 {
+        let hardware = context.cast::<Hardware>();
+        // SAFETY: as in `message_isr`; the field is fixed at start.
+        let Some(status) = (unsafe { (*hardware).isr_status }) else {
+            return 0;
+        };
+        // SAFETY: the mapped ISR status byte (inside the register BAR, checked at start).
+        let raised = unsafe { status.as_ptr().read_volatile() };
+        if raised == 0 {
+            return 0;
+        }
+        // SAFETY: as in `message_isr`.
+        unsafe { queue_dpc(context) };
+        1
+    }
+
+    /// The DPC: takes what the device finished.
+    unsafe fn dpc(_dpc: PKDPC, context: PVOID, _first: PVOID, _second: PVOID) {
+        // SAFETY: the hardware, alive until its DPCs are flushed at stop.
+        let hardware = unsafe { &*context.cast::<Hardware>() };
+        let mut device = hardware.device.lock();
+        let Device { bars, sound, reports, failed } = &mut *device;
+        if let Some(sound) = sound.as_mut() {
+            let mut taken = 0_u64;
+            if sound.completions(bars, |_| taken += 1).is_err() {
+                *failed = true;
+            }
+            *reports += taken;
+        }
+    }
+}
+
+impl Hardware {
+    /// Starts the function: see the [module](self) docs.
+    ///
+    /// # Errors
+    /// The failing step's status; nothing stays mapped, allocated or connected.
+    ///
+    /// # Safety
+    /// `PASSIVE_LEVEL`, inside `StartDevice`; `pdo` is the device's PDO.
+    pub unsafe fn start(
+        pool: Pool,
+        pdo: PDEVICE_OBJECT,
+        resources: &Resources,
+    ) -> Result<PoolBox<Self>, NTSTATUS> {
+        // SAFETY: forwarded.
+        let space = unsafe { read_config_space(pdo) }?;
+        // SAFETY: forwarded.
+        let (mut bars, lengths) = unsafe { map_bars(&space, resources) }?;
+        let mut hardware = PoolBox::new(
+            pool,
+            Self {
+                device: SpinLock::new(Device {
+                    bars: MappedBars::new(stall),
+                    sound: None,
+                    reports: 0,
+                    failed: false,
+                }),
+                dma: None,
+                dpc: KDPC::zeroed(),
+                isr_status: None,
+                pdo,
+                connection: None,
+                registration: None,
+                messages: resources.messages,
+            },
+        )
+        .map_err(|_| {
+            Self::unmap(&bars);
+            STATUS_INSUFFICIENT_RESOURCES
+        })?;
+        // SAFETY: forwarded.
+        let mut dma = match unsafe { AdapterMemory::get(pdo) } {
+            Ok(dma) => dma,
+            Err(status) => {
+                Self::unmap(&bars);
+                return Err(status);
+            }
+        };
+        let mut stalls = 0_u32;
+        let mut wait = || {
+            stall();
+            stalls += 1;
+            stalls < REPLY_STALLS
+        };
+        let sound = match SoundDevice::start(
+            &mut bars,
+            &mut dma,
+            &space,
+            &lengths,
+            resources.messages,
+            &mut wait,
+        ) {
+            Ok(sound) => sound,
+            Err(step) => {
+                dma.put();
+                Self::unmap(&bars);
+                return Err(step.status());
+            }
+        };
+        hardware.isr_status = sound
+            .isr_region()
+            .and_then(|region| {
+                bars.mapping(region.bar)
+                    .filter(|&(_, len)| region.offset < len)
+            })
+            .and_then(|(base, _)| {
+                let offset = usize::try_from(sound.isr_region()?.offset).ok()?;
+                // SAFETY: inside the mapping (checked above).
+                NonNull::new(unsafe { base.as_ptr().add(offset) })
+            });
+        hardware.device.get_mut().bars = bars;
+        hardware.device.get_mut().sound = Some(sound);
+        hardware.dma = Some(dma);
+        let context: *mut Self = &raw mut *hardware;
+        let storage = &raw mut hardware.dpc;
+        // SAFETY: the DPC storage of the hardware, which does not move (pool).
+        unsafe { KeInitializeDpc(storage, Some(dpc), context.cast()) };
+        // SAFETY: forwarded; the context outlives the connection (stop disconnects first).
+        match unsafe { connect(pdo, context.cast()) } {
+            Ok(connection) => hardware.connection = Some(connection),
+            Err(status) => {
+                hardware.stop();
+                return Err(status);
+            }
+        }
+        Ok(hardware)
+    }
+
+    /// Registers the interrupt with PortCls through `port` (the render wave port) for the
+    /// device's PDO, for the life of the connection. On a system without the stream-resource
+    /// API the registration does nothing and the device works on.
+    ///
+    /// # Errors
+    /// The library's refusal; the interrupt stays connected, unregistered.
+    pub fn register<I: portcls::Interface>(
+        &mut self,
+        port: &portcls::ComPtr<I>,
+    ) -> Result<(), NTSTATUS> {
+        let Some(connection) = self.connection.take() else {
+            return Ok(());
+        };
+        // SAFETY: the device's PDO, fixed at start.
+        let Some(pdo) = (unsafe { Pdo::from_raw(self.pdo) }) else {
+            self.connection = Some(connection);
+            return Err(portcls_sys::STATUS_INVALID_PARAMETER);
+        };
+        let manager = StreamResourceManager::new(port, pdo);
+        match manager.register_owned_interrupt(connection) {
+            Ok(registration) => {
+                self.registration = Some(registration);
+                Ok(())
+            }
+            Err((error, connection)) => {
+                self.connection = Some(connection);
+                Err(error.status())
+            }
+        }
+    }
+
+    /// The mechanism the interrupt is registered with, if registered.
+    #[must_use]
+    pub fn mechanism(&self) -> Option<portcls::Mechanism> {
+        self.registration
+            .as_ref()
+            .map(OwnedInterruptRegistration::mechanism)
+    }
+
+    /// Stops the function: unregisters the interrupt, disconnects it, waits for its DPCs,
+    /// resets the device (it lets go of the driver's memory), frees the common buffers, gives
+    /// the adapter back and unmaps the BARs. At `PASSIVE_LEVEL`.
+    pub fn stop(&mut self) {
+        // Registration first, then the connection (the owned registration's drop order).
+        drop(self.registration.take());
+        drop(self.connection.take());
+        // SAFETY: PASSIVE_LEVEL; no interrupt can queue the DPC any more.
+        unsafe { KeFlushQueuedDpcs() };
+        let device = self.device.get_mut();
+        let sound = device.sound.take();
+        let bars = core::mem::replace(&mut device.bars, MappedBars::new(stall));
+        let mut bars = bars;
+        if let (Some(sound), Some(dma)) = (sound, self.dma.as_mut()) {
+            let _ = sound.stop(&mut bars, dma, |_, _| {});
+        }
+        if let Some(dma) = self.dma.take() {
+            dma.put();
+        }
+        Self::unmap(&bars);
+    }
+
+    fn unmap(bars: &MappedBars<fn()>) {
+        for index in 0..6 {
+            if let Some((base, len)) = bars.mapping(index) {
+                // SAFETY: a mapping `start` made, with its length, unmapped once (the bars are
+                // dropped or replaced after this).
+                unsafe { MmUnmapIoSpace(base.as_ptr().cast(), usize::try_from(len).unwrap_or(0)) };
+            }
+        }
+    }
+
+    /// What the DPC took so far, and whether it found the device broken.
+    #[must_use]
+    pub fn reports(&self) -> (u64, bool) {
+        let device = self.device.lock();
+        (device.reports, device.failed)
+    }
+}
+
+impl Drop for Hardware {
+    fn drop(&mut self) {
+        // Idempotent: a function already stopped has nothing left.
+        self.stop();
+    }
+}
+
+/// Maps the memory BARs that hold the virtio structures (not the MSI-X table's, which is the
+/// system's), each matched to its resource by address; returns them with their lengths.
+///
+/// # Safety
+/// `PASSIVE_LEVEL`; `resources` are this device's.
+unsafe fn map_bars(
+    space: &[u8; CONFIG_SPACE_BYTES],
+    resources: &Resources,
+) -> Result<(Bars, [u64; 6]), NTSTATUS> {
+    let structures = Structures::parse(space, sound::PCI_DEVICE_ID).map_err(|e| e.status())?;
+    let used = [
+        structures.common,
+        structures.notify,
+        structures.isr,
+        structures.device,
+    ];
+    let mut matched = match_bars(space, &resources.raw_starts());
+    for (index, slot) in (0_u8..).zip(matched.iter_mut()) {
+        if !used.iter().any(|region| region.bar == index) {
+            *slot = None;
+        }
+    }
+    let mut bars: MappedBars<fn()> = MappedBars::new(stall);
+    let mut lengths = [0_u64; 6];
+    for (index, resource) in (0_u8..).zip(matched) {
+        let Some(resource) = resource.and_then(|i| resources.memory.get(i)) else {
+            continue;
+        };
+        let address = LARGE_INTEGER {
+            QuadPart: resource.translated.cast_signed(),
+        };
+        let length = usize::try_from(resource.length).unwrap_or(0);
+        // SAFETY: a memory range the system assigned the device, at PASSIVE_LEVEL.
+        let base = unsafe { MmMapIoSpace(address, length, MmNonCached) };
+        let Some(base) = NonNull::new(base.cast::<u8>()) else {
+            Hardware::unmap(&bars);
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        };
+        // SAFETY: the mapping just made, of `length` bytes, unmapped only by `unmap`.
+        unsafe { bars.map(index, base, resource.length) };
+        if let Some(slot) = lengths.get_mut(usize::from(index)) {
+            *slot = u64::from(resource.length);
+        }
+    }
+    Ok((bars, lengths))
+}
+
+/// Connects the device's interrupt: message-based, or the line if the system granted no
+/// messages.
+///
+/// # Safety
+/// `PASSIVE_LEVEL`; `pdo` is the device's PDO; `context` is the started hardware, alive until
+/// the connection is disconnected.
+unsafe fn connect(
+    pdo: PDEVICE_OBJECT,
+    context: *mut c_void,
+) -> Result<InterruptConnection, NTSTATUS> {
+    let mut connection: PVOID = null_mut();
+    let mut parameters = IO_CONNECT_INTERRUPT_PARAMETERS {
+        Version: CONNECT_MESSAGE_BASED,
+        u: IO_CONNECT_INTERRUPT_PARAMETERS_UNION {
+            MessageBased: IO_CONNECT_INTERRUPT_MESSAGE_BASED_PARAMETERS {
+                PhysicalDeviceObject: pdo,
+                ConnectionContext: &raw mut connection,
+                MessageServiceRoutine: Some(message_isr),
+                ServiceContext: context,
+                SpinLock: null_mut(),
+                SynchronizeIrql: 0,
+                FloatingSave: 0,
+                FallBackServiceRoutine: Some(line_isr),
+            },
+        },
+    };
+    // SAFETY: well-formed parameters at PASSIVE_LEVEL.
+    let status = unsafe { IoConnectInterruptEx(&raw mut parameters) };
+    if status != STATUS_SUCCESS {
+        return Err(status);
+    }
+    // SAFETY: the connection just made, handed over to the value (its one disconnect); the
+    // version is what the system wrote back (line-based after a fall-back).
+    unsafe { InterruptConnection::from_raw(parameters.Version, connection) }
+        .ok_or(STATUS_NOT_SUPPORTED)
+}

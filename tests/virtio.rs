@@ -1,0 +1,210 @@
+//! The sample driver on a virtio-sound PCI function: `StartDevice` finds the function in its
+//! resources, reads its configuration space through the bus interface, maps its register BAR
+//! (the model traps every access), starts the device with rust-vmm's `vhost-device-sound` as
+//! the device (over the machine's own physical memory), connects its MSI-X interrupt (or the
+//! line) and registers it with PortCls through the `portcls` crate as a stream resource for
+//! the life of the connection; removal unregisters it before disconnecting it, resets the
+//! device and gives everything back. On the host build and on the packaged image, under every
+//! OS profile the driver loads on.
+#![cfg(all(
+    target_os = "linux",
+    not(miri),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+
+mod common;
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use portcls_sim::mmio::MmioWindow;
+use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioPci};
+use portcls_sim::{
+    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, Resource, Sim, Via,
+};
+use portcls_sys::STATUS_SUCCESS;
+use portcls_sys::km::{CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED};
+use virtio_oracle::Oracle;
+
+type Function = Arc<Mutex<VirtioPci<Oracle>>>;
+
+/// The register BAR as the model's MMIO trap: a window per mapping.
+struct Registers {
+    function: Function,
+    windows: Vec<MmioWindow>,
+}
+
+impl BarMapper for Registers {
+    fn map(&mut self, bar: Bar, offset: u64, length: usize) -> Option<NonNull<u8>> {
+        if bar.index != virtio_pci::REGISTER_BAR || offset != 0 {
+            return None;
+        }
+        let window =
+            MmioWindow::map(length, Arc::new(RegisterBar(Arc::clone(&self.function)))).ok()?;
+        let base = NonNull::new(window.base());
+        self.windows.push(window);
+        base
+    }
+
+    fn unmap(&mut self, _bar: Bar, address: NonNull<u8>, _length: usize) {
+        self.windows
+            .retain(|window| window.base() != address.as_ptr());
+    }
+}
+
+/// A virtio-sound function on `sim`'s bus with `messages` MSI-X messages (0: its line), the
+/// oracle behind it over the machine's memory, its register BAR trapped, its work run when the
+/// driver waits.
+fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
+    let mut function = VirtioPci::new(Oracle::over(&sim.device_memory().arena()));
+    function.set_msix_enabled(messages > 0);
+    function.set_deferred(true);
+    let space = function.config_space().to_vec();
+    let bars = vec![
+        Bar::memory(
+            virtio_pci::MSIX_BAR,
+            function.bar_address(virtio_pci::MSIX_BAR),
+            virtio_pci::MSIX_BAR_BYTES,
+        ),
+        Bar::memory(
+            virtio_pci::REGISTER_BAR,
+            function.bar_address(virtio_pci::REGISTER_BAR),
+            virtio_pci::REGISTER_BAR_BYTES,
+        ),
+    ];
+    let function = Arc::new(Mutex::new(function));
+    sim.set_bar_mapper(Registers {
+        function: Arc::clone(&function),
+        windows: Vec::new(),
+    });
+    let interrupts = if messages > 0 {
+        PciInterrupts::MsiX { messages }
+    } else {
+        PciInterrupts::Line
+    };
+    let device = sim
+        .plug_in_pci(PciDevice {
+            config: Box::new(space),
+            bars,
+            interrupts,
+        })
+        .expect("the function is plugged in");
+    let worker = Arc::clone(&function);
+    sim.attach_device_work(&device, move || {
+        let mut function = worker.lock().unwrap();
+        function.run_device();
+        function.take_interrupts()
+    });
+    (device, function)
+}
+
+fn conforming(function: &Function) {
+    let function = function.lock().unwrap();
+    assert_eq!(function.breaches(), [] as [String; 0]);
+    assert_eq!(function.device_errors(), [] as [String; 0]);
+}
+
+/// The interrupt's registrations on the machine (the start's and every other).
+fn interrupt_registrations(sim: &Sim) -> Vec<(Via, u32)> {
+    sim.registration_history()
+        .into_iter()
+        .filter_map(|r| match r.resource {
+            Resource::Interrupt { version, .. } => Some((r.via, version)),
+            Resource::Thread(_) => None,
+        })
+        .collect()
+}
+
+fn a_message_interrupt_is_registered_for_the_life_of_the_connection() {
+    for profile in common::loadable_profiles() {
+        let sim = Sim::new(profile);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let (device, function) = plug_in(&sim, 5);
+        assert_eq!(sim.start_device(&device), STATUS_SUCCESS, "{profile}");
+        assert_eq!(
+            function.lock().unwrap().status() & 0x0F,
+            0x0F,
+            "{profile}: DRIVER_OK"
+        );
+        // The control queue's replies during the start: interrupts, delivered now.
+        let delivered = sim.run_devices();
+        assert!(delivered > 0, "{profile}: the start's replies interrupted");
+        let live: Vec<_> = sim
+            .registrations()
+            .into_iter()
+            .filter(|r| matches!(r.resource, Resource::Interrupt { .. }))
+            .collect();
+        match profile {
+            OsProfile::Windows81 => assert!(live.is_empty(), "{profile}: nothing to register with"),
+            _ => {
+                assert_eq!(live.len(), 1, "{profile}");
+                assert_eq!(
+                    live[0].pdo,
+                    device.pdo.addr(),
+                    "{profile}: for the device's PDO"
+                );
+                assert!(
+                    matches!(
+                        live[0].resource,
+                        Resource::Interrupt {
+                            version: CONNECT_MESSAGE_BASED,
+                            ..
+                        }
+                    ),
+                    "{profile}: {:?}",
+                    live[0].resource
+                );
+                let expected_v2 = profile != OsProfile::Win10_1507;
+                assert_eq!(
+                    matches!(live[0].via, Via::InterfaceV2 { .. }),
+                    expected_v2,
+                    "{profile}: {:?}",
+                    live[0].via
+                );
+            }
+        }
+        sim.remove_device(device.fdo);
+        assert!(sim.registrations().is_empty(), "{profile}");
+        {
+            let function = function.lock().unwrap();
+            assert_eq!(function.status(), 0, "{profile}: reset at removal");
+        }
+        conforming(&function);
+        assert!(
+            sim.violations().is_empty(),
+            "{profile}: {:?}",
+            sim.violations()
+        );
+        sim.unload_driver().expect("unload");
+        sim.assert_clean();
+        if profile == OsProfile::Win10_1511 {
+            println!("the conversation under {profile}:");
+            for event in sim.trace() {
+                println!("  {event}");
+            }
+        }
+    }
+}
+
+fn without_messages_the_line_interrupt_is_registered() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, function) = plug_in(&sim, 0);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    assert_eq!(
+        function.lock().unwrap().take_interrupts(),
+        [] as [Interrupt; 0]
+    );
+    let registered = interrupt_registrations(&sim);
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0].1, CONNECT_LINE_BASED);
+    sim.remove_device(device.fdo);
+    conforming(&function);
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+}
+
+both_drivers!(
+    a_message_interrupt_is_registered_for_the_life_of_the_connection,
+    without_messages_the_line_interrupt_is_registered,
+);
