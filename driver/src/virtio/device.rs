@@ -254,7 +254,7 @@ pub struct SoundDevice {
     structures: Structures,
     features: u64,
     queues: [SplitQueue; 4],
-    rings: [DmaBlock; 4],
+    rings: [Option<DmaBlock>; 4],
     messages: DmaBlock,
     notify: [u32; 4],
     config: Config,
@@ -308,6 +308,9 @@ impl SoundDevice {
     ///
     /// # Errors
     /// The step that failed; the device is reset and nothing stays allocated.
+    // Not inlined: the device is a few KiB, and the kernel's stack probe (`__chkstk`) is not
+    // something a driver image links; a frame of its own keeps each caller's small.
+    #[inline(never)]
     pub fn start(
         bars: &mut impl Bars,
         dma: &mut impl DmaMemory,
@@ -351,6 +354,7 @@ impl SoundDevice {
         }
     }
 
+    #[inline(never)]
     fn bring_up<D: DmaMemory>(
         bars: &mut impl Bars,
         allocated: &mut Allocated<'_, D>,
@@ -370,62 +374,21 @@ impl SoundDevice {
             0
         };
         transport::set_config_vector(&mut common, config_vector).map_err(StartStep::Transport)?;
-        let mut rings = [None; 4];
-        let mut queues: [Option<SplitQueue>; 4] = [None, None, None, None];
-        let mut notify = [0_u32; 4];
-        for index in 0..sound::QUEUES {
-            let max = transport::queue_max(&mut common, index).map_err(StartStep::Transport)?;
-            let size = Layout::size_for(max)
-                .ok_or(StartStep::Transport(TransportError::MissingQueue(index)))?;
-            let layout = Layout::new(size)
-                .ok_or(StartStep::Transport(TransportError::MissingQueue(index)))?;
-            let slot = usize::from(index);
-            let block = allocated.take(slot, layout.bytes)?;
-            // SAFETY: the block is DMA memory the driver owns until `stop` (or the failed start)
-            // frees it, at least `layout.bytes` long and 16-aligned (checked by `take`); only
-            // this queue and the device touch it.
-            let queue = unsafe { SplitQueue::new(block.host, block.device, layout) };
-            let addresses = QueueAddresses {
-                size,
-                descriptors: queue.descriptor_address(),
-                driver_area: queue.driver_area_address(),
-                device_area: queue.device_area_address(),
-            };
-            let notify_off = transport::enable_queue(
-                &mut common,
-                index,
-                addresses,
-                Self::vector(vectors, index),
-            )
-            .map_err(StartStep::Transport)?;
-            let offset = structures
-                .notify_offset(notify_off)
-                .map_err(StartStep::Structures)?;
-            if let (Some(ring), Some(entry), Some(target)) = (
-                rings.get_mut(slot),
-                queues.get_mut(slot),
-                notify.get_mut(slot),
-            ) {
-                *ring = Some(block);
-                *entry = Some(queue);
-                *target = offset;
-            }
-        }
         let messages = allocated.take(4, MESSAGE_BYTES)?;
-        transport::finish(&mut common).map_err(StartStep::Transport)?;
-        let [Some(q0), Some(q1), Some(q2), Some(q3)] = queues else {
-            return Err(StartStep::Memory);
-        };
-        let [Some(r0), Some(r1), Some(r2), Some(r3)] = rings else {
-            return Err(StartStep::Memory);
-        };
+        // The device is built first and its queues set up in place (each is a few hundred
+        // bytes: no copies of them on the kernel stack).
         let mut device = Self {
             structures,
             features,
-            queues: [q0, q1, q2, q3],
-            rings: [r0, r1, r2, r3],
+            queues: [
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+            ],
+            rings: [None; 4],
             messages,
-            notify,
+            notify: [0; 4],
             config: Config {
                 jacks: 0,
                 streams: 0,
@@ -433,6 +396,40 @@ impl SoundDevice {
             },
             streams: [StreamState::default(); sound::MAX_STREAMS as usize],
         };
+        for index in 0..sound::QUEUES {
+            let max = transport::queue_max(&mut common, index).map_err(StartStep::Transport)?;
+            let missing = StartStep::Transport(TransportError::MissingQueue(index));
+            let size = Layout::size_for(max).ok_or(missing)?;
+            let layout = Layout::new(size).ok_or(missing)?;
+            let slot = usize::from(index);
+            let block = allocated.take(slot, layout.bytes)?;
+            let Some(queue) = device.queues.get_mut(slot) else {
+                return Err(StartStep::Memory);
+            };
+            // SAFETY: the block is DMA memory the driver owns until `stop` (or the failed start)
+            // frees it, at least `layout.bytes` long and 16-aligned (checked by `take`); only
+            // this queue and the device touch it.
+            *queue = unsafe { SplitQueue::new(block.host, block.device, layout) };
+            let addresses = QueueAddresses {
+                size,
+                descriptors: queue.descriptor_address(),
+                driver_area: queue.driver_area_address(),
+                device_area: queue.device_area_address(),
+            };
+            let vector = Self::vector(vectors, index);
+            let notify_off = transport::enable_queue(&mut common, index, addresses, vector)
+                .map_err(StartStep::Transport)?;
+            let offset = structures
+                .notify_offset(notify_off)
+                .map_err(StartStep::Structures)?;
+            if let (Some(ring), Some(target)) =
+                (device.rings.get_mut(slot), device.notify.get_mut(slot))
+            {
+                *ring = Some(block);
+                *target = offset;
+            }
+        }
+        transport::finish(&mut common).map_err(StartStep::Transport)?;
         for slot in 0..EVENT_BUFFERS {
             device.post_event(slot).map_err(StartStep::Events)?;
         }
@@ -446,19 +443,49 @@ impl SoundDevice {
             let written = device
                 .request(bars, &query, reply_len, wait)
                 .map_err(StartStep::Query)?;
-            let mut infos = [None; sound::MAX_STREAMS as usize];
-            let reply = device.reply_bytes(written);
-            sound::parse_pcm_infos(&reply, written, 0, count, |id, info| {
-                if let Some(slot) = usize::try_from(id).ok().and_then(|id| infos.get_mut(id)) {
-                    *slot = Some(info);
-                }
-            })
-            .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
-            for (state, info) in device.streams.iter_mut().zip(infos) {
-                state.info = info;
-            }
+            device
+                .take_infos(written, count)
+                .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
         }
         Ok(device)
+    }
+
+    /// Reads the `PCM_INFO` reply for streams `0..count` from the reply area, record by record
+    /// (no copy of the whole reply); keeps them only if every one is well-formed.
+    fn take_infos(&mut self, written: u32, count: u32) -> Result<(), ReplyError> {
+        let records = usize::try_from(count).unwrap_or(usize::MAX);
+        let needed = records
+            .saturating_mul(sound::PCM_INFO_BYTES)
+            .saturating_add(4);
+        let written = usize::try_from(written)
+            .unwrap_or(usize::MAX)
+            .min(REPLY_BYTES);
+        if written < 4 {
+            return Err(ReplyError::Short { needed: 4, written });
+        }
+        let status: [u8; 4] = self.read_message(REPLY_AT);
+        sound::check_status(u32::from_le_bytes(status))?;
+        if written < needed {
+            return Err(ReplyError::Short { needed, written });
+        }
+        for index in 0..records.min(sound::MAX_STREAMS as usize) {
+            let at = REPLY_AT + 4 + index * sound::PCM_INFO_BYTES;
+            let record: [u8; sound::PCM_INFO_BYTES] = self.read_message(at);
+            match PcmInfo::parse(&record) {
+                Ok(info) => {
+                    if let Some(state) = self.streams.get_mut(index) {
+                        state.info = Some(info);
+                    }
+                }
+                Err(error) => {
+                    for state in &mut self.streams {
+                        state.info = None;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Where the ISR status byte is (for a line interrupt's ISR).
@@ -814,21 +841,41 @@ impl SoundDevice {
         mut self,
         bars: &mut impl Bars,
         dma: &mut impl DmaMemory,
+        dropped: impl FnMut(u32, u32),
+    ) -> bool {
+        self.shut_down(bars, dma, dropped)
+    }
+
+    /// [`SoundDevice::stop`] in place, for a device that lives in pool: afterwards it is
+    /// inert (every request and period is refused, nothing completes) and a second call does
+    /// nothing.
+    pub fn shut_down(
+        &mut self,
+        bars: &mut impl Bars,
+        dma: &mut impl DmaMemory,
         mut dropped: impl FnMut(u32, u32),
     ) -> bool {
+        if self.messages.bytes == 0 {
+            return true;
+        }
         let reset = transport::reset(&mut Common {
             bars,
             region: self.structures.common,
         })
         .is_ok();
         for queue in [sound::TX_QUEUE, sound::RX_QUEUE] {
-            self.queues[usize::from(queue)]
-                .drain(|token| dropped(token >> 28, token & 0x00FF_FFFF));
+            if let Some(queue) = self.queues.get_mut(usize::from(queue)) {
+                queue.drain(|token| dropped(token >> 28, token & 0x00FF_FFFF));
+            }
         }
-        for block in self.rings {
+        for queue in &mut self.queues {
+            *queue = SplitQueue::placeholder();
+        }
+        for block in self.rings.iter_mut().filter_map(Option::take) {
             dma.free(block);
         }
         dma.free(self.messages);
+        self.messages.bytes = 0;
         reset
     }
 }

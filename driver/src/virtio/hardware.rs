@@ -375,7 +375,8 @@ fn stall() {
 /// What the DPC and the stop share.
 struct Device {
     bars: MappedBars<fn()>,
-    sound: Option<SoundDevice>,
+    /// In pool of its own: the device is a few KiB.
+    sound: Option<PoolBox<SoundDevice>>,
     /// Completions and events the DPC took (what streams will consume).
     reports: u64,
     /// A device the DPC found broken.
@@ -476,6 +477,8 @@ impl Hardware {
     ///
     /// # Safety
     /// `PASSIVE_LEVEL`, inside `StartDevice`; `pdo` is the device's PDO.
+    // A frame of its own (see `SoundDevice::start`).
+    #[inline(never)]
     pub unsafe fn start(
         pool: Pool,
         pdo: PDEVICE_OBJECT,
@@ -521,7 +524,8 @@ impl Hardware {
             stalls += 1;
             stalls < REPLY_STALLS
         };
-        let sound = match SoundDevice::start(
+        let sound = match start_sound(
+            pool,
             &mut bars,
             &mut dma,
             &space,
@@ -530,10 +534,10 @@ impl Hardware {
             &mut wait,
         ) {
             Ok(sound) => sound,
-            Err(step) => {
+            Err(status) => {
                 dma.put();
                 Self::unmap(&bars);
-                return Err(step.status());
+                return Err(status);
             }
         };
         hardware.isr_status = sound
@@ -615,10 +619,10 @@ impl Hardware {
         unsafe { KeFlushQueuedDpcs() };
         let device = self.device.get_mut();
         let sound = device.sound.take();
-        let bars = core::mem::replace(&mut device.bars, MappedBars::new(stall));
-        let mut bars = bars;
+        let mut bars = core::mem::replace(&mut device.bars, MappedBars::new(stall));
         if let (Some(sound), Some(dma)) = (sound, self.dma.as_mut()) {
-            let _ = sound.stop(&mut bars, dma, |_, _| {});
+            let mut sound = sound;
+            let _ = sound.shut_down(&mut bars, dma, |_, _| {});
         }
         if let Some(dma) = self.dma.take() {
             dma.put();
@@ -649,6 +653,25 @@ impl Drop for Hardware {
         // Idempotent: a function already stopped has nothing left.
         self.stop();
     }
+}
+
+/// Starts the device layer in a frame of its own and moves it to pool.
+#[inline(never)]
+fn start_sound(
+    pool: Pool,
+    bars: &mut Bars,
+    dma: &mut AdapterMemory,
+    space: &[u8; CONFIG_SPACE_BYTES],
+    lengths: &[u64; 6],
+    messages: u16,
+    wait: &mut dyn FnMut() -> bool,
+) -> Result<PoolBox<SoundDevice>, NTSTATUS> {
+    let sound = SoundDevice::start(bars, dma, space, lengths, messages, wait)
+        .map_err(|step| step.status())?;
+    PoolBox::new(pool, sound).map_err(|sound| {
+        let _ = sound.stop(bars, dma, |_, _| {});
+        STATUS_INSUFFICIENT_RESOURCES
+    })
 }
 
 /// Maps the memory BARs that hold the virtio structures (not the MSI-X table's, which is the

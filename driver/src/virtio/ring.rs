@@ -19,9 +19,11 @@ use core::sync::atomic::{Ordering, fence};
 
 use portcls_sys::{NTSTATUS, STATUS_DEVICE_PROTOCOL_ERROR, STATUS_INSUFFICIENT_RESOURCES};
 
-/// The largest queue the driver uses (descriptors). The device's maximum may be larger; the
-/// driver asks for less, as the transport allows.
-pub const MAX_QUEUE_SIZE: u16 = 64;
+/// The largest queue the driver uses (descriptors): enough for every period a stream keeps on
+/// the device and every event buffer, and small enough that a queue's own records stay a few
+/// hundred bytes (they live in the device's object, which is built on a kernel stack). The
+/// device's maximum may be larger; the driver asks for less, as the transport allows.
+pub const MAX_QUEUE_SIZE: u16 = 16;
 /// The longest descriptor chain the driver builds (the sound protocol needs at most three:
 /// header, payload, status).
 pub const MAX_CHAIN: usize = 4;
@@ -85,7 +87,10 @@ impl Layout {
         } else {
             MAX_QUEUE_SIZE
         };
-        Some(1 << capped.ilog2())
+        match capped.checked_ilog2() {
+            Some(log) => Some(1 << log),
+            None => None,
+        }
     }
 }
 
@@ -198,12 +203,22 @@ struct Slot {
     next: u16,
     /// Head of a chain in flight.
     head: bool,
-    /// For a head: descriptors in the chain.
-    chain: u16,
+    /// For a head: descriptors in the chain (at most [`MAX_CHAIN`]).
+    chain: u8,
     /// For a head: bytes the device may write into the chain.
     capacity: u32,
     /// For a head: the caller's token.
     token: u32,
+}
+
+impl Slot {
+    const EMPTY: Self = Self {
+        next: 0,
+        head: false,
+        chain: 0,
+        capacity: 0,
+        token: 0,
+    };
 }
 
 /// A split virtqueue over a block of DMA memory, driver side. See the [module](self) docs.
@@ -229,6 +244,29 @@ pub struct SplitQueue {
 unsafe impl Send for SplitQueue {}
 
 impl SplitQueue {
+    /// A queue over no memory: every post is refused as full, nothing is ever used. What a
+    /// device's queues are before they are set up.
+    #[must_use]
+    pub const fn placeholder() -> Self {
+        Self {
+            base: NonNull::dangling(),
+            device_address: 0,
+            layout: Layout {
+                size: 0,
+                avail: 0,
+                used: 0,
+                bytes: 0,
+            },
+            slots: [Slot::EMPTY; MAX_QUEUE_SIZE as usize],
+            free: [0; MAX_QUEUE_SIZE as usize],
+            free_count: 0,
+            chains: 0,
+            avail_index: 0,
+            used_index: 0,
+            fault: None,
+        }
+    }
+
     /// A queue over `layout.bytes` bytes at `base`, which the device sees at `device_address`.
     /// The block is zeroed (an empty queue).
     ///
@@ -300,7 +338,7 @@ impl SplitQueue {
     /// shared block; calls `dropped` with the token of each chain that was in flight, so the
     /// caller can fail what waited on it. The queue works again afterwards.
     pub fn drain(&mut self, mut dropped: impl FnMut(u32)) {
-        for slot in &self.slots[..usize::from(self.layout.size)] {
+        for slot in self.slots.iter().take(usize::from(self.layout.size)) {
             if slot.head {
                 dropped(slot.token);
             }
@@ -380,12 +418,12 @@ impl SplitQueue {
         let head = indices[0];
         if let Some(slot) = self.slots.get_mut(usize::from(head)) {
             slot.head = true;
-            slot.chain = count;
+            slot.chain = u8::try_from(count).unwrap_or(0);
             slot.capacity = capacity;
             slot.token = token;
         }
         self.chains += 1;
-        let ring_slot = usize::from(self.avail_index % self.layout.size);
+        let ring_slot = usize::from(self.avail_index & self.mask());
         self.write_u16(self.layout.avail + 4 + 2 * ring_slot, head);
         self.avail_index = self.avail_index.wrapping_add(1);
         // The descriptors and the ring entry are visible before the index that publishes them.
@@ -414,9 +452,8 @@ impl SplitQueue {
         }
         // The entry is read after the index that published it.
         fence(Ordering::Acquire);
-        let entry = self.layout.used
-            + 4
-            + USED_ELEM_BYTES * usize::from(self.used_index % self.layout.size);
+        let entry =
+            self.layout.used + 4 + USED_ELEM_BYTES * usize::from(self.used_index & self.mask());
         let id = self.read_u32(entry);
         let written = self.read_u32(entry + 4);
         let slot = u16::try_from(id)
@@ -449,7 +486,7 @@ impl SplitQueue {
     }
 
     /// Returns a chain's descriptors to the free stack, following the driver's own links.
-    fn release(&mut self, head: u16, chain: u16) {
+    fn release(&mut self, head: u16, chain: u8) {
         let mut index = head;
         for _ in 0..chain {
             let Some(slot) = self.slots.get_mut(usize::from(index)) else {
@@ -463,6 +500,11 @@ impl SplitQueue {
             }
             index = next;
         }
+    }
+
+    /// Ring index mask (the size is a power of two).
+    const fn mask(&self) -> u16 {
+        self.layout.size.wrapping_sub(1)
     }
 
     fn fail(&mut self, fault: RingFault) -> RingFault {
@@ -649,21 +691,21 @@ mod tests {
 
     #[test]
     fn layouts_follow_the_split_ring_alignments() {
-        let layout = Layout::new(64).unwrap();
-        assert_eq!(layout.avail, 1024);
-        assert_eq!(layout.used, 1160); // 1024 + 4 + 128 + 2 = 1158, rounded up to 4
-        assert_eq!(layout.bytes, 1160 + 4 + 512 + 2);
+        let layout = Layout::new(16).unwrap();
+        assert_eq!(layout.avail, 256);
+        assert_eq!(layout.used, 296); // 256 + 4 + 32 + 2 = 294, rounded up to 4
+        assert_eq!(layout.bytes, 296 + 4 + 128 + 2);
         let small = Layout::new(1).unwrap();
         assert_eq!((small.avail, small.used, small.bytes), (16, 24, 38));
-        for bad in [0, 3, 48, 128, 65535] {
+        for bad in [0, 3, 12, 32, 64, 65535] {
             assert_eq!(Layout::new(bad), None, "{bad}");
         }
         assert_eq!(Layout::size_for(0), None);
         assert_eq!(Layout::size_for(1), Some(1));
-        assert_eq!(Layout::size_for(48), Some(32));
-        assert_eq!(Layout::size_for(64), Some(64));
-        assert_eq!(Layout::size_for(256), Some(64));
-        assert_eq!(Layout::size_for(u16::MAX), Some(64));
+        assert_eq!(Layout::size_for(12), Some(8));
+        assert_eq!(Layout::size_for(16), Some(16));
+        assert_eq!(Layout::size_for(256), Some(16));
+        assert_eq!(Layout::size_for(u16::MAX), Some(16));
     }
 
     #[test]

@@ -448,6 +448,21 @@ mod arch {
                 let value = x86_64::store_value(source, size, register);
                 window.device().write(offset, size, value);
             }
+            Access::Modify { op, other, size } => {
+                let offset = window
+                    .offset(address, size)
+                    .ok_or(Failure::PastTheEnd(size))?;
+                let memory = window.device().read(offset, size);
+                let register = match other {
+                    Source::Register(register) => gregs[slot(register.full())].cast_unsigned(),
+                    Source::Immediate(_) => 0,
+                };
+                let other_value = x86_64::store_value(other, size, register);
+                let (result, flags) = x86_64::compute(op, size, memory, other_value);
+                window.device().write(offset, size, result);
+                let rflags = &mut gregs[libc::REG_EFL as usize];
+                *rflags = ((rflags.cast_unsigned() & !x86_64::STATUS_FLAGS) | flags).cast_signed();
+            }
             Access::Compute {
                 op,
                 other,

@@ -86,6 +86,19 @@ pub enum Access {
         /// Bytes written to memory: 1, 2, 4 or 8.
         size: u8,
     },
+    /// Reads `size` bytes, combines them with `other` ([`compute`], memory the left operand),
+    /// writes the result back to memory and sets the flags: a read-modify-write (`or byte
+    /// [rax], 1`, `add dword [rdi], eax`). An optimising compiler folds a volatile load, an
+    /// operation and a volatile store of the same register into one of these (it is still one
+    /// read and one write).
+    Modify {
+        /// The operation ([`Alu::writes`] is true for each).
+        op: Alu,
+        /// The register or immediate operand.
+        other: Source,
+        /// Bytes read and written: 1, 2, 4 or 8.
+        size: u8,
+    },
     /// Reads `size` bytes and combines them with `other` ([`compute`]): sets the flags, and
     /// for the operations that have a result ([`Alu::writes`]) writes it to the register
     /// `other` names. An optimising compiler folds volatile loads into these (`add eax,
@@ -278,19 +291,35 @@ pub fn decode(bytes: &[u8]) -> Result<Instruction, DecodeError> {
             size,
             memory_left,
         },
+        Kind::Modify { op } => Access::Modify {
+            op,
+            other: Source::Register(register(size)),
+            size,
+        },
         Kind::ComputeImmediate { immediate } => {
-            // 80/81/83 /7 is `cmp`, F6/F7 /0 is `test`; the other groups write memory or
-            // are not arithmetic.
-            let op = match (opcode, reg_field) {
-                (0x80 | 0x81 | 0x83, 7) => Alu::Cmp,
-                (0xF6 | 0xF7, 0) => Alu::Test,
+            // 80/81/83 /7 is `cmp`, F6/F7 /0 is `test` (read only); 80/81/83 /0 /1 /4 /5 /6
+            // are `add`, `or`, `and`, `sub`, `xor` into memory; the rest are not covered
+            // (`adc`, `sbb`, and F6/F7's `not`, `neg`, multiplications).
+            let (op, modify) = match (opcode, reg_field) {
+                (0x80 | 0x81 | 0x83, 7) => (Alu::Cmp, false),
+                (0xF6 | 0xF7, 0) => (Alu::Test, false),
+                (0x80 | 0x81 | 0x83, 0) => (Alu::Add, true),
+                (0x80 | 0x81 | 0x83, 1) => (Alu::Or, true),
+                (0x80 | 0x81 | 0x83, 4) => (Alu::And, true),
+                (0x80 | 0x81 | 0x83, 5) => (Alu::Sub, true),
+                (0x80 | 0x81 | 0x83, 6) => (Alu::Xor, true),
                 _ => return Err(DecodeError::Unsupported),
             };
-            Access::Compute {
-                op,
-                other: Source::Immediate(cursor.immediate(immediate)?),
-                size,
-                memory_left: true,
+            let other = Source::Immediate(cursor.immediate(immediate)?);
+            if modify {
+                Access::Modify { op, other, size }
+            } else {
+                Access::Compute {
+                    op,
+                    other,
+                    size,
+                    memory_left: true,
+                }
             }
         }
         Kind::StoreImmediate => {
@@ -376,6 +405,20 @@ fn classify(
             let size = if opcode & 1 == 0 { 1 } else { operand_size };
             (compute(op, false), size)
         }
+        // `op r/m, r`: into memory (`cmp r/m, r` only reads it).
+        0x00 | 0x01 | 0x08 | 0x09 | 0x20 | 0x21 | 0x28 | 0x29 | 0x30 | 0x31 => {
+            let op = match opcode >> 3 {
+                0 => Alu::Add,
+                1 => Alu::Or,
+                4 => Alu::And,
+                5 => Alu::Sub,
+                _ => Alu::Xor,
+            };
+            let size = if opcode & 1 == 0 { 1 } else { operand_size };
+            (Kind::Modify { op }, size)
+        }
+        0x38 => (compute(Alu::Cmp, true), 1),
+        0x39 => (compute(Alu::Cmp, true), operand_size),
         0x84 => (compute(Alu::Test, true), 1),
         0x85 => (compute(Alu::Test, true), operand_size),
         0x80 | 0xF6 => (Kind::ComputeImmediate { immediate: 1 }, 1),
@@ -419,6 +462,7 @@ fn skip_address(cursor: &mut Bytes<'_>, mode: u8, rm: u8) -> Result<(), DecodeEr
 enum Kind {
     Load { width: u8, sign: bool },
     Compute { op: Alu, memory_left: bool },
+    Modify { op: Alu },
     ComputeImmediate { immediate: u8 },
     StoreRegister,
     StoreImmediate,
@@ -479,6 +523,77 @@ mod tests {
 
     fn store(source: Source, size: u8) -> Access {
         Access::Store { source, size }
+    }
+
+    #[test]
+    fn read_modify_write_forms_decode_with_their_operands() {
+        use Register::Gpr;
+        // or byte [rax+r14], 1 (REX.X): what a volatile read, `| 1`, volatile write became.
+        assert_eq!(
+            decoded(&[0x42, 0x80, 0x0C, 0x30, 0x01]),
+            (
+                Access::Modify {
+                    op: Alu::Or,
+                    other: Source::Immediate(1),
+                    size: 1
+                },
+                5
+            )
+        );
+        // add dword [rdi], 1 ; sub qword [rdi+8], -3 ; and word [rsi], 0x00F0
+        assert_eq!(
+            decoded(&[0x83, 0x07, 0x01]).0,
+            Access::Modify {
+                op: Alu::Add,
+                other: Source::Immediate(1),
+                size: 4
+            }
+        );
+        assert_eq!(
+            decoded(&[0x48, 0x83, 0x6F, 0x08, 0xFD]).0,
+            Access::Modify {
+                op: Alu::Sub,
+                other: Source::Immediate(u64::MAX - 2),
+                size: 8
+            }
+        );
+        assert_eq!(
+            decoded(&[0x66, 0x81, 0x26, 0xF0, 0x00]),
+            (
+                Access::Modify {
+                    op: Alu::And,
+                    other: Source::Immediate(0xF0),
+                    size: 2
+                },
+                5
+            )
+        );
+        // xor [rdi], r9d ; add byte [rdx], al ; cmp [rdi], ecx (read only)
+        assert_eq!(
+            decoded(&[0x44, 0x31, 0x0F]).0,
+            Access::Modify {
+                op: Alu::Xor,
+                other: Source::Register(Gpr(9)),
+                size: 4
+            }
+        );
+        assert_eq!(
+            decoded(&[0x00, 0x02]).0,
+            Access::Modify {
+                op: Alu::Add,
+                other: Source::Register(Gpr(0)),
+                size: 1
+            }
+        );
+        assert_eq!(
+            decoded(&[0x39, 0x0F]).0,
+            Access::Compute {
+                op: Alu::Cmp,
+                other: Source::Register(Gpr(1)),
+                size: 4,
+                memory_left: true
+            }
+        );
     }
 
     fn decoded(bytes: &[u8]) -> (Access, usize) {
@@ -701,7 +816,9 @@ mod tests {
             (compute(Alu::Test, imm(0xFFFF_FFFF_8000_0000), 4, true), 6)
         );
         // Read-modify-write forms and carries in are not covered.
-        assert_eq!(decode(&[0x83, 0x07, 0x01]), Err(DecodeError::Unsupported)); // add [rdi], 1
+        // adc [rdi], 1 and not [rdi]: not covered.
+        assert_eq!(decode(&[0x83, 0x17, 0x01]), Err(DecodeError::Unsupported));
+        assert_eq!(decode(&[0xF7, 0x17]), Err(DecodeError::Unsupported));
         assert_eq!(decode(&[0x13, 0x07]), Err(DecodeError::Unsupported)); // adc eax, [rdi]
         assert_eq!(decode(&[0xF7, 0x17]), Err(DecodeError::Unsupported)); // not dword [rdi]
     }
@@ -749,7 +866,7 @@ mod tests {
     #[test]
     fn register_operands_and_other_opcodes_are_unsupported() {
         assert_eq!(decode(&[0x89, 0xC8]), Err(DecodeError::Unsupported)); // mov eax, ecx
-        assert_eq!(decode(&[0x01, 0x07]), Err(DecodeError::Unsupported)); // add [rdi], eax
+        assert_eq!(decode(&[0x11, 0x07]), Err(DecodeError::Unsupported)); // adc [rdi], eax
         assert_eq!(decode(&[0x0F, 0x05]), Err(DecodeError::Unsupported)); // syscall
         assert_eq!(decode(&[0x66; 20]), Err(DecodeError::Unsupported));
     }
