@@ -56,6 +56,11 @@ impl BarMapper for Registers {
 /// oracle behind it over the machine's memory, its register BAR trapped, its work run when the
 /// driver waits.
 fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
+    try_plug_in(sim, messages).expect("the function is plugged in")
+}
+
+/// [`plug_in`], or the status `AddDevice` failed with.
+fn try_plug_in(sim: &Sim, messages: u16) -> Result<(Device, Function), portcls_sys::NTSTATUS> {
     let mut function = VirtioPci::new(Oracle::over(&sim.device_memory().arena()));
     function.set_msix_enabled(messages > 0);
     function.set_deferred(true);
@@ -82,20 +87,18 @@ fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
     } else {
         PciInterrupts::Line
     };
-    let device = sim
-        .plug_in_pci(PciDevice {
-            config: Box::new(space),
-            bars,
-            interrupts,
-        })
-        .expect("the function is plugged in");
+    let device = sim.plug_in_pci(PciDevice {
+        config: Box::new(space),
+        bars,
+        interrupts,
+    })?;
     let worker = Arc::clone(&function);
     sim.attach_device_work(&device, move || {
         let mut function = worker.lock().unwrap();
         function.run_device();
         function.take_interrupts()
     });
-    (device, function)
+    Ok((device, function))
 }
 
 fn conforming(function: &Function) {
@@ -203,7 +206,67 @@ fn without_messages_the_line_interrupt_is_registered() {
     sim.assert_clean();
 }
 
+/// Every fallible call on the way up fails in turn: the start fails with that status (or
+/// goes on, for the registration, which a driver survives), and removal leaves nothing:
+/// nothing mapped, allocated, connected or registered, the device reset.
+fn every_failure_while_starting_the_function_is_undone() {
+    let total = {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let (device, _function) = plug_in(&sim, 5);
+        let before = sim.fallible_calls();
+        assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+        let total = sim.fallible_calls();
+        assert!(total > before, "the start makes fallible calls");
+        sim.remove_device(device.fdo);
+        total
+    };
+    let mut failed_starts = 0;
+    for k in 1..=total {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        sim.fail_nth_call(k, portcls_sys::STATUS_INSUFFICIENT_RESOURCES);
+        if common::load(&sim) != STATUS_SUCCESS {
+            sim.assert_clean();
+            continue;
+        }
+        let Ok((device, function)) = try_plug_in(&sim, 5) else {
+            sim.unload_driver().expect("unload");
+            sim.assert_clean();
+            continue;
+        };
+        let status = sim.start_device(&device);
+        if status != STATUS_SUCCESS {
+            failed_starts += 1;
+            assert_eq!(
+                status,
+                portcls_sys::STATUS_INSUFFICIENT_RESOURCES,
+                "failing call {k}"
+            );
+        }
+        sim.remove_device(device.fdo);
+        assert!(sim.registrations().is_empty(), "failing call {k}");
+        assert_eq!(
+            function.lock().unwrap().status() & 0x04,
+            0,
+            "failing call {k}: not left running"
+        );
+        conforming(&function);
+        assert!(
+            sim.violations().is_empty(),
+            "failing call {k}: {:?}",
+            sim.violations()
+        );
+        sim.unload_driver().expect("unload");
+        sim.assert_clean();
+    }
+    println!(
+        "{total} fallible calls up to a started virtio function; {failed_starts} failures failed the start"
+    );
+    assert!(failed_starts > 10);
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
+    every_failure_while_starting_the_function_is_undone,
 );

@@ -847,6 +847,9 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
         state.hardware_rule(ddi, HardwareRule::NotThePdo);
         return (state.record(ddi, detail, STATUS_INVALID_PARAMETER), None);
     }
+    // An injected failure is the bus driver failing the IRP: it completes with that status and
+    // hands nothing out.
+    let fault = state.fallible(ddi);
     let Hardware { irps, devices, .. } = &mut state.hw;
     let Some(entry) = irps.get_mut(&irp.addr()) else {
         return (STATUS_INVALID_PARAMETER, None);
@@ -875,7 +878,9 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
             if preset.Status != STATUS_NOT_SUPPORTED {
                 breach = Some(HardwareRule::PnpIrpStatusNotPreset);
             }
-            if minor == IRP_MN_QUERY_INTERFACE {
+            if let Some(fault) = fault {
+                fault
+            } else if minor == IRP_MN_QUERY_INTERFACE {
                 // The location's parameters, as the driver filled them.
                 let query: QUERY_INTERFACE_PARAMETERS = read_at(block, IRP_SIZE + 8);
                 // SAFETY: the caller's GUID and buffer, as the IRP's contract says.
@@ -893,7 +898,6 @@ fn call_pdo(world: &World, device: PDEVICE_OBJECT, irp: PIRP) -> (NTSTATUS, Opti
     unsafe { entry.iosb.0.cast::<IO_STATUS_BLOCK>().write(io_status) };
     entry.completed = true;
     let event = DriverPtr(std::ptr::without_provenance_mut(entry.event));
-    let fault = state.fallible(ddi);
     let status = fault.unwrap_or(status);
     if let Some(rule) = breach {
         state.hardware_rule(ddi, rule);
