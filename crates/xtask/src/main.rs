@@ -254,7 +254,7 @@ const ARM64_DRIVER_TESTS: [&str; 3] = ["com", "descriptors", "engine"];
 /// arm64) and `image::` (the arm64 package, `target/package/arm64/wavertsample.sys`), with the
 /// loader's tests on the arm64 images and the library probe's arm64 images (`cargo xtask
 /// images`, an earlier step, makes them all).
-const ARM64_WHOLE_LIFE_TESTS: [&str; 17] = [
+const ARM64_WHOLE_LIFE_TESTS: [&str; 18] = [
     "adapter",
     "conformance",
     "endpoints",
@@ -272,6 +272,7 @@ const ARM64_WHOLE_LIFE_TESTS: [&str; 17] = [
     "stack",
     "streams",
     "stress",
+    "virtio",
 ];
 
 /// The host tests for arm64 under qemu-aarch64, after the native ones: the model and the library

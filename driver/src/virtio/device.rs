@@ -1,5 +1,5 @@
 //! One virtio-sound device, driver side, from start to stop: the sequence over the pure parts
-//! ([`pci`], [`transport`], [`ring`], [`sound`]), still without FFI.
+//! ([`pci`](super::pci), [`transport`], [`ring`](super::ring), [`sound`]), still without FFI.
 //!
 //! The kernel shell supplies three things: register access to the function's BARs ([`Bars`]:
 //! volatile accesses on the mapped BARs), DMA memory ([`DmaMemory`]: common buffers from the
