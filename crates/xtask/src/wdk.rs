@@ -1953,6 +1953,20 @@ pub type IO_STACK_LOCATION = _IO_STACK_LOCATION;
 #[repr(C)] pub struct _MDL { _data: [u64; 6] }
 pub type MDL = _MDL;
 pub type PMDL = *mut _MDL;
+#[repr(C)] pub struct _DMA_OPERATIONS {
+    pub Size: ULONG, pub PutDmaAdapter: usize, pub AllocateCommonBuffer: usize,
+    pub FreeCommonBuffer: usize, pub AllocateAdapterChannel: usize, pub FlushAdapterBuffers: usize,
+    pub FreeAdapterChannel: usize, pub FreeMapRegisters: usize, pub MapTransfer: usize,
+    pub GetDmaAlignment: usize, pub ReadDmaCounter: usize, pub GetScatterGatherList: usize,
+    pub PutScatterGatherList: usize, pub CalculateScatterGatherList: usize,
+    pub BuildScatterGatherList: usize, pub BuildMdlFromScatterGatherList: usize,
+    _version3: [usize; 14],
+}
+pub type DMA_OPERATIONS = _DMA_OPERATIONS;
+#[repr(C)] pub struct _DMA_ADAPTER { pub Version: u16, pub Size: u16, pub DmaOperations: *mut _DMA_OPERATIONS }
+pub type DMA_ADAPTER = _DMA_ADAPTER;
+#[repr(C)] pub struct _SCATTER_GATHER_LIST { pub NumberOfElements: ULONG, pub Reserved: usize, pub Elements: [[u64; 3]; 0] }
+pub type SCATTER_GATHER_LIST = _SCATTER_GATHER_LIST;
 #[repr(C)] pub struct _KEVENT { _data: [u64; 3] }
 pub type KEVENT = _KEVENT;
 pub type PKEVENT = *mut _KEVENT;
