@@ -265,8 +265,85 @@ fn every_failure_while_starting_the_function_is_undone() {
     assert!(failed_starts > 10);
 }
 
+/// The live interrupt registrations.
+fn live_interrupts(sim: &Sim) -> usize {
+    sim.registrations()
+        .into_iter()
+        .filter(|r| matches!(r.resource, Resource::Interrupt { .. }))
+        .count()
+}
+
+/// A PnP stop unregisters and disconnects the interrupt and resets the device, and removal
+/// after it finds nothing left; after a surprise removal (the function gone: every register
+/// reads all ones, the reset never completes) the driver still lets go of everything.
+fn stop_and_surprise_removal_give_the_function_back() {
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, function) = plug_in(&sim, 5);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    assert_eq!(live_interrupts(&sim), 1);
+    assert_eq!(sim.stop_device(device.fdo), STATUS_SUCCESS);
+    assert_eq!(live_interrupts(&sim), 0, "unregistered at stop");
+    assert_eq!(function.lock().unwrap().status(), 0, "reset at stop");
+    sim.remove_device(device.fdo);
+    conforming(&function);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, function) = plug_in(&sim, 5);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let _ = sim.run_devices();
+    function.lock().unwrap().surprise_remove();
+    let _ = sim.surprise_remove(device.fdo);
+    assert_eq!(live_interrupts(&sim), 0, "unregistered at surprise removal");
+    sim.remove_device(device.fdo);
+    conforming(&function);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+}
+
+/// The kernel stack the image's own code uses on the virtio path (start with the device, the
+/// ISR and the DPC, stop), per entry point: reported, and held to the budget every other
+/// entry point has (8 KiB, `tests/stack.rs`).
+fn the_virtio_path_stays_within_the_stack_budget() {
+    if !portcls_sim::stack::SUPPORTED {
+        eprintln!("skipped: the model cannot measure stack use on this host");
+        return;
+    }
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, _function) = plug_in(&sim, 5);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    assert!(sim.run_devices() > 0);
+    sim.remove_device(device.fdo);
+    let usage = sim.stack_usage();
+    for entry in &usage {
+        println!("  {:<44} {:>6} bytes", entry.entry, entry.bytes);
+    }
+    let budget = portcls_sim::stack::KERNEL_STACK_SIZE_X64 / 3;
+    let over: Vec<_> = usage
+        .iter()
+        .filter(|u| u.overflow || u.bytes > budget)
+        .collect();
+    assert!(over.is_empty(), "over {budget} bytes: {over:?}");
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
     every_failure_while_starting_the_function_is_undone,
+    stop_and_surprise_removal_give_the_function_back,
 );
+
+/// Image only: a host build is a debug build whose frames say nothing about the shipped code.
+#[test]
+fn image_the_virtio_path_stays_within_the_stack_budget() {
+    common::with_driver(
+        common::Driver::Image,
+        the_virtio_path_stays_within_the_stack_budget,
+    );
+}

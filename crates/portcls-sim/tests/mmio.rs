@@ -483,6 +483,13 @@ fn every_decoded_form_emulates_with_its_register_rules() {
 
 #[cfg(target_arch = "x86_64")]
 #[test]
+fn read_modify_write_forms_write_back_their_result() {
+    let (window, _device) = window();
+    forms::read_modify_write(window.base());
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
 fn folded_arithmetic_sets_what_the_processor_would() {
     let (window, _device) = window();
     forms::arithmetic_matches_the_processor(window.base().wrapping_add(0x1800));
@@ -634,11 +641,52 @@ mod forms {
     }
 
     /// How the uncovered instruction (`add dword ptr [rdi], 1`) appears in the message.
-    pub(super) const UNCOVERED: &str = "bytes 83 07 01";
+    pub(super) const UNCOVERED: &str = "bytes 83 17 01";
 
     pub(super) fn uncovered(base: *mut u8) {
-        // SAFETY: a read-modify-write of the window's first register, which aborts.
-        unsafe { asm!("add dword ptr [rdi], 1", in("rdi") base) };
+        // SAFETY: an add-with-carry into the window's first register, which aborts.
+        unsafe { asm!("adc dword ptr [rdi], 1", in("rdi") base) };
+    }
+
+    /// Read-modify-write forms (what an optimiser makes of a volatile read, an operation and a
+    /// volatile write of one register): each reads once, writes back the result, sets flags.
+    pub(super) fn read_modify_write(base: *mut u8) {
+        let p = base.wrapping_add(0x1400);
+        // SAFETY: registers inside the live window `p` points into (and so for each block).
+        unsafe {
+            asm!(
+                "mov byte ptr [rdi], 0x40",
+                "mov dword ptr [rdi + 8], 0xffffffff",
+                "mov qword ptr [rdi + 16], rcx",
+                "mov word ptr [rdi + 24], 2",
+                in("rdi") p, in("rcx") 0x00FF_00FF_00FF_00FF_u64,
+            );
+        }
+        // SAFETY: as above.
+        unsafe {
+            asm!(
+                "or byte ptr [rdi], 0x81",
+                "add dword ptr [rdi + 8], 1",
+                "xor qword ptr [rdi + 16], rax",
+                "sub word ptr [rdi + 24], 3",
+                in("rdi") p, in("rax") 0x0F0F_0F0F_0F0F_0F0F_u64,
+            );
+        }
+        let (byte, dword, qword, word): (u64, u64, u64, u64);
+        // SAFETY: as above.
+        unsafe {
+            asm!(
+                "movzx eax, byte ptr [rdi]",
+                "mov ecx, dword ptr [rdi + 8]",
+                "mov rdx, qword ptr [rdi + 16]",
+                "movzx esi, word ptr [rdi + 24]",
+                in("rdi") p, out("rax") byte, out("rcx") dword, out("rdx") qword, out("rsi") word,
+            );
+        }
+        assert_eq!(byte, 0xC1);
+        assert_eq!(dword, 0, "wrapped");
+        assert_eq!(qword, 0x0FF0_0FF0_0FF0_0FF0);
+        assert_eq!(word, 0xFFFF);
     }
 
     #[allow(clippy::too_many_lines)]

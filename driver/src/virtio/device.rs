@@ -249,6 +249,15 @@ struct StreamState {
     period_bytes: [u32; MAX_IN_FLIGHT as usize],
 }
 
+impl StreamState {
+    const EMPTY: Self = Self {
+        info: None,
+        in_flight: 0,
+        next_slot: 0,
+        period_bytes: [0; MAX_IN_FLIGHT as usize],
+    };
+}
+
 /// A started virtio-sound device. See the [module](self) docs.
 pub struct SoundDevice {
     structures: Structures,
@@ -308,9 +317,6 @@ impl SoundDevice {
     ///
     /// # Errors
     /// The step that failed; the device is reset and nothing stays allocated.
-    // Not inlined: the device is a few KiB, and the kernel's stack probe (`__chkstk`) is not
-    // something a driver image links; a frame of its own keeps each caller's small.
-    #[inline(never)]
     pub fn start(
         bars: &mut impl Bars,
         dma: &mut impl DmaMemory,
@@ -319,6 +325,70 @@ impl SoundDevice {
         vectors: u16,
         wait: &mut dyn FnMut() -> bool,
     ) -> Result<Self, StartStep> {
+        let mut device = Self::placeholder();
+        device.start_in(bars, dma, space, bar_lengths, vectors, wait)?;
+        Ok(device)
+    }
+
+    /// A device not started: no memory, every request and period refused. What
+    /// [`SoundDevice::start_in`] starts in place (the device is a few KiB: a driver keeps it in
+    /// pool and never copies it across its kernel stack).
+    #[must_use]
+    pub const fn placeholder() -> Self {
+        let nowhere = Region {
+            bar: 0,
+            offset: 0,
+            length: 0,
+        };
+        Self {
+            structures: Structures {
+                common: nowhere,
+                notify: nowhere,
+                notify_multiplier: 0,
+                isr: nowhere,
+                device: nowhere,
+                msix: None,
+            },
+            features: 0,
+            queues: [
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+                SplitQueue::placeholder(),
+            ],
+            rings: [None; 4],
+            messages: DmaBlock {
+                host: NonNull::dangling(),
+                device: 0,
+                bytes: 0,
+            },
+            notify: [0; 4],
+            config: Config {
+                jacks: 0,
+                streams: 0,
+                chmaps: 0,
+            },
+            streams: [StreamState::EMPTY; sound::MAX_STREAMS as usize],
+        }
+    }
+
+    /// [`SoundDevice::start`] in place, on a [placeholder](SoundDevice::placeholder) (or a
+    /// device stopped with [`SoundDevice::shut_down`]).
+    ///
+    /// # Errors
+    /// As [`SoundDevice::start`]; the device is left a placeholder.
+    // Not inlined: a frame of its own keeps each caller's small (a driver image cannot link the
+    // kernel's stack probe, `__chkstk`, which frames over a page need).
+    #[inline(never)]
+    pub fn start_in(
+        &mut self,
+        bars: &mut impl Bars,
+        dma: &mut impl DmaMemory,
+        space: &[u8; 256],
+        bar_lengths: &[u64; 6],
+        vectors: u16,
+        wait: &mut dyn FnMut() -> bool,
+    ) -> Result<(), StartStep> {
         let structures =
             Structures::parse(space, sound::PCI_DEVICE_ID).map_err(StartStep::Structures)?;
         let device_bytes = u32::try_from(sound::CONFIG_BYTES).unwrap_or(u32::MAX);
@@ -329,14 +399,21 @@ impl SoundDevice {
             dma,
             blocks: [None; 5],
         };
-        match Self::bring_up(bars, &mut allocated, structures, vectors, wait) {
-            Ok(device) => Ok(device),
+        match self.bring_up(bars, &mut allocated, structures, vectors, wait) {
+            Ok(()) => Ok(()),
             Err(step) => {
                 transport::fail(&mut Common {
                     bars,
                     region: structures.common,
                 });
                 allocated.free_all();
+                // Back to a placeholder, field by field (no copy of the whole device).
+                for queue in &mut self.queues {
+                    *queue = SplitQueue::placeholder();
+                }
+                self.rings = [None; 4];
+                self.messages.bytes = 0;
+                self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
                 Err(step)
             }
         }
@@ -356,12 +433,13 @@ impl SoundDevice {
 
     #[inline(never)]
     fn bring_up<D: DmaMemory>(
+        &mut self,
         bars: &mut impl Bars,
         allocated: &mut Allocated<'_, D>,
         structures: Structures,
         vectors: u16,
         wait: &mut dyn FnMut() -> bool,
-    ) -> Result<Self, StartStep> {
+    ) -> Result<(), StartStep> {
         let mut common = Common {
             bars: &mut *bars,
             region: structures.common,
@@ -375,27 +453,12 @@ impl SoundDevice {
         };
         transport::set_config_vector(&mut common, config_vector).map_err(StartStep::Transport)?;
         let messages = allocated.take(4, MESSAGE_BYTES)?;
-        // The device is built first and its queues set up in place (each is a few hundred
-        // bytes: no copies of them on the kernel stack).
-        let mut device = Self {
-            structures,
-            features,
-            queues: [
-                SplitQueue::placeholder(),
-                SplitQueue::placeholder(),
-                SplitQueue::placeholder(),
-                SplitQueue::placeholder(),
-            ],
-            rings: [None; 4],
-            messages,
-            notify: [0; 4],
-            config: Config {
-                jacks: 0,
-                streams: 0,
-                chmaps: 0,
-            },
-            streams: [StreamState::default(); sound::MAX_STREAMS as usize],
-        };
+        // The queues are set up in place (each is a few hundred bytes: no copies of them on
+        // the kernel stack).
+        let device = self;
+        device.structures = structures;
+        device.features = features;
+        device.messages = messages;
         for index in 0..sound::QUEUES {
             let max = transport::queue_max(&mut common, index).map_err(StartStep::Transport)?;
             let missing = StartStep::Transport(TransportError::MissingQueue(index));
@@ -447,7 +510,7 @@ impl SoundDevice {
                 .take_infos(written, count)
                 .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
         }
-        Ok(device)
+        Ok(())
     }
 
     /// Reads the `PCM_INFO` reply for streams `0..count` from the reply area, record by record

@@ -655,7 +655,7 @@ impl Drop for Hardware {
     }
 }
 
-/// Starts the device layer in a frame of its own and moves it to pool.
+/// Starts the device layer in pool, in place.
 #[inline(never)]
 fn start_sound(
     pool: Pool,
@@ -666,12 +666,12 @@ fn start_sound(
     messages: u16,
     wait: &mut dyn FnMut() -> bool,
 ) -> Result<PoolBox<SoundDevice>, NTSTATUS> {
-    let sound = SoundDevice::start(bars, dma, space, lengths, messages, wait)
+    let mut sound = PoolBox::new(pool, SoundDevice::placeholder())
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    sound
+        .start_in(bars, dma, space, lengths, messages, wait)
         .map_err(|step| step.status())?;
-    PoolBox::new(pool, sound).map_err(|sound| {
-        let _ = sound.stop(bars, dma, |_, _| {});
-        STATUS_INSUFFICIENT_RESOURCES
-    })
+    Ok(sound)
 }
 
 /// Maps the memory BARs that hold the virtio structures (not the MSI-X table's, which is the

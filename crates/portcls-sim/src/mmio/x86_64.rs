@@ -23,10 +23,14 @@
 //! | `84` / `85` | `test r/m, r` |
 //! | `80 /7`, `81 /7`, `83 /7` | `cmp r/m, imm8/imm16/imm32/sign-extended imm8` |
 //! | `F6 /0` / `F7 /0` | `test r/m, imm8` / `test r/m, imm16/32` |
+//! | `00`/`01`, `08`/`09`, `20`/`21`, `28`/`29`, `30`/`31`; `38`/`39` | `add`, `or`, `and`, `sub`, `xor` `r/m, r` (read-modify-write); `cmp r/m, r` |
+//! | `80`/`81`/`83` `/0 /1 /4 /5 /6` | `add`, `or`, `and`, `sub`, `xor` `r/m, imm` (read-modify-write) |
 //!
-//! The last rows are what an optimising compiler makes of a volatile load whose value is
-//! only combined or compared. Forms that write memory other than `mov` (read-modify-write
-//! such as `add [m], r`) are not covered: compilers do not fold volatile accesses into them.
+//! The compare and combine rows are what an optimising compiler makes of a volatile load whose
+//! value is only combined or compared; the read-modify-write rows what it makes of a volatile
+//! load, an operation and a volatile store of the same register (one read, one write: the
+//! driver image's status update `status |= bit` is `or byte [r], imm`). Not covered: carries
+//! in (`adc`, `sbb`), `not`, `neg`, `inc`/`dec` on memory, and the string and SSE forms.
 
 use super::value::{sign_extend, truncate};
 
@@ -815,8 +819,7 @@ mod tests {
             decoded(&[0xF7, 0x07, 0, 0, 0, 0x80]),
             (compute(Alu::Test, imm(0xFFFF_FFFF_8000_0000), 4, true), 6)
         );
-        // Read-modify-write forms and carries in are not covered.
-        // adc [rdi], 1 and not [rdi]: not covered.
+        // Carries in and `not` are not covered: adc [rdi], 1 and not [rdi].
         assert_eq!(decode(&[0x83, 0x17, 0x01]), Err(DecodeError::Unsupported));
         assert_eq!(decode(&[0xF7, 0x17]), Err(DecodeError::Unsupported));
         assert_eq!(decode(&[0x13, 0x07]), Err(DecodeError::Unsupported)); // adc eax, [rdi]
