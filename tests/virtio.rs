@@ -332,11 +332,43 @@ fn the_virtio_path_stays_within_the_stack_budget() {
     assert!(over.is_empty(), "over {budget} bytes: {over:?}");
 }
 
+/// Leaving D0 unregisters and disconnects the interrupt and resets the device (the
+/// stream-resource docs: interrupts are disconnected in Dx); back in D0 the device starts again
+/// and its interrupt is connected and registered anew.
+fn d3_disconnects_the_interrupt_and_d0_brings_it_back() {
+    const D0: u32 = 1;
+    const D3: u32 = 4;
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, function) = plug_in(&sim, 5);
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let _ = sim.run_devices();
+    for _ in 0..2 {
+        sim.set_power(device.fdo, D3).expect("D3");
+        assert_eq!(live_interrupts(&sim), 0, "unregistered in D3");
+        assert_eq!(function.lock().unwrap().status(), 0, "reset in D3");
+        sim.set_power(device.fdo, D0).expect("D0");
+        assert_eq!(live_interrupts(&sim), 1, "registered again in D0");
+        assert_eq!(
+            function.lock().unwrap().status() & 0x0F,
+            0x0F,
+            "DRIVER_OK again"
+        );
+        assert!(sim.run_devices() > 0, "the restart's replies interrupt");
+    }
+    sim.remove_device(device.fdo);
+    conforming(&function);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
     every_failure_while_starting_the_function_is_undone,
     stop_and_surprise_removal_give_the_function_back,
+    d3_disconnects_the_interrupt_and_d0_brings_it_back,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

@@ -298,9 +298,20 @@ portcls_sys::kernel_abi! {
         // SAFETY: PortCls calls through a live adapter.
         let adapter = unsafe { ComObject::<Adapter>::from_this(this.cast::<c_void>()) };
         if state.DeviceState == POWER_DEVICE_D0 {
+            // SAFETY: PortCls calls power changes at PASSIVE_LEVEL, never during the device's
+            // start, stop or removal.
+            if let Some(hardware) = unsafe { adapter.hardware() } {
+                // A function that cannot come back stays suspended: its endpoints' streams
+                // fail, the driver goes on (a power callback returns nothing).
+                let _ = hardware.resume();
+            }
             adapter.resume();
         } else {
             adapter.halt();
+            // SAFETY: as above.
+            if let Some(hardware) = unsafe { adapter.hardware() } {
+                hardware.suspend();
+            }
         }
     }
 }

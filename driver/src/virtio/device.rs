@@ -939,6 +939,7 @@ impl SoundDevice {
         }
         dma.free(self.messages);
         self.messages.bytes = 0;
+        self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
         reset
     }
 }

@@ -397,6 +397,13 @@ pub struct Hardware {
     registration: Option<OwnedInterruptRegistration>,
     /// The messages granted.
     messages: u16,
+    /// The render port the interrupt is registered with (held while the function is started).
+    port: Option<portcls::ComPtr<portcls_sys::wavert::IPort>>,
+    /// Configuration space and BAR lengths as read at start, for a return to D0.
+    space: [u8; CONFIG_SPACE_BYTES],
+    lengths: [u64; 6],
+    /// Left D0: the device reset, its interrupt disconnected.
+    suspended: bool,
 }
 
 // SAFETY: the raw pointers name the device's own mappings, adapter and PDO, used under the
@@ -504,6 +511,10 @@ impl Hardware {
                 connection: None,
                 registration: None,
                 messages: resources.messages,
+                port: None,
+                space,
+                lengths,
+                suspended: false,
             },
         )
         .map_err(|_| {
@@ -575,10 +586,12 @@ impl Hardware {
     ///
     /// # Errors
     /// The library's refusal; the interrupt stays connected, unregistered.
-    pub fn register<I: portcls::Interface>(
+    pub fn register(
         &mut self,
-        port: &portcls::ComPtr<I>,
+        port: &portcls::ComPtr<portcls_sys::wavert::IPort>,
     ) -> Result<(), NTSTATUS> {
+        // Kept for a return to D0 (the registration is made again there).
+        self.port = Some(port.clone());
         let Some(connection) = self.connection.take() else {
             return Ok(());
         };
@@ -627,7 +640,68 @@ impl Hardware {
         if let Some(dma) = self.dma.take() {
             dma.put();
         }
+        drop(self.port.take());
         Self::unmap(&bars);
+    }
+
+    /// Leaving D0: the interrupt unregistered and disconnected, its DPCs flushed, the device
+    /// reset and its memory freed (the BARs and the DMA adapter stay). At `PASSIVE_LEVEL`.
+    pub fn suspend(&mut self) {
+        if self.suspended {
+            return;
+        }
+        drop(self.registration.take());
+        drop(self.connection.take());
+        // SAFETY: PASSIVE_LEVEL; no interrupt can queue the DPC any more.
+        unsafe { KeFlushQueuedDpcs() };
+        let device = self.device.get_mut();
+        if let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) {
+            let _ = sound.shut_down(&mut device.bars, dma, |_, _| {});
+        }
+        self.suspended = true;
+    }
+
+    /// Back in D0: the device started again, its interrupt connected and registered with the
+    /// port it was registered with. At `PASSIVE_LEVEL`.
+    ///
+    /// # Errors
+    /// The failing step's status; the function stays suspended.
+    pub fn resume(&mut self) -> Result<(), NTSTATUS> {
+        if !self.suspended {
+            return Ok(());
+        }
+        let device = self.device.get_mut();
+        let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) else {
+            return Err(STATUS_DEVICE_PROTOCOL_ERROR);
+        };
+        let mut stalls = 0_u32;
+        let mut wait = || {
+            stall();
+            stalls += 1;
+            stalls < REPLY_STALLS
+        };
+        sound
+            .start_in(
+                &mut device.bars,
+                dma,
+                &self.space,
+                &self.lengths,
+                self.messages,
+                &mut wait,
+            )
+            .map_err(|step| step.status())?;
+        let context: *mut Self = self;
+        // SAFETY: forwarded; the context outlives the connection (suspend and stop disconnect
+        // first).
+        let connection = unsafe { connect(self.pdo, context.cast()) }?;
+        self.connection = Some(connection);
+        self.suspended = false;
+        if let Some(port) = self.port.take() {
+            let registered = self.register(&port);
+            self.port = Some(port);
+            registered?;
+        }
+        Ok(())
     }
 
     fn unmap(bars: &MappedBars<fn()>) {
