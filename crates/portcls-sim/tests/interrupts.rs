@@ -207,8 +207,8 @@ unsafe fn read_resources(resources: PRESOURCELIST) {
     });
     let flagged = (0..interrupts)
         .filter(|&i| {
-            // SAFETY: as above.
             let entry =
+                // SAFETY: as above.
                 unsafe { (vtable.FindTranslatedEntry)(resources, CmResourceTypeInterrupt, i) };
             // SAFETY: a descriptor of the list.
             let flags = unsafe { (*entry).Flags };
@@ -826,8 +826,8 @@ fn the_interrupt_spin_lock_raises_to_dirql_masks_the_isr_and_catches_misuse() {
     // SAFETY: no longer held (a breach).
     unsafe { KeReleaseInterruptSpinLock(interrupt, old) };
     let mut seen: KIRQL = 0;
-    // SAFETY: a routine and its context.
     let ran =
+        // SAFETY: a routine and its context.
         unsafe { KeSynchronizeExecution(interrupt, Some(synchronized), (&raw mut seen).cast()) };
     assert_eq!((ran, seen, portcls_sim::current_irql()), (1, dirql, 0));
     // A DPC queued at DISPATCH_LEVEL, then taken off the queue before it ran.

@@ -170,29 +170,7 @@ impl Liar {
 }
 
 impl VirtioDevice for Liar {
-    fn device_id(&self) -> u16 {
-        self.oracle.device_id()
-    }
-
-    fn features(&self) -> u64 {
-        VirtioDevice::features(&self.oracle)
-    }
-
-    fn accept_features(&mut self, features: u64) {
-        VirtioDevice::accept_features(&mut self.oracle, features);
-    }
-
-    fn num_queues(&self) -> u16 {
-        self.oracle.num_queues()
-    }
-
-    fn queue_max(&self, index: u16) -> u16 {
-        self.oracle.queue_max(index)
-    }
-
-    fn config(&self) -> Vec<u8> {
-        VirtioDevice::config(&self.oracle)
-    }
+    crate::forward_identity!();
 
     fn enable_queue(&mut self, index: u16, queue: QueueConfig) {
         if let Some(slot) = self.queues.get_mut(usize::from(index)) {

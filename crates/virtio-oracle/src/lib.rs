@@ -94,14 +94,7 @@ impl Oracle {
         let regions = [(GuestAddress(MEMORY_BASE), MEMORY_BYTES)];
         let memory =
             GuestMemoryAtomic::new(GuestMemoryMmap::from_ranges(&regions).expect("guest memory"));
-        let (backend, vrings, calls) = device(&memory);
-        Self {
-            memory,
-            backend,
-            vrings,
-            calls,
-            next: MEMORY_BASE,
-        }
+        Self::with_memory(memory)
     }
 
     /// A device whose guest memory is a simulated machine's physical memory (`arena`, from
@@ -114,10 +107,10 @@ impl Oracle {
     pub fn over(arena: &portcls_sim::physical::PhysicalArena) -> Self {
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
-        // SAFETY: the arena is a live, page-aligned host block of `length` bytes that the
-        // machine keeps while it lives (the machine outlives its devices); the region does not
-        // own it (it is never unmapped through the region).
         let region =
+            // SAFETY: the arena is a live, page-aligned host block of `length` bytes that the
+            // machine keeps while it lives (the machine outlives its devices); the region does not
+            // own it (it is never unmapped through the region).
             unsafe { MmapRegion::build_raw(arena.host.as_ptr(), arena.length, prot, flags) }
                 .expect("a region over the machine's memory");
         let machine =
@@ -127,6 +120,11 @@ impl Oracle {
         let memory = GuestMemoryAtomic::new(
             GuestMemoryMmap::from_regions(vec![own, machine]).expect("guest memory"),
         );
+        Self::with_memory(memory)
+    }
+
+    /// A device over `memory`, its allocations starting at [`MEMORY_BASE`].
+    fn with_memory(memory: GuestMemoryAtomic<GuestMemoryMmap>) -> Self {
         let (backend, vrings, calls) = device(&memory);
         Self {
             memory,
@@ -264,6 +262,37 @@ impl Oracle {
             .expect("guest memory");
     }
 }
+
+/// The [`VirtioDevice`] methods a wrapper around the oracle answers as the oracle does (the
+/// device's identity and its offer), for a wrapper type with an `oracle` field.
+macro_rules! forward_identity {
+    () => {
+        fn device_id(&self) -> u16 {
+            self.oracle.device_id()
+        }
+
+        fn features(&self) -> u64 {
+            portcls_sim::virtio_pci::VirtioDevice::features(&self.oracle)
+        }
+
+        fn accept_features(&mut self, features: u64) {
+            portcls_sim::virtio_pci::VirtioDevice::accept_features(&mut self.oracle, features);
+        }
+
+        fn num_queues(&self) -> u16 {
+            self.oracle.num_queues()
+        }
+
+        fn queue_max(&self, index: u16) -> u16 {
+            self.oracle.queue_max(index)
+        }
+
+        fn config(&self) -> Vec<u8> {
+            portcls_sim::virtio_pci::VirtioDevice::config(&self.oracle)
+        }
+    };
+}
+pub(crate) use forward_identity;
 
 /// A device with its null backend over `memory`, its queues, and the eventfds it signals.
 fn device(

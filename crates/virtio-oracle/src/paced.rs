@@ -380,29 +380,7 @@ impl Paced {
 }
 
 impl VirtioDevice for Paced {
-    fn device_id(&self) -> u16 {
-        self.oracle.device_id()
-    }
-
-    fn features(&self) -> u64 {
-        VirtioDevice::features(&self.oracle)
-    }
-
-    fn accept_features(&mut self, features: u64) {
-        VirtioDevice::accept_features(&mut self.oracle, features);
-    }
-
-    fn num_queues(&self) -> u16 {
-        self.oracle.num_queues()
-    }
-
-    fn queue_max(&self, index: u16) -> u16 {
-        self.oracle.queue_max(index)
-    }
-
-    fn config(&self) -> Vec<u8> {
-        VirtioDevice::config(&self.oracle)
-    }
+    crate::forward_identity!();
 
     fn enable_queue(&mut self, index: u16, queue: QueueConfig) {
         let slot = usize::from(index);

@@ -112,13 +112,13 @@ impl Resources {
         // SAFETY: the list's own method.
         let memory = unsafe { (vtable.NumberOfEntriesOfType)(list, CmResourceTypeMemory) };
         for index in 0..memory.min(6) {
-            // SAFETY: as above; an index below the count.
             let translated =
+                // SAFETY: as above; an index below the count.
                 unsafe { (vtable.FindTranslatedEntry)(list, CmResourceTypeMemory, index) };
             // SAFETY: as above.
             let raw = unsafe { (vtable.FindUntranslatedEntry)(list, CmResourceTypeMemory, index) };
-            // SAFETY: descriptors of the live list, or null.
             let (Some(translated), Some(raw)) =
+                // SAFETY: descriptors of the live list, or null.
                 (unsafe { translated.as_ref() }, unsafe { raw.as_ref() })
             else {
                 continue;
@@ -135,8 +135,8 @@ impl Resources {
         // SAFETY: as above.
         let interrupts = unsafe { (vtable.NumberOfEntriesOfType)(list, CmResourceTypeInterrupt) };
         for index in 0..interrupts {
-            // SAFETY: as above.
             let entry =
+                // SAFETY: as above.
                 unsafe { (vtable.FindTranslatedEntry)(list, CmResourceTypeInterrupt, index) };
             // SAFETY: a descriptor of the live list, or null.
             let Some(entry) = (unsafe { entry.as_ref() }) else {
@@ -325,8 +325,8 @@ impl DmaMemory for AdapterMemory {
         let operations = self.operations()?;
         let length = u32::try_from(bytes).ok()?;
         let mut logical = LARGE_INTEGER { QuadPart: 0 };
-        // SAFETY: the adapter's routine at PASSIVE_LEVEL; cached (the device is coherent).
         let host =
+            // SAFETY: the adapter's routine at PASSIVE_LEVEL; cached (the device is coherent).
             unsafe { (operations.AllocateCommonBuffer)(self.adapter, length, &raw mut logical, 1) };
         let host = NonNull::new(host.cast::<u8>())?;
         // SAFETY: every bit pattern is an i64.

@@ -291,8 +291,8 @@ fn chain(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
         return;
     }
     if previous.sa_flags & libc::SA_SIGINFO != 0 {
-        // SAFETY: with `SA_SIGINFO`, the handler field holds such a function.
         let previous: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
+            // SAFETY: with `SA_SIGINFO`, the handler field holds such a function.
             unsafe { std::mem::transmute(handler) };
         previous(signal, info, context);
     } else {
