@@ -15,26 +15,29 @@
 mod common;
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use portcls_sim::mmio::MmioWindow;
-use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioPci};
+use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioDevice, VirtioPci};
 use portcls_sim::{
-    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, Resource, Sim, Via,
+    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, Resource, Sim, Stream, Via,
 };
 use portcls_sys::STATUS_SUCCESS;
 use portcls_sys::km::{CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED};
 use virtio_oracle::Oracle;
+use virtio_oracle::paced::Paced as PacedOracle;
+use wavert_sample::format::Format;
 
-type Function = Arc<Mutex<VirtioPci<Oracle>>>;
+type Function<D = Oracle> = Arc<Mutex<VirtioPci<D>>>;
 
 /// The register BAR as the model's MMIO trap: a window per mapping.
-struct Registers {
-    function: Function,
+struct Registers<D: VirtioDevice> {
+    function: Function<D>,
     windows: Vec<MmioWindow>,
 }
 
-impl BarMapper for Registers {
+impl<D: VirtioDevice + 'static> BarMapper for Registers<D> {
     fn map(&mut self, bar: Bar, offset: u64, length: usize) -> Option<NonNull<u8>> {
         if bar.index != virtio_pci::REGISTER_BAR || offset != 0 {
             return None;
@@ -61,7 +64,19 @@ fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
 
 /// [`plug_in`], or the status `AddDevice` failed with.
 fn try_plug_in(sim: &Sim, messages: u16) -> Result<(Device, Function), portcls_sys::NTSTATUS> {
-    let mut function = VirtioPci::new(Oracle::over(&sim.device_memory().arena()));
+    let oracle = Oracle::over(&sim.device_memory().arena());
+    try_plug_in_with(sim, messages, oracle, |_| {})
+}
+
+/// A function around `device`; `pace` runs after the device's pending work each time the
+/// machine gives it time.
+fn try_plug_in_with<D: VirtioDevice + 'static>(
+    sim: &Sim,
+    messages: u16,
+    device: D,
+    mut pace: impl FnMut(&mut VirtioPci<D>) + Send + 'static,
+) -> Result<(Device, Function<D>), portcls_sys::NTSTATUS> {
+    let mut function = VirtioPci::new(device);
     function.set_msix_enabled(messages > 0);
     function.set_deferred(true);
     let space = function.config_space().to_vec();
@@ -96,12 +111,52 @@ fn try_plug_in(sim: &Sim, messages: u16) -> Result<(Device, Function), portcls_s
     sim.attach_device_work(&device, move || {
         let mut function = worker.lock().unwrap();
         function.run_device();
+        pace(&mut function);
         function.take_interrupts()
     });
     Ok((device, function))
 }
 
-fn conforming(function: &Function) {
+/// The oracle kept at its streams' rate in the machine's virtual time (`virtio_oracle::paced`),
+/// and the time it keeps: the test moves it on with [`tick`].
+struct Paced {
+    function: Function<PacedOracle>,
+    device: Device,
+    clock: Arc<AtomicU64>,
+}
+
+fn plug_in_paced(sim: &Sim, messages: u16) -> Paced {
+    let clock = Arc::new(AtomicU64::new(0));
+    let time = Arc::clone(&clock);
+    let oracle = PacedOracle::new(Oracle::over(&sim.device_memory().arena()));
+    let (device, function) = try_plug_in_with(sim, messages, oracle, move |function| {
+        function.device().advance_to(time.load(Ordering::SeqCst));
+        function.collect_interrupts();
+    })
+    .expect("the function is plugged in");
+    Paced {
+        function,
+        device,
+        clock,
+    }
+}
+
+impl Paced {
+    /// Time passes by `ticks` (100 ns): the driver's threads run, the device plays and
+    /// records up to now, its interrupts reach the ISR, the DPC takes what it finished.
+    fn tick(&self, sim: &Sim, ticks: u64) {
+        sim.advance(ticks);
+        self.clock.store(sim.now() * 100, Ordering::SeqCst);
+        let _ = sim.run_devices();
+    }
+
+    /// Frames device stream `id` played or recorded.
+    fn frames(&self, id: usize) -> u64 {
+        self.function.lock().unwrap().device().frames(id)
+    }
+}
+
+fn conforming<D: VirtioDevice>(function: &Function<D>) {
     let function = function.lock().unwrap();
     assert_eq!(function.breaches(), [] as [String; 0]);
     assert_eq!(function.device_errors(), [] as [String; 0]);
@@ -363,12 +418,175 @@ fn d3_disconnects_the_interrupt_and_d0_brings_it_back() {
     sim.assert_clean();
 }
 
+/// `KSSTATE_*`.
+const STOP: u32 = 0;
+const PAUSE: u32 = 2;
+const RUN: u32 = 3;
+/// 1 ms in the machine's time units.
+const MS: u64 = 10_000;
+/// The device streams the oracle has: output, then input.
+const RENDER_ID: usize = 0;
+const CAPTURE_ID: usize = 1;
+
+/// A stream opened on the function: the preferred format (48 kHz, 16-bit stereo), a buffer of
+/// `bytes` with `notifications` points, an event registered.
+fn open(sim: &Sim, device: &Device, capture: bool, bytes: u32, notifications: u32) -> Stream {
+    let mut stream = common::open_host_pin(sim, device, capture, Format::PREFERRED);
+    stream.allocate_buffer(notifications, bytes).unwrap();
+    assert_eq!(stream.register_event(), STATUS_SUCCESS);
+    stream
+}
+
+/// The linear frame a cyclic `GetPosition` stands for, given the linear frame `near` it is
+/// within a buffer of.
+fn linear(offset: u64, near: u64, buffer_frames: u64) -> u64 {
+    let base = near - near % buffer_frames;
+    let candidate = base + offset / 4;
+    if candidate + buffer_frames / 2 < near {
+        candidate + buffer_frames
+    } else if candidate > near + buffer_frames / 2 {
+        candidate - buffer_frames
+    } else {
+        candidate
+    }
+}
+
+/// Both directions stream on the device, timed by it: a render and a capture stream run for
+/// a second of virtual time with the oracle at 48 kHz. At every millisecond each position is
+/// at or past what the device consumed and at most one period ahead; each notification point
+/// the device reached signals the event; the captured audio is what the device recorded
+/// (its frame counter), where the position says; a pause holds the positions; STOP takes
+/// every period back. Only the interrupt is registered (no engine thread), for the device's
+/// PDO; nothing is left afterwards.
+fn both_directions_stream_on_the_device_at_its_pace() {
+    for profile in common::loadable_profiles() {
+        let sim = Sim::new(profile);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let paced = plug_in_paced(&sim, 5);
+        let device = &paced.device;
+        assert_eq!(sim.start_device(device), STATUS_SUCCESS, "{profile}");
+        let _ = sim.run_devices();
+        // 20 ms buffers, two points each: two 10 ms (1920-byte) device periods.
+        let (bytes, frames, period) = (3840_u32, 960_u64, 480_u64);
+        let mut render = open(&sim, device, false, bytes, 2);
+        let mut capture = open(&sim, device, true, bytes, 2);
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS, "{profile}");
+        }
+        let threads = sim
+            .registrations()
+            .into_iter()
+            .filter(|r| matches!(r.resource, Resource::Thread(_)))
+            .count();
+        assert_eq!(
+            threads, 0,
+            "{profile}: the device is the clock, no engine thread"
+        );
+        if profile != OsProfile::Windows81 {
+            assert_eq!(live_interrupts(&sim), 1, "{profile}");
+        }
+        for ms in 1..=1000_u64 {
+            paced.tick(&sim, MS);
+            for (stream, id) in [(&render, RENDER_ID), (&capture, CAPTURE_ID)] {
+                let done = paced.frames(id);
+                let (offset, _) = stream.position().expect("a position");
+                let at = linear(offset, done, frames);
+                assert!(
+                    done <= at && at <= done + period,
+                    "{profile} at {ms} ms, device stream {id}: at {at}, the device at {done}"
+                );
+            }
+        }
+        assert_eq!(
+            paced.frames(RENDER_ID),
+            48_000,
+            "{profile}: one second played"
+        );
+        assert_eq!(
+            paced.frames(CAPTURE_ID),
+            48_000,
+            "{profile}: one second recorded"
+        );
+        assert_eq!(
+            render.event_signals(),
+            100,
+            "{profile}: a signal per 10 ms point"
+        );
+        assert_eq!(capture.event_signals(), 100, "{profile}");
+        // The last period recorded (frames 47 520..48 000) holds the device's frame counter.
+        let recorded = capture.read_buffer();
+        for frame in 47_520..48_000_u64 {
+            let at = usize::try_from(frame % frames * 4).unwrap();
+            let sample = u16::from_le_bytes([recorded[at], recorded[at + 1]]);
+            assert_eq!(
+                u64::from(sample),
+                frame & 0xFFFF,
+                "{profile}: frame {frame}"
+            );
+        }
+        // A pause holds both positions; RUN goes on from there.
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.set_state(PAUSE), STATUS_SUCCESS, "{profile}");
+        }
+        let held = (render.position().unwrap(), capture.position().unwrap());
+        for _ in 0..50 {
+            paced.tick(&sim, MS);
+        }
+        assert_eq!(
+            (render.position().unwrap(), capture.position().unwrap()),
+            held,
+            "{profile}: held while paused"
+        );
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.set_state(RUN), STATUS_SUCCESS, "{profile}");
+        }
+        for _ in 0..100 {
+            paced.tick(&sim, MS);
+        }
+        assert_eq!(paced.frames(RENDER_ID), 52_800, "{profile}: 100 ms more");
+        // STOP: every period back, the positions at 0.
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.walk_to(STOP), STATUS_SUCCESS, "{profile}");
+            assert_eq!(stream.position().unwrap(), (0, 0), "{profile}");
+        }
+        let released = paced.frames(RENDER_ID);
+        for _ in 0..20 {
+            paced.tick(&sim, MS);
+        }
+        assert_eq!(
+            paced.frames(RENDER_ID),
+            released,
+            "{profile}: nothing plays after STOP"
+        );
+        finish(&sim, &paced, [render, capture], &profile.to_string());
+    }
+}
+
+/// The streams close, the device goes: nothing registered, no rule of the model or the spec
+/// broken, the device refused nothing, the driver unloads clean.
+fn finish<const N: usize>(sim: &Sim, paced: &Paced, streams: [Stream; N], what: &str) {
+    for stream in streams {
+        stream.close();
+    }
+    sim.remove_device(paced.device.fdo);
+    assert!(sim.registrations().is_empty(), "{what}");
+    conforming(&paced.function);
+    assert!(
+        sim.violations().is_empty(),
+        "{what}: {:?}",
+        sim.violations()
+    );
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
     every_failure_while_starting_the_function_is_undone,
     stop_and_surprise_removal_give_the_function_back,
     d3_disconnects_the_interrupt_and_d0_brings_it_back,
+    both_directions_stream_on_the_device_at_its_pace,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

@@ -24,6 +24,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use portcls::ComPtr;
 use portcls_sys::km::{
@@ -87,6 +88,9 @@ pub struct Adapter {
     /// at stop, surprise removal and removal). Only touched inside PnP's serialisation of the
     /// device, at `PASSIVE_LEVEL`.
     hardware: UnsafeCell<Option<PoolBox<Hardware>>>,
+    /// Whether the device is a virtio-sound function (set at its first start, for good: its
+    /// streams run on the device, or on nothing while it is stopped).
+    function: AtomicBool,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -139,8 +143,26 @@ impl Inside<'_> {
         }
     }
 
+    /// The virtio-sound function the device is, while it is not halted.
+    ///
+    /// PnP and power change the function (start, stop, D3, D0) only while the device is
+    /// halted, and halting runs inside the gate: so inside the gate, not halted, it is the
+    /// started function and nothing else touches it but through its own lock. A stream
+    /// halting still sees it (it halts before the function changes).
+    pub fn hardware(&mut self) -> Option<&Hardware> {
+        if self.guarded().halted {
+            return None;
+        }
+        // SAFETY: see above: the slot does not change while we are inside the gate and the
+        // device is not halted.
+        unsafe { (*self.adapter.hardware.get()).as_deref() }
+    }
+
     fn set_halted(&mut self, halted: bool) {
-        self.guarded().halted = halted;
+        // Streams halt while they can still reach the function, and resume once it is back.
+        if !halted {
+            self.guarded().halted = false;
+        }
         let streams = self.guarded().streams;
         for stream in streams.into_iter().filter(|s| !s.is_null()) {
             // SAFETY: a listed stream is alive: it removes itself inside the gate before its
@@ -152,6 +174,7 @@ impl Inside<'_> {
                 stream.resume(self);
             }
         }
+        self.guarded().halted = halted;
     }
 }
 
@@ -173,6 +196,7 @@ impl Adapter {
             capture_controls: Controls::new(),
             meters: SpinLock::new([PeakMeter::new(); 2]),
             hardware: UnsafeCell::new(None),
+            function: AtomicBool::new(false),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -251,6 +275,13 @@ impl Adapter {
         // SAFETY: caller's contract: nothing else touches the slot now.
         let slot = unsafe { &mut *self.hardware.get() };
         drop(slot.replace(hardware));
+        self.function.store(true, Ordering::Release);
+    }
+
+    /// Whether the device is a virtio-sound function (see [`Adapter::attach_hardware`]).
+    #[must_use]
+    pub fn is_function(&self) -> bool {
+        self.function.load(Ordering::Acquire)
     }
 
     /// The started virtio-sound function, if the device is one.

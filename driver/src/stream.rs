@@ -35,7 +35,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::num::NonZeroU64;
-use core::ptr::null_mut;
+use core::ptr::{NonNull, null_mut};
 
 use portcls::{ComPtr, StreamResourceManager};
 use portcls_sys::km::{MEMORY_CACHING_TYPE, MmCached, PHYSICAL_ADDRESS, PKEVENT, PMDL};
@@ -69,6 +69,10 @@ use crate::pool::{Pool, PoolBox};
 use crate::stream_state::KsState;
 use crate::sync::SpinLock;
 use crate::tone::{DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, Tone, ToneTable};
+use crate::virtio::device::{Completion, MAX_PIECES, Piece, period_pieces};
+use crate::virtio::hardware::{DeviceAccess, PeriodSink};
+use crate::virtio::sound;
+use crate::virtio::stream::{PeriodClock, PeriodPlan, Periods, token};
 
 /// The most notification events one stream keeps.
 pub const MAX_EVENTS: usize = 4;
@@ -78,6 +82,11 @@ pub const STATUS_NOT_FOUND: NTSTATUS = 0xC000_0225_u32.cast_signed();
 const PAGE_SIZE: u64 = 4096;
 /// The largest format the stream reads from a client.
 const MAX_CLIENT_FORMAT: u32 = 4096;
+
+/// The physical address of each page of a buffer on a virtio-sound device, little-endian.
+type PageTable = [u8; PAGE_TABLE_BYTES];
+/// Bytes of a [`PageTable`]: one address for each page of the largest buffer.
+const PAGE_TABLE_BYTES: usize = (crate::dma::MAX_BUFFER_BYTES as usize).div_ceil(4096) * 8;
 
 /// The capture tone, its table in pool.
 type StreamTone = Tone<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, PoolBox<ToneTable>>;
@@ -104,9 +113,109 @@ struct Inner {
     written: WritePackets,
     /// Packet mode, capture: what the client read.
     read: ReadPackets,
+    /// Whether the stream runs on a virtio-sound device (fixed at creation).
+    on_device: bool,
+    /// On a device: the physical address of each page of the buffer (with the buffer).
+    pages: Option<PoolBox<PageTable>>,
+    /// On a device, from STOP -> ACQUIRE to ACQUIRE -> STOP: the device stream.
+    link: Option<Link>,
+    /// The performance counter's frequency.
+    frequency: u64,
+}
+
+/// A WaveRT stream on a device stream (see [`virtio::stream`](crate::virtio::stream)).
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    /// The device stream.
+    id: u32,
+    plan: PeriodPlan,
+    /// Notification points per buffer (0: none).
+    notifications: u32,
+    periods: Periods,
+    clock: PeriodClock,
+    /// Bound to the device (not while the device is halted).
+    bound: bool,
+    /// Why the stream no longer works on the device: a period or the device failed.
+    failed: Option<NTSTATUS>,
 }
 
 impl Inner {
+    /// The linear position in frames at counter `now`: on a device, what it consumed (see
+    /// [`PeriodClock`]); 0 on a device stream not running on it.
+    fn frames(&self, now: u64) -> u64 {
+        match (&self.link, self.on_device) {
+            (Some(link), _) => link.clock.position(now),
+            (None, true) => 0,
+            (None, false) => self.dma.frames(now),
+        }
+    }
+
+    /// The frames the stream has moved: on a device, the periods it completed.
+    fn done_frames(&self) -> u64 {
+        match (&self.link, self.on_device) {
+            (Some(link), _) => link.periods.completed() * u64::from(link.plan.period_frames),
+            (None, true) => 0,
+            (None, false) => self.dma.done_frames(),
+        }
+    }
+
+    /// `GetPosition`'s byte offset at counter `now`.
+    fn position(&self, now: u64) -> u32 {
+        if self.on_device {
+            let frame = u64::from(self.dma.format().bytes_per_frame());
+            crate::position::cyclic_offset(self.frames(now) * frame, self.dma.buffer_bytes())
+        } else {
+            self.dma.position(now)
+        }
+    }
+
+    /// The physical address of page `index` of the buffer.
+    fn page(&self, index: u32) -> Option<u64> {
+        let table = self.pages.as_deref()?;
+        let at = usize::try_from(index).ok()?.checked_mul(8)?;
+        let bytes = table.get(at..at.checked_add(8)?)?;
+        let address = u64::from_le_bytes(bytes.try_into().ok()?);
+        (address != 0).then_some(address)
+    }
+
+    /// Keeps the device's periods posted (RUN, and after each completion).
+    fn fill(&mut self, device: &mut DeviceAccess<'_>) -> Result<(), NTSTATUS> {
+        let Some(mut link) = self.link else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        while let Some(n) = link.periods.take_next(&link.plan) {
+            let mut pieces = [Piece { address: 0, len: 0 }; MAX_PIECES];
+            let posted = period_pieces(
+                link.plan.offset(n),
+                link.plan.period_bytes,
+                |page| self.page(page),
+                &mut pieces,
+            )
+            .map_err(|error| error.status())
+            .and_then(|count| {
+                let pieces = pieces.get(..count).unwrap_or(&[]);
+                device.post(link.id, pieces, token(n))
+            });
+            if let Err(status) = posted {
+                link.periods.unpost();
+                result = Err(status);
+                break;
+            }
+        }
+        self.link = Some(link);
+        result
+    }
+
+    /// Signals every registered event.
+    fn signal(&self) {
+        for &event in self.events.iter().filter(|e| !e.is_null()) {
+            // SAFETY: a registered event (PortCls unregisters before freeing it); no wait,
+            // DISPATCH_LEVEL is allowed.
+            unsafe { kernel::KeSetEvent(event, 0, 0) };
+        }
+    }
+
     /// The packets of the attached buffer (none without notifications).
     fn packets(&self) -> Option<Packets> {
         let frame = self.dma.format().bytes_per_frame();
@@ -181,6 +290,7 @@ impl WaveStream {
             .ok()
             .and_then(NonZeroU64::new)
             .unwrap_or(NonZeroU64::MIN);
+        let on_device = Adapter::of(&parts.adapter).is_function();
         let stream = Self {
             output: &OUTPUT_VTABLE,
             input: &INPUT_VTABLE,
@@ -197,6 +307,10 @@ impl WaveStream {
                 metered: 0,
                 written: WritePackets::new(),
                 read: ReadPackets::new(),
+                on_device,
+                pages: None,
+                link: None,
+                frequency: frequency.get(),
             }),
             engine: UnsafeCell::new(None),
         };
@@ -210,6 +324,9 @@ impl WaveStream {
 
     fn set_state(&self, to: KsState) -> NTSTATUS {
         let mut inside = Adapter::of(&self.adapter).enter();
+        if self.inner.lock().on_device {
+            return self.set_device_state(&mut inside, to);
+        }
         let from = self.inner.lock().dma.state();
         let starting = from == KsState::Stop && to == KsState::Acquire;
         if starting
@@ -255,6 +372,10 @@ impl WaveStream {
     /// up and freezes (see [`Dma::hold`]), the engine unregisters and leaves. The stream keeps
     /// its state; [`WaveStream::resume`] continues it.
     pub fn halt(&self, inside: &mut Inside<'_>) {
+        if self.inner.lock().on_device {
+            self.unbind(inside);
+            return;
+        }
         {
             let mut inner = self.inner.lock();
             let work = inner.dma.hold(counter());
@@ -267,6 +388,10 @@ impl WaveStream {
     /// runs again from the frozen position in RUN. A failure to start the engine leaves the
     /// stream silent until its next STOP -> ACQUIRE; nothing can report it from here.
     pub fn resume(&self, inside: &mut Inside<'_>) {
+        if self.inner.lock().on_device {
+            self.rebind(inside);
+            return;
+        }
         let acquired = self.inner.lock().dma.state() != KsState::Stop;
         if acquired {
             let _ = self.start_engine(inside);
@@ -284,7 +409,7 @@ impl WaveStream {
             return None;
         }
         let mut out = [0; CHANNELS];
-        let done = inner.dma.done_frames();
+        let done = inner.done_frames();
         // STOP starts the count again; and the scan runs under the spin lock, so it covers at
         // most the last ring's worth of frames (85 ms at 48 kHz), as the speakers' meter does.
         let from = if inner.metered > done {
@@ -386,11 +511,24 @@ impl WaveStream {
         let Some(mapping) = self.map_pages(size) else {
             return STATUS_INSUFFICIENT_RESOURCES;
         };
+        let on_device = self.inner.lock().on_device;
+        let pages = if on_device {
+            match self.page_table(mapping) {
+                Ok(pages) => Some(pages),
+                Err(status) => {
+                    self.unmap_pages(mapping);
+                    return status;
+                }
+            }
+        } else {
+            None
+        };
         let attached = {
             let mut inner = self.inner.lock();
             let attached = inner.dma.attach_buffer(size, notifications);
             if attached.is_ok() {
                 inner.mapping = Some(mapping);
+                inner.pages = pages;
             }
             attached
         };
@@ -442,6 +580,33 @@ impl WaveStream {
         })
     }
 
+    /// The physical address of each page of `mapping` (`IPortWaveRTStream::GetPhysicalPageAddress`),
+    /// for a device to read or write the buffer in place.
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` without pool, or for a page without an address.
+    fn page_table(&self, mapping: Mapping) -> Result<PoolBox<PageTable>, NTSTATUS> {
+        let mut table =
+            PoolBox::<PageTable>::zeroed(self.pool).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        let vtable = *self.port_stream.vtable();
+        let this = self.port_stream.as_raw();
+        let pages = mapping.bytes.div_ceil(4096);
+        for (index, slot) in (0..pages).zip(table.chunks_exact_mut(8)) {
+            let mut address = PHYSICAL_ADDRESS { QuadPart: 0 };
+            // SAFETY: a live port stream and the MDL it allocated, an index below its page
+            // count (checked when it was mapped); the result goes to our slot.
+            unsafe { (vtable.GetPhysicalPageAddress)(this, &raw mut address, mapping.mdl, index) };
+            // SAFETY: a plain integer union.
+            let address = unsafe { address.QuadPart };
+            let address = u64::try_from(address).unwrap_or(0);
+            if address == 0 {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            slot.copy_from_slice(&address.to_le_bytes());
+        }
+        Ok(table)
+    }
+
     fn unmap_pages(&self, mapping: Mapping) {
         let vtable = *self.port_stream.vtable();
         let this = self.port_stream.as_raw();
@@ -453,11 +618,16 @@ impl WaveStream {
     }
 
     fn free(&self, mdl: PMDL) {
+        if self.inner.lock().link.is_some() {
+            // PortCls frees in STOP; a device must let go of the pages before they go.
+            self.release(&mut Adapter::of(&self.adapter).enter());
+        }
         let mapping = {
             let mut inner = self.inner.lock();
             match inner.mapping {
                 Some(mapping) if mapping.mdl.addr() == mdl.addr() => {
                     inner.mapping = None;
+                    inner.pages = None;
                     inner.dma.discard_buffer();
                     Some(mapping)
                 }
@@ -520,7 +690,7 @@ impl WaveStream {
     fn set_write_packet(&self, number: ULONG, flags: u32, eos_length: ULONG) -> NTSTATUS {
         let mut inner = self.inner.lock();
         let packets = inner.packets();
-        let frames = inner.dma.frames(counter());
+        let frames = inner.frames(counter());
         match inner
             .written
             .set_write_packet(packets.as_ref(), frames, number, flags, eos_length)
@@ -534,7 +704,7 @@ impl WaveStream {
         let inner = self.inner.lock();
         let now = counter();
         KSAUDIO_PRESENTATION_POSITION {
-            u64PositionInBlocks: inner.dma.frames(now),
+            u64PositionInBlocks: inner.frames(now),
             u64QPCPosition: now,
         }
     }
@@ -544,7 +714,7 @@ impl WaveStream {
         let packets = inner
             .packets()
             .ok_or(portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
-        Ok(packet_count(&packets, inner.dma.frames(counter())))
+        Ok(packet_count(&packets, inner.frames(counter())))
     }
 
     /// `GetReadPacket`: `(number, counter at its first sample, more data)`. The engine first
@@ -552,16 +722,291 @@ impl WaveStream {
     fn read_packet(&self) -> Result<(ULONG, u64, bool), NTSTATUS> {
         let mut inner = self.inner.lock();
         let now = counter();
-        let work = inner.dma.advance(now);
-        perform(&mut inner, work, Adapter::of(&self.adapter));
+        if !inner.on_device {
+            let work = inner.dma.advance(now);
+            perform(&mut inner, work, Adapter::of(&self.adapter));
+        }
         let packets = inner.packets();
-        let frames = inner.dma.frames(now);
+        let frames = inner.frames(now);
         let packet = inner
             .read
             .read_packet(packets.as_ref(), frames)
             .map_err(|error| error.status())?;
-        let at = inner.dma.counter_at(packet.first_frame).unwrap_or(0);
+        // On a device the counter of a frame is not recorded: the packet's is now's, an
+        // upper bound (the packet is complete by now).
+        let at = if inner.on_device {
+            now
+        } else {
+            inner.dma.counter_at(packet.first_frame).unwrap_or(0)
+        };
         Ok((packet.number(), at, packet.more))
+    }
+}
+
+// ---- On a virtio-sound device ----
+//
+// A stream on a device keeps no engine: the device is its clock. From STOP -> ACQUIRE to
+// ACQUIRE -> STOP it is bound to the device's first stream of its direction, as a
+// [`PeriodSink`]; the KS steps send the PCM commands ([`pcm_steps`](crate::virtio::stream::pcm_steps)),
+// RUN posts the first periods in place in the buffer, and each completion (in the DPC) moves
+// the position on, posts the next period and signals the events at each notification point.
+// Steps towards STOP always succeed (the client must be able to tear down); steps towards
+// RUN report the device's failure. A halt (stop, removal, leaving D0) unbinds the stream
+// and holds its position; the resume binds it again to the device as it came back, from the
+// first period not completed.
+
+impl WaveStream {
+    /// The stream as its device sees it.
+    fn sink(&self) -> NonNull<dyn PeriodSink> {
+        let sink: &dyn PeriodSink = self;
+        NonNull::from(sink)
+    }
+
+    /// `SetState` on a device.
+    fn set_device_state(&self, inside: &mut Inside<'_>, to: KsState) -> NTSTATUS {
+        let from = self.inner.lock().dma.state();
+        if let Err(error) = crate::stream_state::transition(from, to) {
+            return error.status();
+        }
+        let now = counter();
+        let stepped = match (from, to) {
+            (KsState::Stop, KsState::Acquire) => self.bind(inside),
+            (KsState::Pause, KsState::Run) => self.run(inside, now),
+            (KsState::Run, KsState::Pause) => {
+                self.pause(inside, now);
+                Ok(())
+            }
+            (KsState::Acquire, KsState::Stop) => {
+                self.release(inside);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(status) = stepped {
+            return status;
+        }
+        let mut inner = self.inner.lock();
+        // The state machine's; the work it hands out is the virtual engine's.
+        let _ = inner.dma.set_state(to, now);
+        if to == KsState::Stop {
+            inner.written = WritePackets::new();
+            inner.read = ReadPackets::new();
+        }
+        STATUS_SUCCESS
+    }
+
+    /// STOP -> ACQUIRE, or back from a halt: binds the stream to its device stream and sets
+    /// it up (`SET_PARAMS`, `PREPARE`). A halted device binds nothing (the resume does).
+    fn bind(&self, inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
+        let Some(hardware) = inside.hardware() else {
+            return Ok(());
+        };
+        let (id, info) = hardware
+            .stream_of(self.capture)
+            .ok_or(STATUS_NOT_SUPPORTED)?;
+        let (link, params) = {
+            let inner = self.inner.lock();
+            let format = inner.dma.format();
+            if !info.supports(&format) {
+                return Err(STATUS_NOT_SUPPORTED);
+            }
+            let notifications = inner.dma.notifications().map_or(0, |n| n.count());
+            let bytes = inner.dma.buffer_bytes();
+            let plan = PeriodPlan::new(&format, bytes, notifications)
+                .map_err(|_| portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
+            let link = match inner.link {
+                // Back from a halt: the position held, the periods from the first not
+                // completed (the device let go of the others when it was reset).
+                Some(mut link) => {
+                    link.periods.forget_posted();
+                    link.id = id;
+                    link
+                }
+                None => Link {
+                    id,
+                    plan,
+                    notifications,
+                    periods: Periods::default(),
+                    clock: PeriodClock::new(plan.period_frames, format.rate(), inner.frequency),
+                    bound: false,
+                    failed: None,
+                },
+            };
+            let params = sound::Params {
+                stream: id,
+                buffer_bytes: plan.period_bytes * plan.periods,
+                period_bytes: plan.period_bytes,
+                channels: u8::try_from(format.channels()).unwrap_or(0),
+                format: sound::wire_format(format.sample()),
+                rate: sound::wire_rate(format.rate()).unwrap_or(0),
+            };
+            (link, params)
+        };
+        hardware.bind(id, self.sink())?;
+        let set_up = hardware
+            .access(|device| {
+                device.set_params(&params)?;
+                device.pcm(sound::R_PCM_PREPARE, id)
+            })
+            .and_then(|result| result);
+        if let Err(status) = set_up {
+            hardware.unbind(id);
+            return Err(status);
+        }
+        let mut inner = self.inner.lock();
+        inner.link = Some(Link {
+            bound: true,
+            ..link
+        });
+        Ok(())
+    }
+
+    /// PAUSE -> RUN: `START`, the clock runs, the first periods go to the device.
+    fn run(&self, inside: &mut Inside<'_>, now: u64) -> Result<(), NTSTATUS> {
+        let link = self.inner.lock().link;
+        let Some(link) = link else {
+            // Acquired while halted and not bound since: the stream runs when the device
+            // is back, or not at all.
+            return Ok(());
+        };
+        if let Some(status) = link.failed {
+            return Err(status);
+        }
+        let Some(hardware) = inside.hardware().filter(|_| link.bound) else {
+            return Ok(());
+        };
+        hardware
+            .access(|device| {
+                device.pcm(sound::R_PCM_START, link.id)?;
+                let mut inner = self.inner.lock();
+                if let Some(link) = inner.link.as_mut() {
+                    link.clock.start(now);
+                }
+                inner.fill(device)
+            })
+            .and_then(|result| result)
+    }
+
+    /// RUN -> PAUSE: `STOP`; the position holds (the periods on the device stay there and
+    /// may still come back).
+    fn pause(&self, inside: &mut Inside<'_>, now: u64) {
+        let id = {
+            let mut inner = self.inner.lock();
+            let Some(link) = inner.link.as_mut() else {
+                return;
+            };
+            link.clock.pause(now);
+            link.bound.then_some(link.id)
+        };
+        if let (Some(id), Some(hardware)) = (id, inside.hardware()) {
+            // A device that refuses goes on playing what it has: the position holds anyway,
+            // and the next step (to STOP) takes every period back.
+            let _ = hardware.access(|device| device.pcm(sound::R_PCM_STOP, id));
+        }
+    }
+
+    /// ACQUIRE -> STOP (and before the buffer goes): `RELEASE`, which makes the device hand
+    /// back every period it holds; they are taken at once, then the stream unbinds.
+    fn release(&self, inside: &mut Inside<'_>) {
+        let link = self.inner.lock().link.take();
+        let Some(link) = link.filter(|link| link.bound) else {
+            return;
+        };
+        if let Some(hardware) = inside.hardware() {
+            let _ = hardware.access(|device| {
+                let _ = device.pcm(sound::R_PCM_RELEASE, link.id);
+                device.collect()
+            });
+            hardware.unbind(link.id);
+        }
+    }
+
+    /// A halt: the stream unbinds, its position holds.
+    fn unbind(&self, inside: &mut Inside<'_>) {
+        let now = counter();
+        let id = {
+            let mut inner = self.inner.lock();
+            let Some(link) = inner.link.as_mut() else {
+                return;
+            };
+            link.clock.pause(now);
+            let was = link.bound.then_some(link.id);
+            link.bound = false;
+            was
+        };
+        if let (Some(id), Some(hardware)) = (id, inside.hardware()) {
+            hardware.unbind(id);
+        }
+    }
+
+    /// Back from a halt: an acquired stream binds again and, in RUN, runs again; a device
+    /// that does not take it back fails the stream (its next step towards RUN and its
+    /// position report why).
+    fn rebind(&self, inside: &mut Inside<'_>) {
+        let (state, acquired) = {
+            let inner = self.inner.lock();
+            let state = inner.dma.state();
+            (state, state != KsState::Stop)
+        };
+        if !acquired {
+            return;
+        }
+        let now = counter();
+        let mut result = self.bind(inside);
+        if result.is_ok() && state == KsState::Run {
+            result = self.run(inside, now);
+        }
+        if let Err(status) = result {
+            let mut inner = self.inner.lock();
+            if let Some(link) = inner.link.as_mut() {
+                link.failed.get_or_insert(status);
+            }
+        }
+    }
+}
+
+impl PeriodSink for WaveStream {
+    fn completed(&self, completion: Completion, device: &mut DeviceAccess<'_>) {
+        let now = counter();
+        let mut inner = self.inner.lock();
+        let running = inner.dma.state() == KsState::Run;
+        let Some(link) = inner
+            .link
+            .as_mut()
+            .filter(|link| link.id == completion.stream)
+        else {
+            return;
+        };
+        if link.failed.is_some() {
+            return;
+        }
+        if let Err(error) = completion.result {
+            link.failed = Some(error.status());
+            return;
+        }
+        if !link.periods.complete(completion.token) {
+            link.failed = Some(portcls_sys::STATUS_DEVICE_PROTOCOL_ERROR);
+            return;
+        }
+        link.clock.complete(now);
+        let per_point = u64::from(link.plan.periods_per_notification(link.notifications));
+        let notify = per_point > 0 && link.periods.completed().is_multiple_of(per_point);
+        if running
+            && let Err(status) = inner.fill(device)
+            && let Some(link) = inner.link.as_mut()
+        {
+            link.failed = Some(status);
+        }
+        if notify {
+            inner.signal();
+        }
+    }
+
+    fn failed(&self, status: NTSTATUS) {
+        let mut inner = self.inner.lock();
+        if let Some(link) = inner.link.as_mut() {
+            link.failed.get_or_insert(status);
+        }
     }
 }
 
@@ -574,10 +1019,12 @@ impl Drop for WaveStream {
             let mut inside = Adapter::of(&self.adapter).enter();
             inside.remove_stream(self);
             self.stop_engine(&mut inside);
+            self.release(&mut inside);
         }
-        if !self.inner.get_mut().dma.is_capture() {
+        if !self.inner.get_mut().dma.is_capture() && !self.inner.get_mut().on_device {
             self.cable().lock().set_playing(false);
         }
+        drop(self.inner.get_mut().pages.take());
         let mapping = self.inner.get_mut().mapping.take();
         if let Some(mapping) = mapping {
             self.inner.get_mut().dma.discard_buffer();
@@ -625,11 +1072,7 @@ fn perform(inner: &mut Inner, work: Work, adapter: &Adapter) {
         }
     }
     if work.notify {
-        for &event in inner.events.iter().filter(|e| !e.is_null()) {
-            // SAFETY: a registered event (PortCls unregisters before freeing it); no wait,
-            // DISPATCH_LEVEL is allowed.
-            unsafe { kernel::KeSetEvent(event, 0, 0) };
-        }
+        inner.signal();
     }
 }
 
@@ -722,7 +1165,10 @@ portcls_sys::kernel_abi! {
         let stream = unsafe { stream(this) };
         let offset = {
             let inner = stream.inner.lock();
-            u64::from(inner.dma.position(counter()))
+            if let Some(status) = inner.link.and_then(|link| link.failed) {
+                return status;
+            }
+            u64::from(inner.position(counter()))
         };
         // SAFETY: writable (checked non-null).
         unsafe {

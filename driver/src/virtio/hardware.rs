@@ -21,8 +21,13 @@
 //! port, for the life of the connection: the registration goes before the disconnection, on
 //! every path ([`Hardware::stop`]).
 //!
-//! Streams do not run on the device yet: the stream logic ([`stream`](super::stream)) and the
-//! device layer are done and tested against the oracle, the WaveRT shell around them is not.
+//! # Streams on the device
+//! A WaveRT stream binds itself to one device stream while it is acquired
+//! ([`Hardware::bind`]): it is then a [`PeriodSink`]. Everything that talks to the device goes
+//! through [`Hardware::access`], under the device's spin lock: the stream's PCM commands and
+//! first periods, and the DPC, which takes what the device finished
+//! ([`DeviceAccess::collect`]) and hands each period to its stream, which reposts the next one
+//! through the same [`DeviceAccess`]. Lock order: the device's lock, then a stream's.
 
 use core::ffi::c_void;
 use core::ptr::{NonNull, null_mut};
@@ -49,9 +54,9 @@ use portcls_sys::{
 };
 
 use super::bars::MappedBars;
-use super::device::{DmaBlock, DmaMemory, SoundDevice};
+use super::device::{Completion, DeviceError, DmaBlock, DmaMemory, Piece, Report, SoundDevice};
 use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
-use super::sound;
+use super::sound::{self, PcmInfo};
 use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
 use crate::pool::{Pool, PoolBox};
 use crate::sync::SpinLock;
@@ -372,15 +377,145 @@ fn stall() {
     unsafe { KeStallExecutionProcessor(1) };
 }
 
+/// The streams bound to device streams, by device stream id.
+type Sinks = [Option<NonNull<dyn PeriodSink>>; sound::MAX_STREAMS as usize];
+
+/// The most periods one pass of [`DeviceAccess::collect`] hands on. A period is a chain of at
+/// least three descriptors (header, audio, status) on a 16-entry queue: at most five are on
+/// each of the two queues at once.
+const BATCH: usize = 16;
+
+/// A WaveRT stream bound to a device stream: what the device's completions reach.
+pub trait PeriodSink {
+    /// A period of the stream came back. At `DISPATCH_LEVEL` or below, with the device's lock
+    /// held: `device` posts the next periods; the sink must not call [`Hardware::access`].
+    fn completed(&self, completion: Completion, device: &mut DeviceAccess<'_>);
+    /// The device broke its protocol or went away: nothing more comes back for the stream.
+    fn failed(&self, status: NTSTATUS);
+}
+
 /// What the DPC and the stop share.
 struct Device {
     bars: MappedBars<fn()>,
     /// In pool of its own: the device is a few KiB.
     sound: Option<PoolBox<SoundDevice>>,
-    /// Completions and events the DPC took (what streams will consume).
+    /// Periods and events the DPC took.
     reports: u64,
     /// A device the DPC found broken.
     failed: bool,
+    /// The streams bound to the device's streams.
+    sinks: Sinks,
+}
+
+/// The device, locked: what a bound stream and the DPC do with it.
+pub struct DeviceAccess<'a> {
+    sound: &'a mut SoundDevice,
+    bars: &'a mut Bars,
+    sinks: &'a mut Sinks,
+}
+
+impl core::fmt::Debug for DeviceAccess<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeviceAccess").finish_non_exhaustive()
+    }
+}
+
+impl DeviceAccess<'_> {
+    /// What the device said about stream `id` at start.
+    #[must_use]
+    pub fn info(&self, id: u32) -> Option<PcmInfo> {
+        self.sound.stream_info(id)
+    }
+
+    /// `PCM_SET_PARAMS`, waiting for the reply (at most 100 ms).
+    ///
+    /// # Errors
+    /// The device's refusal or silence, as [`DeviceError::status`].
+    pub fn set_params(&mut self, params: &sound::Params) -> Result<(), NTSTATUS> {
+        let mut wait = stalls();
+        self.sound
+            .set_params(self.bars, params, &mut wait)
+            .map_err(|error| error.status())
+    }
+
+    /// A PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of stream `id`, waiting for the
+    /// reply (at most 100 ms).
+    ///
+    /// # Errors
+    /// As [`DeviceAccess::set_params`].
+    pub fn pcm(&mut self, code: u32, id: u32) -> Result<(), NTSTATUS> {
+        let mut wait = stalls();
+        self.sound
+            .pcm(self.bars, code, id, &mut wait)
+            .map_err(|error| error.status())
+    }
+
+    /// Puts one period of stream `id` on the device.
+    ///
+    /// # Errors
+    /// As [`SoundDevice::post_period`], as its status.
+    pub fn post(&mut self, id: u32, pieces: &[Piece], token: u32) -> Result<(), NTSTATUS> {
+        self.sound
+            .post_period(self.bars, id, pieces, token)
+            .map_err(|error| error.status())
+    }
+
+    /// Takes everything the device finished and hands each period to its stream's sink (a
+    /// period of a stream no longer bound is dropped). Returns how many periods and events
+    /// it took.
+    ///
+    /// # Errors
+    /// The device broke a queue (or completed more periods than its queues can hold): the
+    /// status every sink is then told through [`PeriodSink::failed`] by the caller.
+    pub fn collect(&mut self) -> Result<u64, NTSTATUS> {
+        let mut batch = [None::<Completion>; BATCH];
+        let mut count = 0_usize;
+        let mut events = 0_u64;
+        let mut overflow = false;
+        self.sound
+            .completions(self.bars, |report| match report {
+                Report::Period(completion) => match batch.get_mut(count) {
+                    Some(slot) => {
+                        *slot = Some(completion);
+                        count += 1;
+                    }
+                    None => overflow = true,
+                },
+                Report::Event(_) => events += 1,
+            })
+            .map_err(|error: DeviceError| error.status())?;
+        if overflow {
+            return Err(STATUS_DEVICE_PROTOCOL_ERROR);
+        }
+        for completion in batch.into_iter().flatten() {
+            let sink = usize::try_from(completion.stream)
+                .ok()
+                .and_then(|index| self.sinks.get(index).copied().flatten());
+            if let Some(sink) = sink {
+                // SAFETY: a bound sink is alive: it unbinds (under this lock) before it goes.
+                unsafe { sink.as_ref() }.completed(completion, self);
+            }
+        }
+        Ok(events + u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    /// Tells every bound stream the device failed with `status`.
+    fn fail_all(&self, status: NTSTATUS) {
+        for sink in self.sinks.iter().flatten() {
+            // SAFETY: as in `collect`.
+            unsafe { sink.as_ref() }.failed(status);
+        }
+    }
+}
+
+/// A wait of at most [`REPLY_STALLS`] microseconds, a stall at a time.
+fn stalls() -> impl FnMut() -> bool {
+    let mut stalls = 0_u32;
+    move || {
+        stall();
+        stalls += 1;
+        stalls < REPLY_STALLS
+    }
 }
 
 /// One virtio-sound function, started. Lives in pool: its address is the ISR's and the
@@ -465,13 +600,19 @@ portcls_sys::kernel_abi! {
         // SAFETY: the hardware, alive until its DPCs are flushed at stop.
         let hardware = unsafe { &*context.cast::<Hardware>() };
         let mut device = hardware.device.lock();
-        let Device { bars, sound, reports, failed } = &mut *device;
-        if let Some(sound) = sound.as_mut() {
-            let mut taken = 0_u64;
-            if sound.completions(bars, |_| taken += 1).is_err() {
-                *failed = true;
+        let Device { bars, sound, reports, failed, sinks } = &mut *device;
+        if *failed {
+            return;
+        }
+        if let Some(sound) = sound.as_deref_mut() {
+            let mut access = DeviceAccess { sound, bars, sinks };
+            match access.collect() {
+                Ok(taken) => *reports += taken,
+                Err(status) => {
+                    *failed = true;
+                    access.fail_all(status);
+                }
             }
-            *reports += taken;
         }
     }
 }
@@ -503,6 +644,7 @@ impl Hardware {
                     sound: None,
                     reports: 0,
                     failed: false,
+                    sinks: [None; sound::MAX_STREAMS as usize],
                 }),
                 dma: None,
                 dpc: KDPC::zeroed(),
@@ -529,12 +671,7 @@ impl Hardware {
                 return Err(status);
             }
         };
-        let mut stalls = 0_u32;
-        let mut wait = || {
-            stall();
-            stalls += 1;
-            stalls < REPLY_STALLS
-        };
+        let mut wait = stalls();
         let sound = match start_sound(
             pool,
             &mut bars,
@@ -631,6 +768,8 @@ impl Hardware {
         // SAFETY: PASSIVE_LEVEL; no interrupt can queue the DPC any more.
         unsafe { KeFlushQueuedDpcs() };
         let device = self.device.get_mut();
+        // Streams unbind when they halt, before this; none may outlive the device.
+        device.sinks = [None; sound::MAX_STREAMS as usize];
         let sound = device.sound.take();
         let mut bars = core::mem::replace(&mut device.bars, MappedBars::new(stall));
         if let (Some(sound), Some(dma)) = (sound, self.dma.as_mut()) {
@@ -655,6 +794,7 @@ impl Hardware {
         // SAFETY: PASSIVE_LEVEL; no interrupt can queue the DPC any more.
         unsafe { KeFlushQueuedDpcs() };
         let device = self.device.get_mut();
+        device.sinks = [None; sound::MAX_STREAMS as usize];
         if let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) {
             let _ = sound.shut_down(&mut device.bars, dma, |_, _| {});
         }
@@ -674,12 +814,7 @@ impl Hardware {
         let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) else {
             return Err(STATUS_DEVICE_PROTOCOL_ERROR);
         };
-        let mut stalls = 0_u32;
-        let mut wait = || {
-            stall();
-            stalls += 1;
-            stalls < REPLY_STALLS
-        };
+        let mut wait = stalls();
         sound
             .start_in(
                 &mut device.bars,
@@ -690,6 +825,7 @@ impl Hardware {
                 &mut wait,
             )
             .map_err(|step| step.status())?;
+        device.failed = false;
         let context: *mut Self = self;
         // SAFETY: forwarded; the context outlives the connection (suspend and stop disconnect
         // first).
@@ -719,6 +855,81 @@ impl Hardware {
     pub fn reports(&self) -> (u64, bool) {
         let device = self.device.lock();
         (device.reports, device.failed)
+    }
+
+    /// The first device stream of a direction (input for `capture`), with what the device
+    /// said about it.
+    #[must_use]
+    pub fn stream_of(&self, capture: bool) -> Option<(u32, PcmInfo)> {
+        let direction = if capture {
+            sound::D_INPUT
+        } else {
+            sound::D_OUTPUT
+        };
+        let device = self.device.lock();
+        let sound = device.sound.as_deref()?;
+        sound
+            .streams()
+            .find(|(_, info)| info.direction == direction)
+    }
+
+    /// Binds `sink` to device stream `id`: from now on its completions reach it. The sink
+    /// stays alive until it unbinds ([`Hardware::unbind`]), which it does before it goes.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` for a stream the device does not have or one already
+    /// bound, `STATUS_DEVICE_PROTOCOL_ERROR` for a device found broken.
+    pub fn bind(&self, id: u32, sink: NonNull<dyn PeriodSink>) -> Result<(), NTSTATUS> {
+        let mut device = self.device.lock();
+        if device.failed {
+            return Err(STATUS_DEVICE_PROTOCOL_ERROR);
+        }
+        let known = device
+            .sound
+            .as_deref()
+            .is_some_and(|sound| sound.stream_info(id).is_some());
+        let slot = usize::try_from(id)
+            .ok()
+            .and_then(|index| device.sinks.get_mut(index))
+            .filter(|slot| known && slot.is_none())
+            .ok_or(portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
+        *slot = Some(sink);
+        Ok(())
+    }
+
+    /// Unbinds whatever is bound to device stream `id`: once this returns, no completion
+    /// reaches it.
+    pub fn unbind(&self, id: u32) {
+        let mut device = self.device.lock();
+        if let Some(slot) = usize::try_from(id)
+            .ok()
+            .and_then(|index| device.sinks.get_mut(index))
+        {
+            *slot = None;
+        }
+    }
+
+    /// Runs `work` with the device, under its lock.
+    ///
+    /// # Errors
+    /// `STATUS_DEVICE_PROTOCOL_ERROR` for a device found broken, `STATUS_DEVICE_REMOVED` for
+    /// one no longer there.
+    pub fn access<R>(&self, work: impl FnOnce(&mut DeviceAccess<'_>) -> R) -> Result<R, NTSTATUS> {
+        let mut device = self.device.lock();
+        let Device {
+            bars,
+            sound,
+            failed,
+            sinks,
+            ..
+        } = &mut *device;
+        if *failed {
+            return Err(STATUS_DEVICE_PROTOCOL_ERROR);
+        }
+        let sound = sound
+            .as_deref_mut()
+            .ok_or(portcls_sys::STATUS_DEVICE_REMOVED)?;
+        Ok(work(&mut DeviceAccess { sound, bars, sinks }))
     }
 }
 

@@ -197,6 +197,12 @@ impl Periods {
         true
     }
 
+    /// The device let go of every period without completing them (it was reset): none is on
+    /// it, and the next one posted is the first not completed.
+    pub const fn forget_posted(&mut self) {
+        self.next = self.completed;
+    }
+
     /// Back to nothing posted (STOP).
     pub const fn reset(&mut self) {
         *self = Self {
@@ -370,6 +376,13 @@ mod tests {
         assert_eq!((periods.in_flight(), periods.completed()), (4, 1));
         periods.unpost();
         assert_eq!(periods.in_flight(), 3);
+        periods.forget_posted();
+        assert_eq!((periods.in_flight(), periods.completed()), (0, 1));
+        assert_eq!(
+            periods.take_next(&plan),
+            Some(1),
+            "the first not completed, again"
+        );
         periods.reset();
         assert!(!periods.complete(0), "nothing in flight");
         assert_eq!(token(0x1_2345_6789), 0x45_6789);
