@@ -21,11 +21,13 @@ use std::sync::{Arc, Mutex};
 use portcls_sim::mmio::MmioWindow;
 use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioDevice, VirtioPci};
 use portcls_sim::{
-    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, Resource, Sim, Stream, Via,
+    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, PnpRequest, Resource, Sim, Stream,
+    Via,
 };
 use portcls_sys::STATUS_SUCCESS;
 use portcls_sys::km::{CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED};
 use virtio_oracle::Oracle;
+use virtio_oracle::liar::{Liar, Lie};
 use virtio_oracle::paced::Paced as PacedOracle;
 use wavert_sample::format::Format;
 
@@ -130,8 +132,11 @@ fn plug_in_paced(sim: &Sim, messages: u16) -> Paced {
     let time = Arc::clone(&clock);
     let oracle = PacedOracle::new(Oracle::over(&sim.device_memory().arena()));
     let (device, function) = try_plug_in_with(sim, messages, oracle, move |function| {
-        function.device().advance_to(time.load(Ordering::SeqCst));
-        function.collect_interrupts();
+        // A function surprise-removed is gone: it touches no memory any more.
+        if !function.removed() {
+            function.device().advance_to(time.load(Ordering::SeqCst));
+            function.collect_interrupts();
+        }
     })
     .expect("the function is plugged in");
     Paced {
@@ -580,6 +585,181 @@ fn finish<const N: usize>(sim: &Sim, paced: &Paced, streams: [Stream; N], what: 
     sim.assert_clean();
 }
 
+/// A render stream runs on a device that starts lying: a failed period status (the device's
+/// `IO_ERR`, `NOT_SUPP`, a code the spec does not have, a status cut short) fails the stream
+/// with its status; a used entry no device writes (a length beyond the chain, a head the
+/// driver never posted, a used index ahead) faults the queue and fails the stream as a
+/// protocol error. Either way the position reports it and RUN is refused with it, the steps
+/// back to STOP succeed, and closing, removal and unload leave nothing.
+fn a_device_that_lies_while_streaming_fails_the_stream_cleanly() {
+    use portcls_sys::{STATUS_DEVICE_PROTOCOL_ERROR, STATUS_IO_DEVICE_ERROR, STATUS_NOT_SUPPORTED};
+    let tx = 2_u16;
+    for (lie, status) in [
+        (
+            Lie::Status {
+                queue: tx,
+                code: 0x8003,
+            },
+            STATUS_IO_DEVICE_ERROR,
+        ),
+        (
+            Lie::Status {
+                queue: tx,
+                code: 0x8002,
+            },
+            STATUS_NOT_SUPPORTED,
+        ),
+        (
+            Lie::Status {
+                queue: tx,
+                code: 0x8007,
+            },
+            STATUS_DEVICE_PROTOCOL_ERROR,
+        ),
+        (
+            Lie::UsedLength { queue: tx, len: 4 },
+            STATUS_DEVICE_PROTOCOL_ERROR,
+        ),
+        (
+            Lie::UsedLength { queue: tx, len: 9 },
+            STATUS_DEVICE_PROTOCOL_ERROR,
+        ),
+        (
+            Lie::UsedId { queue: tx, id: 63 },
+            STATUS_DEVICE_PROTOCOL_ERROR,
+        ),
+        (
+            Lie::UsedIndexAhead { queue: tx },
+            STATUS_DEVICE_PROTOCOL_ERROR,
+        ),
+    ] {
+        let what = format!("{lie:?}");
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let liar = Liar::new(Oracle::over(&sim.device_memory().arena()));
+        let (device, function) =
+            try_plug_in_with(&sim, 5, liar, |_| {}).expect("the function is plugged in");
+        assert_eq!(sim.start_device(&device), STATUS_SUCCESS, "{what}");
+        let mut render = open(&sim, &device, false, 3840, 2);
+        assert_eq!(render.walk_to(RUN), STATUS_SUCCESS, "{what}");
+        let run = |sim: &Sim| {
+            for _ in 0..5 {
+                sim.advance(MS);
+                let _ = sim.run_devices();
+            }
+        };
+        run(&sim);
+        assert!(render.position().is_ok(), "{what}: the truth first");
+        assert!(render.event_signals() > 0, "{what}: periods came back");
+        function.lock().unwrap().device().lie(lie);
+        run(&sim);
+        assert_eq!(render.position(), Err(status), "{what}");
+        assert_eq!(render.set_state(PAUSE), STATUS_SUCCESS, "{what}");
+        assert_eq!(render.set_state(RUN), status, "{what}: RUN refused");
+        assert_eq!(render.walk_to(STOP), STATUS_SUCCESS, "{what}: back to STOP");
+        function.lock().unwrap().device().lie(Lie::None);
+        render.close();
+        sim.remove_device(device.fdo);
+        assert!(sim.registrations().is_empty(), "{what}");
+        assert_eq!(function.lock().unwrap().status(), 0, "{what}: reset");
+        assert_eq!(
+            function.lock().unwrap().breaches(),
+            [] as [String; 0],
+            "{what}"
+        );
+        assert!(
+            sim.violations().is_empty(),
+            "{what}: {:?}",
+            sim.violations()
+        );
+        sim.unload_driver().expect("unload");
+        sim.assert_clean();
+    }
+}
+
+/// The render stream's event signals and the capture stream's position.
+fn progress(render: &Stream, capture: &Stream) -> (u64, (u64, u64)) {
+    (render.event_signals(), capture.position().unwrap())
+}
+
+/// While both streams run: D3 holds them (the interrupt gone, the device reset) and D0 runs
+/// them on from where they were, twice; then a PnP stop, or a surprise removal followed by
+/// removal, with the streams still running, gives everything back (nothing registered, the
+/// device reset, no rule broken) and the streams close cleanly afterwards.
+fn the_device_goes_away_while_streaming() {
+    const D0: u32 = 1;
+    const D3: u32 = 4;
+    for request in [
+        None,
+        Some(PnpRequest::Stop),
+        Some(PnpRequest::SurpriseRemoval),
+    ] {
+        let what = format!("{request:?}");
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let paced = plug_in_paced(&sim, 5);
+        assert_eq!(sim.start_device(&paced.device), STATUS_SUCCESS);
+        let mut render = open(&sim, &paced.device, false, 3840, 2);
+        let mut capture = open(&sim, &paced.device, true, 3840, 2);
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS, "{what}");
+        }
+        for _ in 0..100 {
+            paced.tick(&sim, MS);
+        }
+        if request.is_none() {
+            for _ in 0..2 {
+                sim.set_power(paced.device.fdo, D3).expect("D3");
+                assert_eq!(live_interrupts(&sim), 0, "unregistered in D3");
+                let held = progress(&render, &capture);
+                for _ in 0..50 {
+                    paced.tick(&sim, MS);
+                }
+                assert_eq!(progress(&render, &capture), held, "held in D3");
+                sim.set_power(paced.device.fdo, D0).expect("D0");
+                assert_eq!(live_interrupts(&sim), 1, "registered again in D0");
+                let signals = render.event_signals();
+                for _ in 0..50 {
+                    paced.tick(&sim, MS);
+                }
+                let more = render.event_signals() - signals;
+                assert!((4..=6).contains(&more), "50 ms after D0: {more} signals");
+                assert_ne!(capture.position().unwrap(), held.1, "capture runs again");
+            }
+        }
+        let request = request.unwrap_or(PnpRequest::Remove);
+        if request == PnpRequest::SurpriseRemoval {
+            paced.function.lock().unwrap().surprise_remove();
+        }
+        let status = sim.pnp(paced.device.fdo, request);
+        assert_eq!(status, STATUS_SUCCESS, "{what}");
+        assert_eq!(live_interrupts(&sim), 0, "{what}");
+        if request != PnpRequest::SurpriseRemoval {
+            assert_eq!(paced.function.lock().unwrap().status(), 0, "{what}: reset");
+        }
+        for _ in 0..10 {
+            paced.tick(&sim, MS);
+        }
+        for stream in [&mut render, &mut capture] {
+            assert_eq!(stream.walk_to(STOP), STATUS_SUCCESS, "{what}");
+        }
+        if request == PnpRequest::Remove {
+            render.close();
+            capture.close();
+            conforming(&paced.function);
+            assert!(
+                sim.violations().is_empty(),
+                "{what}: {:?}",
+                sim.violations()
+            );
+            sim.unload_driver().expect("unload");
+            sim.assert_clean();
+        } else {
+            finish(&sim, &paced, [render, capture], &what);
+        }
+    }
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
@@ -587,6 +767,8 @@ both_drivers!(
     stop_and_surprise_removal_give_the_function_back,
     d3_disconnects_the_interrupt_and_d0_brings_it_back,
     both_directions_stream_on_the_device_at_its_pace,
+    a_device_that_lies_while_streaming_fails_the_stream_cleanly,
+    the_device_goes_away_while_streaming,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

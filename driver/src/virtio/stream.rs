@@ -86,9 +86,16 @@ impl PeriodPlan {
         // The fewest periods per interval that make each one fit a page.
         let mut split = 1;
         while split <= interval {
-            if interval.is_multiple_of(split) && interval / split * frame <= MAX_PERIOD_BYTES {
-                let period_frames = interval / split;
-                let periods = frames / period_frames;
+            let (Some(period_frames), true) =
+                (interval.checked_div(split), interval.is_multiple_of(split))
+            else {
+                split += 1;
+                continue;
+            };
+            if period_frames * frame <= MAX_PERIOD_BYTES {
+                let Some(periods) = frames.checked_div(period_frames) else {
+                    return Err(PlanError::BadGeometry);
+                };
                 return Ok(Self {
                     period_frames,
                     period_bytes: period_frames * frame,
@@ -286,7 +293,9 @@ impl PeriodClock {
             };
         };
         let elapsed = now.saturating_sub(since);
-        let moved = u128::from(elapsed) * u128::from(self.rate) / u128::from(self.frequency);
+        let moved = (u128::from(elapsed) * u128::from(self.rate))
+            .checked_div(u128::from(self.frequency))
+            .unwrap_or(0);
         let moved = u64::try_from(moved)
             .unwrap_or(u64::MAX)
             .min(self.period_frames);
