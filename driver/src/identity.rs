@@ -27,6 +27,13 @@ pub const CATALOG_NAME: &str = "wavertsample.cat";
 /// `devcon install`). Windows compares hardware IDs without regard to case.
 pub const HARDWARE_ID: &str = "ROOT\\WaveRtSample";
 
+/// The hardware ID the INF binds a virtio-sound PCI function with: vendor `0x1AF4`, device
+/// `0x1059` (a modern virtio device is `0x1040` plus its virtio device ID, 25 for sound). The
+/// PCI bus reports it among the function's IDs (Windows 10 lists it with the compatible IDs,
+/// after the forms with `SUBSYS_` and `REV_`), so it matches every such function. Only this
+/// binding enables message-signaled interrupts (the INF's `.HW` section).
+pub const PCI_HARDWARE_ID: &str = "PCI\\VEN_1AF4&DEV_1059";
+
 /// The CLSID of the KS proxy (`ksproxy.ax`), which every audio filter interface names as its
 /// `CLSID` value.
 pub const KS_PROXY_CLSID: u128 = 0x17CC_A71B_ECD7_11D0_B908_00A0_C922_3196;
@@ -527,5 +534,19 @@ mod tests {
         assert_eq!(IMAGE_NAME.strip_suffix(".sys"), Some(SERVICE_NAME));
         assert_eq!(CATALOG_NAME.strip_suffix(".cat"), Some(SERVICE_NAME));
         assert_eq!(HARDWARE_ID.split_once('\\'), Some(("ROOT", "WaveRtSample")));
+    }
+
+    #[test]
+    fn the_pci_hardware_id_names_the_function_the_virtio_backend_drives() {
+        let expected = format!(
+            "PCI\\VEN_{:04X}&DEV_{:04X}",
+            crate::virtio::pci::VIRTIO_VENDOR_ID,
+            crate::virtio::sound::PCI_DEVICE_ID
+        );
+        assert_eq!(PCI_HARDWARE_ID, expected);
+        assert_eq!(
+            crate::virtio::sound::PCI_DEVICE_ID,
+            0x1040 + crate::virtio::sound::DEVICE_ID
+        );
     }
 }

@@ -8,7 +8,10 @@ mod inf {
 
 use std::fmt::Write as _;
 
-use inf::check::{Arch, Finding, Rule, Stamp, check, parse_guid, parse_number, stamp};
+use inf::check::{
+    Arch, Binding, Finding, MSI_KEY, Rule, Stamp, check, message_number_limit, parse_guid,
+    parse_number, stamp,
+};
 use inf::parse::Inf;
 use wavert_sample::identity;
 
@@ -51,6 +54,33 @@ fn findings_after(edits: &[(&str, &str)]) -> Vec<Finding> {
         text = text.replacen(from, to, 1);
     }
     check(&stamped(&text, Arch::Amd64), Arch::Amd64)
+}
+
+/// Like [`findings_after`], but each `from` must occur exactly once in the text of the
+/// template's section `[section]` (its header up to the next header), and only there is it
+/// replaced: for lines both bindings' sections repeat. Checked for `arch`.
+fn findings_after_in(arch: Arch, section: &str, edits: &[(&str, &str)]) -> Vec<Finding> {
+    let header = format!("\n[{section}]\n");
+    assert_eq!(
+        TEMPLATE.matches(&header).count(),
+        1,
+        "[{section}] must occur once"
+    );
+    let start = TEMPLATE.find(&header).unwrap() + 1;
+    let end = TEMPLATE[start + 1..]
+        .find("\n[")
+        .map_or(TEMPLATE.len(), |at| start + 1 + at + 1);
+    let mut body = TEMPLATE[start..end].to_owned();
+    for (from, to) in edits {
+        assert_eq!(
+            body.matches(from).count(),
+            1,
+            "the edit target {from:?} must occur once in [{section}]"
+        );
+        body = body.replacen(from, to, 1);
+    }
+    let text = format!("{}{body}{}", &TEMPLATE[..start], &TEMPLATE[end..]);
+    check(&stamped(&text, arch), arch)
 }
 
 #[track_caller]
@@ -122,19 +152,157 @@ fn every_subdevice_name_appears_as_a_reference_string() {
     }
 }
 
+/// The `AddReg` lines (`root, subkey, name, flags, value`) of the sections `section`'s `AddReg`
+/// directives name.
+fn addreg_lines<'a>(inf: &'a Inf, section: &str) -> Vec<&'a inf::parse::Line> {
+    inf.section(section)
+        .unwrap()
+        .list("AddReg")
+        .into_iter()
+        .flat_map(|name| inf.section(name).unwrap().lines.iter())
+        .collect()
+}
+
+#[test]
+fn both_hardware_ids_are_bound_in_each_architectures_models_section_to_their_own_install() {
+    for arch in Arch::ALL {
+        let inf = Inf::parse(&stamped(TEMPLATE, arch)).unwrap();
+        let models = inf
+            .section(&format!("WaveRtSample.{}", arch.decoration()))
+            .unwrap();
+        let install_of = |id: &str| -> Vec<&str> {
+            models
+                .lines
+                .iter()
+                .filter(|l| l.values[1..].iter().any(|v| v.eq_ignore_ascii_case(id)))
+                .map(|l| l.value(0))
+                .collect()
+        };
+        assert_eq!(
+            install_of(identity::HARDWARE_ID),
+            ["WaveRtSample_Device"],
+            "{arch:?}"
+        );
+        assert_eq!(
+            install_of(identity::PCI_HARDWARE_ID),
+            ["WaveRtSample_Virtio"],
+            "{arch:?}"
+        );
+        assert_eq!(models.lines.len(), 2, "{arch:?}");
+    }
+    assert_eq!(
+        Binding::ALL.map(Binding::hardware_id),
+        [identity::HARDWARE_ID, identity::PCI_HARDWARE_ID]
+    );
+}
+
+#[test]
+fn msi_x_is_enabled_in_the_pci_bindings_hardware_key_only() {
+    for arch in Arch::ALL {
+        let inf = Inf::parse(&stamped(TEMPLATE, arch)).unwrap();
+        let msi = |section: &str| -> Vec<(String, String, String)> {
+            addreg_lines(&inf, section)
+                .into_iter()
+                .filter(|l| {
+                    l.value(1)
+                        .to_ascii_lowercase()
+                        .starts_with("interrupt management")
+                })
+                .map(|l| {
+                    assert_eq!(l.value(0), "HKR");
+                    assert_eq!(l.value(1), MSI_KEY);
+                    (
+                        l.value(2).to_owned(),
+                        l.value(3).to_owned(),
+                        l.value(4).to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let dword =
+            |name: &str, value: u32| (name.to_owned(), "0x00010001".to_owned(), value.to_string());
+        assert_eq!(
+            msi("WaveRtSample_Virtio.NT.HW"),
+            [
+                dword("MSISupported", 1),
+                dword("MessageNumberLimit", message_number_limit())
+            ],
+            "{arch:?}"
+        );
+        for software_or_root in [
+            "WaveRtSample_Virtio.NT",
+            "WaveRtSample_Device.NT",
+            "WaveRtSample_Device.NT.HW",
+        ] {
+            assert_eq!(msi(software_or_root), [], "{arch:?}: [{software_or_root}]");
+        }
+    }
+    // Vector 0 for configuration changes and one per queue: control, event, tx, rx.
+    assert_eq!(message_number_limit(), 5);
+}
+
+#[test]
+fn the_pci_binding_shares_the_root_devices_files_service_registry_and_interfaces() {
+    let inf = Inf::parse(&stamped(TEMPLATE, Arch::Amd64)).unwrap();
+    let lines = |section: &str| inf.section(section).unwrap().lines.clone();
+    assert_eq!(
+        lines("WaveRtSample_Virtio.NT")
+            .iter()
+            .map(|l| (l.key.clone(), l.values.clone()))
+            .collect::<Vec<_>>(),
+        lines("WaveRtSample_Device.NT")
+            .iter()
+            .map(|l| (l.key.clone(), l.values.clone()))
+            .collect::<Vec<_>>()
+    );
+    // The root device's hardware key as before: only DeviceType and Security.
+    assert_eq!(
+        inf.section("WaveRtSample_Device.NT.HW")
+            .unwrap()
+            .list("AddReg"),
+        ["WaveRtSample_Device.HW.AddReg"]
+    );
+    assert_eq!(
+        inf.section("WaveRtSample_Virtio.NT.HW")
+            .unwrap()
+            .list("AddReg"),
+        [
+            "WaveRtSample_Device.HW.AddReg",
+            "WaveRtSample_Virtio.MSI.AddReg"
+        ]
+    );
+    for suffix in ["Services", "Interfaces"] {
+        let values = |base: &str| -> Vec<Vec<String>> {
+            lines(&format!("{base}.NT.{suffix}"))
+                .into_iter()
+                .map(|l| l.values)
+                .collect()
+        };
+        assert_eq!(
+            values("WaveRtSample_Virtio"),
+            values("WaveRtSample_Device"),
+            "{suffix}"
+        );
+    }
+}
+
 // ----- the checker catches mistakes ------------------------------------------------------------
 
 #[test]
 fn a_wrong_reference_string_is_reported() {
-    let findings = findings_after(&[(
-        "AddInterface = %KSCATEGORY_RENDER%,   %KSNAME_WaveSpeaker%,",
-        "AddInterface = %KSCATEGORY_RENDER%,   WaveSpeakers,",
-    )]);
+    let findings = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Device.NT.Interfaces",
+        &[(
+            "AddInterface = %KSCATEGORY_RENDER%,   %KSNAME_WaveSpeaker%,",
+            "AddInterface = %KSCATEGORY_RENDER%,   WaveSpeakers,",
+        )],
+    );
     assert_reported(&findings, Rule::ReferenceString, "\"WaveSpeakers\"");
     assert_reported(
         &findings,
         Rule::Interface,
-        "WaveSpeaker is registered 0 times under KSCATEGORY_RENDER",
+        "[WaveRtSample_Device.NT.Interfaces]: WaveSpeaker is registered 0 times under KSCATEGORY_RENDER",
     );
 }
 
@@ -201,15 +369,196 @@ fn a_missing_hardware_id_is_reported() {
 }
 
 #[test]
-fn a_missing_category_is_reported() {
+fn a_missing_pci_hardware_id_is_reported_for_each_architecture() {
+    for arch in Arch::ALL {
+        let models = "WaveRtSample.NT$ARCH$.10.0";
+        let removed = findings_after_in(
+            arch,
+            models,
+            &[(
+                "%VirtioDeviceDescription% = WaveRtSample_Virtio, PCI\\VEN_1AF4&DEV_1059\n",
+                "",
+            )],
+        );
+        assert_reported(
+            &removed,
+            Rule::Models,
+            &format!(
+                "no {} models section lists hardware ID PCI\\VEN_1AF4&DEV_1059",
+                arch.decoration()
+            ),
+        );
+        // Only the PCI binding is missing: the root one is still found and checked.
+        assert_eq!(removed.len(), 1, "{arch:?}:{}", report(&removed));
+        let mistyped = findings_after_in(
+            arch,
+            models,
+            &[(", PCI\\VEN_1AF4&DEV_1059\n", ", PCI\\VEN_1AF4&DEV_1058\n")],
+        );
+        assert_reported(&mistyped, Rule::Models, identity::PCI_HARDWARE_ID);
+    }
+}
+
+#[test]
+fn a_pci_binding_sharing_the_root_devices_install_is_reported() {
     let findings = findings_after(&[(
-        "AddInterface = %KSCATEGORY_REALTIME%, %KSNAME_WaveMicrophone%, WaveRtSample.WaveMicrophone\n",
-        "",
+        "= WaveRtSample_Virtio, PCI\\VEN_1AF4&DEV_1059",
+        "= WaveRtSample_Device, PCI\\VEN_1AF4&DEV_1059",
     )]);
     assert_reported(
         &findings,
+        Rule::Models,
+        "share install section [WaveRtSample_Device]",
+    );
+    // Which leaves the PCI function without message-signaled interrupts.
+    assert_reported(
+        &findings,
+        Rule::Interrupts,
+        "[WaveRtSample_Device.NT.HW] (PCI\\VEN_1AF4&DEV_1059): HKR,Interrupt Management\\MessageSignaledInterruptProperties,MSISupported is missing",
+    );
+}
+
+#[test]
+fn msi_supported_zero_is_reported() {
+    let findings = findings_after(&[(
+        "MSISupported,       0x00010001, 1\n",
+        "MSISupported,       0x00010001, 0\n",
+    )]);
+    assert_reported(
+        &findings,
+        Rule::Interrupts,
+        "[WaveRtSample_Virtio.NT.HW] (PCI\\VEN_1AF4&DEV_1059): HKR,Interrupt Management\\MessageSignaledInterruptProperties,MSISupported is 0, expected 1 as REG_DWORD",
+    );
+    assert_eq!(findings.len(), 1, "{}", report(&findings));
+}
+
+#[test]
+fn msi_supported_written_as_a_string_is_reported() {
+    let findings = findings_after(&[(
+        "MSISupported,       0x00010001, 1\n",
+        "MSISupported,       , 1\n",
+    )]);
+    assert_reported(
+        &findings,
+        Rule::Interrupts,
+        "MSISupported is not a REG_DWORD, expected 1 as REG_DWORD",
+    );
+}
+
+#[test]
+fn a_missing_or_wrong_message_number_limit_is_reported() {
+    let missing = findings_after(&[(
+        "HKR, Interrupt Management\\MessageSignaledInterruptProperties, MessageNumberLimit, 0x00010001, 5\n",
+        "",
+    )]);
+    assert_reported(
+        &missing,
+        Rule::Interrupts,
+        "HKR,Interrupt Management\\MessageSignaledInterruptProperties,MessageNumberLimit is missing, expected 5 as REG_DWORD",
+    );
+    assert_eq!(missing.len(), 1, "{}", report(&missing));
+    let fewer = findings_after(&[(
+        "MessageNumberLimit, 0x00010001, 5\n",
+        "MessageNumberLimit, 0x00010001, 4\n",
+    )]);
+    assert_reported(
+        &fewer,
+        Rule::Interrupts,
+        "MessageNumberLimit is 4, expected 5 as REG_DWORD",
+    );
+}
+
+#[test]
+fn msi_settings_on_the_root_binding_are_reported() {
+    let findings = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Device.NT.HW",
+        &[(
+            "AddReg = WaveRtSample_Device.HW.AddReg\n",
+            "AddReg = WaveRtSample_Device.HW.AddReg, WaveRtSample_Virtio.MSI.AddReg\n",
+        )],
+    );
+    assert_reported(
+        &findings,
+        Rule::Interrupts,
+        "[WaveRtSample_Virtio.MSI.AddReg] (ROOT\\WaveRtSample) sets HKR,Interrupt Management\\MessageSignaledInterruptProperties,MSISupported",
+    );
+    assert_reported(&findings, Rule::Interrupts, "MessageNumberLimit");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.rule == Rule::Interrupts && f.message.contains("ROOT\\WaveRtSample")),
+        "{}",
+        report(&findings)
+    );
+    // In the hardware section both bindings share, it is reported for the root binding too.
+    let shared = findings_after(&[(
+        "HKR, , DeviceType, 0x00010001, 0x0000001D\n",
+        "HKR, , DeviceType, 0x00010001, 0x0000001D\n\
+         HKR, Interrupt Management\\MessageSignaledInterruptProperties, MSISupported, 0x00010001, 1\n",
+    )]);
+    assert_reported(
+        &shared,
+        Rule::Interrupts,
+        "[WaveRtSample_Device.HW.AddReg] (ROOT\\WaveRtSample) sets",
+    );
+}
+
+#[test]
+fn msi_settings_in_the_software_key_are_reported() {
+    let text = TEMPLATE
+        .replacen(
+            "[WaveRtSample_Virtio.NT.HW]\nAddReg = WaveRtSample_Device.HW.AddReg, WaveRtSample_Virtio.MSI.AddReg\n",
+            "[WaveRtSample_Virtio.NT.HW]\nAddReg = WaveRtSample_Device.HW.AddReg\n",
+            1,
+        )
+        .replacen(
+            "[WaveRtSample_Virtio.NT]\nInclude   = ks.inf, wdmaudio.inf\n",
+            "[WaveRtSample_Virtio.NT]\nAddReg    = WaveRtSample_Virtio.MSI.AddReg\nInclude   = ks.inf, wdmaudio.inf\n",
+            1,
+        );
+    assert_ne!(text, TEMPLATE);
+    let findings = check(&stamped(&text, Arch::Amd64), Arch::Amd64);
+    assert_reported(
+        &findings,
+        Rule::Interrupts,
+        "[WaveRtSample_Virtio.MSI.AddReg] (PCI\\VEN_1AF4&DEV_1059) writes HKR,Interrupt Management\\MessageSignaledInterruptProperties,MSISupported to the driver's software key",
+    );
+    assert_reported(&findings, Rule::Interrupts, "MSISupported is missing");
+}
+
+#[test]
+fn a_tampered_pci_interfaces_section_is_reported_as_such() {
+    let findings = findings_after_in(
+        Arch::Arm64,
+        "WaveRtSample_Virtio.NT.Interfaces",
+        &[(
+            "AddInterface = %KSCATEGORY_RENDER%,   %KSNAME_WaveSpeaker%, WaveRtSample.WaveSpeaker\n",
+            "",
+        )],
+    );
+    assert_reported(
+        &findings,
         Rule::Interface,
-        "WaveMicrophone is registered 0 times under KSCATEGORY_REALTIME",
+        "[WaveRtSample_Virtio.NT.Interfaces]: WaveSpeaker is registered 0 times under KSCATEGORY_RENDER",
+    );
+    assert_eq!(findings.len(), 1, "{}", report(&findings));
+}
+
+#[test]
+fn a_missing_category_is_reported() {
+    let findings = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Device.NT.Interfaces",
+        &[(
+            "AddInterface = %KSCATEGORY_REALTIME%, %KSNAME_WaveMicrophone%, WaveRtSample.WaveMicrophone\n",
+            "",
+        )],
+    );
+    assert_reported(
+        &findings,
+        Rule::Interface,
+        "[WaveRtSample_Device.NT.Interfaces]: WaveMicrophone is registered 0 times under KSCATEGORY_REALTIME",
     );
 }
 
@@ -462,20 +811,23 @@ fn a_wrong_service_binary_or_start_type_is_reported() {
 
 #[test]
 fn forbidden_directives_and_sections_are_reported() {
-    let findings = findings_after(&[
-        (
+    let findings = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Device.NT",
+        &[(
             "AddReg    = WaveRtSample_Device.AddReg\n",
             "AddReg    = WaveRtSample_Device.AddReg\nDelReg    = WaveRtSample_Device.AddReg\nRegisterDlls = Dlls\n",
-        ),
-        (
-            "[Strings]\n",
-            "[ClassInstall32]\nAddReg = WaveRtSample_Device.AddReg\n\n[WaveRtSample_Device.NT.Wdf]\nKmdfService = wavertsample, Wdf\n\n\
+        )],
+    );
+    for needle in ["DelReg", "RegisterDlls"] {
+        assert_reported(&findings, Rule::Forbidden, needle);
+    }
+    let findings = findings_after(&[(
+        "[Strings]\n",
+        "[ClassInstall32]\nAddReg = WaveRtSample_Device.AddReg\n\n[WaveRtSample_Device.NT.Wdf]\nKmdfService = wavertsample, Wdf\n\n\
              [WaveRtSample_Device.NT.CoInstallers]\nCopyFiles = WaveRtSample_Device.CopyFiles\n\n[Strings]\n",
-        ),
-    ]);
+    )]);
     for needle in [
-        "DelReg",
-        "RegisterDlls",
         "[ClassInstall32]",
         "[WaveRtSample_Device.NT.Wdf]",
         ".CoInstallers]",

@@ -9,6 +9,7 @@ use std::fmt;
 use wavert_sample::identity::{
     self, EndpointFlow, IdlePowerSettings, KsCategory, PropertyKey, RegistryGuid, Subdevice,
 };
+use wavert_sample::virtio::sound;
 
 use super::parse::{Inf, Line, Section};
 
@@ -36,6 +37,46 @@ const FORBIDDEN_DIRECTIVES: [&str; 9] = [
     "UpdateIniFields",
     "Ini2Reg",
 ];
+
+/// The subkey of the device's hardware key that enables message-signaled interrupts
+/// ("Enabling Message-Signaled Interrupts in the Registry").
+pub const MSI_KEY: &str = "Interrupt Management\\MessageSignaledInterruptProperties";
+
+/// The `MessageNumberLimit` the PCI binding must set: the messages the virtio backend can use.
+/// It programs MSI-X vector 0 for configuration changes and, when granted more messages than
+/// the device has queues, one vector per queue (`SoundDevice::start_in`); fewer are shared.
+pub fn message_number_limit() -> u32 {
+    u32::from(sound::QUEUES) + 1
+}
+
+/// A device the INF binds, each to its own install section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// [`identity::HARDWARE_ID`], the root-enumerated virtual device: it has no interrupt, so
+    /// its install must not enable message-signaled interrupts.
+    Root,
+    /// [`identity::PCI_HARDWARE_ID`], a virtio-sound PCI function: its install enables
+    /// MSI-X in the device's hardware key.
+    VirtioPci,
+}
+
+impl Binding {
+    /// Both bindings.
+    pub const ALL: [Self; 2] = [Self::Root, Self::VirtioPci];
+
+    /// The hardware ID the models section must list.
+    pub fn hardware_id(self) -> &'static str {
+        match self {
+            Self::Root => identity::HARDWARE_ID,
+            Self::VirtioPci => identity::PCI_HARDWARE_ID,
+        }
+    }
+
+    /// Whether the install must enable message-signaled interrupts (else it must not).
+    pub fn message_signaled(self) -> bool {
+        self == Self::VirtioPci
+    }
+}
 
 /// The placeholder tokens of the template, which stamping replaces.
 pub const PLACEHOLDERS: [&str; 3] = ["$ARCH$", "$DRIVER_DATE$", "$DRIVER_VERSION$"];
@@ -95,7 +136,8 @@ pub enum Rule {
     Placeholder,
     /// A `[Version]` entry is missing or wrong.
     Version,
-    /// The models section for the architecture does not list the hardware ID.
+    /// The models section for the architecture does not list a hardware ID, or binds the two
+    /// to one install section.
     Models,
     /// A models decoration carries a build number (ignored before Windows 10 1607).
     BuildNumberDecoration,
@@ -124,6 +166,9 @@ pub enum Rule {
     /// PortCls's idle power settings (`HKR,PowerSettings`) are missing, of the wrong type, or
     /// not the driver's ([`identity::IDLE_POWER_SETTINGS`]).
     PowerSettings,
+    /// The message-signaled interrupt settings (`HKR,Interrupt Management\...`) are missing or
+    /// wrong for the PCI binding, present for the root one, or written to a software key.
+    Interrupts,
 }
 
 /// One problem found in an INF.
@@ -173,8 +218,8 @@ pub fn check(text: &str, arch: Arch) -> Vec<Finding> {
     checker.version();
     checker.forbidden();
     checker.addreg_roots();
-    if let Some(install) = checker.models() {
-        checker.install(&install);
+    for (binding, install) in checker.models() {
+        checker.install(binding, &install);
     }
     checker.out.0
 }
@@ -183,8 +228,13 @@ pub fn check(text: &str, arch: Arch) -> Vec<Finding> {
 struct Findings(Vec<Finding>);
 
 impl Findings {
+    /// Records a finding once: a section both bindings share is checked for each, and its
+    /// problem is one problem.
     fn push(&mut self, rule: Rule, message: String) {
-        self.0.push(Finding { rule, message });
+        let finding = Finding { rule, message };
+        if !self.0.contains(&finding) {
+            self.0.push(finding);
+        }
     }
 }
 
@@ -404,15 +454,15 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks `[Manufacturer]` and the models section; returns the install section's name as the
-    /// models line gives it (undecorated).
-    fn models(&mut self) -> Option<String> {
+    /// Checks `[Manufacturer]` and the models section; returns each binding found with its
+    /// install section's name as the models line gives it (undecorated).
+    fn models(&mut self) -> Vec<(Binding, String)> {
         let Some(manufacturer) = self.inf.section("Manufacturer") else {
             self.push(Rule::Models, "no [Manufacturer] section".into());
-            return None;
+            return Vec::new();
         };
         let wanted = self.arch.decoration();
-        let mut install = None;
+        let mut installs: Vec<(Binding, String)> = Vec::new();
         for line in &manufacturer.lines {
             let base = line.value(0);
             for decoration in line.values.iter().skip(1) {
@@ -451,29 +501,46 @@ impl<'a> Checker<'a> {
                 continue;
             };
             for device in &models.lines {
-                if device
-                    .values
-                    .iter()
-                    .skip(1)
-                    .any(|id| id.eq_ignore_ascii_case(identity::HARDWARE_ID))
-                {
-                    install = Some(device.value(0).to_owned());
+                for binding in Binding::ALL {
+                    let listed = device
+                        .values
+                        .iter()
+                        .skip(1)
+                        .any(|id| id.eq_ignore_ascii_case(binding.hardware_id()));
+                    if listed && !installs.iter().any(|(b, _)| *b == binding) {
+                        installs.push((binding, device.value(0).to_owned()));
+                    }
                 }
             }
         }
-        if install.is_none() {
+        for binding in Binding::ALL {
+            if !installs.iter().any(|(b, _)| *b == binding) {
+                self.push(
+                    Rule::Models,
+                    format!(
+                        "no {wanted} models section lists hardware ID {}",
+                        binding.hardware_id()
+                    ),
+                );
+            }
+        }
+        if let [(_, a), (_, b)] = installs.as_slice()
+            && a.eq_ignore_ascii_case(b)
+        {
             self.push(
                 Rule::Models,
                 format!(
-                    "no {wanted} models section lists hardware ID {}",
-                    identity::HARDWARE_ID
+                    "{} and {} share install section [{a}]; each needs its own (only the PCI \
+                     function's enables message-signaled interrupts)",
+                    identity::HARDWARE_ID,
+                    identity::PCI_HARDWARE_ID
                 ),
             );
         }
-        install
+        installs
     }
 
-    fn install(&mut self, base: &str) {
+    fn install(&mut self, binding: Binding, base: &str) {
         // Setup picks the most specific decorated install section.
         let candidates = [
             format!("{base}.NT{}", self.arch.name()),
@@ -516,10 +583,12 @@ impl<'a> Checker<'a> {
         self.files(section);
         self.device_registry(section);
         let name = section.name.clone();
-        match self.inf.section(&format!("{name}.HW")) {
+        let hw = self.inf.section(&format!("{name}.HW"));
+        match hw {
             Some(hw) => self.hardware(hw),
             None => self.push(Rule::Hardware, format!("no [{name}.HW] section")),
         }
+        self.interrupts(binding, section, hw);
         match self.inf.section(&format!("{name}.Services")) {
             Some(services) => self.service(services),
             None => self.push(Rule::Service, format!("no [{name}.Services] section")),
@@ -726,6 +795,77 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Message-signaled interrupts: enabled in the hardware key (the `.HW` section's `AddReg`)
+    /// for the PCI binding with the driver's message limit, absent for the root binding, and
+    /// never written to the driver's software key (the install section's `AddReg`), where the
+    /// PnP manager does not look for them.
+    fn interrupts(&mut self, binding: Binding, install: &'a Section, hw: Option<&'a Section>) {
+        let id = binding.hardware_id();
+        let under_interrupt_management = |r: &RegLine<'_>| {
+            r.root().eq_ignore_ascii_case("HKR")
+                && r.subkey()
+                    .get(..20)
+                    .is_some_and(|k| k.eq_ignore_ascii_case("Interrupt Management"))
+        };
+        for reg in self.addreg_of(install) {
+            if under_interrupt_management(&reg) {
+                self.push(
+                    Rule::Interrupts,
+                    format!(
+                        "line {}: [{}] ({id}) writes HKR,{},{} to the driver's software key; \
+                         interrupt settings belong in the .HW section",
+                        reg.line.number,
+                        reg.section,
+                        reg.subkey(),
+                        reg.name()
+                    ),
+                );
+            }
+        }
+        let Some(hw) = hw else { return };
+        let lines = self.addreg_of(hw);
+        if !binding.message_signaled() {
+            for reg in lines.iter().filter(|r| under_interrupt_management(r)) {
+                self.push(
+                    Rule::Interrupts,
+                    format!(
+                        "line {}: [{}] ({id}) sets HKR,{},{}; the root-enumerated device has no \
+                         interrupt",
+                        reg.line.number,
+                        reg.section,
+                        reg.subkey(),
+                        reg.name()
+                    ),
+                );
+            }
+            return;
+        }
+        let dword = |name: &str| {
+            lines
+                .iter()
+                .find(|r| r.is(MSI_KEY, name))
+                .map(RegLine::dword)
+        };
+        let limit = message_number_limit();
+        for (name, want) in [("MSISupported", 1), ("MessageNumberLimit", limit)] {
+            let found = dword(name);
+            if found != Some(Some(want)) {
+                let found = match found {
+                    None => "missing".to_owned(),
+                    Some(None) => "not a REG_DWORD".to_owned(),
+                    Some(Some(value)) => value.to_string(),
+                };
+                self.push(
+                    Rule::Interrupts,
+                    format!(
+                        "[{}] ({id}): HKR,{MSI_KEY},{name} is {found}, expected {want} as REG_DWORD",
+                        hw.name
+                    ),
+                );
+            }
+        }
+    }
+
     fn service(&mut self, services: &Section) {
         let ours: Vec<&Line> = services
             .entries("AddService")
@@ -825,7 +965,8 @@ impl<'a> Checker<'a> {
                     self.push(
                         Rule::Interface,
                         format!(
-                            "{} is registered {count} times under {}, expected once",
+                            "[{}]: {} is registered {count} times under {}, expected once",
+                            interfaces.name,
                             subdevice.name,
                             category.name()
                         ),

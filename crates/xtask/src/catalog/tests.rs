@@ -138,8 +138,19 @@ fn package_members() -> [Member; 2] {
     ]
 }
 
+/// The INF template with its architecture stamped (the date and version do not matter to the
+/// hardware IDs).
+fn template_inf(arch: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../inf/wavertsample.inx"),
+    )
+    .unwrap()
+    .replace("$ARCH$", arch)
+}
+
+/// A catalog of the package's two files (made-up hashes) with the template's hardware IDs.
 fn package_catalog(os: &str) -> (Vec<u8>, Vec<String>) {
-    let hwids = vec!["root\\wavertsample".to_owned()];
+    let hwids = hardware_ids(&template_inf("amd64"));
     let header = Header {
         os,
         os_attr: "2:10.0",
@@ -233,6 +244,12 @@ fn every_file_is_listed_by_sha256_with_indirect_data_and_by_sha1_without() {
                 value: "root\\wavertsample".into(),
                 terminated: true,
             },
+            Pair {
+                name: "HWID2".into(),
+                flags: 0x1001_0001,
+                value: "pci\\ven_1af4&dev_1059".into(),
+                terminated: true,
+            },
         ]
     );
     // Unsigned: no signer.
@@ -312,6 +329,10 @@ fn check_refuses_what_differs() {
     let error = |e: Expected| check(&catalog, &e).unwrap_err();
     assert!(error(expected("_v100_ARM64_RS3", &hwids, &members, false)).contains("OS"));
     assert!(error(expected("_v100_X64", &[], &members, false)).contains("catalog attributes"));
+    // A catalog that lists one of the two bindings is not this package's.
+    assert!(
+        error(expected("_v100_X64", &hwids[..1], &members, false)).contains("catalog attributes")
+    );
     let mut wrong = package_members();
     wrong[0].sha1[0] ^= 1;
     assert!(error(expected("_v100_X64", &hwids, &wrong, false)).contains("SHA-1"));
@@ -398,15 +419,15 @@ fn hardware_ids_come_from_the_models_sections() {
         hardware_ids(inf),
         ["pci\\ven_1234&dev_5678", "pci\\cc_0401"]
     );
-    // The sample's own INF template.
-    let template = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../inf/wavertsample.inx"),
-    )
-    .unwrap();
-    assert_eq!(
-        hardware_ids(&template.replace("$ARCH$", "amd64")),
-        ["root\\wavertsample"]
-    );
+    // The sample's own INF template: the root-enumerated device and the virtio-sound PCI
+    // function, in models order, lowercased as inf2cat writes them.
+    for arch in ["amd64", "arm64"] {
+        assert_eq!(
+            hardware_ids(&template_inf(arch)),
+            ["root\\wavertsample", "pci\\ven_1af4&dev_1059"],
+            "{arch}"
+        );
+    }
 }
 
 /// A minimal PE32+ image: headers only (no sections), 0x200 bytes, then 0x40 trailing bytes.
