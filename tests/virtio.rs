@@ -14,48 +14,17 @@
 
 mod common;
 
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use portcls_sim::mmio::MmioWindow;
-use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioDevice, VirtioPci};
-use portcls_sim::{
-    Bar, BarMapper, Device, OsProfile, PciDevice, PciInterrupts, PnpRequest, Resource, Sim, Stream,
-    Via,
-};
+use portcls_sim::virtio_pci::{Interrupt, VirtioDevice};
+use portcls_sim::{Device, OsProfile, PnpRequest, Resource, Sim, Stream, Via};
 use portcls_sys::STATUS_SUCCESS;
 use portcls_sys::km::{CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED};
 use virtio_oracle::Oracle;
 use virtio_oracle::liar::{Liar, Lie};
-use virtio_oracle::paced::Paced as PacedOracle;
+use virtio_oracle::machine::{self, PacedFunction};
 use wavert_sample::format::Format;
 
-type Function<D = Oracle> = Arc<Mutex<VirtioPci<D>>>;
-
-/// The register BAR as the model's MMIO trap: a window per mapping.
-struct Registers<D: VirtioDevice> {
-    function: Function<D>,
-    windows: Vec<MmioWindow>,
-}
-
-impl<D: VirtioDevice + 'static> BarMapper for Registers<D> {
-    fn map(&mut self, bar: Bar, offset: u64, length: usize) -> Option<NonNull<u8>> {
-        if bar.index != virtio_pci::REGISTER_BAR || offset != 0 {
-            return None;
-        }
-        let window =
-            MmioWindow::map(length, Arc::new(RegisterBar(Arc::clone(&self.function)))).ok()?;
-        let base = NonNull::new(window.base());
-        self.windows.push(window);
-        base
-    }
-
-    fn unmap(&mut self, _bar: Bar, address: NonNull<u8>, _length: usize) {
-        self.windows
-            .retain(|window| window.base() != address.as_ptr());
-    }
-}
+type Function<D = Oracle> = virtio_oracle::machine::Function<D>;
+type Paced = PacedFunction;
 
 /// A virtio-sound function on `sim`'s bus with `messages` MSI-X messages (0: its line), the
 /// oracle behind it over the machine's memory, its register BAR trapped, its work run when the
@@ -67,98 +36,12 @@ fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
 /// [`plug_in`], or the status `AddDevice` failed with.
 fn try_plug_in(sim: &Sim, messages: u16) -> Result<(Device, Function), portcls_sys::NTSTATUS> {
     let oracle = Oracle::over(&sim.device_memory().arena());
-    try_plug_in_with(sim, messages, oracle, |_| {})
+    machine::plug_in(sim, messages, oracle, |_| {})
 }
 
-/// A function around `device`; `pace` runs after the device's pending work each time the
-/// machine gives it time.
-fn try_plug_in_with<D: VirtioDevice + 'static>(
-    sim: &Sim,
-    messages: u16,
-    device: D,
-    mut pace: impl FnMut(&mut VirtioPci<D>) + Send + 'static,
-) -> Result<(Device, Function<D>), portcls_sys::NTSTATUS> {
-    let mut function = VirtioPci::new(device);
-    function.set_msix_enabled(messages > 0);
-    function.set_deferred(true);
-    let space = function.config_space().to_vec();
-    let bars = vec![
-        Bar::memory(
-            virtio_pci::MSIX_BAR,
-            function.bar_address(virtio_pci::MSIX_BAR),
-            virtio_pci::MSIX_BAR_BYTES,
-        ),
-        Bar::memory(
-            virtio_pci::REGISTER_BAR,
-            function.bar_address(virtio_pci::REGISTER_BAR),
-            virtio_pci::REGISTER_BAR_BYTES,
-        ),
-    ];
-    let function = Arc::new(Mutex::new(function));
-    sim.set_bar_mapper(Registers {
-        function: Arc::clone(&function),
-        windows: Vec::new(),
-    });
-    let interrupts = if messages > 0 {
-        PciInterrupts::MsiX { messages }
-    } else {
-        PciInterrupts::Line
-    };
-    let device = sim.plug_in_pci(PciDevice {
-        config: Box::new(space),
-        bars,
-        interrupts,
-    })?;
-    let worker = Arc::clone(&function);
-    sim.attach_device_work(&device, move || {
-        let mut function = worker.lock().unwrap();
-        function.run_device();
-        pace(&mut function);
-        function.take_interrupts()
-    });
-    Ok((device, function))
-}
-
-/// The oracle kept at its streams' rate in the machine's virtual time (`virtio_oracle::paced`),
-/// and the time it keeps: the test moves it on with [`tick`].
-struct Paced {
-    function: Function<PacedOracle>,
-    device: Device,
-    clock: Arc<AtomicU64>,
-}
-
+/// The oracle kept at its streams' rate in the machine's virtual time.
 fn plug_in_paced(sim: &Sim, messages: u16) -> Paced {
-    let clock = Arc::new(AtomicU64::new(0));
-    let time = Arc::clone(&clock);
-    let oracle = PacedOracle::new(Oracle::over(&sim.device_memory().arena()));
-    let (device, function) = try_plug_in_with(sim, messages, oracle, move |function| {
-        // A function surprise-removed is gone: it touches no memory any more.
-        if !function.removed() {
-            function.device().advance_to(time.load(Ordering::SeqCst));
-            function.collect_interrupts();
-        }
-    })
-    .expect("the function is plugged in");
-    Paced {
-        function,
-        device,
-        clock,
-    }
-}
-
-impl Paced {
-    /// Time passes by `ticks` (100 ns): the driver's threads run, the device plays and
-    /// records up to now, its interrupts reach the ISR, the DPC takes what it finished.
-    fn tick(&self, sim: &Sim, ticks: u64) {
-        sim.advance(ticks);
-        self.clock.store(sim.now() * 100, Ordering::SeqCst);
-        let _ = sim.run_devices();
-    }
-
-    /// Frames device stream `id` played or recorded.
-    fn frames(&self, id: usize) -> u64 {
-        self.function.lock().unwrap().device().frames(id)
-    }
+    PacedFunction::plug_in(sim, messages).expect("the function is plugged in")
 }
 
 fn conforming<D: VirtioDevice>(function: &Function<D>) {
@@ -366,8 +249,9 @@ fn stop_and_surprise_removal_give_the_function_back() {
     sim.assert_clean();
 }
 
-/// The kernel stack the image's own code uses on the virtio path (start with the device, the
-/// ISR and the DPC, stop), per entry point: reported, and held to the budget every other
+/// The kernel stack the image's own code uses on the virtio path (start with the device, both
+/// streams on it from open to close, the ISR and the DPC with its completions, stop), per
+/// entry point: reported, and held to the budget every other
 /// entry point has (8 KiB, `tests/stack.rs`).
 fn the_virtio_path_stays_within_the_stack_budget() {
     if !portcls_sim::stack::SUPPORTED {
@@ -376,10 +260,15 @@ fn the_virtio_path_stays_within_the_stack_budget() {
     }
     let sim = Sim::new(OsProfile::Win10_1511);
     assert_eq!(common::load(&sim), STATUS_SUCCESS);
-    let (device, _function) = plug_in(&sim, 5);
-    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let paced = plug_in_paced(&sim, 5);
+    assert_eq!(sim.start_device(&paced.device), STATUS_SUCCESS);
     assert!(sim.run_devices() > 0);
-    sim.remove_device(device.fdo);
+    assert_eq!(
+        stream_life(&sim, &paced),
+        10,
+        "both streams ran on the device"
+    );
+    sim.remove_device(paced.device.fdo);
     let usage = sim.stack_usage();
     for entry in &usage {
         println!("  {:<44} {:>6} bytes", entry.entry, entry.bytes);
@@ -638,7 +527,7 @@ fn a_device_that_lies_while_streaming_fails_the_stream_cleanly() {
         assert_eq!(common::load(&sim), STATUS_SUCCESS);
         let liar = Liar::new(Oracle::over(&sim.device_memory().arena()));
         let (device, function) =
-            try_plug_in_with(&sim, 5, liar, |_| {}).expect("the function is plugged in");
+            machine::plug_in(&sim, 5, liar, |_| {}).expect("the function is plugged in");
         assert_eq!(sim.start_device(&device), STATUS_SUCCESS, "{what}");
         let mut render = open(&sim, &device, false, 3840, 2);
         assert_eq!(render.walk_to(RUN), STATUS_SUCCESS, "{what}");
@@ -760,6 +649,82 @@ fn the_device_goes_away_while_streaming() {
     }
 }
 
+/// One streaming life on a started function, every step allowed to fail: both streams open,
+/// take a buffer with two points, an event, run 30 ms on the device, and go back to STOP and
+/// close. Returns how many steps succeeded.
+fn stream_life(sim: &Sim, paced: &Paced) -> usize {
+    use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+    use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
+    let format = common::format_bytes(Format::PREFERRED);
+    let mut streams = Vec::new();
+    let mut succeeded = 0;
+    for (name, pin) in [
+        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN),
+        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN),
+    ] {
+        let Ok(mut stream) = sim.open_stream(paced.device.fdo, name, pin, &format) else {
+            continue;
+        };
+        succeeded += 1;
+        if stream.allocate_buffer(2, 3840).is_ok() {
+            succeeded += 1;
+            if stream.register_event() == STATUS_SUCCESS {
+                succeeded += 1;
+            }
+            if stream.walk_to(RUN) == STATUS_SUCCESS {
+                succeeded += 1;
+            }
+        }
+        streams.push(stream);
+    }
+    for _ in 0..30 {
+        paced.tick(sim, MS);
+    }
+    for mut stream in streams {
+        if stream.walk_to(STOP) == STATUS_SUCCESS {
+            succeeded += 1;
+        }
+        stream.close();
+    }
+    succeeded
+}
+
+/// Every fallible call of a streaming life on the device (buffers and their pages, events,
+/// the state steps, the interrupts, DPCs and events of 30 ms of streaming) fails in turn:
+/// whatever failed, the streams go back to STOP and close, and removal and unload leave
+/// nothing (no pool, page, common buffer, mapping, connection or registration), with no rule
+/// of the model or the spec broken and nothing the device refused.
+fn every_failure_while_streaming_is_undone() {
+    let (before, total) = {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let paced = plug_in_paced(&sim, 5);
+        assert_eq!(sim.start_device(&paced.device), STATUS_SUCCESS);
+        let before = sim.fallible_calls();
+        assert_eq!(stream_life(&sim, &paced), 10, "the whole life succeeds");
+        let total = sim.fallible_calls();
+        finish(&sim, &paced, [], "the reference run");
+        (before, total)
+    };
+    let mut failed_steps = 0;
+    for k in before + 1..=total {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let paced = plug_in_paced(&sim, 5);
+        assert_eq!(sim.start_device(&paced.device), STATUS_SUCCESS);
+        sim.fail_nth_call(k, portcls_sys::STATUS_INSUFFICIENT_RESOURCES);
+        if stream_life(&sim, &paced) < 10 {
+            failed_steps += 1;
+        }
+        finish(&sim, &paced, [], &format!("failing call {k}"));
+    }
+    println!(
+        "{} fallible calls in a streaming life on the device; {failed_steps} failures failed a step",
+        total - before
+    );
+    assert!(failed_steps > 0);
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
@@ -769,6 +734,7 @@ both_drivers!(
     both_directions_stream_on_the_device_at_its_pace,
     a_device_that_lies_while_streaming_fails_the_stream_cleanly,
     the_device_goes_away_while_streaming,
+    every_failure_while_streaming_is_undone,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

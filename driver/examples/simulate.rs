@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p wavert-sample --example simulate -- [--profile 8.1|1507|1511|2004]
-//!     [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]
+//!     [--device virtual|virtio] [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]
 //! ```
 //!
 //! By default the driver that runs is the host build (the sample's code compiled for this
@@ -20,6 +20,14 @@
 //! tone at -12 dBFS to the speakers, run both for the given time (virtual time: it takes far
 //! less than that), read what the microphone recorded (the device is a loopback cable: the
 //! speakers' tone, 20 ms late), stop, close, remove, and check that nothing is left behind.
+//!
+//! With `--device virtio` (Linux) the device is a virtio-sound PCI function instead, with
+//! rust-vmm's `vhost-device-sound` behind it kept at the streams' rate in virtual time
+//! (`virtio_oracle::machine`): the driver starts it, connects and registers its MSI-X
+//! interrupt, and both streams run on it, timed by its completions. The speakers' tone goes to
+//! the device (its null backend plays nothing); the microphone records what the device
+//! records, its frame counter as the samples (a sawtooth). Every breach of the virtio spec and
+//! every request the device refused is reported.
 
 use std::process::ExitCode;
 
@@ -39,8 +47,18 @@ const CAPTURE_BUFFER: u32 = 4_800 * 4;
 /// The render buffer: 10 ms, two notifications per pass.
 const RENDER_BUFFER: u32 = 480 * 4;
 
+/// The device the driver runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DeviceKind {
+    /// Root-enumerated, timed by the driver's engine threads (a loopback cable).
+    Virtual,
+    /// A virtio-sound PCI function, timed by the device.
+    Virtio,
+}
+
 struct Options {
     profile: OsProfile,
+    device: DeviceKind,
     seconds: u64,
     wav: String,
     image: Option<String>,
@@ -51,6 +69,7 @@ struct Options {
 fn parse() -> Result<Options, String> {
     let mut options = Options {
         profile: OsProfile::Win10_1511,
+        device: DeviceKind::Virtual,
         seconds: 2,
         wav: "target/capture.wav".to_owned(),
         image: None,
@@ -70,6 +89,18 @@ fn parse() -> Result<Options, String> {
                     other => return Err(format!("unknown profile {other}: 8.1, 1507, 1511, 2004")),
                 };
             }
+            "--device" => {
+                options.device = match value()?.as_str() {
+                    "virtual" => DeviceKind::Virtual,
+                    "virtio" if cfg!(target_os = "linux") => DeviceKind::Virtio,
+                    "virtio" => {
+                        return Err(
+                            "--device virtio needs Linux (the device side runs there)".to_owned()
+                        );
+                    }
+                    other => return Err(format!("unknown device {other}: virtual, virtio")),
+                };
+            }
             "--seconds" => {
                 options.seconds = value()?
                     .parse()
@@ -83,7 +114,7 @@ fn parse() -> Result<Options, String> {
             "--quiet" => options.quiet = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: simulate [--profile 8.1|1507|1511|2004] [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]"
+                    "usage: simulate [--profile 8.1|1507|1511|2004] [--device virtual|virtio] [--seconds N] [--wav FILE] [--image PATH [--stack]] [--quiet]"
                         .to_owned(),
                 );
             }
@@ -195,7 +226,8 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     if status != STATUS_SUCCESS {
         return Err(format!("DriverEntry: {}", portcls_sim::status_name(status)));
     }
-    let device = sim.plug_in().map_err(|s| format!("AddDevice: {s:#x}"))?;
+    let hardware = Hardware::plug_in(&sim, options.device)?;
+    let device = hardware.device(&sim)?;
     let status = sim.start_device(&device);
     if status != STATUS_SUCCESS {
         return Err(format!("StartDevice: {}", portcls_sim::status_name(status)));
@@ -214,10 +246,11 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     let mut recorded = Vec::new();
     let mut offset = 0;
     for _ in 0..options.seconds * SECOND / STEP {
-        sim.advance(STEP);
+        hardware.advance(&sim, STEP);
         offset = collect(&capture, offset, &mut recorded)?;
     }
     let signals = (render.event_signals(), capture.event_signals());
+    let described = hardware.describe();
     let registrations = sim.registrations();
     render.close();
     capture.close();
@@ -231,6 +264,7 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     println!("== summary ==");
     println!("driver: {driver}");
     println!("profile: {}", options.profile);
+    println!("device: {described}");
     for endpoint in &endpoints {
         let controls: Vec<String> = endpoint
             .controls
@@ -273,12 +307,97 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     if options.stack {
         print_stack(&sim);
     }
+    hardware.check()?;
     let leftovers = sim.leftovers();
     if leftovers.is_empty() {
         println!("after removal: nothing left (pool, references, registrations, threads)");
         Ok(recorded)
     } else {
         Err(format!("left behind:\n  {}", leftovers.join("\n  ")))
+    }
+}
+
+/// The device the session plugs in.
+enum Hardware {
+    Virtual,
+    #[cfg(target_os = "linux")]
+    Virtio(virtio_oracle::machine::PacedFunction),
+}
+
+impl Hardware {
+    fn plug_in(sim: &Sim, kind: DeviceKind) -> Result<Self, String> {
+        match kind {
+            DeviceKind::Virtual => Ok(Self::Virtual),
+            #[cfg(target_os = "linux")]
+            DeviceKind::Virtio => virtio_oracle::machine::PacedFunction::plug_in(sim, 5)
+                .map(Self::Virtio)
+                .map_err(|s| format!("AddDevice: {}", portcls_sim::status_name(s))),
+            #[cfg(not(target_os = "linux"))]
+            DeviceKind::Virtio => Err("--device virtio needs Linux".to_owned()),
+        }
+    }
+
+    /// The device on the bus (the virtual one is plugged in now).
+    fn device(&self, sim: &Sim) -> Result<portcls_sim::Device, String> {
+        match self {
+            Self::Virtual => sim.plug_in().map_err(|s| format!("AddDevice: {s:#x}")),
+            #[cfg(target_os = "linux")]
+            Self::Virtio(function) => Ok(function.device),
+        }
+    }
+
+    /// Virtual time passes by `ticks`: on the virtio function, a millisecond at a time, the
+    /// device playing and recording as it goes.
+    fn advance(&self, sim: &Sim, ticks: u64) {
+        match self {
+            Self::Virtual => sim.advance(ticks),
+            #[cfg(target_os = "linux")]
+            Self::Virtio(function) => {
+                const MS: u64 = 10_000;
+                for _ in 0..ticks / MS {
+                    function.tick(sim, MS);
+                }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Virtual => {
+                "virtual (root-enumerated, a loopback cable timed by the engine threads)".to_owned()
+            }
+            #[cfg(target_os = "linux")]
+            Self::Virtio(function) => format!(
+                "virtio-sound PCI function 1AF4:1059 (rust-vmm's vhost-device-sound behind it, paced in virtual time): played {} frames, recorded {}",
+                function.frames(0),
+                function.frames(1)
+            ),
+        }
+    }
+
+    /// The virtio function saw no breach of the spec and refused nothing.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Self::Virtual => Ok(()),
+            #[cfg(target_os = "linux")]
+            Self::Virtio(function) => {
+                let function = function
+                    .function
+                    .lock()
+                    .map_err(|_| "the function's lock is poisoned".to_owned())?;
+                let wrong: Vec<&String> = function
+                    .breaches()
+                    .iter()
+                    .chain(function.device_errors())
+                    .collect();
+                if wrong.is_empty() {
+                    println!("virtio: no breach of the spec, nothing refused by the device");
+                    Ok(())
+                } else {
+                    Err(format!("virtio: {wrong:?}"))
+                }
+            }
+        }
     }
 }
 
@@ -351,9 +470,13 @@ fn main() -> ExitCode {
         .and_then(|mut file| wav::write(&mut file, format, &recorded));
     match written {
         Ok(()) => {
+            let what = if options.device == DeviceKind::Virtio {
+                "what the virtio device recorded, its frame counter as the samples"
+            } else {
+                "what the speakers played, a 500 Hz tone at -12 dBFS, 20 ms late"
+            };
             println!(
-                "captured audio: {} ({} s of what the speakers played, a 500 Hz tone at -12 dBFS, \
-                 20 ms late; 48 kHz 16-bit stereo)",
+                "captured audio: {} ({} s of {what}; 48 kHz 16-bit stereo)",
                 options.wav,
                 recorded.len() / 4 / 48_000
             );

@@ -29,6 +29,7 @@
 #![cfg(target_os = "linux")]
 
 pub mod liar;
+pub mod machine;
 pub mod paced;
 
 use std::fs::File;

@@ -195,6 +195,25 @@ fn host_steps() -> Vec<Step> {
                 "target/simulate-capture.wav",
             ],
         ),
+        cargo(
+            "the same on the virtio-sound function (simulate --device virtio: the streams on the device, vhost-device-sound behind it)",
+            &[
+                "run",
+                "--quiet",
+                "-p",
+                "wavert-sample",
+                "--example",
+                "simulate",
+                "--",
+                "--device",
+                "virtio",
+                "--quiet",
+                "--seconds",
+                "1",
+                "--wav",
+                "target/simulate-virtio.wav",
+            ],
+        ),
         Step {
             name: "docs (warnings are errors)".to_owned(),
             action: Action::Cargo {
