@@ -11,7 +11,9 @@
 //! - [`Dma`], the mapping and the events sit behind one spin lock shared by PortCls's calls and
 //!   the engine; nothing under the lock waits;
 //! - engines start and stop only inside the adapter's gate (see [`device`](crate::device)),
-//!   which also halts them for stop, removal and low power and resumes them afterwards.
+//!   which also halts them for stop, removal and low power and resumes them afterwards;
+//! - on a virtio-sound function there is no engine: the device is the clock (see "On a
+//!   virtio-sound device" below; the position and notifications come from its completions).
 //!
 //! # What PortCls sees
 //! | request | answer |

@@ -150,6 +150,7 @@ pub use modes::ModesAnswer;
 pub use pci::{Bar, BarMapper, ConfigSpace, HardwareRule, PciDevice, PciInterrupts};
 pub use physical::{
     DeviceAccessError, DeviceFault, DeviceMemory, DmaOwner, DmaRange, PhysicalArena,
+    WeakDeviceMemory,
 };
 pub use pnp::PnpRequest;
 pub use pool::Tag;

@@ -39,7 +39,7 @@ use std::alloc::Layout;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::world::World;
 use crate::{Sim, Violation};
@@ -396,7 +396,31 @@ impl fmt::Debug for DeviceMemory {
     }
 }
 
+/// A [`DeviceMemory`] that does not keep the machine alive: for a device the machine itself
+/// holds (its work attached with [`Sim::attach_device_work`]), which would otherwise keep the
+/// machine from ever being dropped.
+#[derive(Clone, Debug)]
+pub struct WeakDeviceMemory {
+    world: Weak<World>,
+}
+
+impl WeakDeviceMemory {
+    /// The memory, while the machine lives.
+    #[must_use]
+    pub fn upgrade(&self) -> Option<DeviceMemory> {
+        self.world.upgrade().map(|world| DeviceMemory { world })
+    }
+}
+
 impl DeviceMemory {
+    /// The same view, without keeping the machine alive.
+    #[must_use]
+    pub fn downgrade(&self) -> WeakDeviceMemory {
+        WeakDeviceMemory {
+            world: Arc::downgrade(&self.world),
+        }
+    }
+
     /// The whole of physical memory (see the [module documentation](self) for the rules that
     /// hold for a view of it).
     ///

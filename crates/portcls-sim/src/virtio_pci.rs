@@ -24,6 +24,8 @@
 //! | 4 | `0x3000` | notifications (`queue_notify_off` = the queue's index, multiplier 4) |
 //! | 1 | `0x0000` | MSI-X table (16 bytes a vector), pending bits at `0x800` |
 
+use crate::physical::WeakDeviceMemory;
+
 /// Vendor ID of virtio functions.
 pub const VENDOR_ID: u16 = 0x1AF4;
 /// The BAR holding the virtio structures.
@@ -113,6 +115,9 @@ struct Queue {
     config: QueueConfig,
     vector: u16,
     enabled: bool,
+    /// The available index up to which the chains were checked against the driver's DMA
+    /// allocations (see [`VirtioPci::check_memory`]).
+    checked: u16,
 }
 
 /// A virtio PCI function. See the [module](self) docs.
@@ -138,6 +143,8 @@ pub struct VirtioPci<D: VirtioDevice> {
     deferred: bool,
     /// The device's work not done yet, in order.
     pending: std::collections::VecDeque<Work>,
+    /// The machine's memory, for checking what the driver hands the device.
+    memory: Option<crate::physical::WeakDeviceMemory>,
 }
 
 /// Work the device does after the register access that asked for it.
@@ -179,7 +186,19 @@ impl<D: VirtioDevice> VirtioPci<D> {
             bar_addresses: (DEFAULT_MSIX_BAR_ADDRESS, DEFAULT_REGISTER_BAR_ADDRESS),
             deferred: false,
             pending: std::collections::VecDeque::new(),
+            memory: None,
         }
+    }
+
+    /// From now on every address the driver hands the device is checked against the live
+    /// DMA allocations of `memory`'s machine before the device sees it: at each notification,
+    /// the queue's three areas, and every descriptor of each chain made available since the
+    /// last one. An address outside them is the machine's [`Violation::DeviceAccess`]
+    /// (`crate::Violation`), as if the device had made the access (the device still gets the
+    /// chain: a device implementation with its own view of memory, such as a `vm-memory`
+    /// mapping of the whole range, is bounded by that view).
+    pub fn check_memory(&mut self, memory: &crate::physical::DeviceMemory) {
+        self.memory = Some(memory.downgrade());
     }
 
     /// From now on the device works after the accesses that ask it to, as hardware does: a
@@ -713,7 +732,65 @@ impl<D: VirtioDevice> VirtioPci<D> {
         }
     }
 
+    /// Checks queue `index`'s areas and the chains made available since the last check (see
+    /// [`VirtioPci::check_memory`]).
+    fn check_chains(&mut self, index: u16) {
+        let Some(memory) = self.memory.as_ref().and_then(WeakDeviceMemory::upgrade) else {
+            return;
+        };
+        let Some(queue) = self.queues.get_mut(usize::from(index)) else {
+            return;
+        };
+        let config = queue.config;
+        let size = u64::from(config.size);
+        if size == 0 {
+            return;
+        }
+        let areas = [
+            (config.descriptors, 16 * size),
+            (config.driver_area, 6 + 2 * size),
+            (config.device_area, 6 + 8 * size),
+        ];
+        for (address, bytes) in areas {
+            if memory
+                .host_ptr(address, usize::try_from(bytes).unwrap_or(usize::MAX))
+                .is_err()
+            {
+                return;
+            }
+        }
+        let read16 = |address: u64| {
+            let mut bytes = [0; 2];
+            let _ = memory.read(address, &mut bytes);
+            u16::from_le_bytes(bytes)
+        };
+        let available = read16(config.driver_area + 2);
+        while queue.checked != available {
+            let slot = u64::from(queue.checked) % size;
+            let mut at = read16(config.driver_area + 4 + 2 * slot);
+            for _ in 0..size {
+                let mut descriptor = [0_u8; 16];
+                let _ = memory.read(
+                    config.descriptors + 16 * (u64::from(at) % size),
+                    &mut descriptor,
+                );
+                let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
+                let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
+                if len > 0 {
+                    let _ = memory.host_ptr(address, usize::try_from(len).unwrap_or(usize::MAX));
+                }
+                let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
+                if flags & 1 == 0 {
+                    break;
+                }
+                at = u16::from_le_bytes([descriptor[14], descriptor[15]]);
+            }
+            queue.checked = queue.checked.wrapping_add(1);
+        }
+    }
+
     fn notify_now(&mut self, index: u16) {
+        self.check_chains(index);
         if let Err(error) = self.device.notify(index) {
             self.device_errors.push(format!("queue {index}: {error}"));
         }
@@ -762,5 +839,118 @@ impl<D: VirtioDevice> crate::mmio::MmioDevice for RegisterBar<D> {
 
     fn write(&self, offset: u64, size: u8, value: u64) {
         self.with(|pci| pci.write(offset, size, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physical::{DeviceFault, DmaOwner};
+    use crate::{OsProfile, Sim, Violation};
+
+    /// A device that does nothing with what it is given.
+    struct Idle;
+
+    impl VirtioDevice for Idle {
+        fn device_id(&self) -> u16 {
+            25
+        }
+        fn features(&self) -> u64 {
+            VERSION_1
+        }
+        fn accept_features(&mut self, _features: u64) {}
+        fn num_queues(&self) -> u16 {
+            1
+        }
+        fn queue_max(&self, _index: u16) -> u16 {
+            16
+        }
+        fn config(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn enable_queue(&mut self, _index: u16, _queue: QueueConfig) {}
+        fn notify(&mut self, _index: u16) -> Result<(), String> {
+            Ok(())
+        }
+        fn take_interrupts(&mut self, _index: u16) -> u64 {
+            0
+        }
+        fn reset(&mut self) {}
+    }
+
+    fn descriptor(address: u64, len: u32) -> [u8; 16] {
+        let mut out = [0; 16];
+        out[..8].copy_from_slice(&address.to_le_bytes());
+        out[8..12].copy_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    fn device_accesses(sim: &Sim) -> Vec<(u64, usize, DeviceFault)> {
+        sim.violations()
+            .into_iter()
+            .filter_map(|v| match v {
+                Violation::DeviceAccess {
+                    physical,
+                    length,
+                    fault,
+                    ..
+                } => Some((physical, length, fault)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_address_the_driver_hands_the_device_is_checked_once_at_its_notification() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let memory = sim.device_memory();
+        let owner = DmaOwner::CommonBuffer { adapter: 0x10 };
+        let allocate = || {
+            sim.world
+                .lock()
+                .physical
+                .allocate(4096, 0, u64::MAX, owner, 0)
+                .expect("a page")
+                .0
+        };
+        let (rings, buffer) = (allocate(), allocate());
+        let mut pci = VirtioPci::new(Idle);
+        pci.check_memory(&memory);
+        pci.queues[0].config = QueueConfig {
+            size: 4,
+            descriptors: rings,
+            driver_area: rings + 64,
+            device_area: rings + 128,
+        };
+        // Two chains: one inside the buffer, one running 104 bytes past its end.
+        memory.write(rings, &descriptor(buffer, 100)).unwrap();
+        memory
+            .write(rings + 16, &descriptor(buffer + 4000, 200))
+            .unwrap();
+        memory.write(rings + 64, &[0, 0, 2, 0, 0, 0, 1, 0]).unwrap();
+        pci.notify_now(0);
+        assert_eq!(
+            device_accesses(&sim),
+            [(
+                buffer + 4000,
+                200,
+                DeviceFault::Straddles {
+                    allocation: buffer,
+                    length: 4096
+                }
+            )],
+            "the chain past the buffer's end, and only it"
+        );
+        pci.notify_now(0);
+        assert_eq!(device_accesses(&sim).len(), 1, "each chain is checked once");
+        // A queue whose descriptor table is nobody's memory.
+        let nowhere = buffer - 4096;
+        pci.queues[0].config.descriptors = nowhere;
+        pci.notify_now(0);
+        assert_eq!(
+            device_accesses(&sim).last().map(|&(at, len, _)| (at, len)),
+            Some((nowhere, 64)),
+            "the descriptor table"
+        );
     }
 }

@@ -4,8 +4,10 @@
 //! [`plug_in`] puts a [`VirtioPci`] around any [`VirtioDevice`] on a machine's bus: its
 //! configuration space and BARs as the PCI function's, its register BAR behind the model's MMIO
 //! trap (the driver's plain loads and stores on the mapping reach the transport), the function
-//! deferred (it works when the driver waits, and when time passes), and its interrupts raised
-//! to the driver's ISR. [`PacedFunction`] is the usual device: the oracle kept at its streams'
+//! deferred (it works when the driver waits, and when time passes), its interrupts raised to
+//! the driver's ISR, and every address the driver hands the device checked against the
+//! driver's live DMA allocations ([`VirtioPci::check_memory`]: a breach is the machine's
+//! `Violation::DeviceAccess`). [`PacedFunction`] is the usual device: the oracle kept at its streams'
 //! rate in the machine's virtual time ([`paced`](crate::paced)).
 
 use std::ptr::NonNull;
@@ -60,6 +62,8 @@ pub fn plug_in<D: VirtioDevice + 'static>(
     mut pace: impl FnMut(&mut VirtioPci<D>) + Send + 'static,
 ) -> Result<(Device, Function<D>), NTSTATUS> {
     let mut function = VirtioPci::new(device);
+    // Every address the driver hands the device must lie in its live DMA allocations.
+    function.check_memory(&sim.device_memory());
     function.set_msix_enabled(messages > 0);
     function.set_deferred(true);
     let space = function.config_space().to_vec();

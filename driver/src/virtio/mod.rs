@@ -21,11 +21,12 @@
 //! buffers, loop without bound, or panic; a device that breaks the protocol is reported as an
 //! error the caller turns into a reset and a clean failure.
 //!
-//! Streams do not run on the device yet: the WaveRT shell that would post the buffer's pages as
-//! periods through [`stream`] is not written; the sample's endpoints stream on its virtual
-//! device. This code is checked against an
-//! implementation nobody here wrote, rust-vmm's `vhost-device-sound`, behind the model's virtio
-//! PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle` crate's tests.
+//! On a PCI function the endpoints' WaveRT streams run on the device: the stream object
+//! ([`crate::stream`], "On a virtio-sound device") binds itself to a device stream through
+//! [`hardware::Hardware::bind`] and drives it with [`stream`]'s plan, steps and clock. This code
+//! is checked against an implementation nobody here wrote, rust-vmm's `vhost-device-sound`,
+//! behind the model's virtio PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle`
+//! crate's tests and the workspace's `tests/virtio.rs`.
 
 pub mod bars;
 pub mod device;
