@@ -725,6 +725,83 @@ fn every_failure_while_streaming_is_undone() {
     assert!(failed_steps > 0);
 }
 
+/// The host pins stream what the device's streams list. vhost-device-sound's output and
+/// input list U8, S16, S24 (LSB-aligned) and S32 at 8 to 48 kHz, 1 to 6 channels: of the
+/// driver's formats that is 16-bit and 24-in-32 PCM, not float. Each host pin has exactly those
+/// two ranges (44.1 to 48 kHz, stereo); a float client range finds no match and a float format
+/// is refused by `NewStream`, before anything is allocated; a 24-in-32 stream runs on the
+/// device. (The root device's pins keep all three formats: `tests/endpoints.rs`.)
+fn the_host_pins_stream_what_the_device_lists() {
+    use portcls_sys::ks::{KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM};
+    use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+    use wavert_sample::format::{STATUS_NO_MATCH, SampleFormat};
+    use wavert_sample::identity::{CAPTURE_WAVE, RENDER_WAVE};
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let paced = plug_in_paced(&sim, 5);
+    let fdo = paced.device.fdo;
+    assert_eq!(sim.start_device(&paced.device), STATUS_SUCCESS);
+    let float = Format::new(SampleFormat::Float32, 2, 48_000).unwrap();
+    for (name, pin) in [
+        (RENDER_WAVE.name, RENDER_WAVE_HOST_PIN),
+        (CAPTURE_WAVE.name, CAPTURE_WAVE_HOST_PIN),
+    ] {
+        let ranges: Vec<_> = sim
+            .pin_data_ranges(fdo, name, pin)
+            .expect("the host pin's ranges")
+            .into_iter()
+            .map(|range| {
+                let audio = range.audio.expect("an audio range");
+                (
+                    range.sub_format,
+                    audio.bits,
+                    audio.rates,
+                    audio.max_channels,
+                )
+            })
+            .collect();
+        assert_eq!(
+            ranges,
+            [
+                (KSDATAFORMAT_SUBTYPE_PCM, 16..=16, 44_100..=48_000, 2),
+                (KSDATAFORMAT_SUBTYPE_PCM, 32..=32, 44_100..=48_000, 2),
+            ],
+            "{name}"
+        );
+        let client = portcls_sim::stream::audio_range(
+            KSDATAFORMAT_SUBTYPE_IEEE_FLOAT,
+            2,
+            32..=32,
+            48_000..=48_000,
+        );
+        assert_eq!(
+            sim.negotiate(fdo, name, pin, &client).err(),
+            Some(STATUS_NO_MATCH),
+            "{name}"
+        );
+        let pool = sim.pool_in_use().len();
+        let opened = sim.open_stream(fdo, name, pin, &common::format_bytes(float));
+        assert_eq!(
+            opened.err(),
+            Some(portcls_sys::STATUS_NOT_SUPPORTED),
+            "{name}"
+        );
+        assert_eq!(sim.pool_in_use().len(), pool, "{name}: nothing allocated");
+    }
+    let deep = Format::new(SampleFormat::Pcm24In32, 2, 48_000).unwrap();
+    let mut render = common::open_host_pin(&sim, &paced.device, false, deep);
+    render.allocate_buffer(2, 7680).unwrap();
+    assert_eq!(render.register_event(), STATUS_SUCCESS);
+    assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+    for _ in 0..100 {
+        paced.tick(&sim, MS);
+    }
+    assert_eq!(paced.frames(RENDER_ID), 4_800, "100 ms of 24-in-32 played");
+    assert_eq!(render.event_signals(), 10);
+    assert_eq!(render.walk_to(STOP), STATUS_SUCCESS);
+    finish(&sim, &paced, [render], "24-in-32");
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
@@ -735,6 +812,7 @@ both_drivers!(
     a_device_that_lies_while_streaming_fails_the_stream_cleanly,
     the_device_goes_away_while_streaming,
     every_failure_while_streaming_is_undone,
+    the_host_pins_stream_what_the_device_lists,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

@@ -184,10 +184,21 @@ impl Device {
         // SAFETY: PcNewPort handed us one reference on a live port.
         let port = unsafe { ComPtr::from_raw(raw) }.ok_or(STATUS_UNSUCCESSFUL)?;
         let miniport: ComPtr<IUnknown> = match subdevice.kind {
-            FilterKind::Wave => ComObject::create(
-                self.pool,
-                WaveMiniport::new(subdevice, self.pool, self.fdo, self.adapter.clone()),
-            )?,
+            FilterKind::Wave => {
+                let mut miniport =
+                    WaveMiniport::new(subdevice, self.pool, self.fdo, self.adapter.clone());
+                // On a virtio-sound function the host pin streams what the device's stream of
+                // its direction lists.
+                // SAFETY: inside StartDevice.
+                if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
+                    let capture = subdevice.name == identity::CAPTURE_WAVE.name;
+                    let range = hardware
+                        .stream_of(capture)
+                        .and_then(|(_, info)| info.data_range());
+                    miniport = miniport.for_device(range)?;
+                }
+                ComObject::create(self.pool, miniport)?
+            }
             FilterKind::Topology => ComObject::create(
                 self.pool,
                 TopologyMiniport::new(subdevice, self.adapter.clone()),

@@ -220,7 +220,11 @@ pub const HOST_DATA_RANGE_ENTRIES: usize = 2 * HOST_DATA_RANGE_COUNT;
 
 /// The `KSDATARANGE_AUDIO` of one sample format within [`DataRange::DEVICE`].
 const fn host_range(sample: SampleFormat) -> KSDATARANGE_AUDIO {
-    let device = DataRange::DEVICE;
+    host_range_in(&DataRange::DEVICE, sample)
+}
+
+/// The `KSDATARANGE_AUDIO` of one sample format within `device`.
+const fn host_range_in(device: &DataRange, sample: SampleFormat) -> KSDATARANGE_AUDIO {
     let sub_format = match sample {
         SampleFormat::Pcm16 | SampleFormat::Pcm24In32 => KSDATAFORMAT_SUBTYPE_PCM,
         SampleFormat::Float32 => KSDATAFORMAT_SUBTYPE_IEEE_FLOAT,
@@ -647,6 +651,101 @@ pub static CAPTURE_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
         &CAPTURE_TOPOLOGY_CONNECTIONS,
         &TOPOLOGY_CATEGORIES,
     ));
+
+/// `PinSize` of every filter of this driver.
+const PIN_SIZE: u32 = ulong(size_of::<PCPIN_DESCRIPTOR>());
+
+/// A wave filter's descriptor whose host pin carries what a device streams rather than all of
+/// [`DataRange::DEVICE`] (a virtio-sound stream that lists fewer formats or rates): the static
+/// filter and pin descriptors copied, the host pin's `DataRanges` made for the device's range
+/// (each flagged and followed by the mode attribute list, as the static ones), all in one pool
+/// block that points into itself. Built once at start; PortCls only reads it.
+#[derive(Debug)]
+pub struct DeviceDescriptor {
+    filter: PCFILTER_DESCRIPTOR,
+    pins: [PCPIN_DESCRIPTOR; 2],
+    ranges: [KSDATARANGE_AUDIO; HOST_DATA_RANGE_COUNT],
+    pointers: [PKSDATARANGE; HOST_DATA_RANGE_ENTRIES],
+    range: Option<DataRange>,
+}
+
+// SAFETY: the pointers name static tables and the block's own fields, which nothing writes
+// after `DeviceDescriptor::build`.
+unsafe impl Send for DeviceDescriptor {}
+// SAFETY: as above: shared access only reads.
+unsafe impl Sync for DeviceDescriptor {}
+
+impl DeviceDescriptor {
+    /// `subdevice`'s descriptor with its host pin (`host_pin`) carrying `range` (none: the
+    /// device streams nothing the driver can, and the pin has no data range), in pool.
+    /// `None` without pool, or for a subdevice that is not a two-pin filter of this driver.
+    #[must_use]
+    pub fn build(
+        pool: crate::pool::Pool,
+        subdevice: &Subdevice,
+        host_pin: u32,
+        range: Option<DataRange>,
+    ) -> Option<crate::pool::PoolBox<Self>> {
+        let base = filter(subdevice)?;
+        if base.PinCount != 2 || base.PinSize != PIN_SIZE {
+            return None;
+        }
+        // SAFETY: the static filter's pin table: `PinCount` (2) descriptors of `PinSize`.
+        let pins = unsafe { base.Pins.cast::<[PCPIN_DESCRIPTOR; 2]>().read() };
+        let samples = range.map_or(&[][..], |range| range.samples);
+        let mut ranges = [host_range(SampleFormat::Pcm16); HOST_DATA_RANGE_COUNT];
+        if let Some(range) = &range {
+            for (slot, &sample) in ranges.iter_mut().zip(samples) {
+                *slot = host_range_in(range, sample);
+            }
+        }
+        let mut block = crate::pool::PoolBox::new(
+            pool,
+            Self {
+                filter: *base,
+                pins,
+                ranges,
+                pointers: [ptr::null_mut(); HOST_DATA_RANGE_ENTRIES],
+                range,
+            },
+        )
+        .ok()?;
+        let this = &mut *block;
+        let used = samples.len().min(HOST_DATA_RANGE_COUNT);
+        let attributes = HOST_RANGE_ATTRIBUTES
+            .as_ptr()
+            .cast::<KSDATARANGE>()
+            .cast_mut();
+        for (pair, range) in this
+            .pointers
+            .chunks_exact_mut(2)
+            .zip(&mut this.ranges)
+            .take(used)
+        {
+            let range: *mut KSDATARANGE_AUDIO = range;
+            // A flagged range, then its attribute list, as in the static table.
+            pair.copy_from_slice(&[range.cast(), attributes]);
+        }
+        let host = this.pins.get_mut(usize::try_from(host_pin).ok()?)?;
+        host.KsPinDescriptor.DataRanges = this.pointers.as_ptr();
+        // At most HOST_DATA_RANGE_ENTRIES (6).
+        host.KsPinDescriptor.DataRangesCount = u32::try_from(2 * used).unwrap_or(0);
+        this.filter.Pins = this.pins.as_ptr();
+        Some(block)
+    }
+
+    /// The filter descriptor `GetDescription` hands PortCls.
+    #[must_use]
+    pub const fn filter(&self) -> &PCFILTER_DESCRIPTOR {
+        &self.filter
+    }
+
+    /// The range the host pin carries.
+    #[must_use]
+    pub const fn range(&self) -> Option<DataRange> {
+        self.range
+    }
+}
 
 /// The descriptor of `subdevice` (matched by its name, which is unique), or `None` for a
 /// subdevice this driver does not register.

@@ -31,11 +31,12 @@ use portcls_sys::{
 };
 
 use crate::com::{ComClass, ComFacet, ComObject, facet_unknown_vtable, unknown_vtable};
+use crate::descriptors::DeviceDescriptor;
 use crate::device::Adapter;
 use crate::format::mode::{self, Mode, PinModes};
 use crate::format::{self, DataRange, Format};
 use crate::identity::Subdevice;
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolBox};
 use crate::properties::Controls;
 use crate::stream::{StreamParts, WaveStream};
 
@@ -57,6 +58,9 @@ pub struct WaveMiniport {
     adapter: ComPtr<IAdapterPowerManagement>,
     /// The `IMiniportAudioSignalProcessing` interface pointer points here.
     signal_processing: &'static IMiniportAudioSignalProcessingVtbl,
+    /// On a virtio-sound function: the filter's descriptor with the host pin carrying what
+    /// the device's stream lists (see [`WaveMiniport::for_device`]).
+    device: Option<PoolBox<DeviceDescriptor>>,
 }
 
 /// A Topology miniport for one topology subdevice. Its nodes' values live in the adapter (the
@@ -83,7 +87,31 @@ impl WaveMiniport {
             port: AtomicPtr::new(core::ptr::null_mut()),
             adapter,
             signal_processing: &SIGNAL_PROCESSING_VTABLE,
+            device: None,
         }
+    }
+
+    /// The miniport of a virtio-sound function's stream that carries `range` (what of the
+    /// driver's range the device's stream lists; none: nothing): the host pin's data ranges,
+    /// the intersection and `NewStream` keep to it.
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` without pool; `STATUS_INVALID_PARAMETER` for a
+    /// subdevice without a host pin.
+    pub fn for_device(mut self, range: Option<DataRange>) -> Result<Self, NTSTATUS> {
+        let host = host_pin(self.subdevice).ok_or(STATUS_INVALID_PARAMETER)?;
+        let descriptor = DeviceDescriptor::build(self.pool, self.subdevice, host, range)
+            .ok_or(portcls_sys::STATUS_INSUFFICIENT_RESOURCES)?;
+        self.device = Some(descriptor);
+        Ok(self)
+    }
+
+    /// The formats the host pin streams: the device's, or all of the driver's.
+    #[must_use]
+    pub fn range(&self) -> Option<DataRange> {
+        self.device
+            .as_ref()
+            .map_or(Some(DataRange::DEVICE), |device| device.range())
     }
 
     /// The subdevice this miniport serves.
@@ -120,6 +148,10 @@ impl WaveMiniport {
         // SAFETY: PortCls passes the client's format, readable for its FormatSize and, when
         // flagged, its attribute list (KS checked the request's length).
         let (format, _mode) = unsafe { read_stream_request(format) }?;
+        if !self.range().is_some_and(|range| range.contains(&format)) {
+            // A format of the driver's that this device's stream does not list.
+            return Err(portcls_sys::STATUS_NOT_SUPPORTED);
+        }
         // SAFETY: PortCls's port stream for this pin, live for the call; we take our own
         // reference.
         let port_stream =
@@ -217,14 +249,22 @@ unsafe fn read_stream_request(format: PKSDATAFORMAT) -> Result<(Format, Mode), N
 
 /// `IMiniport::GetDescription` for either class.
 fn describe(subdevice: &'static Subdevice, out: *mut PPCFILTER_DESCRIPTOR) -> NTSTATUS {
+    match crate::descriptors::filter(subdevice) {
+        Some(descriptor) => describe_filter(descriptor, out),
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
+
+/// Hands PortCls `descriptor`, which outlives the miniport (static, or the miniport's own)
+/// and is never written (PortCls reads it only).
+fn describe_filter(
+    descriptor: &portcls_sys::wavert::PCFILTER_DESCRIPTOR,
+    out: *mut PPCFILTER_DESCRIPTOR,
+) -> NTSTATUS {
     if out.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    let Some(descriptor) = crate::descriptors::filter(subdevice) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    // SAFETY: `out` is writable (checked non-null); the descriptor is 'static and never written
-    // (PortCls reads it only).
+    // SAFETY: `out` is writable (checked non-null).
     unsafe { out.write(core::ptr::from_ref(descriptor).cast_mut()) };
     STATUS_SUCCESS
 }
@@ -236,6 +276,7 @@ fn describe(subdevice: &'static Subdevice, out: *mut PPCFILTER_DESCRIPTOR) -> NT
 /// The pointers are what PortCls passes: `range` readable for its `FormatSize`, `result`
 /// writable for `length` bytes, `result_length` writable.
 unsafe fn intersect(
+    device: &DataRange,
     range: PKSDATARANGE,
     length: ULONG,
     result: PVOID,
@@ -251,7 +292,7 @@ unsafe fn intersect(
     }
     // SAFETY: PortCls guarantees `FormatSize` readable bytes at `range`.
     let requested = unsafe { core::slice::from_raw_parts(range.cast::<u8>(), size as usize) };
-    let format = match format::intersect(&DataRange::DEVICE, Some(requested)) {
+    let format = match format::intersect(device, Some(requested)) {
         Ok(format) => format,
         Err(error) => return error.status(),
     };
@@ -297,7 +338,10 @@ portcls_sys::kernel_abi! {
     ) -> NTSTATUS {
         // SAFETY: PortCls calls through a live WaveMiniport.
         let miniport = unsafe { ComObject::<WaveMiniport>::from_this(this.cast::<c_void>()) };
-        describe(miniport.subdevice, out)
+        match &miniport.device {
+            Some(device) => describe_filter(device.filter(), out),
+            None => describe(miniport.subdevice, out),
+        }
     }
 }
 
@@ -317,8 +361,11 @@ portcls_sys::kernel_abi! {
             // PortCls's default handler answers for the bridge pin.
             return STATUS_NOT_IMPLEMENTED;
         }
+        let Some(device) = miniport.range() else {
+            return format::STATUS_NO_MATCH;
+        };
         // SAFETY: forwarded from PortCls (see `intersect`).
-        unsafe { intersect(range, length, result, result_length) }
+        unsafe { intersect(&device, range, length, result, result_length) }
     }
 }
 

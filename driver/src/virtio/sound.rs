@@ -18,7 +18,7 @@ use portcls_sys::{
     NTSTATUS, STATUS_DEVICE_PROTOCOL_ERROR, STATUS_IO_DEVICE_ERROR, STATUS_NOT_SUPPORTED,
 };
 
-use crate::format::{Format, SampleFormat};
+use crate::format::{DataRange, Format, SampleFormat};
 
 /// Virtio device ID of a sound device.
 pub const DEVICE_ID: u16 = 25;
@@ -392,6 +392,55 @@ impl PcmInfo {
     }
 }
 
+/// Every subset of [`SampleFormat::ALL`] in its order, indexed by the bit mask of the formats
+/// it holds (bit `i` for `SampleFormat::ALL[i]`).
+const SAMPLE_SUBSETS: [&[SampleFormat]; 8] = {
+    use SampleFormat::{Float32, Pcm16, Pcm24In32};
+    [
+        &[],
+        &[Pcm16],
+        &[Pcm24In32],
+        &[Pcm16, Pcm24In32],
+        &[Float32],
+        &[Pcm16, Float32],
+        &[Pcm24In32, Float32],
+        &[Pcm16, Pcm24In32, Float32],
+    ]
+};
+
+impl PcmInfo {
+    /// What of the driver's own range ([`DataRange::DEVICE`]) the stream can carry: the
+    /// driver's sample formats the stream lists (in the driver's order of preference), the
+    /// span of the driver's rates it lists, the driver's channel count if the stream allows
+    /// it. `None` when nothing is left (the endpoint could stream no format at all).
+    #[must_use]
+    pub fn data_range(&self) -> Option<DataRange> {
+        let driver = DataRange::DEVICE;
+        let mut mask = 0_usize;
+        for (bit, sample) in SampleFormat::ALL.into_iter().enumerate() {
+            if driver.samples.contains(&sample) && self.formats & (1 << wire_format(sample)) != 0 {
+                mask |= 1 << bit;
+            }
+        }
+        let samples = *SAMPLE_SUBSETS.get(mask)?;
+        let mut rates = crate::format::SUPPORTED_RATES
+            .into_iter()
+            .filter(|&rate| (driver.min_rate..=driver.max_rate).contains(&rate))
+            .filter(|&rate| wire_rate(rate).is_some_and(|code| self.rates & (1 << code) != 0));
+        let min_rate = rates.next()?;
+        let max_rate = rates.next_back().unwrap_or(min_rate);
+        let channels = driver.channels;
+        let channels_fit =
+            (u16::from(self.channels_min)..=u16::from(self.channels_max)).contains(&channels);
+        (!samples.is_empty() && channels_fit).then_some(DataRange {
+            samples,
+            channels,
+            min_rate,
+            max_rate,
+        })
+    }
+}
+
 /// Parses the reply to `PCM_INFO` for `count` streams: a status, then `count` records of
 /// `PCM_INFO_BYTES`. Calls `each` with each stream's id and record.
 ///
@@ -493,6 +542,61 @@ pub fn parse_event(buffer: &[u8; EVENT_BYTES], written: u32) -> Result<Event, Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streams_data_range_is_what_of_the_drivers_range_it_lists() {
+        use SampleFormat::{Float32, Pcm16, Pcm24In32};
+        let info = |formats: u64, rates: u64, channels_min: u8, channels_max: u8| PcmInfo {
+            hda_fn_nid: 0,
+            features: 0,
+            formats,
+            rates,
+            direction: D_OUTPUT,
+            channels_min,
+            channels_max,
+        };
+        let bit = |code: u8| 1_u64 << code;
+        let both = bit(RATE_44100) | bit(RATE_48000);
+        // vhost-device-sound's streams: U8, S16, S24 (LSB-aligned: not the driver's 24-in-32),
+        // S32, 8 to 48 kHz, 1 to 6 channels.
+        let formats = bit(3) | bit(FMT_S16) | bit(11) | bit(FMT_S32);
+        let rates = (1..=7).map(bit).fold(0, |a, b| a | b);
+        assert_eq!(
+            info(formats, rates, 1, 6).data_range(),
+            Some(DataRange {
+                samples: &[Pcm16, Pcm24In32],
+                channels: 2,
+                min_rate: 44_100,
+                max_rate: 48_000
+            })
+        );
+        // Float only, 48 kHz only.
+        assert_eq!(
+            info(bit(FMT_FLOAT), bit(RATE_48000), 2, 2).data_range(),
+            Some(DataRange {
+                samples: &[Float32],
+                channels: 2,
+                min_rate: 48_000,
+                max_rate: 48_000
+            })
+        );
+        // Everything the driver has, 44.1 kHz only.
+        let all = bit(FMT_S16) | bit(FMT_S32) | bit(FMT_FLOAT);
+        assert_eq!(
+            info(all, bit(RATE_44100), 2, 8).data_range(),
+            Some(DataRange {
+                samples: &SampleFormat::ALL,
+                channels: 2,
+                min_rate: 44_100,
+                max_rate: 44_100
+            })
+        );
+        // Nothing the driver streams: formats, rates or channels.
+        assert_eq!(info(bit(3) | bit(11), both, 2, 2).data_range(), None);
+        assert_eq!(info(all, bit(1) | bit(10), 2, 2).data_range(), None);
+        assert_eq!(info(all, both, 1, 1).data_range(), None);
+        assert_eq!(info(all, both, 4, 6).data_range(), None);
+    }
 
     fn info_record(
         direction: u8,
