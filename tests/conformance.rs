@@ -8,7 +8,7 @@ mod common;
 use common::{bring_up, loadable_profiles};
 use portcls_sim::conformance::{CHECKS, Context, HostPin, Periods, check};
 use portcls_sim::{Device, Sim};
-use wavert_sample::dma::{MAX_PERIOD_100NS, MIN_PERIOD_100NS};
+use wavert_sample::backend::virtual_device::dma::{MAX_PERIOD_100NS, MIN_PERIOD_100NS};
 
 /// The sample's engine periods: its shortest and longest, and the Windows default (10 ms).
 const PERIODS: Periods = Periods {

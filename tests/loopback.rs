@@ -27,7 +27,7 @@ use portcls_sys::ks::{
     KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
     KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Audio,
 };
-use wavert_sample::cable::{LATENCY_MS, convert, latency_frames};
+use wavert_sample::backend::virtual_device::cable::{LATENCY_MS, convert, latency_frames};
 use wavert_sample::descriptors::{
     CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_VOLUME_NODE, RENDER_MUTE_NODE, RENDER_PEAK_NODE,
     RENDER_VOLUME_NODE,

@@ -39,7 +39,8 @@ fn client_range(format: Format) -> Vec<u8> {
 /// `bytes` of the driver's own 1 kHz tone in the preferred format (48 kHz 16-bit stereo).
 fn tone(bytes: usize) -> Vec<u8> {
     let mut out = vec![0u8; bytes];
-    wavert_sample::tone::Tone::<1000, -600>::new(Format::PREFERRED).fill(&mut out);
+    wavert_sample::backend::virtual_device::tone::Tone::<1000, -600>::new(Format::PREFERRED)
+        .fill(&mut out);
     out
 }
 

@@ -239,8 +239,10 @@ fn run(options: &Options) -> Result<Vec<u8>, String> {
     // What the speakers play: 500 Hz is five whole cycles of the 10 ms buffer, so the cyclic
     // buffer plays it on without a seam.
     let mut played = vec![0u8; RENDER_BUFFER as usize];
-    wavert_sample::tone::Tone::<500, -1200>::new(wavert_sample::format::Format::PREFERRED)
-        .fill(&mut played);
+    wavert_sample::backend::virtual_device::tone::Tone::<500, -1200>::new(
+        wavert_sample::format::Format::PREFERRED,
+    )
+    .fill(&mut played);
     render.write_buffer(0, &played);
     let capture = open(&sim, device.fdo, true)?;
     let mut recorded = Vec::new();

@@ -19,13 +19,13 @@ use portcls_sys::wavert::{
 };
 use portcls_sys::{IUnknown, NT_SUCCESS, NTSTATUS, PDEVICE_OBJECT, STATUS_UNSUCCESSFUL};
 
+use crate::backend::virtio::hardware::{Hardware, Resources};
 use crate::com::ComObject;
 use crate::descriptors;
 use crate::device::{self, Adapter};
 use crate::identity::{self, FilterKind, Subdevice};
 use crate::miniport::{TopologyMiniport, WaveMiniport};
 use crate::pool::Pool;
-use crate::virtio::hardware::{Hardware, Resources};
 
 /// The subdevices PortCls may hold for one adapter.
 const MAX_MINIPORTS: u32 = 4;

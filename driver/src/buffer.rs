@@ -12,7 +12,7 @@
 //!
 //! # Period copy
 //! Each period the DMA thread moves the bytes between two linear byte positions (from the
-//! [`Clock`](crate::position::Clock)) in or out of the cyclic buffer. [`period_copy`] turns that
+//! [`Clock`](crate::backend::virtual_device::position::Clock)) in or out of the cyclic buffer. [`period_copy`] turns that
 //! into at most two spans (before and after the wrap). If more than a whole buffer elapsed (the
 //! thread was starved) only the last buffer's worth is copied and the rest is reported as
 //! skipped: the older bytes were already overwritten or are gone.

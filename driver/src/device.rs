@@ -18,7 +18,7 @@
 //!   remove themselves when freed, both inside the gate, so a halt never meets a stream that
 //!   is half gone.
 //! - What is the device's rather than a stream's: the loopback cable (its 32 KiB ring in
-//!   pool, allocated with the adapter; see [`cable`](crate::cable)), both endpoints' volume and
+//!   pool, allocated with the adapter; see [`cable`](crate::backend::virtual_device::cable)), both endpoints' volume and
 //!   mute (the topology miniports answer for them, the engines apply them) and the two peak
 //!   meters' pending peaks.
 
@@ -40,14 +40,14 @@ use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, ULONG,
 };
 
-use crate::cable::{Cable, Ring};
+use crate::backend::virtio::hardware::Hardware;
+use crate::backend::virtual_device::cable::{Cable, Ring};
 use crate::com::{ComClass, ComObject, unknown_vtable};
 use crate::levels::PeakMeter;
 use crate::pool::{Pool, PoolBox};
 use crate::properties::Controls;
 use crate::stream::WaveStream;
 use crate::sync::{Gate, GateGuard, SpinLock};
-use crate::virtio::hardware::Hardware;
 
 /// The most streams one adapter tracks (one per host pin instance; the filters allow one each).
 pub const MAX_STREAMS: usize = 4;
@@ -65,7 +65,7 @@ struct Guarded {
     streams: [*const WaveStream; MAX_STREAMS],
 }
 
-/// The device's loopback cable (see [`cable`](crate::cable)), its ring in pool.
+/// The device's loopback cable (see [`cable`](crate::backend::virtual_device::cable)), its ring in pool.
 pub type LoopbackCable = SpinLock<Cable<PoolBox<Ring>>>;
 
 /// The adapter's state.

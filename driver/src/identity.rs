@@ -540,13 +540,13 @@ mod tests {
     fn the_pci_hardware_id_names_the_function_the_virtio_backend_drives() {
         let expected = format!(
             "PCI\\VEN_{:04X}&DEV_{:04X}",
-            crate::virtio::pci::VIRTIO_VENDOR_ID,
-            crate::virtio::sound::PCI_DEVICE_ID
+            crate::backend::virtio::pci::VIRTIO_VENDOR_ID,
+            crate::backend::virtio::sound::PCI_DEVICE_ID
         );
         assert_eq!(PCI_HARDWARE_ID, expected);
         assert_eq!(
-            crate::virtio::sound::PCI_DEVICE_ID,
-            0x1040 + crate::virtio::sound::DEVICE_ID
+            crate::backend::virtio::sound::PCI_DEVICE_ID,
+            0x1040 + crate::backend::virtio::sound::DEVICE_ID
         );
     }
 }

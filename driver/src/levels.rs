@@ -109,7 +109,7 @@ pub fn linear(level: i32) -> f32 {
     // 1/65536 dB -> millibels (exact on the 0.5 dB grid), then 10^(dB/20).
     let millibels = i32::try_from(i64::from(level) * 100 / 65_536).unwrap_or(0);
     #[allow(clippy::cast_possible_truncation)] // a factor in (0, 1)
-    let factor = crate::tone::millibels_to_amplitude(millibels) as f32;
+    let factor = crate::backend::virtual_device::tone::millibels_to_amplitude(millibels) as f32;
     factor
 }
 

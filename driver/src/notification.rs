@@ -7,7 +7,7 @@
 //! notification points are exact frame positions that fall on the same buffer offsets in every
 //! pass.
 //!
-//! Counting is done on *linear* positions (frames since STOP, as [`Clock`](crate::position::Clock)
+//! Counting is done on *linear* positions (frames since STOP, as [`Clock`](crate::backend::virtual_device::position::Clock)
 //! gives them), never on cyclic offsets: a cyclic offset cannot tell one wrap from three, a
 //! linear position can. The count of notification points in `(from, to]` is
 //! `floor(to / interval) - floor(from / interval)`, and because these differences telescope,

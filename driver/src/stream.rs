@@ -1,19 +1,16 @@
-//! A WaveRT stream: the COM object PortCls drives through `IMiniportWaveRTStreamNotification`.
-//!
-//! The logic is [`Dma`]; this module is the shell around it:
+//! A WaveRT stream: the COM object PortCls drives through `IMiniportWaveRTStreamNotification`,
+//! the same for every device; what times it and moves its audio is its backend
+//! ([`crate::backend`]: the virtual device's engine thread, or the virtio-sound device).
 //! - the buffer comes from the port's `IPortWaveRTStream` (`AllocatePagesForMdl`, then
 //!   `MapAllocatedPages`) and goes back the same way (`UnmapAllocatedPages`,
-//!   `FreePagesFromMdl`), on every path, failures included;
-//! - the engine thread ([`Engine`]) runs from STOP -> ACQUIRE to ACQUIRE -> STOP (the stream
-//!   holds its "hardware" while acquired) and is the stream resource registered with PortCls for
-//!   exactly that time; each period it advances the [`Dma`], writes the tone into a capture
-//!   buffer, and signals the registered notification events;
-//! - [`Dma`], the mapping and the events sit behind one spin lock shared by PortCls's calls and
-//!   the engine; nothing under the lock waits;
-//! - engines start and stop only inside the adapter's gate (see [`device`](crate::device)),
-//!   which also halts them for stop, removal and low power and resumes them afterwards;
-//! - on a virtio-sound function there is no engine: the device is the clock (see "On a
-//!   virtio-sound device" below; the position and notifications come from its completions).
+//!   `FreePagesFromMdl`), on every path, failures included; on a device, the physical address
+//!   of each of its pages is read once (`GetPhysicalPageAddress`) for the device to use in place;
+//! - the state machine, format and buffer geometry ([`Dma`]), the mapping, the events and the
+//!   backend's own state sit behind one spin lock shared by PortCls's calls and the backend's
+//!   periods (the engine's ticks, the device's DPC); nothing under the lock waits;
+//! - the backend starts and stops only inside the adapter's gate (see
+//!   [`device`](crate::device)), which also halts it for stop, removal and low power and
+//!   resumes it afterwards.
 //!
 //! # What PortCls sees
 //! | request | answer |
@@ -37,7 +34,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::num::NonZeroU64;
-use core::ptr::{NonNull, null_mut};
+use core::ptr::null_mut;
 
 use portcls::{ComPtr, StreamResourceManager};
 use portcls_sys::km::{MEMORY_CACHING_TYPE, MmCached, PHYSICAL_ADDRESS, PKEVENT, PMDL};
@@ -58,11 +55,16 @@ use portcls_sys::{
     STATUS_SUCCESS, ULONG,
 };
 
-use crate::cable::{self, SharedBuffer};
+use crate::backend::Backend;
+use crate::backend::virtio::wave_stream::Link;
+use crate::backend::virtual_device::dma::Dma;
+use crate::backend::virtual_device::engine::Engine;
+use crate::backend::virtual_device::stream::Tick;
+use crate::backend::virtual_device::tone::{
+    DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, Tone, ToneTable,
+};
 use crate::com::{ComClass, ComFacet, ComObject, facet_unknown_vtable, unknown_vtable};
-use crate::device::{Adapter, Inside, LoopbackCable};
-use crate::dma::{Dma, Work};
-use crate::engine::{Engine, Period};
+use crate::device::{Adapter, Inside};
 use crate::format::Format;
 use crate::kernel;
 use crate::levels::{CHANNELS, peaks};
@@ -70,11 +72,6 @@ use crate::packet::{Packets, ReadPackets, WritePackets, packet_count};
 use crate::pool::{Pool, PoolBox};
 use crate::stream_state::KsState;
 use crate::sync::SpinLock;
-use crate::tone::{DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, Tone, ToneTable};
-use crate::virtio::device::{Completion, MAX_PIECES, Piece, period_pieces};
-use crate::virtio::hardware::{DeviceAccess, PeriodSink};
-use crate::virtio::sound;
-use crate::virtio::stream::{PeriodClock, PeriodPlan, Periods, token};
 
 /// The most notification events one stream keeps.
 pub const MAX_EVENTS: usize = 4;
@@ -88,129 +85,66 @@ const MAX_CLIENT_FORMAT: u32 = 4096;
 /// The physical address of each page of a buffer on a virtio-sound device, little-endian.
 type PageTable = [u8; PAGE_TABLE_BYTES];
 /// Bytes of a [`PageTable`]: one address for each page of the largest buffer.
-const PAGE_TABLE_BYTES: usize = (crate::dma::MAX_BUFFER_BYTES as usize).div_ceil(4096) * 8;
+const PAGE_TABLE_BYTES: usize =
+    (crate::backend::virtual_device::dma::MAX_BUFFER_BYTES as usize).div_ceil(4096) * 8;
 
 /// The capture tone, its table in pool.
 type StreamTone = Tone<DEFAULT_FREQUENCY_HZ, DEFAULT_LEVEL_MILLIBELS, PoolBox<ToneTable>>;
 
 /// The mapped buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Mapping {
-    mdl: PMDL,
-    address: *mut u8,
-    bytes: u32,
+pub(crate) struct Mapping {
+    pub(crate) mdl: PMDL,
+    pub(crate) address: *mut u8,
+    pub(crate) bytes: u32,
 }
 
 /// What the lock protects.
 #[derive(Debug)]
-struct Inner {
-    dma: Dma,
-    tone: StreamTone,
-    mapping: Option<Mapping>,
+pub(crate) struct Inner {
+    pub(crate) dma: Dma,
+    pub(crate) tone: StreamTone,
+    pub(crate) mapping: Option<Mapping>,
     /// Registered events; null slots are free.
-    events: [PKEVENT; MAX_EVENTS],
+    pub(crate) events: [PKEVENT; MAX_EVENTS],
     /// The linear frame up to which the microphone's peak meter has scanned the buffer.
-    metered: u64,
+    pub(crate) metered: u64,
     /// Packet mode, render: what the client wrote.
-    written: WritePackets,
+    pub(crate) written: WritePackets,
     /// Packet mode, capture: what the client read.
-    read: ReadPackets,
-    /// Whether the stream runs on a virtio-sound device (fixed at creation).
-    on_device: bool,
+    pub(crate) read: ReadPackets,
+    /// What runs the stream (fixed at creation).
+    pub(crate) backend: Backend,
     /// On a device: the physical address of each page of the buffer (with the buffer).
-    pages: Option<PoolBox<PageTable>>,
+    pub(crate) pages: Option<PoolBox<PageTable>>,
     /// On a device, from STOP -> ACQUIRE to ACQUIRE -> STOP: the device stream.
-    link: Option<Link>,
+    pub(crate) link: Option<Link>,
     /// The performance counter's frequency.
-    frequency: u64,
-}
-
-/// A WaveRT stream on a device stream (see [`virtio::stream`](crate::virtio::stream)).
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    /// The device stream.
-    id: u32,
-    plan: PeriodPlan,
-    /// Notification points per buffer (0: none).
-    notifications: u32,
-    periods: Periods,
-    clock: PeriodClock,
-    /// Bound to the device (not while the device is halted).
-    bound: bool,
-    /// Why the stream no longer works on the device: a period or the device failed.
-    failed: Option<NTSTATUS>,
+    pub(crate) frequency: u64,
 }
 
 impl Inner {
-    /// The linear position in frames at counter `now`: on a device, what it consumed (see
-    /// [`PeriodClock`]); 0 on a device stream not running on it.
+    /// The linear position in frames at counter `now` (see [`Backend::frames`]).
     fn frames(&self, now: u64) -> u64 {
-        match (&self.link, self.on_device) {
-            (Some(link), _) => link.clock.position(now),
-            (None, true) => 0,
-            (None, false) => self.dma.frames(now),
-        }
+        self.backend.frames(self, now)
     }
 
-    /// The frames the stream has moved: on a device, the periods it completed.
+    /// The frames the stream has moved (see [`Backend::done_frames`]).
     fn done_frames(&self) -> u64 {
-        match (&self.link, self.on_device) {
-            (Some(link), _) => link.periods.completed() * u64::from(link.plan.period_frames),
-            (None, true) => 0,
-            (None, false) => self.dma.done_frames(),
-        }
+        self.backend.done_frames(self)
     }
 
     /// `GetPosition`'s byte offset at counter `now`.
     fn position(&self, now: u64) -> u32 {
-        if self.on_device {
-            let frame = u64::from(self.dma.format().bytes_per_frame());
-            crate::position::cyclic_offset(self.frames(now) * frame, self.dma.buffer_bytes())
-        } else {
-            self.dma.position(now)
-        }
+        let frame = u64::from(self.dma.format().bytes_per_frame());
+        crate::backend::virtual_device::position::cyclic_offset(
+            self.frames(now) * frame,
+            self.dma.buffer_bytes(),
+        )
     }
 
-    /// The physical address of page `index` of the buffer.
-    fn page(&self, index: u32) -> Option<u64> {
-        let table = self.pages.as_deref()?;
-        let at = usize::try_from(index).ok()?.checked_mul(8)?;
-        let bytes = table.get(at..at.checked_add(8)?)?;
-        let address = u64::from_le_bytes(bytes.try_into().ok()?);
-        (address != 0).then_some(address)
-    }
-
-    /// Keeps the device's periods posted (RUN, and after each completion).
-    fn fill(&mut self, device: &mut DeviceAccess<'_>) -> Result<(), NTSTATUS> {
-        let Some(mut link) = self.link else {
-            return Ok(());
-        };
-        let mut result = Ok(());
-        while let Some(n) = link.periods.take_next(&link.plan) {
-            let mut pieces = [Piece { address: 0, len: 0 }; MAX_PIECES];
-            let posted = period_pieces(
-                link.plan.offset(n),
-                link.plan.period_bytes,
-                |page| self.page(page),
-                &mut pieces,
-            )
-            .map_err(|error| error.status())
-            .and_then(|count| {
-                let pieces = pieces.get(..count).unwrap_or(&[]);
-                device.post(link.id, pieces, token(n))
-            });
-            if let Err(status) = posted {
-                link.periods.unpost();
-                result = Err(status);
-                break;
-            }
-        }
-        self.link = Some(link);
-        result
-    }
-
-    /// Signals every registered event.
-    fn signal(&self) {
+    /// Signals every registered event (at a notification point).
+    pub(crate) fn signal(&self) {
         for &event in self.events.iter().filter(|e| !e.is_null()) {
             // SAFETY: a registered event (PortCls unregisters before freeing it); no wait,
             // DISPATCH_LEVEL is allowed.
@@ -237,14 +171,14 @@ pub struct WaveStream {
     output: &'static IMiniportWaveRTOutputStreamVtbl,
     /// The `IMiniportWaveRTInputStream` facet's vtable pointer (answered for capture only).
     input: &'static IMiniportWaveRTInputStreamVtbl,
-    capture: bool,
-    pool: Pool,
-    adapter: ComPtr<IAdapterPowerManagement>,
-    port_stream: ComPtr<IPortWaveRTStream>,
-    manager: StreamResourceManager,
-    inner: SpinLock<Inner>,
+    pub(crate) capture: bool,
+    pub(crate) pool: Pool,
+    pub(crate) adapter: ComPtr<IAdapterPowerManagement>,
+    pub(crate) port_stream: ComPtr<IPortWaveRTStream>,
+    pub(crate) manager: StreamResourceManager,
+    pub(crate) inner: SpinLock<Inner>,
     /// Touched only inside the adapter's gate (the methods that do take an [`Inside`]).
-    engine: UnsafeCell<Option<Engine<Tick>>>,
+    pub(crate) engine: UnsafeCell<Option<Engine<Tick>>>,
 }
 
 // SAFETY: `engine` is only used inside the adapter's gate (see the field); everything else is
@@ -292,7 +226,11 @@ impl WaveStream {
             .ok()
             .and_then(NonZeroU64::new)
             .unwrap_or(NonZeroU64::MIN);
-        let on_device = Adapter::of(&parts.adapter).is_function();
+        let backend = if Adapter::of(&parts.adapter).is_function() {
+            Backend::Virtio
+        } else {
+            Backend::VirtualDevice
+        };
         let stream = Self {
             output: &OUTPUT_VTABLE,
             input: &INPUT_VTABLE,
@@ -309,7 +247,7 @@ impl WaveStream {
                 metered: 0,
                 written: WritePackets::new(),
                 read: ReadPackets::new(),
-                on_device,
+                backend,
                 pages: None,
                 link: None,
                 frequency: frequency.get(),
@@ -326,84 +264,29 @@ impl WaveStream {
 
     fn set_state(&self, to: KsState) -> NTSTATUS {
         let mut inside = Adapter::of(&self.adapter).enter();
-        if self.inner.lock().on_device {
-            return self.set_device_state(&mut inside, to);
-        }
-        let from = self.inner.lock().dma.state();
-        let starting = from == KsState::Stop && to == KsState::Acquire;
-        if starting
-            && !inside.halted()
-            && let Err(status) = self.start_engine(&mut inside)
-        {
-            return status;
-        }
-        let outcome = {
-            let mut inner = self.inner.lock();
-            let now = counter();
-            let outcome = inner.dma.set_state(to, now);
-            if let Ok(work) = outcome {
-                perform(&mut inner, work, Adapter::of(&self.adapter));
-                if !inner.dma.is_capture() {
-                    self.cable().lock().set_playing(to == KsState::Run);
-                }
-                if to == KsState::Stop {
-                    // Packet numbers count from STOP, like the position.
-                    inner.written = WritePackets::new();
-                    inner.read = ReadPackets::new();
-                }
-            }
-            outcome
-        };
-        match outcome {
-            Ok(_) => {
-                if from == KsState::Acquire && to == KsState::Stop {
-                    self.stop_engine(&mut inside);
-                }
-                STATUS_SUCCESS
-            }
-            Err(error) => {
-                if starting {
-                    self.stop_engine(&mut inside);
-                }
-                error.status()
-            }
-        }
+        let backend = self.inner.lock().backend;
+        backend.set_state(self, &mut inside, to)
     }
 
-    /// Stops the engine for a device transition (stop, removal, leaving D0): the DMA catches
-    /// up and freezes (see [`Dma::hold`]), the engine unregisters and leaves. The stream keeps
+    /// A device transition (stop, removal, leaving D0): the backend lets go of the stream's
+    /// hardware (its engine, or its device stream) and the position holds. The stream keeps
     /// its state; [`WaveStream::resume`] continues it.
     pub fn halt(&self, inside: &mut Inside<'_>) {
-        if self.inner.lock().on_device {
-            self.unbind(inside);
-            return;
-        }
-        {
-            let mut inner = self.inner.lock();
-            let work = inner.dma.hold(counter());
-            perform(&mut inner, work, Adapter::of(&self.adapter));
-        }
-        self.stop_engine(inside);
+        let backend = self.inner.lock().backend;
+        backend.halt(self, inside);
     }
 
-    /// Continues after a halt: the engine restarts if the stream is acquired, and the clock
-    /// runs again from the frozen position in RUN. A failure to start the engine leaves the
-    /// stream silent until its next STOP -> ACQUIRE; nothing can report it from here.
+    /// Continues after a halt: an acquired stream takes its hardware again and, in RUN, runs
+    /// on from where it was. A failure cannot be reported from here: the stream stays silent
+    /// (or, on a device, reports it at its next step towards RUN).
     pub fn resume(&self, inside: &mut Inside<'_>) {
-        if self.inner.lock().on_device {
-            self.rebind(inside);
-            return;
-        }
-        let acquired = self.inner.lock().dma.state() != KsState::Stop;
-        if acquired {
-            let _ = self.start_engine(inside);
-        }
-        self.inner.lock().dma.release(counter());
+        let backend = self.inner.lock().backend;
+        backend.resume(self, inside);
     }
 
     /// For a capture stream: the per-channel peaks (on the `KSPROPERTY_AUDIO_PEAKMETER2` scale)
     /// of the frames it recorded since the last scan that its buffer still holds (at most one
-    /// buffer's worth, and at most [`RING_FRAMES`](crate::cable::RING_FRAMES)); `None` for a
+    /// buffer's worth, and at most [`RING_FRAMES`](crate::backend::virtual_device::cable::RING_FRAMES)); `None` for a
     /// render stream.
     pub fn scan_peaks(&self) -> Option<[i32; CHANNELS]> {
         let mut inner = self.inner.lock();
@@ -419,7 +302,9 @@ impl WaveStream {
         } else {
             inner.metered
         };
-        let from = from.max(done.saturating_sub(u64::from(crate::cable::RING_FRAMES)));
+        let from = from.max(done.saturating_sub(u64::from(
+            crate::backend::virtual_device::cable::RING_FRAMES,
+        )));
         inner.metered = done;
         let Some(mapping) = inner.mapping else {
             return Some(out);
@@ -451,41 +336,12 @@ impl WaveStream {
         Some(out)
     }
 
-    /// The device's loopback cable.
-    fn cable(&self) -> &LoopbackCable {
-        Adapter::of(&self.adapter).cable()
-    }
-
     /// How the engine thread is registered while it runs (`None` while it does not).
     pub fn mechanism(&self, _inside: &mut Inside<'_>) -> Option<portcls::Mechanism> {
         // SAFETY: inside the gate (see the field's rule).
         unsafe { &*self.engine.get() }
             .as_ref()
             .map(Engine::mechanism)
-    }
-
-    fn start_engine(&self, _inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
-        // SAFETY: inside the gate (see the field's rule).
-        let slot = unsafe { &mut *self.engine.get() };
-        if slot.is_some() {
-            return Ok(());
-        }
-        let period = self.inner.lock().dma.period_100ns();
-        let tick = Tick {
-            inner: core::ptr::from_ref(&self.inner),
-            adapter: core::ptr::from_ref(Adapter::of(&self.adapter)),
-        };
-        *slot = Some(Engine::start(self.pool, &self.manager, period, tick)?);
-        Ok(())
-    }
-
-    fn stop_engine(&self, _inside: &mut Inside<'_>) {
-        // SAFETY: inside the gate (see the field's rule).
-        let slot = unsafe { &mut *self.engine.get() };
-        if let Some(engine) = slot.take() {
-            // A failed removal is PortCls's to report; the thread is stopped regardless.
-            let _ = engine.stop();
-        }
     }
 
     fn allocate(
@@ -513,7 +369,7 @@ impl WaveStream {
         let Some(mapping) = self.map_pages(size) else {
             return STATUS_INSUFFICIENT_RESOURCES;
         };
-        let on_device = self.inner.lock().on_device;
+        let on_device = self.inner.lock().backend == Backend::Virtio;
         let pages = if on_device {
             match self.page_table(mapping) {
                 Ok(pages) => Some(pages),
@@ -620,9 +476,13 @@ impl WaveStream {
     }
 
     fn free(&self, mdl: PMDL) {
-        if self.inner.lock().link.is_some() {
+        let backend = {
+            let inner = self.inner.lock();
+            inner.link.is_some().then_some(inner.backend)
+        };
+        if let Some(backend) = backend {
             // PortCls frees in STOP; a device must let go of the pages before they go.
-            self.release(&mut Adapter::of(&self.adapter).enter());
+            backend.detach(self, &mut Adapter::of(&self.adapter).enter());
         }
         let mapping = {
             let mut inner = self.inner.lock();
@@ -724,291 +584,16 @@ impl WaveStream {
     fn read_packet(&self) -> Result<(ULONG, u64, bool), NTSTATUS> {
         let mut inner = self.inner.lock();
         let now = counter();
-        if !inner.on_device {
-            let work = inner.dma.advance(now);
-            perform(&mut inner, work, Adapter::of(&self.adapter));
-        }
+        let backend = inner.backend;
+        backend.catch_up(self, &mut inner, now);
         let packets = inner.packets();
         let frames = inner.frames(now);
         let packet = inner
             .read
             .read_packet(packets.as_ref(), frames)
             .map_err(|error| error.status())?;
-        // On a device the counter of a frame is not recorded: the packet's is now's, an
-        // upper bound (the packet is complete by now).
-        let at = if inner.on_device {
-            now
-        } else {
-            inner.dma.counter_at(packet.first_frame).unwrap_or(0)
-        };
+        let at = backend.counter_at(&inner, packet.first_frame, now);
         Ok((packet.number(), at, packet.more))
-    }
-}
-
-// ---- On a virtio-sound device ----
-//
-// A stream on a device keeps no engine: the device is its clock. From STOP -> ACQUIRE to
-// ACQUIRE -> STOP it is bound to the device's first stream of its direction, as a
-// [`PeriodSink`]; the KS steps send the PCM commands ([`pcm_steps`](crate::virtio::stream::pcm_steps)),
-// RUN posts the first periods in place in the buffer, and each completion (in the DPC) moves
-// the position on, posts the next period and signals the events at each notification point.
-// Steps towards STOP always succeed (the client must be able to tear down); steps towards
-// RUN report the device's failure. A halt (stop, removal, leaving D0) unbinds the stream
-// and holds its position; the resume binds it again to the device as it came back, from the
-// first period not completed.
-
-impl WaveStream {
-    /// The stream as its device sees it.
-    fn sink(&self) -> NonNull<dyn PeriodSink> {
-        let sink: &dyn PeriodSink = self;
-        NonNull::from(sink)
-    }
-
-    /// `SetState` on a device.
-    fn set_device_state(&self, inside: &mut Inside<'_>, to: KsState) -> NTSTATUS {
-        let from = self.inner.lock().dma.state();
-        if let Err(error) = crate::stream_state::transition(from, to) {
-            return error.status();
-        }
-        let now = counter();
-        let stepped = match (from, to) {
-            (KsState::Stop, KsState::Acquire) => self.bind(inside),
-            (KsState::Pause, KsState::Run) => self.run(inside, now),
-            (KsState::Run, KsState::Pause) => {
-                self.pause(inside, now);
-                Ok(())
-            }
-            (KsState::Acquire, KsState::Stop) => {
-                self.release(inside);
-                Ok(())
-            }
-            _ => Ok(()),
-        };
-        if let Err(status) = stepped {
-            return status;
-        }
-        let mut inner = self.inner.lock();
-        // The state machine's; the work it hands out is the virtual engine's.
-        let _ = inner.dma.set_state(to, now);
-        if to == KsState::Stop {
-            inner.written = WritePackets::new();
-            inner.read = ReadPackets::new();
-        }
-        STATUS_SUCCESS
-    }
-
-    /// STOP -> ACQUIRE, or back from a halt: binds the stream to its device stream and sets
-    /// it up (`SET_PARAMS`, `PREPARE`). A halted device binds nothing (the resume does).
-    fn bind(&self, inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
-        let Some(hardware) = inside.hardware() else {
-            return Ok(());
-        };
-        let (id, info) = hardware
-            .stream_of(self.capture)
-            .ok_or(STATUS_NOT_SUPPORTED)?;
-        let (link, params) = {
-            let inner = self.inner.lock();
-            let format = inner.dma.format();
-            if !info.supports(&format) {
-                return Err(STATUS_NOT_SUPPORTED);
-            }
-            let notifications = inner.dma.notifications().map_or(0, |n| n.count());
-            let bytes = inner.dma.buffer_bytes();
-            let plan = PeriodPlan::new(&format, bytes, notifications)
-                .map_err(|_| portcls_sys::STATUS_INVALID_DEVICE_STATE)?;
-            let link = match inner.link {
-                // Back from a halt: the position held, the periods from the first not
-                // completed (the device let go of the others when it was reset).
-                Some(mut link) => {
-                    link.periods.forget_posted();
-                    link.id = id;
-                    link
-                }
-                None => Link {
-                    id,
-                    plan,
-                    notifications,
-                    periods: Periods::default(),
-                    clock: PeriodClock::new(plan.period_frames, format.rate(), inner.frequency),
-                    bound: false,
-                    failed: None,
-                },
-            };
-            let params = sound::Params {
-                stream: id,
-                buffer_bytes: plan.period_bytes * plan.periods,
-                period_bytes: plan.period_bytes,
-                channels: u8::try_from(format.channels()).unwrap_or(0),
-                format: sound::wire_format(format.sample()),
-                rate: sound::wire_rate(format.rate()).unwrap_or(0),
-            };
-            (link, params)
-        };
-        hardware.bind(id, self.sink())?;
-        let set_up = hardware
-            .access(|device| {
-                device.set_params(&params)?;
-                device.pcm(sound::R_PCM_PREPARE, id)
-            })
-            .and_then(|result| result);
-        if let Err(status) = set_up {
-            hardware.unbind(id);
-            return Err(status);
-        }
-        let mut inner = self.inner.lock();
-        inner.link = Some(Link {
-            bound: true,
-            ..link
-        });
-        Ok(())
-    }
-
-    /// PAUSE -> RUN: `START`, the clock runs, the first periods go to the device.
-    fn run(&self, inside: &mut Inside<'_>, now: u64) -> Result<(), NTSTATUS> {
-        let link = self.inner.lock().link;
-        let Some(link) = link else {
-            // Acquired while halted and not bound since: the stream runs when the device
-            // is back, or not at all.
-            return Ok(());
-        };
-        if let Some(status) = link.failed {
-            return Err(status);
-        }
-        let Some(hardware) = inside.hardware().filter(|_| link.bound) else {
-            return Ok(());
-        };
-        hardware
-            .access(|device| {
-                device.pcm(sound::R_PCM_START, link.id)?;
-                let mut inner = self.inner.lock();
-                if let Some(link) = inner.link.as_mut() {
-                    link.clock.start(now);
-                }
-                inner.fill(device)
-            })
-            .and_then(|result| result)
-    }
-
-    /// RUN -> PAUSE: `STOP`; the position holds (the periods on the device stay there and
-    /// may still come back).
-    fn pause(&self, inside: &mut Inside<'_>, now: u64) {
-        let id = {
-            let mut inner = self.inner.lock();
-            let Some(link) = inner.link.as_mut() else {
-                return;
-            };
-            link.clock.pause(now);
-            link.bound.then_some(link.id)
-        };
-        if let (Some(id), Some(hardware)) = (id, inside.hardware()) {
-            // A device that refuses goes on playing what it has: the position holds anyway,
-            // and the next step (to STOP) takes every period back.
-            let _ = hardware.access(|device| device.pcm(sound::R_PCM_STOP, id));
-        }
-    }
-
-    /// ACQUIRE -> STOP (and before the buffer goes): `RELEASE`, which makes the device hand
-    /// back every period it holds; they are taken at once, then the stream unbinds.
-    fn release(&self, inside: &mut Inside<'_>) {
-        let link = self.inner.lock().link.take();
-        let Some(link) = link.filter(|link| link.bound) else {
-            return;
-        };
-        if let Some(hardware) = inside.hardware() {
-            let _ = hardware.access(|device| {
-                let _ = device.pcm(sound::R_PCM_RELEASE, link.id);
-                device.collect()
-            });
-            hardware.unbind(link.id);
-        }
-    }
-
-    /// A halt: the stream unbinds, its position holds.
-    fn unbind(&self, inside: &mut Inside<'_>) {
-        let now = counter();
-        let id = {
-            let mut inner = self.inner.lock();
-            let Some(link) = inner.link.as_mut() else {
-                return;
-            };
-            link.clock.pause(now);
-            let was = link.bound.then_some(link.id);
-            link.bound = false;
-            was
-        };
-        if let (Some(id), Some(hardware)) = (id, inside.hardware()) {
-            hardware.unbind(id);
-        }
-    }
-
-    /// Back from a halt: an acquired stream binds again and, in RUN, runs again; a device
-    /// that does not take it back fails the stream (its next step towards RUN and its
-    /// position report why).
-    fn rebind(&self, inside: &mut Inside<'_>) {
-        let (state, acquired) = {
-            let inner = self.inner.lock();
-            let state = inner.dma.state();
-            (state, state != KsState::Stop)
-        };
-        if !acquired {
-            return;
-        }
-        let now = counter();
-        let mut result = self.bind(inside);
-        if result.is_ok() && state == KsState::Run {
-            result = self.run(inside, now);
-        }
-        if let Err(status) = result {
-            let mut inner = self.inner.lock();
-            if let Some(link) = inner.link.as_mut() {
-                link.failed.get_or_insert(status);
-            }
-        }
-    }
-}
-
-impl PeriodSink for WaveStream {
-    fn completed(&self, completion: Completion, device: &mut DeviceAccess<'_>) {
-        let now = counter();
-        let mut inner = self.inner.lock();
-        let running = inner.dma.state() == KsState::Run;
-        let Some(link) = inner
-            .link
-            .as_mut()
-            .filter(|link| link.id == completion.stream)
-        else {
-            return;
-        };
-        if link.failed.is_some() {
-            return;
-        }
-        if let Err(error) = completion.result {
-            link.failed = Some(error.status());
-            return;
-        }
-        if !link.periods.complete(completion.token) {
-            link.failed = Some(portcls_sys::STATUS_DEVICE_PROTOCOL_ERROR);
-            return;
-        }
-        link.clock.complete(now);
-        let per_point = u64::from(link.plan.periods_per_notification(link.notifications));
-        let notify = per_point > 0 && link.periods.completed().is_multiple_of(per_point);
-        if running
-            && let Err(status) = inner.fill(device)
-            && let Some(link) = inner.link.as_mut()
-        {
-            link.failed = Some(status);
-        }
-        if notify {
-            inner.signal();
-        }
-    }
-
-    fn failed(&self, status: NTSTATUS) {
-        let mut inner = self.inner.lock();
-        if let Some(link) = inner.link.as_mut() {
-            link.failed.get_or_insert(status);
-        }
     }
 }
 
@@ -1020,11 +605,8 @@ impl Drop for WaveStream {
         {
             let mut inside = Adapter::of(&self.adapter).enter();
             inside.remove_stream(self);
-            self.stop_engine(&mut inside);
-            self.release(&mut inside);
-        }
-        if !self.inner.get_mut().dma.is_capture() && !self.inner.get_mut().on_device {
-            self.cable().lock().set_playing(false);
+            let backend = self.inner.lock().backend;
+            backend.detach(self, &mut inside);
         }
         drop(self.inner.get_mut().pages.take());
         let mapping = self.inner.get_mut().mapping.take();
@@ -1036,71 +618,10 @@ impl Drop for WaveStream {
 }
 
 /// The performance counter now.
-fn counter() -> u64 {
+pub(crate) fn counter() -> u64 {
     // SAFETY: a null frequency pointer is allowed; any IRQL.
     let now = unsafe { kernel::KeQueryPerformanceCounter(null_mut()) };
     u64::try_from(now).unwrap_or(0)
-}
-
-/// Carries out one advance's work: the period's audio (see [`cable::carry`]: render into the
-/// loopback cable; the cable, or the tone when nothing plays, into a capture buffer), and the
-/// notifications.
-fn perform(inner: &mut Inner, work: Work, adapter: &Adapter) {
-    if work.copy.is_empty() && !work.notify {
-        return;
-    }
-    if let Some(mapping) = inner.mapping
-        && !work.copy.is_empty()
-    {
-        let buffer = SharedBuffer {
-            address: mapping.address,
-            bytes: mapping.bytes,
-        };
-        let (capture, format) = (inner.dma.is_capture(), inner.dma.format());
-        let gain = adapter.controls(capture).gain();
-        let mut wire = adapter.cable().lock();
-        // SAFETY: the mapping is attached while we hold the stream's lock, so its `bytes` are
-        // mapped, readable and writable for the call.
-        unsafe {
-            cable::carry(
-                &mut wire,
-                &mut inner.tone,
-                capture,
-                format,
-                &work,
-                buffer,
-                gain,
-            );
-        }
-    }
-    if work.notify {
-        inner.signal();
-    }
-}
-
-/// The engine's periodic work: advance the DMA and do what it says.
-struct Tick {
-    inner: *const SpinLock<Inner>,
-    adapter: *const Adapter,
-}
-
-// SAFETY: the pointers are to the stream's lock and the adapter, which are Sync and
-// outlive the engine (the stream stops the engine before it is freed, and holds a reference on
-// the adapter until then).
-unsafe impl Send for Tick {}
-// SAFETY: as above.
-unsafe impl Sync for Tick {}
-
-impl Period for Tick {
-    fn tick(&self, counter: i64, _frequency: i64) {
-        // SAFETY: see the Send impl: the lock outlives the engine running this.
-        let lock = unsafe { &*self.inner };
-        // SAFETY: as above.
-        let adapter = unsafe { &*self.adapter };
-        let mut inner = lock.lock();
-        let work = inner.dma.advance(u64::try_from(counter).unwrap_or(0));
-        perform(&mut inner, work, adapter);
-    }
 }
 
 /// Reads and validates a client's `KSDATAFORMAT`.
@@ -1167,7 +688,7 @@ portcls_sys::kernel_abi! {
         let stream = unsafe { stream(this) };
         let offset = {
             let inner = stream.inner.lock();
-            if let Some(status) = inner.link.and_then(|link| link.failed) {
+            if let Some(status) = inner.link.and_then(|link| link.failed()) {
                 return status;
             }
             u64::from(inner.position(counter()))

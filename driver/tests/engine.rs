@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use portcls::{ComPtr, EXPORT_LINKED, Mechanism, Pdo, StreamResourceManager};
 use portcls_sim::{Ddi, OsProfile, Resource, Sim, Via, Violation};
 use portcls_sys::{IUnknown, STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_IMPLEMENTED};
-use wavert_sample::engine::{Engine, Period};
+use wavert_sample::backend::virtual_device::engine::{Engine, Period};
 use wavert_sample::pool::Pool;
 
 struct Counter {

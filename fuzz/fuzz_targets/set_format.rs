@@ -6,7 +6,7 @@
 use core::num::NonZeroU64;
 
 use libfuzzer_sys::fuzz_target;
-use wavert_sample::dma::Dma;
+use wavert_sample::backend::virtual_device::dma::Dma;
 use wavert_sample::format::{DataRange, Format};
 
 fuzz_target!(|data: &[u8]| {

@@ -28,13 +28,13 @@ use portcls_sys::{
     NTSTATUS, PCSTREAMRESOURCE, PCSTREAMRESOURCE_DESCRIPTOR, PDEVICE_OBJECT, PUNKNOWN, PVOID,
     STATUS_SUCCESS, ePcStreamResourceInterrupt, ePcStreamResourceThread,
 };
-use wavert_sample::cable::{Cable, RING_BYTES, SharedBuffer, carry};
-use wavert_sample::dma::Dma;
+use wavert_sample::backend::virtual_device::cable::{Cable, RING_BYTES, SharedBuffer, carry};
+use wavert_sample::backend::virtual_device::dma::Dma;
+use wavert_sample::backend::virtual_device::position::Clock;
+use wavert_sample::backend::virtual_device::tone::{TABLE_BYTES, Tone};
 use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::levels::Gain;
-use wavert_sample::position::Clock;
 use wavert_sample::stream_state::KsState;
-use wavert_sample::tone::{TABLE_BYTES, Tone};
 
 mod virtio;
 

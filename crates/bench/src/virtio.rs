@@ -1,5 +1,5 @@
 //! Row 9: the virtio path's cost per period, the driver's side only. The driver's device layer
-//! (`wavert_sample::virtio::device`) runs behind the model's virtio PCI function, with a device
+//! (`wavert_sample::backend::virtio::device`) runs behind the model's virtio PCI function, with a device
 //! that does the least a device can: it completes each playback chain as soon as it is
 //! notified (reading nothing, writing the status and the used entry) and answers the start's
 //! query with one playback stream. So the time is the driver's posting (header, descriptors,
@@ -13,10 +13,10 @@ use std::ptr::NonNull;
 use std::time::Instant;
 
 use portcls_sim::virtio_pci::{self, QueueConfig, VirtioDevice, VirtioPci};
-use wavert_sample::virtio::device::{
+use wavert_sample::backend::virtio::device::{
     Bars, DmaBlock, DmaMemory, MAX_PIECES, Piece, Report, SoundDevice, period_pieces,
 };
-use wavert_sample::virtio::sound;
+use wavert_sample::backend::virtio::sound;
 
 use crate::{median_of_five, row};
 

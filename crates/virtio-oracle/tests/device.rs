@@ -1,4 +1,4 @@
-//! The driver's whole virtio-sound device layer (`wavert_sample::virtio::device`) against
+//! The driver's whole virtio-sound device layer (`wavert_sample::backend::virtio::device`) against
 //! `vhost-device-sound` behind the model's virtio PCI function: start, both stream directions,
 //! stop, and a start that fails at each allocation leaving nothing behind.
 #![cfg(target_os = "linux")]
@@ -8,11 +8,11 @@ mod common;
 use common::{Function, MSIX_VECTORS, bar_lengths, function, never_wait, pieces_of, start};
 use portcls_sim::virtio_pci::{self, Interrupt};
 use virtio_oracle::Oracle;
-use wavert_sample::format::{Format, SampleFormat};
-use wavert_sample::virtio::device::{
+use wavert_sample::backend::virtio::device::{
     Completion, DeviceError, Piece, Report, SoundDevice, StartStep,
 };
-use wavert_sample::virtio::sound;
+use wavert_sample::backend::virtio::sound;
+use wavert_sample::format::{Format, SampleFormat};
 
 fn conforming(function: &Function<Oracle>) {
     assert_eq!(function.0.breaches(), [] as [String; 0]);
@@ -24,7 +24,7 @@ fn the_device_starts_reports_its_streams_and_stops_leaving_nothing() {
     let (mut function, mut memory, device) = start(Oracle::new(), MSIX_VECTORS);
     assert_eq!(
         device.features(),
-        wavert_sample::virtio::transport::F_VERSION_1
+        wavert_sample::backend::virtio::transport::F_VERSION_1
     );
     let streams: Vec<(u32, u8)> = device
         .streams()

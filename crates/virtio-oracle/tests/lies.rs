@@ -12,10 +12,12 @@ use portcls_sys::{
 };
 use virtio_oracle::liar::{Liar, Lie};
 use virtio_oracle::{Block, Oracle};
-use wavert_sample::virtio::device::{Completion, DeviceError, Report, SoundDevice, StartStep};
-use wavert_sample::virtio::ring::{PostError, RingFault};
-use wavert_sample::virtio::sound::{self, ReplyError};
-use wavert_sample::virtio::transport::TransportError;
+use wavert_sample::backend::virtio::device::{
+    Completion, DeviceError, Report, SoundDevice, StartStep,
+};
+use wavert_sample::backend::virtio::ring::{PostError, RingFault};
+use wavert_sample::backend::virtio::sound::{self, ReplyError};
+use wavert_sample::backend::virtio::transport::TransportError;
 
 fn liar() -> (Function<Liar>, Memory, SoundDevice) {
     start(Liar::new(Oracle::new()), MSIX_VECTORS)

@@ -1,5 +1,5 @@
 //! The driver's register accesses as the shipped driver makes them: volatile loads and stores
-//! on the mapped register BAR (`wavert_sample::virtio::bars`), trapped by the model's MMIO
+//! on the mapped register BAR (`wavert_sample::backend::virtio::bars`), trapped by the model's MMIO
 //! window and served by its virtio PCI function, the device's work done when the driver
 //! waits, as on hardware. The whole device layer runs this way against the oracle.
 #![cfg(all(
@@ -15,9 +15,9 @@ use common::{MSIX_VECTORS, Memory, bar_lengths, pieces_of};
 use portcls_sim::mmio::MmioWindow;
 use portcls_sim::virtio_pci::{self, Interrupt, RegisterBar, VirtioPci};
 use virtio_oracle::Oracle;
-use wavert_sample::virtio::bars::MappedBars;
-use wavert_sample::virtio::device::{Report, SoundDevice};
-use wavert_sample::virtio::sound;
+use wavert_sample::backend::virtio::bars::MappedBars;
+use wavert_sample::backend::virtio::device::{Report, SoundDevice};
+use wavert_sample::backend::virtio::sound;
 
 #[test]
 fn the_device_layer_runs_on_trapped_register_accesses() {

@@ -1,4 +1,4 @@
-//! The sample driver's virtio code (`wavert_sample::virtio`) against `vhost-device-sound`: the
+//! The sample driver's virtio code (`wavert_sample::backend::virtio`) against `vhost-device-sound`: the
 //! feature negotiation, split rings and sound protocol the driver implements, checked by a
 //! device implementation nobody here wrote. Every request is built, every queue driven and every
 //! reply parsed by the driver's own code; the device's refusals are failures unless a test asks
@@ -10,9 +10,9 @@ mod common;
 use common::{Driver, params, vector};
 use portcls_sim::virtio_pci::Interrupt;
 use portcls_sys::STATUS_DEVICE_PROTOCOL_ERROR;
+use wavert_sample::backend::virtio::ring::Buffer;
+use wavert_sample::backend::virtio::sound::{self, ReplyError};
 use wavert_sample::format::{Format, SampleFormat};
-use wavert_sample::virtio::ring::Buffer;
-use wavert_sample::virtio::sound::{self, ReplyError};
 
 #[test]
 fn the_device_reports_streams_the_driver_can_drive() {
@@ -168,7 +168,7 @@ fn a_capture_period_the_device_keeps_is_handed_back_when_the_queue_is_drained() 
     assert_eq!(driver.queues[3].in_flight(), 2);
     // Stopping the device: reset it first (it lets go of the driver's memory), then forget
     // the chains, whatever the device did with them while it reset.
-    wavert_sample::virtio::transport::reset(&mut driver.common()).expect("a reset");
+    wavert_sample::backend::virtio::transport::reset(&mut driver.common()).expect("a reset");
     // The start's reset, and this one.
     assert_eq!(driver.pci.resets(), 2);
     let mut dropped = Vec::new();

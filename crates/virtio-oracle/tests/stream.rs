@@ -1,5 +1,5 @@
 //! A WaveRT stream on the virtio device in virtual time: the driver's stream logic
-//! (`wavert_sample::virtio::stream`) and device layer against the oracle kept at the stream's
+//! (`wavert_sample::backend::virtio::stream`) and device layer against the oracle kept at the stream's
 //! rate by the model (`virtio_oracle::paced`). The position is exact against what the device
 //! consumed at every completion and never more than a period ahead between them; pauses hold
 //! it; captured audio lands where the position says; a stop releases every period.
@@ -10,11 +10,13 @@ mod common;
 use common::{Function, MSIX_VECTORS, Memory, never_wait, pieces_of, start};
 use virtio_oracle::paced::Paced;
 use virtio_oracle::{Block, Oracle};
+use wavert_sample::backend::virtio::device::{Report, SoundDevice};
+use wavert_sample::backend::virtio::sound;
+use wavert_sample::backend::virtio::stream::{
+    PcmStep, PeriodClock, PeriodPlan, Periods, pcm_steps, token,
+};
 use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::stream_state::KsState;
-use wavert_sample::virtio::device::{Report, SoundDevice};
-use wavert_sample::virtio::sound;
-use wavert_sample::virtio::stream::{PcmStep, PeriodClock, PeriodPlan, Periods, pcm_steps, token};
 
 /// The counter: nanoseconds.
 const FREQUENCY: u64 = 1_000_000_000;

@@ -8,8 +8,8 @@ mod common;
 use common::{CONFIG_VECTOR, Common, Driver};
 use portcls_sim::virtio_pci::{self, Interrupt, VirtioPci};
 use virtio_oracle::Oracle;
-use wavert_sample::virtio::sound;
-use wavert_sample::virtio::transport::{
+use wavert_sample::backend::virtio::sound;
+use wavert_sample::backend::virtio::transport::{
     self, CommonConfig, DEVICE_STATUS, DRIVER_FEATURE, DRIVER_FEATURE_SELECT, QUEUE_SIZE,
     STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, TransportError,
 };

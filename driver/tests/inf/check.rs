@@ -6,10 +6,10 @@
 
 use std::fmt;
 
+use wavert_sample::backend::virtio::sound;
 use wavert_sample::identity::{
     self, EndpointFlow, IdlePowerSettings, KsCategory, PropertyKey, RegistryGuid, Subdevice,
 };
-use wavert_sample::virtio::sound;
 
 use super::parse::{Inf, Line, Section};
 

@@ -9,14 +9,14 @@ use portcls_sim::virtio_pci::{self, Interrupt, VirtioDevice, VirtioPci};
 use virtio_oracle::liar::Liar;
 use virtio_oracle::paced::Paced;
 use virtio_oracle::{Block, Oracle};
-use wavert_sample::format::Format;
-use wavert_sample::virtio::device::{
+use wavert_sample::backend::virtio::device::{
     Bars, DmaBlock, DmaMemory, MAX_PIECES, Piece, SoundDevice, period_pieces,
 };
-use wavert_sample::virtio::pci::Structures;
-use wavert_sample::virtio::ring::{Buffer, Layout, SplitQueue, Used};
-use wavert_sample::virtio::sound::{self, PcmInfo, ReplyError};
-use wavert_sample::virtio::transport::{self, CommonConfig, QueueAddresses};
+use wavert_sample::backend::virtio::pci::Structures;
+use wavert_sample::backend::virtio::ring::{Buffer, Layout, SplitQueue, Used};
+use wavert_sample::backend::virtio::sound::{self, PcmInfo, ReplyError};
+use wavert_sample::backend::virtio::transport::{self, CommonConfig, QueueAddresses};
+use wavert_sample::format::Format;
 
 /// The common configuration, reached through the function's register BAR.
 pub struct Common<'a> {

@@ -15,6 +15,8 @@
 //!   mappings, the DMA adapter, the interrupt (registered with PortCls) and its DPC.
 //! - [`stream`]: a WaveRT stream on a device stream: the buffer as periods, the KS states as
 //!   PCM commands, the position from the periods consumed.
+//! - `wave_stream`: the stream object's side of it (the backend contract of
+//!   [`crate::backend`]): binding, the PCM steps, the periods posted and completed.
 //!
 //! The device is untrusted input throughout: nothing it writes into configuration space,
 //! registers, used rings or replies makes this code read or write outside the driver's own
@@ -22,7 +24,7 @@
 //! error the caller turns into a reset and a clean failure.
 //!
 //! On a PCI function the endpoints' WaveRT streams run on the device: the stream object
-//! ([`crate::stream`], "On a virtio-sound device") binds itself to a device stream through
+//! ([`crate::stream`], through `wave_stream`) binds itself to a device stream through
 //! [`hardware::Hardware::bind`] and drives it with [`stream`]'s plan, steps and clock. This code
 //! is checked against an implementation nobody here wrote, rust-vmm's `vhost-device-sound`,
 //! behind the model's virtio PCI function (`portcls_sim::virtio_pci`), in the `virtio-oracle`
@@ -36,3 +38,4 @@ pub mod ring;
 pub mod sound;
 pub mod stream;
 pub mod transport;
+pub(crate) mod wave_stream;

@@ -44,7 +44,7 @@ pub type ToneTable = [u8; TABLE_BYTES];
 ///
 /// ```
 /// use wavert_sample::format::Format;
-/// use wavert_sample::tone::Tone;
+/// use wavert_sample::backend::virtual_device::tone::Tone;
 ///
 /// let mut tone: Tone = Tone::new(Format::PREFERRED); // 1 kHz, -6 dBFS, 48 kHz 16-bit stereo
 /// let mut period = [0u8; 480 * 4]; // 10 ms

@@ -4,7 +4,7 @@
 //! # Time
 //! Both streams are timed by the same performance counter, so the device has one timeline: the
 //! *device frame* `floor(counter x rate / frequency)`. A stream's linear position (frames since
-//! STOP, see [`Clock`](crate::position::Clock)) maps to device frames by a constant offset
+//! STOP, see [`Clock`](crate::backend::virtual_device::position::Clock)) maps to device frames by a constant offset
 //! for as long as its clock runs (`Clock::origin`): linear frame `k` is device frame
 //! `k + origin`. The render engine writes the frames it consumed into the cable's ring at their
 //! device frames; the capture engine reads, for the frames it records at device frames
@@ -34,13 +34,13 @@
 //! enough for the latency plus the longest engine period, in 32 KiB of pool the adapter
 //! allocates once.
 //!
-//! [`MAX_PERIOD_100NS`]: crate::dma::MAX_PERIOD_100NS
+//! [`MAX_PERIOD_100NS`]: crate::backend::virtual_device::dma::MAX_PERIOD_100NS
 
+use crate::backend::virtual_device::dma::Work;
+use crate::backend::virtual_device::tone::Tone;
 use crate::buffer::{PeriodCopy, Span};
-use crate::dma::Work;
 use crate::format::{Format, SampleFormat};
 use crate::levels::{CHANNELS, Gain, peaks};
-use crate::tone::Tone;
 
 /// The loopback latency: a frame rendered at device time `t` is recorded at `t` + 20 ms.
 pub const LATENCY_MS: u32 = 20;
@@ -342,7 +342,7 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> Cable<R> {
 /// `buffer.address` is readable and writable for `buffer.bytes` bytes for the call (the
 /// stream's mapped buffer, attached while its lock is held).
 ///
-/// [`Dma::advance`]: crate::dma::Dma::advance
+/// [`Dma::advance`]: crate::backend::virtual_device::dma::Dma::advance
 pub unsafe fn carry<R, const F: u32, const L: i32, T>(
     cable: &mut Cable<R>,
     tone: &mut Tone<F, L, T>,

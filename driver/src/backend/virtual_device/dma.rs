@@ -23,10 +23,10 @@ use core::num::NonZeroU64;
 
 use portcls_sys::{NTSTATUS, STATUS_INVALID_DEVICE_STATE};
 
+use crate::backend::virtual_device::position::{Clock, cyclic_offset};
 use crate::buffer::{self, PeriodCopy};
 use crate::format::Format;
 use crate::notification::{NotificationError, Notifications};
-use crate::position::{Clock, cyclic_offset};
 use crate::stream_state::{Action, KsState, StateError, StreamState};
 
 /// The engine's shortest period, in 100 ns units (1 ms).
