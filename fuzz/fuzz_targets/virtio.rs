@@ -8,10 +8,10 @@
 use core::ptr::NonNull;
 
 use libfuzzer_sys::fuzz_target;
-use wavert_sample::format::{Format, SampleFormat};
 use wavert_sample::backend::virtio::pci::{CONFIG_SPACE_BYTES, Structures};
 use wavert_sample::backend::virtio::ring::{Buffer, Layout, SplitQueue};
 use wavert_sample::backend::virtio::sound;
+use wavert_sample::format::{Format, SampleFormat};
 
 /// The chains posted before the "device" writes: (chain, bytes it may write).
 const CHAINS: [(&[Buffer], u32); 3] = [
