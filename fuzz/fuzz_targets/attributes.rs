@@ -10,7 +10,7 @@ use portcls_sys::ks::{
     KSPROPERTY_PIN_PROPOSEDATAFORMAT, KSPROPERTY_PIN_PROPOSEDATAFORMAT2,
     KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_SET, KSPROPSETID_Pin,
 };
-use wavert_sample::format::Format;
+use wavert_sample::format::{DataRange, Format};
 use wavert_sample::format::mode::{Mode, parse_format_and_mode, requested_mode};
 use wavert_sample::properties::{PropertyError, ProposingPin, proposed_request};
 
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
                 flags,
                 rest,
                 |pin| match pin {
-                    0 => ProposingPin::Host,
+                    0 => ProposingPin::Host(DataRange::DEVICE),
                     1 => ProposingPin::Nothing,
                     _ => ProposingPin::Missing,
                 },

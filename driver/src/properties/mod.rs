@@ -223,7 +223,9 @@ portcls_sys::kernel_abi! {
             |pin| match miniport.pin_modes(pin) {
                 crate::format::mode::PinModes::NoSuchPin => ProposingPin::Missing,
                 crate::format::mode::PinModes::NoModes => ProposingPin::Nothing,
-                crate::format::mode::PinModes::Host => ProposingPin::Host,
+                crate::format::mode::PinModes::Host => {
+                    miniport.range().map_or(ProposingPin::Nothing, ProposingPin::Host)
+                }
             },
             value,
         );

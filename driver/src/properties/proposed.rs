@@ -36,7 +36,7 @@ use portcls_sys::ks::{
 use super::request::{Answer, Description, PropertyError, Verb, put_u32, read_u32};
 use crate::format::mode::{self, MODE_LIST_SIZE, Mode};
 use crate::format::{
-    Format, KSDATAFORMAT_SIZE, KSDATAFORMAT_WAVEFORMATEXTENSIBLE_SIZE, WAVEFORMATEX_SIZE,
+    DataRange, Format, KSDATAFORMAT_SIZE, KSDATAFORMAT_WAVEFORMATEXTENSIBLE_SIZE, WAVEFORMATEX_SIZE,
 };
 
 /// Bytes of a `PROPOSEDATAFORMAT2` answer: the format, then a one-attribute list (the format's
@@ -54,8 +54,9 @@ pub enum ProposingPin {
     Missing,
     /// A pin without formats (a bridge pin).
     Nothing,
-    /// A host pin: its formats and modes.
-    Host,
+    /// A host pin: its formats (what it streams: all of [`DataRange::DEVICE`], or what a
+    /// device's stream lists) and modes.
+    Host(DataRange),
 }
 
 /// A proposed-format request as the handler receives it: the property `set`/`id`, the
@@ -87,11 +88,11 @@ pub fn proposed_request(
         return Err(PropertyError::BadInstance);
     }
     let pin = read_u32(instance, 0).ok_or(PropertyError::BadInstance)?;
-    match pin_kind(pin) {
+    let range = match pin_kind(pin) {
         ProposingPin::Missing => return Err(PropertyError::BadInstance),
         ProposingPin::Nothing => return Err(PropertyError::NotSupported),
-        ProposingPin::Host => {}
-    }
+        ProposingPin::Host(range) => range,
+    };
     match (verb, id) {
         (Verb::BasicSupport, _) => Description {
             access,
@@ -99,9 +100,10 @@ pub fn proposed_request(
             ranges: &[],
         }
         .answer(value),
-        (Verb::Set, KSPROPERTY_PIN_PROPOSEDATAFORMAT) => propose(value),
+        (Verb::Set, KSPROPERTY_PIN_PROPOSEDATAFORMAT) => propose(value, &range),
         (Verb::Get, KSPROPERTY_PIN_PROPOSEDATAFORMAT) => {
-            write_preferred(Format::PREFERRED, None, value)
+            let preferred = range.preferred().ok_or(PropertyError::NotSupported)?;
+            write_preferred(preferred, None, value)
         }
         (Verb::Get, _) => {
             let list = instance.get(PIN_INSTANCE_SIZE..).unwrap_or(&[]);
@@ -112,21 +114,28 @@ pub fn proposed_request(
                     PropertyError::NotSupported
                 }
             })?;
-            write_preferred(mode.preferred_format(), Some(mode), value)
+            // The mode's own preference, if the pin streams it; else the pin's.
+            let preferred = Some(mode.preferred_format())
+                .filter(|format| range.contains(format))
+                .or_else(|| range.preferred())
+                .ok_or(PropertyError::NotSupported)?;
+            write_preferred(preferred, Some(mode), value)
         }
         (Verb::Set, _) => Err(PropertyError::Unsupported),
     }
 }
 
-/// SET `PROPOSEDATAFORMAT`: whether the pin would open with the format in `value`.
-fn propose(value: &[u8]) -> Answer {
+/// SET `PROPOSEDATAFORMAT`: whether the pin (streaming `range`) would open with the format in
+/// `value`.
+fn propose(value: &[u8], range: &DataRange) -> Answer {
     if value.len() < (KSDATAFORMAT_SIZE + WAVEFORMATEX_SIZE) as usize {
         return Err(PropertyError::TooSmall);
     }
     match Format::parse(value) {
-        Ok(_) => Ok(0),
+        Ok(format) if range.contains(&format) => Ok(0),
         Err(error) if error.is_malformed() => Err(PropertyError::BadInstance),
-        Err(_) => Err(PropertyError::NoMatch),
+        // A format the driver does not stream, or one this pin does not.
+        Ok(_) | Err(_) => Err(PropertyError::NoMatch),
     }
 }
 
@@ -169,7 +178,7 @@ mod tests {
 
     fn host_at_0(pin: u32) -> ProposingPin {
         match pin {
-            0 => ProposingPin::Host,
+            0 => ProposingPin::Host(DataRange::DEVICE),
             1 => ProposingPin::Nothing,
             _ => ProposingPin::Missing,
         }
@@ -201,6 +210,58 @@ mod tests {
 
     fn ask(id: u32, flags: u32, instance: &[u8], value: &mut [u8]) -> Answer {
         proposed_request(&KSPROPSETID_Pin, id, flags, instance, host_at_0, value)
+    }
+
+    #[test]
+    fn a_pin_that_streams_less_proposes_and_accepts_only_its_own_formats() {
+        use crate::format::SampleFormat;
+        let float_48k = DataRange {
+            samples: &[SampleFormat::Float32],
+            channels: 2,
+            min_rate: 48_000,
+            max_rate: 48_000,
+        };
+        let float = Format::new(SampleFormat::Float32, 2, 48_000).unwrap();
+        let narrow = |pin: u32| match pin {
+            0 => ProposingPin::Host(float_48k),
+            _ => ProposingPin::Missing,
+        };
+        let bytes = |format: Format| {
+            let mut out = vec![0u8; 104];
+            format.write_extensible(&mut out).unwrap();
+            out
+        };
+        let ask = |id, flags, instance: &[u8], value: &mut [u8]| {
+            proposed_request(&KSPROPSETID_Pin, id, flags, instance, narrow, value)
+        };
+        let mut value = vec![0u8; 104];
+        let get = KSPROPERTY_PIN_PROPOSEDATAFORMAT;
+        assert_eq!(
+            ask(get, KSPROPERTY_TYPE_GET, &instance(0, &[]), &mut value),
+            Ok(104)
+        );
+        assert_eq!(value, bytes(float), "its best format, not 48 kHz 16-bit");
+        let mut pcm16 = preferred();
+        assert_eq!(
+            ask(get, KSPROPERTY_TYPE_SET, &instance(0, &[]), &mut pcm16),
+            Err(PropertyError::NoMatch),
+            "a format of the driver's the pin does not stream"
+        );
+        let mut own = bytes(float);
+        assert_eq!(
+            ask(get, KSPROPERTY_TYPE_SET, &instance(0, &[]), &mut own),
+            Ok(0)
+        );
+        let list = mode_list(&AUDIO_SIGNALPROCESSINGMODE_RAW);
+        let mut value = vec![0u8; PROPOSED_WITH_MODE_SIZE as usize];
+        let get2 = KSPROPERTY_PIN_PROPOSEDATAFORMAT2;
+        assert!(ask(get2, KSPROPERTY_TYPE_GET, &instance(0, &list), &mut value).is_ok());
+        // The format (flagged: a list follows), in the pin's range.
+        assert_eq!(
+            value.get(8..104),
+            bytes(float).get(8..),
+            "in the pin's range"
+        );
     }
 
     #[test]
