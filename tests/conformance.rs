@@ -160,3 +160,67 @@ both_drivers!(
     every_signal_processing_mode_streams_at_its_rate,
     the_proposed_formats_are_accepted_and_stream,
 );
+
+/// The suite on a virtio-sound function (the device side runs on Linux only).
+#[cfg(all(
+    target_os = "linux",
+    not(miri),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod virtio {
+    use super::*;
+
+    /// Every check of the suite on both host pins of a virtio-sound function, with
+    /// `vhost-device-sound` behind it kept at its streams' rate in virtual time: the streams run on
+    /// the device (no engine thread), timed by its interrupt. Under Windows 10 1511 and 2004; the
+    /// model's rules and the virtio spec must hold, and the device refuse nothing.
+    fn the_suite_passes_on_the_virtio_function() {
+        use portcls_sim::OsProfile;
+        use virtio_oracle::machine::PacedFunction;
+        let mut failures = Vec::new();
+        for profile in [OsProfile::Win10_1511, OsProfile::Win10_2004] {
+            for check in CHECKS {
+                let sim = Sim::new(profile);
+                assert_eq!(common::load(&sim), portcls_sys::STATUS_SUCCESS);
+                let function = PacedFunction::plug_in(&sim, 5).expect("the function");
+                let device = function.device;
+                assert_eq!(sim.start_device(&device), portcls_sys::STATUS_SUCCESS);
+                for pin in &pins_under_test(&sim, &device) {
+                    let context = Context {
+                        sim: &sim,
+                        device: &device,
+                        pin,
+                        periods: PERIODS,
+                    };
+                    if let Err(error) = (check.run)(&context) {
+                        failures.push(format!(
+                            "{profile}: {} ({}) on {} pin {}: {error}",
+                            check.name, check.hlk, pin.filter, pin.pin
+                        ));
+                    }
+                    let violations = sim.violations();
+                    if !violations.is_empty() {
+                        failures.push(format!("{profile}: {}: {violations:?}", check.name));
+                    }
+                }
+                sim.remove_device(device.fdo);
+                {
+                    let function = function.function.lock().unwrap();
+                    let wrong: Vec<&String> = function
+                        .breaches()
+                        .iter()
+                        .chain(function.device_errors())
+                        .collect();
+                    if !wrong.is_empty() {
+                        failures.push(format!("{profile}: {}: virtio {wrong:?}", check.name));
+                    }
+                }
+                sim.unload_driver().expect("unload");
+                sim.assert_clean();
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    both_drivers!(the_suite_passes_on_the_virtio_function);
+}

@@ -36,7 +36,7 @@ fn plug_in(sim: &Sim, messages: u16) -> (Device, Function) {
 /// [`plug_in`], or the status `AddDevice` failed with.
 fn try_plug_in(sim: &Sim, messages: u16) -> Result<(Device, Function), portcls_sys::NTSTATUS> {
     let oracle = Oracle::over(&sim.device_memory().arena());
-    machine::plug_in(sim, messages, oracle, |_| {})
+    machine::plug_in(sim, messages, oracle, |_, _| {})
 }
 
 /// The oracle kept at its streams' rate in the machine's virtual time.
@@ -527,7 +527,7 @@ fn a_device_that_lies_while_streaming_fails_the_stream_cleanly() {
         assert_eq!(common::load(&sim), STATUS_SUCCESS);
         let liar = Liar::new(Oracle::over(&sim.device_memory().arena()));
         let (device, function) =
-            machine::plug_in(&sim, 5, liar, |_| {}).expect("the function is plugged in");
+            machine::plug_in(&sim, 5, liar, |_, _| {}).expect("the function is plugged in");
         assert_eq!(sim.start_device(&device), STATUS_SUCCESS, "{what}");
         let mut render = open(&sim, &device, false, 3840, 2);
         assert_eq!(render.walk_to(RUN), STATUS_SUCCESS, "{what}");

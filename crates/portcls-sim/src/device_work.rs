@@ -3,10 +3,12 @@
 //! Hardware does not answer inside the register access that asks it something: a device
 //! processes a notification, completes a reset, plays a period, while the processor goes on.
 //! A device model that works that way ([`virtio_pci::VirtioPci::set_deferred`](crate::virtio_pci::VirtioPci::set_deferred))
-//! attaches its work to the device with [`Sim::attach_device_work`]; the machine runs it when
-//! the driver waits (`KeStallExecutionProcessor`) and when a test lets time pass
-//! ([`Sim::run_devices`]); the interrupts the work raised reach the driver's ISR at the next
-//! [`Sim::run_devices`], as [`Sim::raise_interrupt`] delivers them.
+//! attaches its work to the device with [`Sim::attach_device_work`]; the machine runs it, with
+//! the time it is (100 ns units), when the driver waits (`KeStallExecutionProcessor`), when a
+//! test asks ([`Sim::run_devices`]) and as time passes: with devices attached, [`Sim::advance`]
+//! moves in steps of at most [`DEVICE_STEP`] and runs them after each. The interrupts the work
+//! raised reach the driver's ISR at the next [`Sim::run_devices`] (which each of those steps
+//! is), as [`Sim::raise_interrupt`] delivers them.
 
 use portcls_sys::NTSTATUS;
 
@@ -14,16 +16,22 @@ use crate::virtio_pci::Interrupt;
 use crate::world::World;
 use crate::{Device, Sim, with_world};
 
-/// One device's work: runs it, returns the interrupts it raised, oldest first.
-pub(crate) type Work = Box<dyn FnMut() -> Vec<Interrupt> + Send>;
+/// One device's work: runs it at the given time, returns the interrupts it raised, oldest
+/// first.
+pub(crate) type Work = Box<dyn FnMut(u64) -> Vec<Interrupt> + Send>;
+
+/// The longest step [`Sim::advance`] takes while devices are attached (1 ms): a device's
+/// interrupts reach the driver at most this late.
+pub const DEVICE_STEP: u64 = 10_000;
 
 impl Sim {
     /// From now on `work` runs whenever the machine gives `device` time (see the
-    /// [module](self) docs); the interrupts it returns go to the driver's ISR.
+    /// [module](self) docs), with the time it is; the interrupts it returns go to the driver's
+    /// ISR.
     pub fn attach_device_work(
         &self,
         device: &Device,
-        work: impl FnMut() -> Vec<Interrupt> + Send + 'static,
+        work: impl FnMut(u64) -> Vec<Interrupt> + Send + 'static,
     ) {
         self.world
             .lock()
@@ -50,10 +58,13 @@ impl Sim {
 
 /// Runs every device's work outside the machine's lock; returns the interrupts it raised.
 fn run(world: &World) -> Vec<(usize, Interrupt)> {
-    let mut work = std::mem::take(&mut world.lock().hw.work);
+    let (mut work, now) = {
+        let mut state = world.lock();
+        (std::mem::take(&mut state.hw.work), state.now)
+    };
     let mut raised = Vec::new();
     for (pdo, device) in &mut work {
-        for interrupt in device() {
+        for interrupt in device(now) {
             raised.push((*pdo, interrupt));
         }
     }

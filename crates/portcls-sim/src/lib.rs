@@ -1306,7 +1306,26 @@ impl Sim {
     ///
     /// With idle settings ([`Sim::set_idle_settings`]) an idle device's timer may run out on
     /// the way: time stops there while the model powers the device down (see [`idle`]).
+    ///
+    /// With devices attached ([`Sim::attach_device_work`]) time moves in steps of at most
+    /// [`device_work::DEVICE_STEP`], the devices working and their interrupts delivered after
+    /// each.
     pub fn advance(&self, ticks: u64) {
+        let devices = !self.world.lock().hw.work.is_empty();
+        if !devices {
+            return self.advance_plain(ticks);
+        }
+        let mut left = ticks;
+        while left > 0 {
+            let step = left.min(device_work::DEVICE_STEP);
+            self.advance_plain(step);
+            let _ = self.run_devices();
+            left -= step;
+        }
+    }
+
+    /// [`Sim::advance`] without the devices.
+    fn advance_plain(&self, ticks: u64) {
         let idle = self.world.lock().idle_enabled();
         if idle {
             let until = self.now().saturating_add(ticks);

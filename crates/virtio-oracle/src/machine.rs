@@ -11,7 +11,6 @@
 //! rate in the machine's virtual time ([`paced`](crate::paced)).
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use portcls_sim::mmio::MmioWindow;
@@ -51,7 +50,8 @@ impl<D: VirtioDevice + 'static> BarMapper for Registers<D> {
 
 /// Plugs a virtio-sound function around `device` into `sim`'s bus, with `messages` MSI-X
 /// messages (0: its line interrupt). Whenever the machine gives the device time, its pending
-/// work runs, then `pace`, then its interrupts go to the driver's ISR.
+/// work runs, then `pace` (with the machine's time, 100 ns units), then its interrupts go to
+/// the driver's ISR.
 ///
 /// # Errors
 /// The status `AddDevice` failed with.
@@ -59,7 +59,7 @@ pub fn plug_in<D: VirtioDevice + 'static>(
     sim: &Sim,
     messages: u16,
     device: D,
-    mut pace: impl FnMut(&mut VirtioPci<D>) + Send + 'static,
+    mut pace: impl FnMut(&mut VirtioPci<D>, u64) + Send + 'static,
 ) -> Result<(Device, Function<D>), NTSTATUS> {
     let mut function = VirtioPci::new(device);
     // Every address the driver hands the device must lie in its live DMA allocations.
@@ -95,27 +95,26 @@ pub fn plug_in<D: VirtioDevice + 'static>(
         interrupts,
     })?;
     let worker = Arc::clone(&function);
-    sim.attach_device_work(&device, move || {
+    sim.attach_device_work(&device, move |now| {
         // A poisoned lock means a test already failed; the function is still the function.
         let mut function = worker
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         function.run_device();
-        pace(&mut function);
+        pace(&mut function, now);
         function.take_interrupts()
     });
     Ok((device, function))
 }
 
 /// A function with the oracle behind it, kept at its streams' rate in the machine's virtual
-/// time, over the machine's own memory (the driver's DMA addresses are the device's).
+/// time, over the machine's own memory (the driver's DMA addresses are the device's). The
+/// device keeps the machine's time: it plays and records as [`Sim::advance`] moves it.
 pub struct PacedFunction {
     /// The function.
     pub function: Function<Paced>,
     /// The device on the bus.
     pub device: Device,
-    /// The device's clock, nanoseconds (moved on by [`PacedFunction::tick`]).
-    clock: Arc<AtomicU64>,
 }
 
 impl PacedFunction {
@@ -124,29 +123,23 @@ impl PacedFunction {
     /// # Errors
     /// As [`plug_in`].
     pub fn plug_in(sim: &Sim, messages: u16) -> Result<Self, NTSTATUS> {
-        let clock = Arc::new(AtomicU64::new(0));
-        let time = Arc::clone(&clock);
         let oracle = Paced::new(Oracle::over(&sim.device_memory().arena()));
-        let (device, function) = plug_in(sim, messages, oracle, move |function| {
+        let (device, function) = plug_in(sim, messages, oracle, |function, now| {
             // A function surprise-removed is gone: it touches no memory any more.
             if !function.removed() {
-                function.device().advance_to(time.load(Ordering::SeqCst));
+                // The machine's 100 ns units, the device's nanoseconds.
+                function.device().advance_to(now * 100);
                 function.collect_interrupts();
             }
         })?;
-        Ok(Self {
-            function,
-            device,
-            clock,
-        })
+        Ok(Self { function, device })
     }
 
     /// Time passes by `ticks` (100 ns): the driver's threads run, the device plays and records
-    /// up to now, its interrupts reach the ISR, the DPC takes what it finished.
+    /// up to now, its interrupts reach the ISR, the DPC takes what it finished (what
+    /// [`Sim::advance`] does with a device attached).
     pub fn tick(&self, sim: &Sim, ticks: u64) {
         sim.advance(ticks);
-        self.clock.store(sim.now() * 100, Ordering::SeqCst);
-        let _ = sim.run_devices();
     }
 
     /// Frames device stream `id` played or recorded.
