@@ -188,14 +188,11 @@ impl Device {
                 let mut miniport =
                     WaveMiniport::new(subdevice, self.pool, self.fdo, self.adapter.clone());
                 // On a virtio-sound function the host pin streams what the device's stream of
-                // its direction lists.
+                // its direction lists (formats, rates, channels, channel map).
                 // SAFETY: inside StartDevice.
                 if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
                     let capture = subdevice.name == identity::CAPTURE_WAVE.name;
-                    let range = hardware
-                        .stream_of(capture)
-                        .and_then(|(_, info)| info.data_range());
-                    miniport = miniport.for_device(range)?;
+                    miniport = miniport.for_device(hardware.stream_range(capture))?;
                 }
                 ComObject::create(self.pool, miniport)?
             }

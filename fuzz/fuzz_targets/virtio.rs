@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use wavert_sample::backend::virtio::pci::{CONFIG_SPACE_BYTES, Structures};
 use wavert_sample::backend::virtio::ring::{Buffer, Layout, SplitQueue};
 use wavert_sample::backend::virtio::sound;
-use wavert_sample::format::{Format, SampleFormat};
+use wavert_sample::format::{DataRange, Format, SampleFormat};
 
 /// The chains posted before the "device" writes: (chain, bytes it may write).
 const CHAINS: [(&[Buffer], u32); 3] = [
@@ -111,6 +111,17 @@ fuzz_target!(|data: &[u8]| {
                         let _ = info.supports(&format);
                     }
                 }
+                // What the endpoint streams is inside what the driver streams and the stream
+                // supports.
+                if let Some(range) = info.data_range() {
+                    for format in range.candidates() {
+                        assert!(DataRange::DEVICE.contains(&format) && info.supports(&format));
+                    }
+                }
+            }
+            if let Ok(map) = sound::ChmapInfo::parse(rest) {
+                assert!((1..=18).contains(&map.channels));
+                let _ = map.is_front_stereo();
             }
         }
         3 => {

@@ -26,7 +26,7 @@ use portcls_sys::{NTSTATUS, STATUS_DEVICE_PROTOCOL_ERROR, STATUS_INSUFFICIENT_RE
 
 use super::pci::{PciError, Region, Structures};
 use super::ring::{Buffer, Layout, PostError, RingFault, SplitQueue, Used};
-use super::sound::{self, Config, Event, PcmInfo, ReplyError};
+use super::sound::{self, ChmapInfo, Config, Event, PcmInfo, ReplyError};
 use super::transport::{self, CommonConfig, QueueAddresses, TransportError};
 
 /// Register access to the function's memory BARs.
@@ -268,7 +268,15 @@ pub struct SoundDevice {
     notify: [u32; 4],
     config: Config,
     streams: [StreamState; sound::MAX_STREAMS as usize],
+    /// The channel maps the device lists (the first [`MAX_CHMAPS`]).
+    chmaps: [Option<ChmapInfo>; MAX_CHMAPS],
 }
+
+/// The most channel maps the driver asks for (a device that lists more has those first ones
+/// read, the rest ignored).
+pub const MAX_CHMAPS: usize = MAX_CHMAP_QUERY as usize;
+/// [`MAX_CHMAPS`] as the query counts it.
+const MAX_CHMAP_QUERY: u32 = 8;
 
 // SAFETY: the device's blocks are the driver's own DMA memory, owned by this value; moving it
 // to another thread moves that ownership (the shell serialises access under its lock).
@@ -369,6 +377,7 @@ impl SoundDevice {
                 chmaps: 0,
             },
             streams: [StreamState::EMPTY; sound::MAX_STREAMS as usize],
+            chmaps: [None; MAX_CHMAPS],
         }
     }
 
@@ -414,6 +423,7 @@ impl SoundDevice {
                 self.rings = [None; 4];
                 self.messages.bytes = 0;
                 self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
+                self.chmaps = [None; MAX_CHMAPS];
                 Err(step)
             }
         }
@@ -510,6 +520,51 @@ impl SoundDevice {
                 .take_infos(written, count)
                 .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
         }
+        let maps = device.config.chmaps.min(MAX_CHMAP_QUERY);
+        if maps > 0 {
+            let size = u32::try_from(sound::CHMAP_INFO_BYTES).unwrap_or(0);
+            let query = sound::query_info(sound::R_CHMAP_INFO, 0, maps, size);
+            let written = device
+                .request(bars, &query, 4 + maps * size, wait)
+                .map_err(StartStep::Query)?;
+            device
+                .take_chmaps(written, maps)
+                .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the `CHMAP_INFO` reply for maps `0..count`, as [`SoundDevice::take_infos`] does
+    /// the streams': all of them, or none if one is malformed.
+    fn take_chmaps(&mut self, written: u32, count: u32) -> Result<(), ReplyError> {
+        let records = usize::try_from(count).unwrap_or(usize::MAX).min(MAX_CHMAPS);
+        let needed = records * sound::CHMAP_INFO_BYTES + 4;
+        let written = usize::try_from(written)
+            .unwrap_or(usize::MAX)
+            .min(REPLY_BYTES);
+        if written < 4 {
+            return Err(ReplyError::Short { needed: 4, written });
+        }
+        let status: [u8; 4] = self.read_message(REPLY_AT);
+        sound::check_status(u32::from_le_bytes(status))?;
+        if written < needed {
+            return Err(ReplyError::Short { needed, written });
+        }
+        for index in 0..records {
+            let at = REPLY_AT + 4 + index * sound::CHMAP_INFO_BYTES;
+            let record: [u8; sound::CHMAP_INFO_BYTES] = self.read_message(at);
+            match ChmapInfo::parse(&record) {
+                Ok(map) => {
+                    if let Some(slot) = self.chmaps.get_mut(index) {
+                        *slot = Some(map);
+                    }
+                }
+                Err(error) => {
+                    self.chmaps = [None; MAX_CHMAPS];
+                    return Err(error);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -574,6 +629,16 @@ impl SoundDevice {
     #[must_use]
     pub fn stream_info(&self, id: u32) -> Option<PcmInfo> {
         self.streams.get(usize::try_from(id).ok()?)?.info
+    }
+
+    /// The channel maps the device lists for `direction` ([`sound::D_OUTPUT`] or
+    /// [`sound::D_INPUT`]).
+    pub fn channel_maps(&self, direction: u8) -> impl Iterator<Item = ChmapInfo> + '_ {
+        self.chmaps
+            .iter()
+            .flatten()
+            .copied()
+            .filter(move |map| map.direction == direction)
     }
 
     /// The streams the device has, with their info.
@@ -940,6 +1005,7 @@ impl SoundDevice {
         dma.free(self.messages);
         self.messages.bytes = 0;
         self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
+        self.chmaps = [None; MAX_CHMAPS];
         reset
     }
 }

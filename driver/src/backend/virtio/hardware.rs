@@ -873,6 +873,22 @@ impl Hardware {
             .find(|(_, info)| info.direction == direction)
     }
 
+    /// What the host pin of a direction (input for `capture`) streams on this device: what of
+    /// the driver's range the device's stream lists ([`PcmInfo::data_range`]), if the device's
+    /// channel maps for that direction (when it lists any) include the driver's layout, front
+    /// left then front right. `None`: the endpoint streams nothing.
+    #[must_use]
+    pub fn stream_range(&self, capture: bool) -> Option<crate::format::DataRange> {
+        let (_, info) = self.stream_of(capture)?;
+        let range = info.data_range()?;
+        let device = self.device.lock();
+        let sound = device.sound.as_deref()?;
+        let mut maps = sound.channel_maps(info.direction).peekable();
+        // No maps: the device says nothing of positions; stereo is front left, front right.
+        let stereo = maps.peek().is_none() || maps.any(|map| map.is_front_stereo());
+        stereo.then_some(range)
+    }
+
     /// Binds `sink` to device stream `id`: from now on its completions reach it. The sink
     /// stays alive until it unbinds ([`Hardware::unbind`]), which it does before it goes.
     ///

@@ -95,6 +95,14 @@ pub const QUERY_INFO_BYTES: usize = 16;
 pub const PCM_INFO_BYTES: usize = 32;
 /// Bytes of `virtio_snd_jack_info`.
 pub const JACK_INFO_BYTES: usize = 24;
+/// Bytes of a `virtio_snd_chmap_info`.
+pub const CHMAP_INFO_BYTES: usize = 24;
+/// The most channel positions a map lists (`VIRTIO_SND_CHMAP_MAX_SIZE`).
+pub const CHMAP_MAX_SIZE: usize = 18;
+/// `VIRTIO_SND_CHMAP_FL`: front left.
+pub const CHMAP_FL: u8 = 3;
+/// `VIRTIO_SND_CHMAP_FR`: front right.
+pub const CHMAP_FR: u8 = 4;
 /// Bytes of `virtio_snd_pcm_hdr` (a PCM command with no parameters).
 pub const PCM_HDR_BYTES: usize = 8;
 /// Bytes of `virtio_snd_pcm_set_params`.
@@ -441,6 +449,56 @@ impl PcmInfo {
     }
 }
 
+/// A channel map the device lists (`virtio_snd_chmap_info`): the position of each channel of
+/// streams of one direction with that many channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChmapInfo {
+    /// [`D_OUTPUT`] or [`D_INPUT`].
+    pub direction: u8,
+    /// Channels the map covers.
+    pub channels: u8,
+    /// `VIRTIO_SND_CHMAP_*` of each channel (the first `channels` count).
+    pub positions: [u8; CHMAP_MAX_SIZE],
+}
+
+impl ChmapInfo {
+    /// Parses one record.
+    ///
+    /// # Errors
+    /// A record shorter than [`CHMAP_INFO_BYTES`], or one that contradicts itself (an unknown
+    /// direction, no channels or more than [`CHMAP_MAX_SIZE`]).
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReplyError> {
+        if bytes.len() < CHMAP_INFO_BYTES {
+            return Err(ReplyError::Short {
+                needed: CHMAP_INFO_BYTES,
+                written: bytes.len(),
+            });
+        }
+        let mut positions = [0; CHMAP_MAX_SIZE];
+        for (slot, &byte) in positions.iter_mut().zip(bytes.iter().skip(6)) {
+            *slot = byte;
+        }
+        let info = Self {
+            direction: bytes.get(4).copied().unwrap_or(0xFF),
+            channels: bytes.get(5).copied().unwrap_or(0),
+            positions,
+        };
+        let sane = matches!(info.direction, D_OUTPUT | D_INPUT)
+            && (1..=CHMAP_MAX_SIZE).contains(&usize::from(info.channels));
+        if sane {
+            Ok(info)
+        } else {
+            Err(ReplyError::BadInfo)
+        }
+    }
+
+    /// Whether this is the driver's layout: two channels, front left then front right.
+    #[must_use]
+    pub const fn is_front_stereo(&self) -> bool {
+        self.channels == 2 && self.positions[0] == CHMAP_FL && self.positions[1] == CHMAP_FR
+    }
+}
+
 /// Parses the reply to `PCM_INFO` for `count` streams: a status, then `count` records of
 /// `PCM_INFO_BYTES`. Calls `each` with each stream's id and record.
 ///
@@ -542,6 +600,38 @@ pub fn parse_event(buffer: &[u8; EVENT_BYTES], written: u32) -> Result<Event, Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_maps_parse_and_tell_the_drivers_stereo_apart() {
+        let record = |direction: u8, channels: u8, positions: &[u8]| {
+            let mut out = [0_u8; CHMAP_INFO_BYTES];
+            out[4] = direction;
+            out[5] = channels;
+            out[6..6 + positions.len()].copy_from_slice(positions);
+            out
+        };
+        let stereo = ChmapInfo::parse(&record(D_OUTPUT, 2, &[CHMAP_FL, CHMAP_FR])).unwrap();
+        assert!(stereo.is_front_stereo());
+        assert_eq!((stereo.direction, stereo.channels), (D_OUTPUT, 2));
+        let swapped = ChmapInfo::parse(&record(D_INPUT, 2, &[CHMAP_FR, CHMAP_FL])).unwrap();
+        assert!(!swapped.is_front_stereo());
+        let surround = ChmapInfo::parse(&record(D_OUTPUT, 6, &[3, 4, 7, 8, 5, 6])).unwrap();
+        assert!(!surround.is_front_stereo());
+        for bad in [
+            record(2, 2, &[3, 4]),
+            record(D_OUTPUT, 0, &[]),
+            record(D_OUTPUT, 19, &[]),
+        ] {
+            assert_eq!(ChmapInfo::parse(&bad), Err(ReplyError::BadInfo));
+        }
+        assert!(matches!(
+            ChmapInfo::parse(&[0; 23]),
+            Err(ReplyError::Short {
+                needed: 24,
+                written: 23
+            })
+        ));
+    }
 
     #[test]
     fn a_streams_data_range_is_what_of_the_drivers_range_it_lists() {
