@@ -14,11 +14,13 @@
 
 mod common;
 
+use portcls_sim::property::{Flow, JackDescription};
 use portcls_sim::virtio_pci::{Interrupt, VirtioDevice};
 use portcls_sim::{Device, OsProfile, PnpRequest, Resource, Sim, Stream, Via};
 use portcls_sys::STATUS_SUCCESS;
 use portcls_sys::km::{CONNECT_LINE_BASED, CONNECT_MESSAGE_BASED};
 use virtio_oracle::Oracle;
+use virtio_oracle::jacks::{Jack as DeviceJack, JackLie, WithJacks};
 use virtio_oracle::liar::{Liar, Lie};
 use virtio_oracle::machine::{self, PacedFunction};
 use wavert_sample::format::Format;
@@ -802,6 +804,162 @@ fn the_host_pins_stream_what_the_device_lists() {
     finish(&sim, &paced, [render], "24-in-32");
 }
 
+/// The jacks of the device in the jack tests: an HDMI output of another function group (id
+/// 0), a rear green line out of the streams' group (id 1, nothing plugged in) and a rear pink
+/// microphone jack (id 2, a microphone in it), both able to detect presence.
+fn device_jacks() -> Vec<DeviceJack> {
+    const PRESENCE: u32 = 1 << 2;
+    vec![
+        DeviceJack {
+            hda_fn_nid: 1,
+            config: 0x1856_0010,
+            caps: PRESENCE,
+            connected: true,
+        },
+        DeviceJack {
+            hda_fn_nid: 0,
+            config: 0x0101_4010,
+            caps: PRESENCE,
+            connected: false,
+        },
+        DeviceJack {
+            hda_fn_nid: 0,
+            config: 0x01A1_9020,
+            caps: PRESENCE,
+            connected: true,
+        },
+    ]
+}
+
+/// A function whose device has `jacks` ([`WithJacks`]), its events delivered as time passes.
+fn plug_in_with_jacks(sim: &Sim, jacks: Vec<DeviceJack>) -> (Device, Function<WithJacks>) {
+    let device = WithJacks::new(Oracle::over(&sim.device_memory().arena()), jacks);
+    machine::plug_in(sim, 5, device, |function, _| function.collect_interrupts())
+        .expect("the function is plugged in")
+}
+
+/// The render and capture endpoints' jack descriptions, as the endpoint builder reads them.
+fn endpoint_jacks(sim: &Sim, device: &Device) -> [JackDescription; 2] {
+    let endpoints = sim.endpoints(device.fdo).expect("the endpoints");
+    [Flow::Render, Flow::Capture].map(|flow| {
+        let endpoint = endpoints
+            .iter()
+            .find(|endpoint| endpoint.flow == flow)
+            .expect("an endpoint of each direction");
+        assert_eq!(
+            endpoint.jack2.capabilities, 0,
+            "{flow:?}: no jack events promised"
+        );
+        endpoint.jack
+    })
+}
+
+/// The device's jacks describe the endpoints: each direction's endpoint is described by the
+/// first jack for that direction of its stream's function group (the line out, not the HDMI
+/// output of another group), decoded from the jack's HD Audio pin configuration, connected as
+/// the device says; the device's jack events (the line out plugged in, the microphone pulled
+/// out, and an event for a jack it does not have, which changes nothing) reach the
+/// descriptions through the DPC; in D3 the descriptions hold, back in D0 the device is asked
+/// again.
+fn the_endpoints_describe_the_jacks_the_device_reports() {
+    use portcls_sys::ks::{
+        KSAUDIO_SPEAKER_STEREO, eConnType3Point5mm, eGenLocPrimaryBox, eGeoLocRear, ePortConnJack,
+    };
+    const D0: u32 = 1;
+    const D3: u32 = 4;
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let (device, function) = plug_in_with_jacks(&sim, device_jacks());
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let _ = sim.run_devices();
+    assert_eq!(
+        function.lock().unwrap().device().queries(),
+        1,
+        "JACK_INFO at start"
+    );
+    let line_out = JackDescription {
+        channel_mapping: KSAUDIO_SPEAKER_STEREO,
+        color: 0x0000_FF00,
+        connection_type: eConnType3Point5mm,
+        geo_location: eGeoLocRear,
+        gen_location: eGenLocPrimaryBox,
+        port_connection: ePortConnJack,
+        connected: false,
+    };
+    let microphone = JackDescription {
+        channel_mapping: 0,
+        color: 0x00FF_C0CB,
+        connected: true,
+        ..line_out
+    };
+    assert_eq!(endpoint_jacks(&sim, &device), [line_out, microphone]);
+    for (id, connected) in [(1, true), (2, false), (7, true)] {
+        assert!(
+            function.lock().unwrap().device().plug(id, connected),
+            "jack {id}: an event buffer was there"
+        );
+    }
+    assert!(sim.run_devices() > 0, "the events interrupted");
+    let plugged = [
+        JackDescription {
+            connected: true,
+            ..line_out
+        },
+        JackDescription {
+            connected: false,
+            ..microphone
+        },
+    ];
+    assert_eq!(endpoint_jacks(&sim, &device), plugged);
+    sim.set_power(device.fdo, D3).expect("D3");
+    assert_eq!(
+        endpoint_jacks(&sim, &device),
+        plugged,
+        "as last said, in D3"
+    );
+    sim.set_power(device.fdo, D0).expect("D0");
+    let _ = sim.run_devices();
+    assert_eq!(
+        function.lock().unwrap().device().queries(),
+        2,
+        "asked again in D0"
+    );
+    assert_eq!(endpoint_jacks(&sim, &device), plugged);
+    sim.remove_device(device.fdo);
+    conforming(&function);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
+}
+
+/// Jack replies no conforming device writes (a record cut short, a `connected` byte that is
+/// neither 0 nor 1) fail the start cleanly, as a bad stream or channel-map record does:
+/// nothing registered, the device reset, nothing left.
+fn a_device_that_lies_about_its_jacks_is_refused() {
+    for lie in [JackLie::ShortReply, JackLie::BadRecord] {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let (device, function) = plug_in_with_jacks(&sim, device_jacks());
+        function.lock().unwrap().device().lie(lie);
+        assert_eq!(
+            sim.start_device(&device),
+            portcls_sys::STATUS_DEVICE_PROTOCOL_ERROR,
+            "{lie:?}"
+        );
+        assert!(sim.registrations().is_empty(), "{lie:?}");
+        assert_eq!(function.lock().unwrap().status(), 0, "{lie:?}: reset");
+        sim.remove_device(device.fdo);
+        conforming(&function);
+        assert!(
+            sim.violations().is_empty(),
+            "{lie:?}: {:?}",
+            sim.violations()
+        );
+        sim.unload_driver().expect("unload");
+        sim.assert_clean();
+    }
+}
+
 both_drivers!(
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
@@ -813,6 +971,8 @@ both_drivers!(
     the_device_goes_away_while_streaming,
     every_failure_while_streaming_is_undone,
     the_host_pins_stream_what_the_device_lists,
+    the_endpoints_describe_the_jacks_the_device_reports,
+    a_device_that_lies_about_its_jacks_is_refused,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

@@ -45,7 +45,7 @@ use crate::backend::virtual_device::cable::{Cable, Ring};
 use crate::com::{ComClass, ComObject, unknown_vtable};
 use crate::levels::PeakMeter;
 use crate::pool::{Pool, PoolBox};
-use crate::properties::Controls;
+use crate::properties::{Controls, Jack};
 use crate::stream::WaveStream;
 use crate::sync::{Gate, GateGuard, SpinLock};
 
@@ -91,6 +91,8 @@ pub struct Adapter {
     /// Whether the device is a virtio-sound function (set at its first start, for good: its
     /// streams run on the device, or on nothing while it is stopped).
     function: AtomicBool,
+    /// The jacks the function last reported (render, capture), for when it is halted.
+    jacks: SpinLock<[Option<Jack>; 2]>,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -197,6 +199,7 @@ impl Adapter {
             meters: SpinLock::new([PeakMeter::new(); 2]),
             hardware: UnsafeCell::new(None),
             function: AtomicBool::new(false),
+            jacks: SpinLock::new([None; 2]),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -282,6 +285,28 @@ impl Adapter {
     #[must_use]
     pub fn is_function(&self) -> bool {
         self.function.load(Ordering::Acquire)
+    }
+
+    /// The jack of the external pin of a direction (the microphone's for `capture`) on a
+    /// virtio-sound function that reports one ([`Hardware::jack`]): as the function says now,
+    /// or, while it is halted (stopped or out of D0), as it last said. `None` for the virtual
+    /// device, or a function without such a jack. Call at `PASSIVE_LEVEL` (it enters the
+    /// gate), never inside it.
+    #[must_use]
+    pub fn jack(&self, capture: bool) -> Option<Jack> {
+        if !self.is_function() {
+            return None;
+        }
+        let now = self
+            .enter()
+            .hardware()
+            .map(|hardware| hardware.jack(capture));
+        let mut jacks = self.jacks.lock();
+        let slot = jacks.get_mut(usize::from(capture))?;
+        if let Some(now) = now {
+            *slot = now;
+        }
+        *slot
     }
 
     /// The started virtio-sound function, if the device is one.

@@ -208,6 +208,13 @@ impl TopologyMiniport {
     pub fn controls(&self) -> &Controls {
         Adapter::of(&self.adapter).controls(self.is_capture())
     }
+
+    /// The jack a virtio-sound function reports for this filter's external pin (see
+    /// [`Adapter::jack`]). Call at `PASSIVE_LEVEL`.
+    #[must_use]
+    pub fn device_jack(&self) -> Option<crate::properties::Jack> {
+        Adapter::of(&self.adapter).jack(self.is_capture())
+    }
 }
 
 /// Reads a pin-create format and the signal-processing mode it asks for. The device does no

@@ -12,6 +12,7 @@ use wavert_sample::backend::virtio::pci::{CONFIG_SPACE_BYTES, Structures};
 use wavert_sample::backend::virtio::ring::{Buffer, Layout, SplitQueue};
 use wavert_sample::backend::virtio::sound;
 use wavert_sample::format::{DataRange, Format, SampleFormat};
+use wavert_sample::properties::{Jack, PinConfig};
 
 /// The chains posted before the "device" writes: (chain, bytes it may write).
 const CHAINS: [(&[Buffer], u32); 3] = [
@@ -122,6 +123,19 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(map) = sound::ChmapInfo::parse(rest) {
                 assert!((1..=18).contains(&map.channels));
                 let _ = map.is_front_stereo();
+            }
+            // Any jack record the device writes becomes a description KS accepts.
+            if let Ok(jack) = sound::JackInfo::parse(rest) {
+                let config = PinConfig(jack.config);
+                for capture in [false, true] {
+                    let described = Jack::from_pin_config(config, capture, jack.connected);
+                    assert!((0..=11).contains(&described.connection_type));
+                    assert!((1..=14).contains(&described.geo_location));
+                    assert!((0..=3).contains(&described.gen_location));
+                    assert!((0..=3).contains(&described.port_connection));
+                    assert_eq!(described.color >> 24, 0);
+                    assert!(!capture || described.channel_mapping == 0);
+                }
             }
         }
         3 => {

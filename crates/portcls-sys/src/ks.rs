@@ -648,34 +648,83 @@ pub struct KSRTAUDIO_HWREGISTER {
 /// `PKSRTAUDIO_HWREGISTER`.
 pub type PKSRTAUDIO_HWREGISTER = *mut KSRTAUDIO_HWREGISTER;
 
-/// `EPcxConnectionType` (a C enum): the physical connector of a jack.
+/// `EPcxConnectionType` (a C enum): the physical connector of a jack (the values of an HD
+/// Audio pin's connection type).
 pub type EPcxConnectionType = i32;
 /// `eConnTypeUnknown`.
 pub const eConnTypeUnknown: EPcxConnectionType = 0;
 /// `eConnType3Point5mm`: a 3.5 mm jack.
 pub const eConnType3Point5mm: EPcxConnectionType = 1;
+/// `eConnTypeQuarter`: a quarter-inch jack.
+pub const eConnTypeQuarter: EPcxConnectionType = 2;
 /// `eConnTypeAtapiInternal`.
 pub const eConnTypeAtapiInternal: EPcxConnectionType = 3;
+/// `eConnTypeRCA`.
+pub const eConnTypeRCA: EPcxConnectionType = 4;
+/// `eConnTypeOptical`.
+pub const eConnTypeOptical: EPcxConnectionType = 5;
+/// `eConnTypeOtherDigital`.
+pub const eConnTypeOtherDigital: EPcxConnectionType = 6;
 /// `eConnTypeOtherAnalog`.
 pub const eConnTypeOtherAnalog: EPcxConnectionType = 7;
+/// `eConnTypeMultichannelAnalogDIN`.
+pub const eConnTypeMultichannelAnalogDIN: EPcxConnectionType = 8;
+/// `eConnTypeXlrProfessional`.
+pub const eConnTypeXlrProfessional: EPcxConnectionType = 9;
+/// `eConnTypeRJ11Modem`.
+pub const eConnTypeRJ11Modem: EPcxConnectionType = 10;
+/// `eConnTypeCombination`.
+pub const eConnTypeCombination: EPcxConnectionType = 11;
 /// `EPcxGeoLocation` (a C enum): where the jack is.
 pub type EPcxGeoLocation = i32;
 /// `eGeoLocRear`.
 pub const eGeoLocRear: EPcxGeoLocation = 1;
 /// `eGeoLocFront`.
 pub const eGeoLocFront: EPcxGeoLocation = 2;
+/// `eGeoLocLeft`.
+pub const eGeoLocLeft: EPcxGeoLocation = 3;
+/// `eGeoLocRight`.
+pub const eGeoLocRight: EPcxGeoLocation = 4;
+/// `eGeoLocTop`.
+pub const eGeoLocTop: EPcxGeoLocation = 5;
+/// `eGeoLocBottom`.
+pub const eGeoLocBottom: EPcxGeoLocation = 6;
+/// `eGeoLocRearPanel`.
+pub const eGeoLocRearPanel: EPcxGeoLocation = 7;
+/// `eGeoLocRiser`.
+pub const eGeoLocRiser: EPcxGeoLocation = 8;
+/// `eGeoLocInsideMobileLid`.
+pub const eGeoLocInsideMobileLid: EPcxGeoLocation = 9;
+/// `eGeoLocDrivebay`.
+pub const eGeoLocDrivebay: EPcxGeoLocation = 10;
+/// `eGeoLocHDMI`.
+pub const eGeoLocHDMI: EPcxGeoLocation = 11;
+/// `eGeoLocOutsideMobileLid`.
+pub const eGeoLocOutsideMobileLid: EPcxGeoLocation = 12;
+/// `eGeoLocATAPI`.
+pub const eGeoLocATAPI: EPcxGeoLocation = 13;
+/// `eGeoLocNotApplicable`: no location applies (mingw-w64 spells it `eGeoLocReserved5`).
+pub const eGeoLocNotApplicable: EPcxGeoLocation = 14;
 /// `EPcxGenLocation` (a C enum): the general location of the jack.
 pub type EPcxGenLocation = i32;
 /// `eGenLocPrimaryBox`.
 pub const eGenLocPrimaryBox: EPcxGenLocation = 0;
 /// `eGenLocInternal`.
 pub const eGenLocInternal: EPcxGenLocation = 1;
+/// `eGenLocSeparate`.
+pub const eGenLocSeparate: EPcxGenLocation = 2;
+/// `eGenLocOther`.
+pub const eGenLocOther: EPcxGenLocation = 3;
 /// `EPxcPortConnection` (a C enum, the header's spelling): jack or integrated device.
 pub type EPxcPortConnection = i32;
 /// `ePortConnJack`.
 pub const ePortConnJack: EPxcPortConnection = 0;
 /// `ePortConnIntegratedDevice`.
 pub const ePortConnIntegratedDevice: EPxcPortConnection = 1;
+/// `ePortConnBothIntegratedAndJack`.
+pub const ePortConnBothIntegratedAndJack: EPxcPortConnection = 2;
+/// `ePortConnUnknown`.
+pub const ePortConnUnknown: EPxcPortConnection = 3;
 
 /// `KSJACK_DESCRIPTION`: one entry of the jack description property (28 bytes).
 #[repr(C)]

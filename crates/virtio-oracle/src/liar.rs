@@ -87,41 +87,13 @@ impl Liar {
         &mut self.oracle
     }
 
-    fn read16(&self, address: u64) -> u16 {
-        let mut bytes = [0; 2];
-        self.oracle.read(address, &mut bytes);
-        u16::from_le_bytes(bytes)
-    }
-
-    fn read32(&self, address: u64) -> u32 {
-        let mut bytes = [0; 4];
-        self.oracle.read(address, &mut bytes);
-        u32::from_le_bytes(bytes)
-    }
-
     /// The writable descriptors of the chain at `head`: (address, length), in order.
     fn writable(&self, queue: QueueConfig, head: u32) -> Vec<(u64, u32)> {
-        let mut out = Vec::new();
-        let mut index = head;
-        for _ in 0..queue.size {
-            if index >= u32::from(queue.size) {
-                break;
-            }
-            let at = queue.descriptors + u64::from(index) * 16;
-            let mut descriptor = [0; 16];
-            self.oracle.read(at, &mut descriptor);
-            let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
-            let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
-            let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
-            if flags & 2 != 0 {
-                out.push((address, len));
-            }
-            if flags & 1 == 0 {
-                break;
-            }
-            index = u32::from(u16::from_le_bytes([descriptor[14], descriptor[15]]));
-        }
-        out
+        self.oracle
+            .chain(queue, head)
+            .into_iter()
+            .filter_map(|(address, len, writable)| writable.then_some((address, len)))
+            .collect()
     }
 
     /// Applies the lie to the used entries the oracle added to `index` since the last look.
@@ -133,7 +105,7 @@ impl Liar {
         if queue.size == 0 {
             return;
         }
-        let used_index = self.read16(queue.device_area + 2);
+        let used_index = self.oracle.read16(queue.device_area + 2);
         let mut at = self.seen[slot];
         let lying = self.lie.queue() == Some(index);
         while at != used_index {
@@ -141,7 +113,7 @@ impl Liar {
             if lying {
                 match self.lie {
                     Lie::Status { code, .. } => {
-                        let head = self.read32(entry);
+                        let head = self.oracle.read32(entry);
                         let writable = self.writable(queue, head);
                         let status = if index == 0 {
                             writable.first().map(|&(address, _)| address)

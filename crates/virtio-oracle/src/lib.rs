@@ -28,6 +28,7 @@
 //! Linux only (eventfd, mmap); on other systems the crate is empty.
 #![cfg(target_os = "linux")]
 
+pub mod jacks;
 pub mod liar;
 pub mod machine;
 pub mod paced;
@@ -252,6 +253,75 @@ impl Oracle {
             .expect("guest memory");
     }
 
+    /// The little-endian `u16` at `address` of guest memory.
+    ///
+    /// # Panics
+    /// As [`Oracle::read`].
+    #[must_use]
+    pub fn read16(&self, address: u64) -> u16 {
+        let mut bytes = [0; 2];
+        self.read(address, &mut bytes);
+        u16::from_le_bytes(bytes)
+    }
+
+    /// The little-endian `u32` at `address` of guest memory.
+    ///
+    /// # Panics
+    /// As [`Oracle::read`].
+    #[must_use]
+    pub fn read32(&self, address: u64) -> u32 {
+        let mut bytes = [0; 4];
+        self.read(address, &mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    /// The descriptors of the chain at `head` on `queue`, in order: (address, length,
+    /// device-writable). Stops at the chain's end, at a descriptor index outside the table, or
+    /// after as many descriptors as the queue has (a loop).
+    ///
+    /// # Panics
+    /// As [`Oracle::read`].
+    #[must_use]
+    pub fn chain(&self, queue: QueueConfig, head: u32) -> Vec<(u64, u32, bool)> {
+        let mut out = Vec::new();
+        let mut index = head;
+        for _ in 0..queue.size {
+            if index >= u32::from(queue.size) {
+                break;
+            }
+            let mut descriptor = [0; 16];
+            self.read(queue.descriptors + u64::from(index) * 16, &mut descriptor);
+            let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
+            let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
+            out.push((address, len, flags & 2 != 0));
+            if flags & 1 == 0 {
+                break;
+            }
+            index = u32::from(u16::from_le_bytes([descriptor[14], descriptor[15]]));
+        }
+        out
+    }
+
+    /// Writes `bytes` into the device-writable descriptors of the chain at `head`, in order,
+    /// as far as they reach; returns the bytes written (a used entry's length).
+    ///
+    /// # Panics
+    /// As [`Oracle::write`].
+    #[must_use = "the length a used entry reports"]
+    pub fn write_chain(&self, queue: QueueConfig, head: u32, bytes: &[u8]) -> u32 {
+        let mut rest = bytes;
+        for (address, len, writable) in self.chain(queue, head) {
+            if !writable || rest.is_empty() {
+                continue;
+            }
+            let here = rest.len().min(len as usize);
+            self.write(address, &rest[..here]);
+            rest = &rest[here..];
+        }
+        u32::try_from(bytes.len() - rest.len()).unwrap_or(u32::MAX)
+    }
+
     /// Copies `bytes` into guest memory at `address`.
     ///
     /// # Panics
@@ -265,9 +335,17 @@ impl Oracle {
 }
 
 /// The [`VirtioDevice`] methods a wrapper around the oracle answers as the oracle does (the
-/// device's identity and its offer), for a wrapper type with an `oracle` field.
+/// device's identity and its offer, and with no argument its configuration), for a wrapper
+/// type with an `oracle` field.
 macro_rules! forward_identity {
     () => {
+        crate::forward_identity!(no_config);
+
+        fn config(&self) -> Vec<u8> {
+            portcls_sim::virtio_pci::VirtioDevice::config(&self.oracle)
+        }
+    };
+    (no_config) => {
         fn device_id(&self) -> u16 {
             self.oracle.device_id()
         }
@@ -286,10 +364,6 @@ macro_rules! forward_identity {
 
         fn queue_max(&self, index: u16) -> u16 {
             self.oracle.queue_max(index)
-        }
-
-        fn config(&self) -> Vec<u8> {
-            portcls_sim::virtio_pci::VirtioDevice::config(&self.oracle)
         }
     };
 }

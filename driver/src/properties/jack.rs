@@ -8,8 +8,11 @@ use portcls_sys::ks::{
     EPcxConnectionType, EPcxGenLocation, EPcxGeoLocation, EPxcPortConnection,
     KSAUDIO_SPEAKER_STEREO, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM,
     KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPSETID_Jack, eConnTypeUnknown, eGenLocPrimaryBox, eGeoLocFront,
-    ePortConnIntegratedDevice,
+    KSPROPERTY_TYPE_GET, KSPROPSETID_Jack, eConnTypeCombination, eConnTypeUnknown,
+    eGenLocPrimaryBox, eGeoLocATAPI, eGeoLocDrivebay, eGeoLocFront, eGeoLocHDMI,
+    eGeoLocInsideMobileLid, eGeoLocNotApplicable, eGeoLocOutsideMobileLid, eGeoLocRearPanel,
+    eGeoLocRiser, ePortConnBothIntegratedAndJack, ePortConnIntegratedDevice, ePortConnJack,
+    ePortConnUnknown,
 };
 
 use super::request::{Answer, Description, PropertyError, Verb, put_u32, read_u32, ulong};
@@ -25,13 +28,16 @@ pub const JACK_DESCRIPTION2_SIZE: usize = MULTIPLE_ITEM_SIZE + size_of::<KSJACK_
 
 /// The jack behind an external pin, as `KSJACK_DESCRIPTION` describes it.
 ///
-/// The device is virtual: nobody plugs anything into it, so it has no jack to describe and no
-/// presence to detect. Both endpoints are described as integrated devices, as built-in
-/// speakers and microphones are (`ePortConnIntegratedDevice`, connection type unknown, no
-/// colour), always connected; `DESCRIPTION2` reports no capabilities (no presence detection)
-/// and an active device. Presence detection (`KSEVENT_PINCAPS_JACKINFOCHANGE`) would only make
-/// sense for a device whose endpoints come and go; a driver for real jacks changes these
-/// constants and adds the event.
+/// The virtual device has no jack: nobody plugs anything into it. Its endpoints are described
+/// as integrated devices, as built-in speakers and microphones are ([`Jack::SPEAKER`],
+/// [`Jack::MICROPHONE`]: `ePortConnIntegratedDevice`, connection type unknown, no colour),
+/// always connected. A virtio-sound function describes each endpoint by the jack the device
+/// reports for its direction ([`Jack::from_pin_config`]: the jack's HD Audio pin
+/// configuration), connected as the device last said.
+///
+/// `DESCRIPTION2` reports an active device and no capabilities: presence detection would
+/// promise `KSEVENT_PINCAPS_JACKINFOCHANGE`, which the driver does not raise yet, so the audio
+/// stack reads presence when it builds the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Jack {
     /// `ChannelMapping`: the `SPEAKER_*` bits on the jack. The documentation asks for 0 on
@@ -47,6 +53,8 @@ pub struct Jack {
     pub gen_location: EPcxGenLocation,
     /// `PortConnection`.
     pub port_connection: EPxcPortConnection,
+    /// `IsConnected`: something is plugged in (always, for a jack that cannot tell).
+    pub connected: bool,
 }
 
 impl Jack {
@@ -58,6 +66,7 @@ impl Jack {
         geo_location: eGeoLocFront,
         gen_location: eGenLocPrimaryBox,
         port_connection: ePortConnIntegratedDevice,
+        connected: true,
     };
 
     /// The microphone: integrated into the (virtual) box; a capture pin maps no speaker
@@ -69,7 +78,165 @@ impl Jack {
         geo_location: eGeoLocFront,
         gen_location: eGenLocPrimaryBox,
         port_connection: ePortConnIntegratedDevice,
+        connected: true,
     };
+}
+
+impl Jack {
+    /// The jack an HD Audio pin configuration describes (`capture`: a jack audio comes in
+    /// through), connected as `connected` says. A digital output (S/PDIF, other digital) and
+    /// any input map no speaker positions; an analog output maps the driver's stereo pair.
+    #[must_use]
+    pub const fn from_pin_config(config: PinConfig, capture: bool, connected: bool) -> Self {
+        let digital = matches!(config.default_device(), 0x4 | 0x5 | 0xC | 0xD);
+        let channel_mapping = if capture || digital {
+            0
+        } else {
+            KSAUDIO_SPEAKER_STEREO
+        };
+        // The connection types are the same numbers in both (HD Audio 0-0xB); 0xF (other)
+        // and the reserved ones are unknown.
+        let connection = config.connection_type();
+        let connection_type = if connection <= eConnTypeCombination.cast_unsigned() {
+            connection.cast_signed()
+        } else {
+            eConnTypeUnknown
+        };
+        // The general locations are the same numbers in both (0-3).
+        let gen_location = config.gross_location().cast_signed();
+        Self {
+            channel_mapping,
+            color: config.rgb(),
+            connection_type,
+            geo_location: config.geo_location(),
+            gen_location,
+            port_connection: match config.connectivity() {
+                0 => ePortConnJack,
+                2 => ePortConnIntegratedDevice,
+                3 => ePortConnBothIntegratedAndJack,
+                _ => ePortConnUnknown,
+            },
+            connected,
+        }
+    }
+}
+
+/// An HD Audio pin's default configuration (the `hda_reg_defconf` a virtio-sound device
+/// reports for each jack; the High Definition Audio specification's "Configuration Default"
+/// register): what the jack is for, where it is, what it looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinConfig(pub u32);
+
+impl PinConfig {
+    const fn field(self, shift: u32, bits: u32) -> u32 {
+        (self.0 >> shift) & ((1 << bits) - 1)
+    }
+
+    /// Port connectivity (bits 31-30): 0 a jack, 1 nothing connected, 2 a fixed (integrated)
+    /// device, 3 both.
+    #[must_use]
+    pub const fn connectivity(self) -> u32 {
+        self.field(30, 2)
+    }
+
+    /// Gross location (bits 29-28): 0 the primary chassis, 1 internal, 2 a separate chassis,
+    /// 3 other.
+    #[must_use]
+    pub const fn gross_location(self) -> u32 {
+        self.field(28, 2)
+    }
+
+    /// Geometric location (bits 27-24): 0 none, 1-6 rear, front, left, right, top, bottom,
+    /// 7-9 special places that depend on the gross location.
+    #[must_use]
+    pub const fn geometric_location(self) -> u32 {
+        self.field(24, 4)
+    }
+
+    /// Default device (bits 23-20): 0 line out, 1 speaker, 2 headphones, 3 CD, 4 S/PDIF out,
+    /// 5 other digital out, 6-7 modem, 8 line in, 9 aux, 0xA microphone, 0xB telephony,
+    /// 0xC S/PDIF in, 0xD other digital in, 0xF other.
+    #[must_use]
+    pub const fn default_device(self) -> u32 {
+        self.field(20, 4)
+    }
+
+    /// Connection type (bits 19-16).
+    #[must_use]
+    pub const fn connection_type(self) -> u32 {
+        self.field(16, 4)
+    }
+
+    /// Colour (bits 15-12): 0 unknown, 1 black, 2 grey, 3 blue, 4 green, 5 red, 6 orange,
+    /// 7 yellow, 8 purple, 9 pink, 0xE white, 0xF other.
+    #[must_use]
+    pub const fn color(self) -> u32 {
+        self.field(12, 4)
+    }
+
+    /// Whether the pin is wired to something a user can reach (connectivity is not "nothing
+    /// connected").
+    #[must_use]
+    pub const fn is_wired(self) -> bool {
+        self.connectivity() != 1
+    }
+
+    /// Whether audio flows out through the jack: line out, speaker, headphones, S/PDIF or
+    /// other digital out.
+    #[must_use]
+    pub const fn is_output(self) -> bool {
+        matches!(self.default_device(), 0x0 | 0x1 | 0x2 | 0x4 | 0x5)
+    }
+
+    /// Whether audio comes in through the jack: CD, line in, aux, microphone, S/PDIF or
+    /// other digital in.
+    #[must_use]
+    pub const fn is_input(self) -> bool {
+        matches!(self.default_device(), 0x3 | 0x8 | 0x9 | 0xA | 0xC | 0xD)
+    }
+
+    /// Whether the jack's presence detection is overridden (misc bit 8, "jack detect
+    /// override"): it cannot tell whether anything is plugged in.
+    #[must_use]
+    pub const fn ignores_presence(self) -> bool {
+        self.field(8, 1) == 1
+    }
+
+    /// The colour as `KSJACK_DESCRIPTION` wants it (0x00RRGGBB); 0 for unknown and other.
+    #[must_use]
+    pub const fn rgb(self) -> u32 {
+        match self.color() {
+            0x2 => 0x0080_8080,
+            0x3 => 0x0000_00FF,
+            0x4 => 0x0000_FF00,
+            0x5 => 0x00FF_0000,
+            0x6 => 0x00FF_A500,
+            0x7 => 0x00FF_FF00,
+            0x8 => 0x0080_0080,
+            0x9 => 0x00FF_C0CB,
+            0xE => 0x00FF_FFFF,
+            // Black is 0 too.
+            _ => 0,
+        }
+    }
+
+    /// The geometric location as `KSJACK_DESCRIPTION` names it: 1-6 are the same numbers in
+    /// both; the special places (7-9) depend on the gross location.
+    #[must_use]
+    pub const fn geo_location(self) -> EPcxGeoLocation {
+        let place = self.geometric_location();
+        match (self.gross_location(), place) {
+            (_, 1..=6) => place.cast_signed(),
+            (0, 7) => eGeoLocRearPanel,
+            (0, 8) => eGeoLocDrivebay,
+            (1, 7) => eGeoLocRiser,
+            (1, 8) => eGeoLocHDMI,
+            (1, 9) => eGeoLocATAPI,
+            (3, 7) => eGeoLocInsideMobileLid,
+            (3, 8) => eGeoLocOutsideMobileLid,
+            _ => eGeoLocNotApplicable,
+        }
+    }
 }
 
 /// The jack of pin `pin` of `subdevice`, if that pin is an external one.
@@ -128,8 +295,10 @@ fn write_answer(jack: &Jack, second: bool, size: usize, value: &mut [u8]) {
             offset_of!(KSJACK_DESCRIPTION, PortConnection),
             jack.port_connection.cast_unsigned(),
         ),
-        // Without presence detection the jack is always connected.
-        (offset_of!(KSJACK_DESCRIPTION, IsConnected), 1),
+        (
+            offset_of!(KSJACK_DESCRIPTION, IsConnected),
+            u32::from(jack.connected),
+        ),
     ];
     for (offset, field) in fields {
         put_u32(value, at + offset, field);
@@ -271,6 +440,92 @@ mod tests {
             u32_at(&value, 28),
             ePortConnIntegratedDevice.cast_unsigned()
         );
+    }
+
+    #[test]
+    fn pin_configurations_become_jack_descriptions() {
+        use portcls_sys::ks::{
+            eConnType3Point5mm, eConnTypeOtherAnalog, eConnTypeOtherDigital, eGenLocInternal,
+            eGeoLocRear,
+        };
+        // Rear green line out on a 3.5 mm jack (the most common desktop layout).
+        let line_out = PinConfig(0x0101_4010);
+        assert!(line_out.is_output() && !line_out.is_input() && line_out.is_wired());
+        assert!(!line_out.ignores_presence());
+        let jack = Jack::from_pin_config(line_out, false, false);
+        assert_eq!(
+            jack,
+            Jack {
+                channel_mapping: KSAUDIO_SPEAKER_STEREO,
+                color: 0x0000_FF00,
+                connection_type: eConnType3Point5mm,
+                geo_location: eGeoLocRear,
+                gen_location: eGenLocPrimaryBox,
+                port_connection: ePortConnJack,
+                connected: false,
+            }
+        );
+        // Rear pink microphone: an input maps no speakers.
+        let mic = PinConfig(0x01A1_9020);
+        assert!(mic.is_input() && !mic.is_output());
+        let jack = Jack::from_pin_config(mic, true, true);
+        assert_eq!((jack.channel_mapping, jack.color), (0, 0x00FF_C0CB));
+        assert!(jack.connected);
+        // Internal speakers, fixed, presence detection overridden.
+        let speaker = PinConfig(0x9017_0110 | 1 << 8);
+        assert!(speaker.ignores_presence());
+        let jack = Jack::from_pin_config(speaker, false, true);
+        assert_eq!(jack.port_connection, ePortConnIntegratedDevice);
+        assert_eq!(jack.gen_location, eGenLocInternal);
+        assert_eq!(jack.geo_location, eGeoLocNotApplicable);
+        assert_eq!(jack.connection_type, eConnTypeOtherAnalog);
+        // HDMI: internal, special place 8; a digital output maps no speakers.
+        let hdmi = PinConfig(0x1856_0010);
+        let jack = Jack::from_pin_config(hdmi, false, true);
+        assert_eq!(jack.geo_location, eGeoLocHDMI);
+        assert_eq!(jack.connection_type, eConnTypeOtherDigital);
+        assert_eq!(jack.channel_mapping, 0);
+        // Not connected to anything; other connection type; both jack and integrated.
+        assert!(!PinConfig(0x4000_0000).is_wired());
+        let odd = PinConfig(0xC00F_F000);
+        let jack = Jack::from_pin_config(odd, false, true);
+        assert_eq!(jack.connection_type, eConnTypeUnknown);
+        assert_eq!(jack.port_connection, ePortConnBothIntegratedAndJack);
+        assert_eq!(jack.color, 0, "other colour");
+        assert_eq!(
+            Jack::from_pin_config(PinConfig(0x7000_0000), false, true).port_connection,
+            ePortConnUnknown
+        );
+        // Special places by gross location.
+        for (config, place) in [
+            (0x0700_0000, eGeoLocRearPanel),
+            (0x0800_0000, eGeoLocDrivebay),
+            (0x1700_0000, eGeoLocRiser),
+            (0x1900_0000, eGeoLocATAPI),
+            (0x3700_0000, eGeoLocInsideMobileLid),
+            (0x3800_0000, eGeoLocOutsideMobileLid),
+            (0x2700_0000, eGeoLocNotApplicable),
+        ] {
+            assert_eq!(PinConfig(config).geo_location(), place, "{config:#x}");
+        }
+    }
+
+    #[test]
+    fn a_disconnected_jack_says_so() {
+        let mut value = [0u8; 36];
+        let unplugged = Jack {
+            connected: false,
+            ..Jack::SPEAKER
+        };
+        jack(
+            KSPROPERTY_JACK_DESCRIPTION,
+            Verb::Get,
+            &pin(1),
+            |_| Some(unplugged),
+            &mut value,
+        )
+        .unwrap();
+        assert_eq!(u32_at(&value, 32), 0);
     }
 
     #[test]

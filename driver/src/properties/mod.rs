@@ -46,7 +46,9 @@ pub use controls::{
     ALL_CHANNELS, BASIC_SUPPORT_SIZE, CHANNELS, Control, Controls, VOLUME_MAXIMUM, VOLUME_MINIMUM,
     VOLUME_STEP, control_at, mute, node_request, peak_meter, quantize_volume, volume,
 };
-pub use jack::{JACK_DESCRIPTION_SIZE, JACK_DESCRIPTION2_SIZE, Jack, jack, jack_of, pin_request};
+pub use jack::{
+    JACK_DESCRIPTION_SIZE, JACK_DESCRIPTION2_SIZE, Jack, PinConfig, jack, jack_of, pin_request,
+};
 pub use proposed::{PROPOSED_WITH_MODE_SIZE, ProposingPin, proposed_request};
 pub use request::{Answer, PropertyError, STATUS_INVALID_DEVICE_REQUEST, Stepping, Verb};
 
@@ -176,12 +178,14 @@ portcls_sys::kernel_abi! {
         // SAFETY: caller's contract: PortCls's buffers, valid for the call.
         let (instance, value) = unsafe { buffers(request) };
         let subdevice = miniport.subdevice();
+        // A virtio-sound function's jack, if it reports one, describes the external pin.
+        let device_jack = miniport.device_jack();
         let answer = pin_request(
             &set,
             id,
             request.Verb,
             instance,
-            |pin| jack_of(subdevice, pin),
+            |pin| jack_of(subdevice, pin).map(|jack| device_jack.unwrap_or(jack)),
             value,
         );
         finish(request, answer)

@@ -26,7 +26,7 @@ use portcls_sys::{NTSTATUS, STATUS_DEVICE_PROTOCOL_ERROR, STATUS_INSUFFICIENT_RE
 
 use super::pci::{PciError, Region, Structures};
 use super::ring::{Buffer, Layout, PostError, RingFault, SplitQueue, Used};
-use super::sound::{self, ChmapInfo, Config, Event, PcmInfo, ReplyError};
+use super::sound::{self, ChmapInfo, Config, Event, JackInfo, PcmInfo, ReplyError};
 use super::transport::{self, CommonConfig, QueueAddresses, TransportError};
 
 /// Register access to the function's memory BARs.
@@ -270,6 +270,8 @@ pub struct SoundDevice {
     streams: [StreamState; sound::MAX_STREAMS as usize],
     /// The channel maps the device lists (the first [`MAX_CHMAPS`]).
     chmaps: [Option<ChmapInfo>; MAX_CHMAPS],
+    /// The jacks the device has (the first [`MAX_JACKS`]), connected as it last said.
+    jacks: [Option<JackInfo>; MAX_JACKS],
 }
 
 /// The most channel maps the driver asks for (a device that lists more has those first ones
@@ -277,6 +279,15 @@ pub struct SoundDevice {
 pub const MAX_CHMAPS: usize = MAX_CHMAP_QUERY as usize;
 /// [`MAX_CHMAPS`] as the query counts it.
 const MAX_CHMAP_QUERY: u32 = 8;
+/// The most jacks the driver asks about (as for channel maps, the rest are ignored).
+pub const MAX_JACKS: usize = MAX_JACK_QUERY as usize;
+/// [`MAX_JACKS`] as the query counts it.
+const MAX_JACK_QUERY: u32 = 8;
+/// Bytes of the largest info record (`virtio_snd_pcm_info`).
+const RECORD_BYTES: usize = sound::PCM_INFO_BYTES;
+// Every reply fits the reply area.
+const _: () = assert!(4 + MAX_JACKS * sound::JACK_INFO_BYTES <= REPLY_BYTES);
+const _: () = assert!(4 + MAX_CHMAPS * sound::CHMAP_INFO_BYTES <= REPLY_BYTES);
 
 // SAFETY: the device's blocks are the driver's own DMA memory, owned by this value; moving it
 // to another thread moves that ownership (the shell serialises access under its lock).
@@ -378,6 +389,7 @@ impl SoundDevice {
             },
             streams: [StreamState::EMPTY; sound::MAX_STREAMS as usize],
             chmaps: [None; MAX_CHMAPS],
+            jacks: [None; MAX_JACKS],
         }
     }
 
@@ -424,6 +436,7 @@ impl SoundDevice {
                 self.messages.bytes = 0;
                 self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
                 self.chmaps = [None; MAX_CHMAPS];
+                self.jacks = [None; MAX_JACKS];
                 Err(step)
             }
         }
@@ -509,101 +522,86 @@ impl SoundDevice {
         device.kick(bars, sound::EVENT_QUEUE);
         device.config = device.read_config(bars);
         let count = device.config.streams_used();
-        if count > 0 {
-            let size = u32::try_from(sound::PCM_INFO_BYTES).unwrap_or(0);
-            let query = sound::query_info(sound::R_PCM_INFO, 0, count, size);
-            let reply_len = 4 + count * size;
-            let written = device
-                .request(bars, &query, reply_len, wait)
-                .map_err(StartStep::Query)?;
-            device
-                .take_infos(written, count)
-                .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
+        let infos: [Option<PcmInfo>; sound::MAX_STREAMS as usize] = device.query(
+            bars,
+            wait,
+            sound::R_PCM_INFO,
+            count,
+            sound::PCM_INFO_BYTES,
+            PcmInfo::parse,
+        )?;
+        for (state, info) in device.streams.iter_mut().zip(infos) {
+            state.info = info;
         }
         let maps = device.config.chmaps.min(MAX_CHMAP_QUERY);
-        if maps > 0 {
-            let size = u32::try_from(sound::CHMAP_INFO_BYTES).unwrap_or(0);
-            let query = sound::query_info(sound::R_CHMAP_INFO, 0, maps, size);
-            let written = device
-                .request(bars, &query, 4 + maps * size, wait)
-                .map_err(StartStep::Query)?;
-            device
-                .take_chmaps(written, maps)
-                .map_err(|error| StartStep::Query(DeviceError::Reply(error)))?;
-        }
+        device.chmaps = device.query(
+            bars,
+            wait,
+            sound::R_CHMAP_INFO,
+            maps,
+            sound::CHMAP_INFO_BYTES,
+            ChmapInfo::parse,
+        )?;
+        let jacks = device.config.jacks.min(MAX_JACK_QUERY);
+        device.jacks = device.query(
+            bars,
+            wait,
+            sound::R_JACK_INFO,
+            jacks,
+            sound::JACK_INFO_BYTES,
+            JackInfo::parse,
+        )?;
         Ok(())
     }
 
-    /// Reads the `CHMAP_INFO` reply for maps `0..count`, as [`SoundDevice::take_infos`] does
-    /// the streams': all of them, or none if one is malformed.
-    fn take_chmaps(&mut self, written: u32, count: u32) -> Result<(), ReplyError> {
-        let records = usize::try_from(count).unwrap_or(usize::MAX).min(MAX_CHMAPS);
-        let needed = records * sound::CHMAP_INFO_BYTES + 4;
+    /// Asks for items `0..count` of `code` (`PCM_INFO`, `CHMAP_INFO`, `JACK_INFO`), each a
+    /// record of `size` bytes, and reads the reply from the reply area record by record (no
+    /// copy of the whole reply): all of them, or none if one is malformed. Nothing is asked
+    /// for none. `count` is at most `N`, whose records fit the reply area.
+    fn query<T: Copy, const N: usize>(
+        &mut self,
+        bars: &mut impl Bars,
+        wait: &mut dyn FnMut() -> bool,
+        code: u32,
+        count: u32,
+        size: usize,
+        parse: fn(&[u8]) -> Result<T, ReplyError>,
+    ) -> Result<[Option<T>; N], StartStep> {
+        let mut out = [None; N];
+        let records = usize::try_from(count).unwrap_or(usize::MAX).min(N);
+        if records == 0 {
+            return Ok(out);
+        }
+        let needed = records * size + 4;
+        let (Ok(wire_count), Ok(wire_size), Ok(reply_len)) = (
+            u32::try_from(records),
+            u32::try_from(size),
+            u32::try_from(needed),
+        ) else {
+            return Err(StartStep::Query(DeviceError::BadRequest));
+        };
+        let query = sound::query_info(code, 0, wire_count, wire_size);
+        let written = self
+            .request(bars, &query, reply_len, wait)
+            .map_err(StartStep::Query)?;
+        let malformed = |error| StartStep::Query(DeviceError::Reply(error));
         let written = usize::try_from(written)
             .unwrap_or(usize::MAX)
             .min(REPLY_BYTES);
         if written < 4 {
-            return Err(ReplyError::Short { needed: 4, written });
+            return Err(malformed(ReplyError::Short { needed: 4, written }));
         }
         let status: [u8; 4] = self.read_message(REPLY_AT);
-        sound::check_status(u32::from_le_bytes(status))?;
+        sound::check_status(u32::from_le_bytes(status)).map_err(malformed)?;
         if written < needed {
-            return Err(ReplyError::Short { needed, written });
+            return Err(malformed(ReplyError::Short { needed, written }));
         }
-        for index in 0..records {
-            let at = REPLY_AT + 4 + index * sound::CHMAP_INFO_BYTES;
-            let record: [u8; sound::CHMAP_INFO_BYTES] = self.read_message(at);
-            match ChmapInfo::parse(&record) {
-                Ok(map) => {
-                    if let Some(slot) = self.chmaps.get_mut(index) {
-                        *slot = Some(map);
-                    }
-                }
-                Err(error) => {
-                    self.chmaps = [None; MAX_CHMAPS];
-                    return Err(error);
-                }
-            }
+        for (index, slot) in out.iter_mut().take(records).enumerate() {
+            let record: [u8; RECORD_BYTES] = self.read_message(REPLY_AT + 4 + index * size);
+            let bytes = record.get(..size).ok_or(malformed(ReplyError::BadInfo))?;
+            *slot = Some(parse(bytes).map_err(malformed)?);
         }
-        Ok(())
-    }
-
-    /// Reads the `PCM_INFO` reply for streams `0..count` from the reply area, record by record
-    /// (no copy of the whole reply); keeps them only if every one is well-formed.
-    fn take_infos(&mut self, written: u32, count: u32) -> Result<(), ReplyError> {
-        let records = usize::try_from(count).unwrap_or(usize::MAX);
-        let needed = records
-            .saturating_mul(sound::PCM_INFO_BYTES)
-            .saturating_add(4);
-        let written = usize::try_from(written)
-            .unwrap_or(usize::MAX)
-            .min(REPLY_BYTES);
-        if written < 4 {
-            return Err(ReplyError::Short { needed: 4, written });
-        }
-        let status: [u8; 4] = self.read_message(REPLY_AT);
-        sound::check_status(u32::from_le_bytes(status))?;
-        if written < needed {
-            return Err(ReplyError::Short { needed, written });
-        }
-        for index in 0..records.min(sound::MAX_STREAMS as usize) {
-            let at = REPLY_AT + 4 + index * sound::PCM_INFO_BYTES;
-            let record: [u8; sound::PCM_INFO_BYTES] = self.read_message(at);
-            match PcmInfo::parse(&record) {
-                Ok(info) => {
-                    if let Some(state) = self.streams.get_mut(index) {
-                        state.info = Some(info);
-                    }
-                }
-                Err(error) => {
-                    for state in &mut self.streams {
-                        state.info = None;
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        Ok(())
+        Ok(out)
     }
 
     /// Where the ISR status byte is (for a line interrupt's ISR).
@@ -639,6 +637,14 @@ impl SoundDevice {
             .flatten()
             .copied()
             .filter(move |map| map.direction == direction)
+    }
+
+    /// The jacks the device has, by id, connected as it last said (at start, then by its
+    /// jack events).
+    pub fn jacks(&self) -> impl Iterator<Item = (u32, JackInfo)> + '_ {
+        (0_u32..)
+            .zip(self.jacks.iter())
+            .filter_map(|(id, jack)| Some((id, (*jack)?)))
     }
 
     /// The streams the device has, with their info.
@@ -733,6 +739,30 @@ impl SoundDevice {
         reply_len: u32,
         wait: &mut dyn FnMut() -> bool,
     ) -> Result<u32, DeviceError> {
+        self.send(bars, request, reply_len)?;
+        loop {
+            if let Some(written) = self.reply()? {
+                return Ok(written);
+            }
+            if !wait() {
+                return Err(DeviceError::Timeout);
+            }
+        }
+    }
+
+    /// The first half of [`SoundDevice::request`]: the request goes to the device, which is
+    /// notified. The caller then polls [`SoundDevice::reply`] (and sends nothing else on the
+    /// control queue until it came: one request at a time).
+    ///
+    /// # Errors
+    /// [`DeviceError::BadRequest`] for an empty or oversized request or a reply area that does
+    /// not fit; the queue's refusal.
+    pub fn send(
+        &mut self,
+        bars: &mut impl Bars,
+        request: &[u8],
+        reply_len: u32,
+    ) -> Result<(), DeviceError> {
         let reply_fits =
             usize::try_from(reply_len).is_ok_and(|len| (4..=REPLY_BYTES).contains(&len));
         if request.len() > REQUEST_BYTES || request.is_empty() || !reply_fits {
@@ -749,17 +779,56 @@ impl SoundDevice {
         let control = usize::from(sound::CONTROL_QUEUE);
         self.queues[control].post(&chain, CONTROL_TOKEN)?;
         self.kick(bars, sound::CONTROL_QUEUE);
-        loop {
-            if let Some(Used { token, written }) = self.queues[control].take_used()? {
-                if token != CONTROL_TOKEN {
-                    return Err(DeviceError::Unexpected);
-                }
-                return Ok(written);
-            }
-            if !wait() {
-                return Err(DeviceError::Timeout);
-            }
+        Ok(())
+    }
+
+    /// The second half of [`SoundDevice::request`]: the bytes the device wrote in reply to
+    /// the request sent, once it has replied.
+    ///
+    /// # Errors
+    /// The device broke the control queue, or completed something that was not the request.
+    pub fn reply(&mut self) -> Result<Option<u32>, DeviceError> {
+        let control = usize::from(sound::CONTROL_QUEUE);
+        match self.queues[control].take_used()? {
+            Some(Used { token, written }) if token == CONTROL_TOKEN => Ok(Some(written)),
+            Some(_) => Err(DeviceError::Unexpected),
+            None => Ok(None),
         }
+    }
+
+    /// The status in the reply of a command (`written` bytes of it).
+    ///
+    /// # Errors
+    /// A short reply or a status other than OK.
+    pub fn command_status(&self, written: u32) -> Result<(), DeviceError> {
+        let reply = self.reply_bytes(written);
+        sound::parse_status(reply.as_slice(), written).map_err(DeviceError::Reply)
+    }
+
+    /// The bytes of `PCM_SET_PARAMS` for `params`, checked.
+    ///
+    /// # Errors
+    /// [`DeviceError::BadRequest`] for a stream the device does not have.
+    pub fn set_params_request(
+        &self,
+        params: &sound::Params,
+    ) -> Result<[u8; sound::SET_PARAMS_BYTES], DeviceError> {
+        self.stream_info(params.stream)
+            .ok_or(DeviceError::BadRequest)?;
+        Ok(params.encode())
+    }
+
+    /// The bytes of a PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of `stream`, checked.
+    ///
+    /// # Errors
+    /// [`DeviceError::BadRequest`] for a stream the device does not have.
+    pub fn pcm_request(
+        &self,
+        code: u32,
+        stream: u32,
+    ) -> Result<[u8; sound::PCM_HDR_BYTES], DeviceError> {
+        self.stream_info(stream).ok_or(DeviceError::BadRequest)?;
+        Ok(sound::pcm_command(code, stream))
     }
 
     /// The reply of the last request, `written` bytes of it.
@@ -779,8 +848,7 @@ impl SoundDevice {
         wait: &mut dyn FnMut() -> bool,
     ) -> Result<(), DeviceError> {
         let written = self.request(bars, request, 4, wait)?;
-        let reply = self.reply_bytes(written);
-        sound::parse_status(reply.as_slice(), written).map_err(DeviceError::Reply)
+        self.command_status(written)
     }
 
     /// Sets a stream's parameters (`PCM_SET_PARAMS`).
@@ -794,9 +862,8 @@ impl SoundDevice {
         params: &sound::Params,
         wait: &mut dyn FnMut() -> bool,
     ) -> Result<(), DeviceError> {
-        self.stream_info(params.stream)
-            .ok_or(DeviceError::BadRequest)?;
-        self.command(bars, &params.encode(), wait)
+        let request = self.set_params_request(params)?;
+        self.command(bars, &request, wait)
     }
 
     /// `PCM_PREPARE`, `PCM_START`, `PCM_STOP` or `PCM_RELEASE` of a stream.
@@ -810,8 +877,8 @@ impl SoundDevice {
         stream: u32,
         wait: &mut dyn FnMut() -> bool,
     ) -> Result<(), DeviceError> {
-        self.stream_info(stream).ok_or(DeviceError::BadRequest)?;
-        self.command(bars, &sound::pcm_command(code, stream), wait)
+        let request = self.pcm_request(code, stream)?;
+        self.command(bars, &request, wait)
     }
 
     /// Puts one period of `stream` on its queue (tx for an output stream, rx for an input
@@ -929,6 +996,20 @@ impl SoundDevice {
             let event: [u8; sound::EVENT_BYTES] =
                 self.read_message(EVENTS_AT + slot * sound::EVENT_BYTES);
             if let Ok(event) = sound::parse_event(&event, used.written) {
+                let plugged = match event {
+                    Event::JackConnected(id) => Some((id, true)),
+                    Event::JackDisconnected(id) => Some((id, false)),
+                    _ => None,
+                };
+                // A jack the device does not have (or one beyond those read) changes nothing.
+                if let Some((id, connected)) = plugged
+                    && let Some(jack) = usize::try_from(id)
+                        .ok()
+                        .and_then(|index| self.jacks.get_mut(index))
+                        .and_then(Option::as_mut)
+                {
+                    jack.connected = connected;
+                }
                 each(Report::Event(event));
             }
             self.post_event(slot)?;
@@ -1006,6 +1087,7 @@ impl SoundDevice {
         self.messages.bytes = 0;
         self.streams = [StreamState::EMPTY; sound::MAX_STREAMS as usize];
         self.chmaps = [None; MAX_CHMAPS];
+        self.jacks = [None; MAX_JACKS];
         reset
     }
 }

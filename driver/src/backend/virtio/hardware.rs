@@ -23,11 +23,12 @@
 //!
 //! # Streams on the device
 //! A WaveRT stream binds itself to one device stream while it is acquired
-//! ([`Hardware::bind`]): it is then a [`PeriodSink`]. Everything that talks to the device goes
-//! through [`Hardware::access`], under the device's spin lock: the stream's PCM commands and
-//! first periods, and the DPC, which takes what the device finished
-//! ([`DeviceAccess::collect`]) and hands each period to its stream, which reposts the next one
-//! through the same [`DeviceAccess`]. Lock order: the device's lock, then a stream's.
+//! ([`Hardware::bind`]): it is then a [`PeriodSink`]. Everything that touches the device's
+//! queues goes through [`Hardware::access`], under the device's spin lock: the stream's first
+//! periods, and the DPC, which takes what the device finished ([`DeviceAccess::collect`]) and
+//! hands each period to its stream, which reposts the next one through the same
+//! [`DeviceAccess`]. The stream's PCM commands ([`Hardware::pcm`]) post under the lock and
+//! wait for the reply outside it. Lock order: the device's lock, then a stream's.
 
 use core::ffi::c_void;
 use core::ptr::{NonNull, null_mut};
@@ -59,6 +60,7 @@ use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
 use super::sound::{self, PcmInfo};
 use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
 use crate::pool::{Pool, PoolBox};
+use crate::properties::{Jack, PinConfig};
 use crate::sync::SpinLock;
 
 portcls_sys::kernel_abi! {
@@ -425,29 +427,6 @@ impl DeviceAccess<'_> {
     #[must_use]
     pub fn info(&self, id: u32) -> Option<PcmInfo> {
         self.sound.stream_info(id)
-    }
-
-    /// `PCM_SET_PARAMS`, waiting for the reply (at most 100 ms).
-    ///
-    /// # Errors
-    /// The device's refusal or silence, as [`DeviceError::status`].
-    pub fn set_params(&mut self, params: &sound::Params) -> Result<(), NTSTATUS> {
-        let mut wait = stalls();
-        self.sound
-            .set_params(self.bars, params, &mut wait)
-            .map_err(|error| error.status())
-    }
-
-    /// A PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of stream `id`, waiting for the
-    /// reply (at most 100 ms).
-    ///
-    /// # Errors
-    /// As [`DeviceAccess::set_params`].
-    pub fn pcm(&mut self, code: u32, id: u32) -> Result<(), NTSTATUS> {
-        let mut wait = stalls();
-        self.sound
-            .pcm(self.bars, code, id, &mut wait)
-            .map_err(|error| error.status())
     }
 
     /// Puts one period of stream `id` on the device.
@@ -889,6 +868,37 @@ impl Hardware {
         stereo.then_some(range)
     }
 
+    /// The jack of the endpoint of a direction (input for `capture`) as KS describes it: of
+    /// the jacks the device has for that direction, one of the function group of the
+    /// direction's stream if there is one, else the first; connected as the device last said
+    /// (a jack that cannot detect presence is always connected). `None`: the device reports
+    /// no jack for the direction.
+    #[must_use]
+    pub fn jack(&self, capture: bool) -> Option<Jack> {
+        let function = self.stream_of(capture).map(|(_, info)| info.hda_fn_nid);
+        let device = self.device.lock();
+        let sound = device.sound.as_deref()?;
+        let (_, jack) = sound
+            .jacks()
+            .filter(|(_, jack)| {
+                let config = PinConfig(jack.config);
+                config.is_wired()
+                    && if capture {
+                        config.is_input()
+                    } else {
+                        config.is_output()
+                    }
+            })
+            .min_by_key(|&(id, jack)| (Some(jack.hda_fn_nid) != function, id))?;
+        let config = PinConfig(jack.config);
+        let detects = jack.detects_presence() && !config.ignores_presence();
+        Some(Jack::from_pin_config(
+            config,
+            capture,
+            jack.connected || !detects,
+        ))
+    }
+
     /// Binds `sink` to device stream `id`: from now on its completions reach it. The sink
     /// stays alive until it unbinds ([`Hardware::unbind`]), which it does before it goes.
     ///
@@ -923,6 +933,56 @@ impl Hardware {
         {
             *slot = None;
         }
+    }
+
+    /// `PCM_SET_PARAMS`: see [`Hardware::command`].
+    ///
+    /// # Errors
+    /// As [`Hardware::command`]; `STATUS_INVALID_PARAMETER` for a stream the device does not
+    /// have.
+    pub fn set_params(&self, params: &sound::Params) -> Result<(), NTSTATUS> {
+        let request = self
+            .access(|device| device.sound.set_params_request(params))?
+            .map_err(|error| error.status())?;
+        self.command(&request)
+    }
+
+    /// A PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of stream `id`: see
+    /// [`Hardware::command`].
+    ///
+    /// # Errors
+    /// As [`Hardware::set_params`].
+    pub fn pcm(&self, code: u32, id: u32) -> Result<(), NTSTATUS> {
+        let request = self
+            .access(|device| device.sound.pcm_request(code, id))?
+            .map_err(|error| error.status())?;
+        self.command(&request)
+    }
+
+    /// Sends a control request and waits for its status, at most 100 ms, a stall at a time
+    /// with the device's lock released between looks: the DPC goes on taking periods while
+    /// the device answers, and no processor spins at `DISPATCH_LEVEL` waiting for it. One
+    /// request at a time: the callers are the streams' state changes, which the adapter's
+    /// gate serializes.
+    ///
+    /// # Errors
+    /// The device's refusal (the reply's status), a broken control queue, silence
+    /// (`STATUS_IO_DEVICE_ERROR`), or [`Hardware::access`]'s.
+    fn command(&self, request: &[u8]) -> Result<(), NTSTATUS> {
+        self.access(|device| device.sound.send(device.bars, request, 4))?
+            .map_err(|error| error.status())?;
+        for _ in 0..REPLY_STALLS {
+            let reply = self
+                .access(|device| device.sound.reply())?
+                .map_err(|error| error.status())?;
+            if let Some(written) = reply {
+                return self
+                    .access(|device| device.sound.command_status(written))?
+                    .map_err(|error| error.status());
+            }
+            stall();
+        }
+        Err(DeviceError::Timeout.status())
     }
 
     /// Runs `work` with the device, under its lock.

@@ -449,6 +449,59 @@ impl PcmInfo {
     }
 }
 
+/// `hda_reg_caps` bit 2: the HD Audio pin can detect presence.
+pub const PIN_CAP_PRESENCE_DETECT: u32 = 1 << 2;
+
+/// A jack the device has (`virtio_snd_jack_info`): described by the HD Audio registers of its
+/// pin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JackInfo {
+    /// The function group node (HDA) the jack belongs to.
+    pub hda_fn_nid: u32,
+    /// `VIRTIO_SND_JACK_F_*` the jack supports.
+    pub features: u32,
+    /// The pin's default configuration (`hda_reg_defconf`).
+    pub config: u32,
+    /// The pin's capabilities (`hda_reg_caps`).
+    pub caps: u32,
+    /// Whether something is plugged in (at the time of the reply).
+    pub connected: bool,
+}
+
+impl JackInfo {
+    /// Parses one record.
+    ///
+    /// # Errors
+    /// A record shorter than [`JACK_INFO_BYTES`], or a `connected` byte that is neither 0
+    /// nor 1.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReplyError> {
+        if bytes.len() < JACK_INFO_BYTES {
+            return Err(ReplyError::Short {
+                needed: JACK_INFO_BYTES,
+                written: bytes.len(),
+            });
+        }
+        let connected = match bytes.get(16) {
+            Some(0) => false,
+            Some(1) => true,
+            _ => return Err(ReplyError::BadInfo),
+        };
+        Ok(Self {
+            hda_fn_nid: le32(bytes, 0),
+            features: le32(bytes, 4),
+            config: le32(bytes, 8),
+            caps: le32(bytes, 12),
+            connected,
+        })
+    }
+
+    /// Whether the pin can detect presence (its capabilities say so).
+    #[must_use]
+    pub const fn detects_presence(&self) -> bool {
+        self.caps & PIN_CAP_PRESENCE_DETECT != 0
+    }
+}
+
 /// A channel map the device lists (`virtio_snd_chmap_info`): the position of each channel of
 /// streams of one direction with that many channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -862,6 +915,36 @@ mod tests {
         }
         status[..4].copy_from_slice(&S_IO_ERR.to_le_bytes());
         assert_eq!(parse_period(&status, 8, 0), Err(ReplyError::IoError));
+    }
+
+    #[test]
+    fn jack_info_is_read_and_checked() {
+        let mut record = [0_u8; JACK_INFO_BYTES];
+        record[..4].copy_from_slice(&1_u32.to_le_bytes());
+        record[8..12].copy_from_slice(&0x0101_4010_u32.to_le_bytes());
+        record[12..16].copy_from_slice(&PIN_CAP_PRESENCE_DETECT.to_le_bytes());
+        record[16] = 1;
+        let jack = JackInfo::parse(&record).unwrap();
+        assert_eq!(
+            jack,
+            JackInfo {
+                hda_fn_nid: 1,
+                features: 0,
+                config: 0x0101_4010,
+                caps: PIN_CAP_PRESENCE_DETECT,
+                connected: true
+            }
+        );
+        assert!(jack.detects_presence());
+        assert_eq!(
+            JackInfo::parse(&record[..23]),
+            Err(ReplyError::Short {
+                needed: JACK_INFO_BYTES,
+                written: 23
+            })
+        );
+        record[16] = 2;
+        assert_eq!(JackInfo::parse(&record), Err(ReplyError::BadInfo));
     }
 
     #[test]

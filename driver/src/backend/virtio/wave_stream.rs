@@ -212,11 +212,8 @@ fn bind(stream: &WaveStream, inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
     };
     hardware.bind(id, sink(stream))?;
     let set_up = hardware
-        .access(|device| {
-            device.set_params(&params)?;
-            device.pcm(sound::R_PCM_PREPARE, id)
-        })
-        .and_then(|result| result);
+        .set_params(&params)
+        .and_then(|()| hardware.pcm(sound::R_PCM_PREPARE, id));
     if let Err(status) = set_up {
         hardware.unbind(id);
         return Err(status);
@@ -243,9 +240,9 @@ fn run(stream: &WaveStream, inside: &mut Inside<'_>, now: u64) -> Result<(), NTS
     let Some(hardware) = inside.hardware().filter(|_| link.bound) else {
         return Ok(());
     };
+    hardware.pcm(sound::R_PCM_START, link.id)?;
     hardware
         .access(|device| {
-            device.pcm(sound::R_PCM_START, link.id)?;
             let mut inner = stream.inner.lock();
             if let Some(link) = inner.link.as_mut() {
                 link.clock.start(now);
@@ -269,7 +266,7 @@ fn pause(stream: &WaveStream, inside: &mut Inside<'_>, now: u64) {
     if let (Some(id), Some(hardware)) = (id, inside.hardware()) {
         // A device that refuses goes on playing what it has: the position holds anyway,
         // and the next step (to STOP) takes every period back.
-        let _ = hardware.access(|device| device.pcm(sound::R_PCM_STOP, id));
+        let _ = hardware.pcm(sound::R_PCM_STOP, id);
     }
 }
 
@@ -281,9 +278,10 @@ fn release(stream: &WaveStream, inside: &mut Inside<'_>) {
         return;
     };
     if let Some(hardware) = inside.hardware() {
+        let _ = hardware.pcm(sound::R_PCM_RELEASE, link.id);
+        // What the device handed back goes to the sinks now, while the stream is still bound.
         let _ = hardware.access(|device| {
-            let _ = device.pcm(sound::R_PCM_RELEASE, link.id);
-            device.collect()
+            let _ = device.collect();
         });
         hardware.unbind(link.id);
     }
