@@ -14,7 +14,8 @@
 
 mod common;
 
-use portcls_sim::property::{Flow, JackDescription};
+use portcls_sim::ks_events::KsEvent;
+use portcls_sim::property::{Flow, JackDescription, Target};
 use portcls_sim::virtio_pci::{Interrupt, VirtioDevice};
 use portcls_sim::{Device, OsProfile, PnpRequest, Resource, Sim, Stream, Via};
 use portcls_sys::STATUS_SUCCESS;
@@ -838,7 +839,8 @@ fn plug_in_with_jacks(sim: &Sim, jacks: Vec<DeviceJack>) -> (Device, Function<Wi
         .expect("the function is plugged in")
 }
 
-/// The render and capture endpoints' jack descriptions, as the endpoint builder reads them.
+/// The render and capture endpoints' jack descriptions, as the endpoint builder reads them;
+/// both jacks detect presence (`DESCRIPTION2`).
 fn endpoint_jacks(sim: &Sim, device: &Device) -> [JackDescription; 2] {
     let endpoints = sim.endpoints(device.fdo).expect("the endpoints");
     [Flow::Render, Flow::Capture].map(|flow| {
@@ -847,20 +849,47 @@ fn endpoint_jacks(sim: &Sim, device: &Device) -> [JackDescription; 2] {
             .find(|endpoint| endpoint.flow == flow)
             .expect("an endpoint of each direction");
         assert_eq!(
-            endpoint.jack2.capabilities, 0,
-            "{flow:?}: no jack events promised"
+            endpoint.jack2.capabilities,
+            portcls_sys::ks::JACKDESC2_PRESENCE_DETECT_CAPABILITY,
+            "{flow:?}"
         );
         endpoint.jack
+    })
+}
+
+/// `KSEVENT_PINCAPS_JACKINFOCHANGE` enabled on the external pin of both topology filters
+/// (render, capture), as the audio stack does for a jack that detects presence.
+fn enable_jack_events(sim: &Sim, device: &Device) -> [KsEvent; 2] {
+    use portcls_sys::ks::{KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange};
+    use wavert_sample::descriptors::{
+        CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN,
+    };
+    use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY};
+    [
+        (RENDER_TOPOLOGY.name, RENDER_TOPOLOGY_SPEAKER_PIN),
+        (CAPTURE_TOPOLOGY.name, CAPTURE_TOPOLOGY_MICROPHONE_PIN),
+    ]
+    .map(|(name, pin)| {
+        sim.enable_event(
+            device.fdo,
+            name,
+            Target::Pin(pin),
+            KSEVENTSETID_PinCapsChange,
+            KSEVENT_PINCAPS_JACKINFOCHANGE,
+        )
+        .expect("the jack event is enabled")
     })
 }
 
 /// The device's jacks describe the endpoints: each direction's endpoint is described by the
 /// first jack for that direction of its stream's function group (the line out, not the HDMI
 /// output of another group), decoded from the jack's HD Audio pin configuration, connected as
-/// the device says; the device's jack events (the line out plugged in, the microphone pulled
-/// out, and an event for a jack it does not have, which changes nothing) reach the
-/// descriptions through the DPC; in D3 the descriptions hold, back in D0 the device is asked
-/// again.
+/// the device says, with presence detection; the device's jack events (the line out plugged
+/// in, the microphone pulled out) reach the descriptions through the DPC, which raises
+/// `KSEVENT_PINCAPS_JACKINFOCHANGE` on that endpoint's topology pin, once per change; events
+/// for the HDMI jack (no endpoint's) and for a jack the device does not have change nothing
+/// and raise nothing; in D3 the descriptions hold, back in D0 the device is asked again; a
+/// disabled event is not raised again.
 fn the_endpoints_describe_the_jacks_the_device_reports() {
     use portcls_sys::ks::{
         KSAUDIO_SPEAKER_STEREO, eConnType3Point5mm, eGenLocPrimaryBox, eGeoLocRear, ePortConnJack,
@@ -893,13 +922,18 @@ fn the_endpoints_describe_the_jacks_the_device_reports() {
         ..line_out
     };
     assert_eq!(endpoint_jacks(&sim, &device), [line_out, microphone]);
-    for (id, connected) in [(1, true), (2, false), (7, true)] {
+    let events = enable_jack_events(&sim, &device);
+    for (id, connected) in [(1, true), (2, false), (0, false), (7, true)] {
         assert!(
             function.lock().unwrap().device().plug(id, connected),
             "jack {id}: an event buffer was there"
         );
     }
     assert!(sim.run_devices() > 0, "the events interrupted");
+    assert_eq!(
+        events.each_ref().map(|event| sim.event_signals(event)),
+        [1, 1]
+    );
     let plugged = [
         JackDescription {
             connected: true,
@@ -925,6 +959,20 @@ fn the_endpoints_describe_the_jacks_the_device_reports() {
         "asked again in D0"
     );
     assert_eq!(endpoint_jacks(&sim, &device), plugged);
+    // After D0, pulled out again: the event again (the DPC found the ports where they were).
+    assert!(function.lock().unwrap().device().plug(1, false));
+    assert!(sim.run_devices() > 0);
+    assert_eq!(
+        events.each_ref().map(|event| sim.event_signals(event)),
+        [2, 1]
+    );
+    assert!(!endpoint_jacks(&sim, &device)[0].connected);
+    let [render, capture] = events;
+    assert_eq!(sim.disable_event(render), STATUS_SUCCESS);
+    assert!(function.lock().unwrap().device().plug(2, true));
+    assert!(sim.run_devices() > 0);
+    assert_eq!(sim.event_signals(&capture), 2);
+    assert_eq!(sim.disable_event(capture), STATUS_SUCCESS);
     sim.remove_device(device.fdo);
     conforming(&function);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());

@@ -158,6 +158,12 @@ impl Device {
         let render_topology = self.install(&identity::RENDER_TOPOLOGY)?;
         let capture_wave = self.install(&identity::CAPTURE_WAVE)?;
         let capture_topology = self.install(&identity::CAPTURE_TOPOLOGY)?;
+        // A virtio-sound function's jack changes are announced on the topology filters.
+        // SAFETY: inside StartDevice.
+        if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
+            hardware.watch_jacks(false, &render_topology)?;
+            hardware.watch_jacks(true, &capture_topology)?;
+        }
         self.connect(
             &render_wave,
             descriptors::RENDER_WAVE_BRIDGE_PIN,

@@ -24,8 +24,9 @@
 //!
 //! The property handlers named in the automation tables live in
 //! [`properties`](crate::properties): [`node_property`] for the volume, mute and peak-meter
-//! nodes, [`pin_property`] for the jack description of each topology filter's external pin, and
-//! [`wave_pin_property`] for the proposed formats of each wave filter's host pin.
+//! nodes, [`pin_property`] for the jack description of each topology filter's external pin,
+//! [`wave_pin_property`] for the proposed formats of each wave filter's host pin, and the event
+//! handler [`jack_event`] for the jack-change event of each topology filter.
 
 use core::mem::size_of;
 use core::ptr;
@@ -37,24 +38,26 @@ use portcls_sys::ks::{
     KSCATEGORY_CAPTURE, KSCATEGORY_REALTIME, KSCATEGORY_RENDER, KSCATEGORY_TOPOLOGY,
     KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
     KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
-    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE,
-    KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION,
-    KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN,
-    KSPIN_DATAFLOW_OUT, KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE,
+    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSEVENT_PINCAPS_JACKINFOCHANGE,
+    KSEVENTSETID_PinCapsChange, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
+    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE,
+    KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
+    KSPIN_DESCRIPTOR, KSPIN_DESCRIPTOR_RESERVED, KSPROPERTY_AUDIO_MUTE,
     KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION,
     KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_PIN_PROPOSEDATAFORMAT,
     KSPROPERTY_PIN_PROPOSEDATAFORMAT2, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPSETID_Pin,
     PKSATTRIBUTE, PKSDATARANGE,
 };
 use portcls_sys::wavert::{
-    PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
-    PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_ITEM_FLAG_BASICSUPPORT,
-    PCPROPERTY_ITEM_FLAG_GET, PCPROPERTY_ITEM_FLAG_SET,
+    PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCEVENT_ITEM, PCEVENT_ITEM_FLAG_BASICSUPPORT,
+    PCEVENT_ITEM_FLAG_ENABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR,
+    PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_ITEM_FLAG_BASICSUPPORT, PCPROPERTY_ITEM_FLAG_GET,
+    PCPROPERTY_ITEM_FLAG_SET,
 };
 
 use crate::format::{DataRange, SampleFormat};
 use crate::identity::{self, Subdevice};
-use crate::properties::{node_property, pin_property, wave_pin_property};
+use crate::properties::{jack_event, node_property, pin_property, wave_pin_property};
 
 // ---------------------------------------------------------------------------------------------
 // Pin and node numbers
@@ -198,6 +201,7 @@ static NODE_TYPE_PEAKMETER: GUID = KSNODETYPE_PEAKMETER;
 static NODE_NAME_PEAKMETER: GUID = KSAUDFNAME_PEAKMETER;
 static PROPSETID_AUDIO: GUID = KSPROPSETID_Audio;
 static PROPSETID_JACK: GUID = KSPROPSETID_Jack;
+static EVENTSETID_PINCAPSCHANGE: GUID = KSEVENTSETID_PinCapsChange;
 static PROPSETID_PIN: GUID = KSPROPSETID_Pin;
 
 /// The filter categories of the render wave filter (as `identity::RENDER_WAVE` and the INF).
@@ -495,8 +499,23 @@ static MUTE_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(MUTE_PROPERTIES.as_ptr().cast(), 1));
 static PEAK_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
     StaticTable::new(property_table(PEAK_PROPERTIES.as_ptr().cast(), 1));
+/// The jack-change event of the topology filters (a pin event, enabled through the filter's
+/// table as the jack properties are): signalled for the external pin when the device says a
+/// jack changed.
+static JACK_EVENTS: StaticTable<[PCEVENT_ITEM; 1]> = StaticTable::new([PCEVENT_ITEM {
+    Set: &raw const EVENTSETID_PINCAPSCHANGE,
+    Id: KSEVENT_PINCAPS_JACKINFOCHANGE,
+    Flags: PCEVENT_ITEM_FLAG_ENABLE | PCEVENT_ITEM_FLAG_BASICSUPPORT,
+    Handler: Some(jack_event),
+}]);
+
 static TOPOLOGY_AUTOMATION: StaticTable<PCAUTOMATION_TABLE> =
-    StaticTable::new(property_table(JACK_PROPERTIES.as_ptr().cast(), 2));
+    StaticTable::new(PCAUTOMATION_TABLE {
+        EventItemSize: ulong(size_of::<PCEVENT_ITEM>()),
+        EventCount: 1,
+        Events: JACK_EVENTS.as_ptr().cast(),
+        ..property_table(JACK_PROPERTIES.as_ptr().cast(), 2)
+    });
 
 // ---------------------------------------------------------------------------------------------
 // Nodes and connections

@@ -21,9 +21,9 @@ use portcls_sys::wavert::{
     IAdapterPowerManagement, IID_IMiniport, IID_IMiniportAudioSignalProcessing,
     IID_IMiniportTopology, IID_IMiniportWaveRT, IMiniport, IMiniportAudioSignalProcessing,
     IMiniportAudioSignalProcessingVtbl, IMiniportTopology, IMiniportTopologyVtbl, IMiniportVtbl,
-    IMiniportWaveRT, IMiniportWaveRTStream, IMiniportWaveRTVtbl, IPortWaveRT,
-    PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT, PPORTWAVERTSTREAM,
-    PRESOURCELIST,
+    IMiniportWaveRT, IMiniportWaveRTStream, IMiniportWaveRTVtbl, IPortEvents, IPortTopology,
+    IPortWaveRT, PMINIPORTWAVERTSTREAM, PPCFILTER_DESCRIPTOR, PPORTTOPOLOGY, PPORTWAVERT,
+    PPORTWAVERTSTREAM, PRESOURCELIST,
 };
 use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, PUNKNOWN, PVOID, STATUS_INVALID_PARAMETER,
@@ -69,6 +69,8 @@ pub struct WaveMiniport {
 pub struct TopologyMiniport {
     subdevice: &'static Subdevice,
     adapter: ComPtr<IAdapterPowerManagement>,
+    /// The port from `Init`, not referenced (as the wave miniport's).
+    port: AtomicPtr<IPortTopology>,
 }
 
 impl WaveMiniport {
@@ -182,7 +184,11 @@ impl TopologyMiniport {
         subdevice: &'static Subdevice,
         adapter: ComPtr<IAdapterPowerManagement>,
     ) -> Self {
-        Self { subdevice, adapter }
+        Self {
+            subdevice,
+            adapter,
+            port: AtomicPtr::new(core::ptr::null_mut()),
+        }
     }
 
     /// Whether this is the microphone's filter.
@@ -207,6 +213,31 @@ impl TopologyMiniport {
     #[must_use]
     pub fn controls(&self) -> &Controls {
         Adapter::of(&self.adapter).controls(self.is_capture())
+    }
+
+    /// Adds a KS event entry PortCls handed the event handler to the port's event list.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before `Init`; the port's refusal of `IPortEvents`.
+    ///
+    /// # Safety
+    /// `entry` is the entry PortCls handed this miniport's event handler, in that call.
+    pub unsafe fn add_event(&self, entry: portcls_sys::ks::PKSEVENT_ENTRY) -> NTSTATUS {
+        let port = self.port.load(Ordering::Acquire);
+        // SAFETY: null or the port from Init, which outlives its miniport; borrowed for the
+        // query only.
+        let Some(port) = (unsafe { ComPtr::from_raw_borrowed(port) }) else {
+            return portcls_sys::STATUS_INVALID_DEVICE_STATE;
+        };
+        match port.query::<IPortEvents>() {
+            Ok(events) => {
+                // SAFETY: a live IPortEvents (the reference is ours until the end of the call);
+                // the entry is the one PortCls handed the handler.
+                unsafe { (events.vtable().AddEventToEventList)(events.as_raw(), entry) };
+                STATUS_SUCCESS
+            }
+            Err(error) => error.status(),
+        }
     }
 
     /// The jack a virtio-sound function reports for this filter's external pin (see
@@ -533,16 +564,18 @@ portcls_sys::kernel_abi! {
 
 portcls_sys::kernel_abi! {
     unsafe fn topology_init(
-        _this: *mut IMiniportTopology,
+        this: *mut IMiniportTopology,
         _adapter: PUNKNOWN,
         _resources: PRESOURCELIST,
         port: PPORTTOPOLOGY,
     ) -> NTSTATUS {
         if port.is_null() {
-            STATUS_INVALID_PARAMETER
-        } else {
-            STATUS_SUCCESS
+            return STATUS_INVALID_PARAMETER;
         }
+        // SAFETY: PortCls calls Init through our vtable on a live TopologyMiniport.
+        let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this.cast()) };
+        miniport.port.store(port, Ordering::Release);
+        STATUS_SUCCESS
     }
 }
 

@@ -13,18 +13,19 @@ use portcls_sys::ks::{
     KSAUDFNAME_MASTER_MUTE, KSAUDFNAME_MASTER_VOLUME, KSAUDFNAME_PEAKMETER, KSCATEGORY_AUDIO,
     KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WAVEFORMATEX, KSDATAFORMAT_SUBTYPE_ANALOG,
     KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, KSDATAFORMAT_SUBTYPE_PCM, KSDATAFORMAT_TYPE_AUDIO,
-    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE,
-    KSNODETYPE_PEAKMETER, KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION,
-    KSPIN_COMMUNICATION_NONE, KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN,
-    KSPIN_DATAFLOW_OUT, KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2,
-    KSPROPERTY_AUDIO_VOLUMELEVEL, KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2,
-    KSPROPERTY_PIN_PROPOSEDATAFORMAT, KSPROPERTY_PIN_PROPOSEDATAFORMAT2, KSPROPSETID_Audio,
-    KSPROPSETID_Jack, KSPROPSETID_Pin,
+    KSDATARANGE, KSDATARANGE_ATTRIBUTES, KSDATARANGE_AUDIO, KSEVENT_PINCAPS_JACKINFOCHANGE,
+    KSEVENTSETID_PinCapsChange, KSNODETYPE_MICROPHONE, KSNODETYPE_MUTE, KSNODETYPE_PEAKMETER,
+    KSNODETYPE_SPEAKER, KSNODETYPE_VOLUME, KSPIN_COMMUNICATION, KSPIN_COMMUNICATION_NONE,
+    KSPIN_COMMUNICATION_SINK, KSPIN_DATAFLOW, KSPIN_DATAFLOW_IN, KSPIN_DATAFLOW_OUT,
+    KSPROPERTY_AUDIO_MUTE, KSPROPERTY_AUDIO_PEAKMETER2, KSPROPERTY_AUDIO_VOLUMELEVEL,
+    KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_PIN_PROPOSEDATAFORMAT,
+    KSPROPERTY_PIN_PROPOSEDATAFORMAT2, KSPROPSETID_Audio, KSPROPSETID_Jack, KSPROPSETID_Pin,
 };
 use portcls_sys::wavert::{
-    PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCFILTER_DESCRIPTOR, PCFILTER_NODE,
-    PCNODE_DESCRIPTOR, PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_ITEM_FLAG_BASICSUPPORT,
-    PCPROPERTY_ITEM_FLAG_GET, PCPROPERTY_ITEM_FLAG_SET,
+    PCAUTOMATION_TABLE, PCCONNECTION_DESCRIPTOR, PCEVENT_ITEM, PCEVENT_ITEM_FLAG_BASICSUPPORT,
+    PCEVENT_ITEM_FLAG_ENABLE, PCFILTER_DESCRIPTOR, PCFILTER_NODE, PCNODE_DESCRIPTOR,
+    PCPIN_DESCRIPTOR, PCPROPERTY_ITEM, PCPROPERTY_ITEM_FLAG_BASICSUPPORT, PCPROPERTY_ITEM_FLAG_GET,
+    PCPROPERTY_ITEM_FLAG_SET,
 };
 use wavert_sample::descriptors::{
     self, CAPTURE_MUTE_NODE, CAPTURE_PEAK_NODE, CAPTURE_TOPOLOGY_MICROPHONE_PIN,
@@ -87,14 +88,28 @@ fn guid(pointer: *const GUID) -> GUID {
     unsafe { pointer.read() }
 }
 
+/// A table's properties; it has no methods, and events only where `events` says.
 fn properties(table: *const PCAUTOMATION_TABLE) -> &'static [PCPROPERTY_ITEM] {
     assert!(!table.is_null());
     // SAFETY: non-null table pointers of the driver's descriptors lead to static tables.
     let table = unsafe { &*table };
     assert_eq!(len(table.PropertyItemSize), size_of::<PCPROPERTY_ITEM>());
-    assert_eq!((table.MethodCount, table.EventCount), (0, 0));
+    assert_eq!(table.MethodCount, 0);
     // SAFETY: `PropertyCount` items of exactly the struct's size, static.
     unsafe { array(table.Properties, table.PropertyCount) }
+}
+
+/// A table's events.
+fn events(table: *const PCAUTOMATION_TABLE) -> &'static [PCEVENT_ITEM] {
+    assert!(!table.is_null());
+    // SAFETY: as in `properties`.
+    let table = unsafe { &*table };
+    if table.EventCount == 0 {
+        return &[];
+    }
+    assert_eq!(len(table.EventItemSize), size_of::<PCEVENT_ITEM>());
+    // SAFETY: `EventCount` items of exactly the struct's size, static.
+    unsafe { array(table.Events, table.EventCount) }
 }
 
 /// A pin's data ranges, as the raw pointers PortCls reads (a reference to the 64-byte head would
@@ -304,6 +319,7 @@ fn each_host_range_is_followed_by_a_list_naming_the_mode_attribute() {
 /// The filter-level proposed-format properties of a wave filter.
 fn assert_proposed_format_table(filter: &PCFILTER_DESCRIPTOR) {
     let items = properties(filter.AutomationTable);
+    assert!(events(filter.AutomationTable).is_empty());
     let ids: Vec<(u32, u32)> = items.iter().map(|item| (item.Id, item.Flags)).collect();
     assert_eq!(
         ids,
@@ -522,6 +538,17 @@ fn assert_jack_table(filter: &PCFILTER_DESCRIPTOR) {
         );
         assert!(item.Handler.is_some());
     }
+    // The jack-change event, enabled through the same table.
+    let [event] = events(filter.AutomationTable) else {
+        panic!("one event");
+    };
+    assert_eq!(guid(event.Set), KSEVENTSETID_PinCapsChange);
+    assert_eq!(event.Id, KSEVENT_PINCAPS_JACKINFOCHANGE);
+    assert_eq!(
+        event.Flags,
+        PCEVENT_ITEM_FLAG_ENABLE | PCEVENT_ITEM_FLAG_BASICSUPPORT
+    );
+    assert!(event.Handler.is_some());
 }
 
 /// Checks a topology filter's three nodes (volume, mute, peak meter at `numbers`) and that its
@@ -564,6 +591,7 @@ fn assert_volume_mute_meter_chain(
         assert_eq!(guid(node.Type), node_type);
         assert_eq!(guid(node.Name), name);
         let items = properties(node.AutomationTable);
+        assert!(events(node.AutomationTable).is_empty());
         assert_eq!(items.len(), 1);
         assert_eq!(guid(items[0].Set), KSPROPSETID_Audio);
         assert_eq!(items[0].Id, property);

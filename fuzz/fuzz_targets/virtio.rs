@@ -128,13 +128,15 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(jack) = sound::JackInfo::parse(rest) {
                 let config = PinConfig(jack.config);
                 for capture in [false, true] {
-                    let described = Jack::from_pin_config(config, capture, jack.connected);
+                    let presence = jack.detects_presence().then_some(jack.connected);
+                    let described = Jack::from_pin_config(config, capture, presence);
                     assert!((0..=11).contains(&described.connection_type));
                     assert!((1..=14).contains(&described.geo_location));
                     assert!((0..=3).contains(&described.gen_location));
                     assert!((0..=3).contains(&described.port_connection));
                     assert_eq!(described.color >> 24, 0);
                     assert!(!capture || described.channel_mapping == 0);
+                    assert!(described.connected || described.detects_presence);
                 }
             }
         }

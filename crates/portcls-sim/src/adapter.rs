@@ -945,9 +945,15 @@ impl Sim {
     /// (the pointer is valid while the device exists).
     #[must_use]
     pub fn miniport(&self, fdo: PDEVICE_OBJECT, name: &str) -> Option<PUNKNOWN> {
+        let id = self.port_id(fdo, name)?;
+        let state = self.world.lock();
+        Some(state.ports.get(&id)?.bound.as_ref()?.miniport.as_ptr())
+    }
+
+    /// The id of the port behind subdevice `name` of the device.
+    pub(crate) fn port_id(&self, fdo: PDEVICE_OBJECT, name: &str) -> Option<u64> {
         let state = self.world.lock();
         let adapter = state.adapters.get(&fdo.addr())?;
-        let id = adapter.subdevices.iter().find(|s| s.name == name)?.port_id;
-        Some(state.ports.get(&id)?.bound.as_ref()?.miniport.as_ptr())
+        Some(adapter.subdevices.iter().find(|s| s.name == name)?.port_id)
     }
 }

@@ -109,6 +109,7 @@ pub mod idle;
 pub mod image;
 pub mod interrupt;
 pub mod ks_client;
+pub mod ks_events;
 pub mod ks_rules;
 pub mod mmio;
 mod modes;
@@ -403,6 +404,12 @@ pub enum Ddi {
     MmUnmapIoSpace,
     /// `KeStallExecutionProcessor`.
     KeStallExecutionProcessor,
+    /// `IPortEvents::AddEventToEventList`.
+    AddEventToEventList,
+    /// `IPortEvents::GenerateEventList`.
+    GenerateEventList,
+    /// A miniport's event handler (PortCls calling it to enable or disable a KS event).
+    EventHandler,
 }
 
 impl Ddi {
@@ -458,7 +465,8 @@ impl Ddi {
             | Self::GetDmaAlignment
             | Self::IoConnectInterruptEx
             | Self::KeFlushQueuedDpcs
-            | Self::IoBuildSynchronousFsdRequest => PASSIVE_LEVEL,
+            | Self::IoBuildSynchronousFsdRequest
+            | Self::EventHandler => PASSIVE_LEVEL,
             Self::QueryInterface
             | Self::AddRef
             | Self::Release
@@ -481,7 +489,9 @@ impl Ddi {
             | Self::IofCallDriver
             | Self::BusInterface
             | Self::MmMapIoSpace
-            | Self::MmUnmapIoSpace => portcls_sys::km::DISPATCH_LEVEL,
+            | Self::MmUnmapIoSpace
+            | Self::AddEventToEventList
+            | Self::GenerateEventList => portcls_sys::km::DISPATCH_LEVEL,
             // Any IRQL up to HIGH_LEVEL (the interrupt spin lock: up to the interrupt's DIRQL,
             // checked by the routine).
             Self::InterruptService

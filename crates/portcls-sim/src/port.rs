@@ -13,23 +13,29 @@ use portcls_sys::{
     STATUS_INVALID_DEVICE_STATE, STATUS_NOINTERFACE, STATUS_SUCCESS, ULONG,
 };
 
-use portcls_sys::wavert::{IID_IPort, IID_IPortTopology, IID_IPortWaveRT, IPortVtbl};
+use portcls_sys::ks::PKSEVENT_ENTRY;
+use portcls_sys::wavert::{
+    BOOL, IID_IPort, IID_IPortEvents, IID_IPortTopology, IID_IPortWaveRT, IPortEvents,
+    IPortEventsVtbl, IPortVtbl,
+};
 
 use crate::adapter::PortKind;
 use crate::world::World;
 use crate::{Ddi, Via, Violation, current_irql, guid_name};
 
 /// The object. `unknown` (the `IPort` vtable, which begins with `IUnknown`) is at offset 0 (the
-/// port's identity), `manager` right after it.
+/// port's identity), `manager` right after it, then `events` (`IPortEvents`).
 #[repr(C)]
 pub(crate) struct PortObject {
     unknown: *const IPortVtbl,
     manager: *const c_void,
+    events: *const IPortEventsVtbl,
     pub(crate) id: u64,
     world: Weak<World>,
 }
 
 const MANAGER_OFFSET: usize = std::mem::offset_of!(PortObject, manager);
+const EVENTS_OFFSET: usize = std::mem::offset_of!(PortObject, events);
 
 /// An allocated port, freed with the machine.
 #[derive(Debug)]
@@ -70,6 +76,16 @@ const MANAGER_UNKNOWN: IUnknownVtbl = IUnknownVtbl {
     QueryInterface: query_interface::<MANAGER_OFFSET>,
     AddRef: add_ref::<MANAGER_OFFSET>,
     Release: release::<MANAGER_OFFSET>,
+};
+
+static EVENTS_VTBL: IPortEventsVtbl = IPortEventsVtbl {
+    base__: IUnknownVtbl {
+        QueryInterface: query_interface::<EVENTS_OFFSET>,
+        AddRef: add_ref::<EVENTS_OFFSET>,
+        Release: release::<EVENTS_OFFSET>,
+    },
+    AddEventToEventList: add_event_to_event_list,
+    GenerateEventList: generate_event_list,
 };
 
 static V1_VTBL: IPortClsStreamResourceManagerVtbl = IPortClsStreamResourceManagerVtbl {
@@ -116,6 +132,7 @@ pub(crate) fn new_port(world: &Arc<World>, kind: PortKind) -> PUNKNOWN {
     let object = Box::into_raw(Box::new(PortObject {
         unknown: &raw const PORT_VTBL,
         manager,
+        events: &raw const EVENTS_VTBL,
         id,
         world: Arc::downgrade(world),
     }));
@@ -189,6 +206,9 @@ portcls_sys::kernel_abi! {
                 || (iid == IID_IPortTopology && kind == Some(PortKind::Topology));
             let interface: PVOID = if port_interface {
                 object.cast()
+            } else if iid == IID_IPortEvents && kind != Some(PortKind::Generic) {
+                // SAFETY: projection to a field of the live object.
+                unsafe { (&raw mut (*object).events).cast() }
             } else if (iid == IID_IPortClsStreamResourceManager2 && profile.has_interface_v2())
                 || (iid == IID_IPortClsStreamResourceManager && profile.has_interface_v1())
             {
@@ -248,6 +268,10 @@ portcls_sys::kernel_abi! {
             port.note("Release", at);
             let refs = port.refs;
             let bound = if refs == 0 { port.bound.take() } else { None };
+            if refs == 0 {
+                // Its event lists go with it.
+                state.ks_events.drop_port(id);
+            }
             drop(state);
             // The port's reference on its miniport goes with it (outside the lock: the driver
             // runs).
@@ -259,7 +283,48 @@ portcls_sys::kernel_abi! {
     }
 }
 
-/// Reads and validates a descriptor as PortCls documents it; `Err` carries the status.
+portcls_sys::kernel_abi! {
+    unsafe fn add_event_to_event_list(this: *mut IPortEvents, entry: PKSEVENT_ENTRY) {
+        crate::stack::model(|| {
+            // SAFETY: called through the object's `IPortEvents` pointer.
+            let (_, id, world) = unsafe { object::<EVENTS_OFFSET>(this.cast()) };
+            if alive(&world, id, Ddi::AddEventToEventList) {
+                crate::ks_events::add(&world, id, entry.addr());
+            }
+        });
+    }
+}
+
+portcls_sys::kernel_abi! {
+    unsafe fn generate_event_list(
+        this: *mut IPortEvents,
+        set: *mut GUID,
+        event: ULONG,
+        pin_event: BOOL,
+        pin: ULONG,
+        node_event: BOOL,
+        node: ULONG,
+    ) {
+        crate::stack::model(|| {
+            // SAFETY: called through the object's `IPortEvents` pointer.
+            let (_, id, world) = unsafe { object::<EVENTS_OFFSET>(this.cast()) };
+            if !alive(&world, id, Ddi::GenerateEventList) {
+                return;
+            }
+            // SAFETY: a null set means any set; otherwise the caller's readable GUID.
+            let set = (!set.is_null()).then(|| unsafe { set.read_unaligned() });
+            let filter = crate::ks_events::Match {
+                set,
+                event,
+                pin: (pin_event != 0).then_some(pin),
+                node: (node_event != 0).then_some(node),
+            };
+            crate::ks_events::generate(&world, id, &filter);
+        });
+    }
+}
+
+/// Reads and validates a descriptor as PortCls documents it; `Err` carries the status./// Reads and validates a descriptor as PortCls documents it; `Err` carries the status.
 ///
 /// # Safety
 /// `descriptor` is null or readable for `size_of::<PCSTREAMRESOURCE_DESCRIPTOR>()` bytes.

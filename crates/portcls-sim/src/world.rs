@@ -200,6 +200,8 @@ pub(crate) struct State {
     #[allow(clippy::vec_box)] // boxed so each token keeps its address while the Vec grows
     tokens: Vec<Box<[u64; 2]>>,
     pub(crate) streams: crate::stream::Streams,
+    /// KS events clients enabled ([`crate::ks_events`]).
+    pub(crate) ks_events: crate::ks_events::Events,
     /// Physical memory and its DMA allocations.
     pub(crate) physical: crate::physical::Physical,
     /// DMA adapters and their common buffers.
@@ -267,6 +269,7 @@ impl State {
             portcls_unload_ran: false,
             image: None,
             streams: crate::stream::Streams::default(),
+            ks_events: crate::ks_events::Events::default(),
             physical: crate::physical::Physical::default(),
             dma: crate::dma::Adapters::default(),
             idle: crate::idle::Idle::default(),

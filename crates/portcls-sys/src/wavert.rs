@@ -336,6 +336,8 @@ pub const IID_IPort: GUID = GUID::from_u128(0xB4C9_0A25_5791_11D0_86F9_00A0_C911
 pub const IID_IMiniport: GUID = GUID::from_u128(0xB4C9_0A24_5791_11D0_86F9_00A0_C911_B544);
 /// `IID_IPortTopology` {B4C90A30-5791-11D0-86F9-00A0C911B544}.
 pub const IID_IPortTopology: GUID = GUID::from_u128(0xB4C9_0A30_5791_11D0_86F9_00A0_C911_B544);
+/// `IID_IPortEvents` {A80F29C4-5498-11D2-95D9-00C04FB925D3}: every port's event lists.
+pub const IID_IPortEvents: GUID = GUID::from_u128(0xA80F_29C4_5498_11D2_95D9_00C0_4FB9_25D3);
 /// `IID_IMiniportTopology` {B4C90A31-5791-11D0-86F9-00A0C911B544}.
 pub const IID_IMiniportTopology: GUID = GUID::from_u128(0xB4C9_0A31_5791_11D0_86F9_00A0_C911_B544);
 /// `CLSID_PortTopology` {B4C90A32-5791-11D0-86F9-00A0C911B544}.
@@ -444,6 +446,46 @@ pub type PREGISTRYKEY = *mut IRegistryKey;
 // ---------------------------------------------------------------------------------------------
 // Ports
 // ---------------------------------------------------------------------------------------------
+
+/// `BOOL` (a 32-bit Win32 truth value: 0 false, anything else true).
+pub type BOOL = i32;
+
+/// `IPortEvents`: the port's event lists, which a miniport's event handler adds KS event
+/// entries to and which the miniport signals.
+#[repr(C)]
+#[derive(Debug)]
+pub struct IPortEvents {
+    /// The object's vtable.
+    pub lpVtbl: *const IPortEventsVtbl,
+}
+/// `PPORTEVENTS`.
+pub type PPORTEVENTS = *mut IPortEvents;
+
+/// The vtable of [`IPortEvents`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct IPortEventsVtbl {
+    /// Slots 0-2.
+    pub base__: IUnknownVtbl,
+    /// Slot 3: `AddEventToEventList(this, EventEntry)`, from an event handler's
+    /// `PCEVENT_VERB_ADD`.
+    pub AddEventToEventList:
+        crate::kernel_abi!(unsafe fn(this: *mut IPortEvents, EventEntry: PKSEVENT_ENTRY)),
+    /// Slot 4: `GenerateEventList(this, Set, EventId, PinEvent, PinId, NodeEvent, NodeId)`:
+    /// signals every entry of the event (`Set` null: of any set), of pin `PinId` if `PinEvent`,
+    /// of node `NodeId` if `NodeEvent`. At `DISPATCH_LEVEL` or below.
+    pub GenerateEventList: crate::kernel_abi!(
+        unsafe fn(
+            this: *mut IPortEvents,
+            Set: *mut GUID,
+            EventId: ULONG,
+            PinEvent: BOOL,
+            PinId: ULONG,
+            NodeEvent: BOOL,
+            NodeId: ULONG,
+        )
+    ),
+}
 
 /// `IPort`: the part every port driver shares.
 #[repr(C)]

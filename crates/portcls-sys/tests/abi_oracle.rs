@@ -483,6 +483,7 @@ fn vtables() -> Vec<Layout> {
         vtable!(w::IPortVtbl => "IPortVtbl" { Init, GetDeviceProperty, NewRegistryKey }),
         vtable!(w::IPortWaveRTVtbl => "IPortWaveRTVtbl" {}),
         vtable!(w::IPortTopologyVtbl => "IPortTopologyVtbl" {}),
+        vtable!(w::IPortEventsVtbl => "IPortEventsVtbl" { AddEventToEventList, GenerateEventList }),
         vtable!(w::IPortWaveRTStreamVtbl => "IPortWaveRTStreamVtbl" {
             AllocatePagesForMdl, AllocateContiguousPagesForMdl, MapAllocatedPages,
             UnmapAllocatedPages, FreePagesFromMdl, GetPhysicalPagesCount, GetPhysicalPageAddress
@@ -519,6 +520,7 @@ fn kernel_guids() -> Vec<(&'static str, GUID)> {
         ("IID_IPort", w::IID_IPort),
         ("IID_IPortWaveRT", w::IID_IPortWaveRT),
         ("IID_IPortTopology", w::IID_IPortTopology),
+        ("IID_IPortEvents", w::IID_IPortEvents),
         ("IID_IPortWaveRTStream", w::IID_IPortWaveRTStream),
         ("IID_IMiniport", w::IID_IMiniport),
         ("IID_IMiniportTopology", w::IID_IMiniportTopology),

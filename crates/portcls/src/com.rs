@@ -63,6 +63,7 @@ portcls_interfaces! {
     IPort(IPortVtbl) => IID_IPort,
     IPortWaveRT(IPortWaveRTVtbl) => IID_IPortWaveRT,
     IPortTopology(IPortTopologyVtbl) => IID_IPortTopology,
+    IPortEvents(IPortEventsVtbl) => IID_IPortEvents,
     IPortWaveRTStream(IPortWaveRTStreamVtbl) => IID_IPortWaveRTStream,
     IAdapterPowerManagement(IAdapterPowerManagementVtbl) => IID_IAdapterPowerManagement,
     IMiniport(IMiniportVtbl) => IID_IMiniport,

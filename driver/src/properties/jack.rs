@@ -6,13 +6,13 @@ use core::mem::{offset_of, size_of};
 use portcls_sys::GUID;
 use portcls_sys::ks::{
     EPcxConnectionType, EPcxGenLocation, EPcxGeoLocation, EPxcPortConnection,
-    KSAUDIO_SPEAKER_STEREO, KSJACK_DESCRIPTION, KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM,
-    KSPROPERTY_JACK_DESCRIPTION, KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_TYPE_BASICSUPPORT,
-    KSPROPERTY_TYPE_GET, KSPROPSETID_Jack, eConnTypeCombination, eConnTypeUnknown,
-    eGenLocPrimaryBox, eGeoLocATAPI, eGeoLocDrivebay, eGeoLocFront, eGeoLocHDMI,
-    eGeoLocInsideMobileLid, eGeoLocNotApplicable, eGeoLocOutsideMobileLid, eGeoLocRearPanel,
-    eGeoLocRiser, ePortConnBothIntegratedAndJack, ePortConnIntegratedDevice, ePortConnJack,
-    ePortConnUnknown,
+    JACKDESC2_PRESENCE_DETECT_CAPABILITY, KSAUDIO_SPEAKER_STEREO, KSJACK_DESCRIPTION,
+    KSJACK_DESCRIPTION2, KSMULTIPLE_ITEM, KSPROPERTY_JACK_DESCRIPTION,
+    KSPROPERTY_JACK_DESCRIPTION2, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET,
+    KSPROPSETID_Jack, eConnTypeCombination, eConnTypeUnknown, eGenLocPrimaryBox, eGeoLocATAPI,
+    eGeoLocDrivebay, eGeoLocFront, eGeoLocHDMI, eGeoLocInsideMobileLid, eGeoLocNotApplicable,
+    eGeoLocOutsideMobileLid, eGeoLocRearPanel, eGeoLocRiser, ePortConnBothIntegratedAndJack,
+    ePortConnIntegratedDevice, ePortConnJack, ePortConnUnknown,
 };
 
 use super::request::{Answer, Description, PropertyError, Verb, put_u32, read_u32, ulong};
@@ -35,9 +35,10 @@ pub const JACK_DESCRIPTION2_SIZE: usize = MULTIPLE_ITEM_SIZE + size_of::<KSJACK_
 /// reports for its direction ([`Jack::from_pin_config`]: the jack's HD Audio pin
 /// configuration), connected as the device last said.
 ///
-/// `DESCRIPTION2` reports an active device and no capabilities: presence detection would
-/// promise `KSEVENT_PINCAPS_JACKINFOCHANGE`, which the driver does not raise yet, so the audio
-/// stack reads presence when it builds the endpoint.
+/// `DESCRIPTION2` reports an active device, and presence detection for a device jack that
+/// has it: the driver then raises `KSEVENT_PINCAPS_JACKINFOCHANGE` on the topology filter's
+/// external pin whenever the device says something was plugged in or pulled out, and the
+/// audio stack reads the description again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Jack {
     /// `ChannelMapping`: the `SPEAKER_*` bits on the jack. The documentation asks for 0 on
@@ -55,6 +56,10 @@ pub struct Jack {
     pub port_connection: EPxcPortConnection,
     /// `IsConnected`: something is plugged in (always, for a jack that cannot tell).
     pub connected: bool,
+    /// `DESCRIPTION2`'s `JACKDESC2_PRESENCE_DETECT_CAPABILITY`: the jack tells when
+    /// something is plugged in or pulled out, and the driver raises
+    /// `KSEVENT_PINCAPS_JACKINFOCHANGE` then.
+    pub detects_presence: bool,
 }
 
 impl Jack {
@@ -67,6 +72,7 @@ impl Jack {
         gen_location: eGenLocPrimaryBox,
         port_connection: ePortConnIntegratedDevice,
         connected: true,
+        detects_presence: false,
     };
 
     /// The microphone: integrated into the (virtual) box; a capture pin maps no speaker
@@ -79,15 +85,18 @@ impl Jack {
         gen_location: eGenLocPrimaryBox,
         port_connection: ePortConnIntegratedDevice,
         connected: true,
+        detects_presence: false,
     };
 }
 
 impl Jack {
     /// The jack an HD Audio pin configuration describes (`capture`: a jack audio comes in
-    /// through), connected as `connected` says. A digital output (S/PDIF, other digital) and
-    /// any input map no speaker positions; an analog output maps the driver's stereo pair.
+    /// through). `presence`: whether something is plugged in, for a jack that detects it;
+    /// `None` for one that cannot tell (always connected). A digital output (S/PDIF, other
+    /// digital) and any input map no speaker positions; an analog output maps the driver's
+    /// stereo pair.
     #[must_use]
-    pub const fn from_pin_config(config: PinConfig, capture: bool, connected: bool) -> Self {
+    pub const fn from_pin_config(config: PinConfig, capture: bool, presence: Option<bool>) -> Self {
         let digital = matches!(config.default_device(), 0x4 | 0x5 | 0xC | 0xD);
         let channel_mapping = if capture || digital {
             0
@@ -116,7 +125,11 @@ impl Jack {
                 3 => ePortConnBothIntegratedAndJack,
                 _ => ePortConnUnknown,
             },
-            connected,
+            connected: match presence {
+                Some(connected) => connected,
+                None => true,
+            },
+            detects_presence: presence.is_some(),
         }
     }
 }
@@ -260,7 +273,13 @@ fn write_answer(jack: &Jack, second: bool, size: usize, value: &mut [u8]) {
     put_u32(value, offset_of!(KSMULTIPLE_ITEM, Count), 1);
     let at = MULTIPLE_ITEM_SIZE;
     if second {
-        // No device state to report, no presence detection, no dynamic format change.
+        // No device state to report, no dynamic format change; presence detection where the
+        // jack has it.
+        let capabilities = if jack.detects_presence {
+            JACKDESC2_PRESENCE_DETECT_CAPABILITY
+        } else {
+            0
+        };
         put_u32(
             value,
             at + offset_of!(KSJACK_DESCRIPTION2, DeviceStateInfo),
@@ -269,7 +288,7 @@ fn write_answer(jack: &Jack, second: bool, size: usize, value: &mut [u8]) {
         put_u32(
             value,
             at + offset_of!(KSJACK_DESCRIPTION2, JackCapabilities),
-            0,
+            capabilities,
         );
         return;
     }
@@ -452,7 +471,7 @@ mod tests {
         let line_out = PinConfig(0x0101_4010);
         assert!(line_out.is_output() && !line_out.is_input() && line_out.is_wired());
         assert!(!line_out.ignores_presence());
-        let jack = Jack::from_pin_config(line_out, false, false);
+        let jack = Jack::from_pin_config(line_out, false, Some(false));
         assert_eq!(
             jack,
             Jack {
@@ -463,37 +482,39 @@ mod tests {
                 gen_location: eGenLocPrimaryBox,
                 port_connection: ePortConnJack,
                 connected: false,
+                detects_presence: true,
             }
         );
         // Rear pink microphone: an input maps no speakers.
         let mic = PinConfig(0x01A1_9020);
         assert!(mic.is_input() && !mic.is_output());
-        let jack = Jack::from_pin_config(mic, true, true);
+        let jack = Jack::from_pin_config(mic, true, Some(true));
         assert_eq!((jack.channel_mapping, jack.color), (0, 0x00FF_C0CB));
         assert!(jack.connected);
         // Internal speakers, fixed, presence detection overridden.
         let speaker = PinConfig(0x9017_0110 | 1 << 8);
         assert!(speaker.ignores_presence());
-        let jack = Jack::from_pin_config(speaker, false, true);
+        let jack = Jack::from_pin_config(speaker, false, None);
+        assert!(jack.connected && !jack.detects_presence);
         assert_eq!(jack.port_connection, ePortConnIntegratedDevice);
         assert_eq!(jack.gen_location, eGenLocInternal);
         assert_eq!(jack.geo_location, eGeoLocNotApplicable);
         assert_eq!(jack.connection_type, eConnTypeOtherAnalog);
         // HDMI: internal, special place 8; a digital output maps no speakers.
         let hdmi = PinConfig(0x1856_0010);
-        let jack = Jack::from_pin_config(hdmi, false, true);
+        let jack = Jack::from_pin_config(hdmi, false, None);
         assert_eq!(jack.geo_location, eGeoLocHDMI);
         assert_eq!(jack.connection_type, eConnTypeOtherDigital);
         assert_eq!(jack.channel_mapping, 0);
         // Not connected to anything; other connection type; both jack and integrated.
         assert!(!PinConfig(0x4000_0000).is_wired());
         let odd = PinConfig(0xC00F_F000);
-        let jack = Jack::from_pin_config(odd, false, true);
+        let jack = Jack::from_pin_config(odd, false, None);
         assert_eq!(jack.connection_type, eConnTypeUnknown);
         assert_eq!(jack.port_connection, ePortConnBothIntegratedAndJack);
         assert_eq!(jack.color, 0, "other colour");
         assert_eq!(
-            Jack::from_pin_config(PinConfig(0x7000_0000), false, true).port_connection,
+            Jack::from_pin_config(PinConfig(0x7000_0000), false, None).port_connection,
             ePortConnUnknown
         );
         // Special places by gross location.
@@ -526,6 +547,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u32_at(&value, 32), 0);
+        let mut value2 = [0u8; 16];
+        let detecting = Jack {
+            detects_presence: true,
+            ..unplugged
+        };
+        jack(
+            KSPROPERTY_JACK_DESCRIPTION2,
+            Verb::Get,
+            &pin(1),
+            |_| Some(detecting),
+            &mut value2,
+        )
+        .unwrap();
+        assert_eq!(u32_at(&value2, 12), JACKDESC2_PRESENCE_DETECT_CAPABILITY);
     }
 
     #[test]

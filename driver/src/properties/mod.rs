@@ -36,6 +36,10 @@
 //! Jack answers are a `KSMULTIPLE_ITEM` (`Size` = the whole answer, `Count` = 1) and one
 //! `KSJACK_DESCRIPTION` or `KSJACK_DESCRIPTION2`; without presence detection `IsConnected` is
 //! TRUE and `JackCapabilities` 0.
+//!
+//! Each topology filter also has one event, `KSEVENT_PINCAPS_JACKINFOCHANGE`
+//! ([`jack_event`]): enabling it adds the client's entry to the port's event list, which the
+//! driver signals when the device says a jack changed.
 
 pub mod controls;
 pub mod jack;
@@ -52,7 +56,10 @@ pub use jack::{
 pub use proposed::{PROPOSED_WITH_MODE_SIZE, ProposingPin, proposed_request};
 pub use request::{Answer, PropertyError, STATUS_INVALID_DEVICE_REQUEST, Stepping, Verb};
 
-use portcls_sys::wavert::PCPROPERTY_REQUEST;
+use portcls_sys::wavert::{
+    PCEVENT_REQUEST, PCEVENT_VERB_ADD, PCEVENT_VERB_NONE, PCEVENT_VERB_REMOVE,
+    PCEVENT_VERB_SUPPORT, PCPROPERTY_REQUEST,
+};
 use portcls_sys::{GUID, NTSTATUS, STATUS_INVALID_PARAMETER, ULONG};
 
 use crate::com::ComObject;
@@ -189,6 +196,41 @@ portcls_sys::kernel_abi! {
             value,
         );
         finish(request, answer)
+    }
+}
+
+portcls_sys::kernel_abi! {
+    /// The handler of the topology filters' event (`KSEVENTSETID_PinCapsChange`
+    /// `JACKINFOCHANGE`): `PCEVENT_VERB_ADD` adds the client's entry to the port's event list
+    /// (`IPortEvents::AddEventToEventList`); PortCls takes it off again itself
+    /// (`PCEVENT_VERB_REMOVE` asks nothing more of the miniport), and a support query
+    /// succeeds.
+    ///
+    /// # Safety
+    /// PortCls's contract for an event handler: `request` points to a valid `PCEVENT_REQUEST`
+    /// for a live topology miniport of this driver, for the duration of the call.
+    pub unsafe fn jack_event(request: *mut PCEVENT_REQUEST) -> NTSTATUS {
+        // SAFETY: caller's contract: valid for the call.
+        let Some(request) = (unsafe { request.as_ref() }) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        match request.Verb {
+            PCEVENT_VERB_ADD => {
+                if request.MajorTarget.is_null() || request.EventEntry.is_null() {
+                    return STATUS_INVALID_PARAMETER;
+                }
+                // SAFETY: PortCls passes the miniport's IUnknown as MajorTarget: a live
+                // topology miniport of ours (caller's contract).
+                let miniport =
+                    unsafe { ComObject::<TopologyMiniport>::from_this(request.MajorTarget.cast()) };
+                // SAFETY: the entry of this call (caller's contract).
+                unsafe { miniport.add_event(request.EventEntry) }
+            }
+            PCEVENT_VERB_REMOVE | PCEVENT_VERB_SUPPORT | PCEVENT_VERB_NONE => {
+                portcls_sys::STATUS_SUCCESS
+            }
+            _ => STATUS_INVALID_PARAMETER,
+        }
     }
 }
 

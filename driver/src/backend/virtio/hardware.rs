@@ -58,10 +58,14 @@ use super::bars::MappedBars;
 use super::device::{Completion, DeviceError, DmaBlock, DmaMemory, Piece, Report, SoundDevice};
 use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
 use super::sound::{self, PcmInfo};
+use super::sound::{Event, JackInfo};
+use crate::descriptors::{CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN};
 use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
 use crate::pool::{Pool, PoolBox};
 use crate::properties::{Jack, PinConfig};
 use crate::sync::SpinLock;
+use portcls_sys::ks::{KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange};
+use portcls_sys::wavert::IPortEvents;
 
 portcls_sys::kernel_abi! {
     #[cfg_attr(
@@ -407,6 +411,9 @@ struct Device {
     failed: bool,
     /// The streams bound to the device's streams.
     sinks: Sinks,
+    /// The topology ports whose external pin's jack the device's jacks describe (render,
+    /// capture): told when a jack changes.
+    jack_ports: [Option<portcls::ComPtr<IPortEvents>>; 2],
 }
 
 /// The device, locked: what a bound stream and the DPC do with it.
@@ -441,15 +448,16 @@ impl DeviceAccess<'_> {
 
     /// Takes everything the device finished and hands each period to its stream's sink (a
     /// period of a stream no longer bound is dropped). Returns how many periods and events
-    /// it took.
+    /// it took, and which jacks the events changed.
     ///
     /// # Errors
     /// The device broke a queue (or completed more periods than its queues can hold): the
     /// status every sink is then told through [`PeriodSink::failed`] by the caller.
-    pub fn collect(&mut self) -> Result<u64, NTSTATUS> {
+    pub fn collect(&mut self) -> Result<Collected, NTSTATUS> {
         let mut batch = [None::<Completion>; BATCH];
         let mut count = 0_usize;
         let mut events = 0_u64;
+        let mut jacks = 0_u32;
         let mut overflow = false;
         self.sound
             .completions(self.bars, |report| match report {
@@ -460,7 +468,12 @@ impl DeviceAccess<'_> {
                     }
                     None => overflow = true,
                 },
-                Report::Event(_) => events += 1,
+                Report::Event(event) => {
+                    events += 1;
+                    if let Event::JackConnected(id) | Event::JackDisconnected(id) = event {
+                        jacks |= 1_u32.checked_shl(id).unwrap_or(0);
+                    }
+                }
             })
             .map_err(|error: DeviceError| error.status())?;
         if overflow {
@@ -475,7 +488,10 @@ impl DeviceAccess<'_> {
                 unsafe { sink.as_ref() }.completed(completion, self);
             }
         }
-        Ok(events + u64::try_from(count).unwrap_or(u64::MAX))
+        Ok(Collected {
+            taken: events + u64::try_from(count).unwrap_or(u64::MAX),
+            jacks,
+        })
     }
 
     /// Tells every bound stream the device failed with `status`.
@@ -483,6 +499,81 @@ impl DeviceAccess<'_> {
         for sink in self.sinks.iter().flatten() {
             // SAFETY: as in `collect`.
             unsafe { sink.as_ref() }.failed(status);
+        }
+    }
+}
+
+/// What one pass of [`DeviceAccess::collect`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Collected {
+    /// Periods and events.
+    pub taken: u64,
+    /// Bit `id` for each jack (below 32) an event said was plugged in or pulled out.
+    pub jacks: u32,
+}
+
+/// The jack of the endpoint of a direction (input for `capture`): of the jacks the device has
+/// for that direction, one of the function group of the direction's first stream if there is
+/// one, else the first.
+fn chosen_jack(sound: &SoundDevice, capture: bool) -> Option<(u32, JackInfo)> {
+    let direction = if capture {
+        sound::D_INPUT
+    } else {
+        sound::D_OUTPUT
+    };
+    let function = sound
+        .streams()
+        .find(|(_, info)| info.direction == direction)
+        .map(|(_, info)| info.hda_fn_nid);
+    sound
+        .jacks()
+        .filter(|(_, jack)| {
+            let config = PinConfig(jack.config);
+            config.is_wired()
+                && if capture {
+                    config.is_input()
+                } else {
+                    config.is_output()
+                }
+        })
+        .min_by_key(|&(id, jack)| (Some(jack.hda_fn_nid) != function, id))
+}
+
+/// Tells the topology port of each direction whose jack changed (`changed`: bit per jack id):
+/// `KSEVENT_PINCAPS_JACKINFOCHANGE` on its external pin. At `DISPATCH_LEVEL` or below.
+fn announce_jacks(
+    sound: &SoundDevice,
+    ports: &[Option<portcls::ComPtr<IPortEvents>>; 2],
+    changed: u32,
+) {
+    for (capture, port) in [false, true].into_iter().zip(ports) {
+        let Some(port) = port else {
+            continue;
+        };
+        let Some((id, _)) = chosen_jack(sound, capture) else {
+            continue;
+        };
+        if changed & 1_u32.checked_shl(id).unwrap_or(0) == 0 {
+            continue;
+        }
+        let pin = if capture {
+            CAPTURE_TOPOLOGY_MICROPHONE_PIN
+        } else {
+            RENDER_TOPOLOGY_SPEAKER_PIN
+        };
+        let mut set = KSEVENTSETID_PinCapsChange;
+        // SAFETY: a live port (the reference is ours); the set is read during the call; any
+        // IRQL up to DISPATCH_LEVEL.
+        unsafe {
+            (port.vtable().GenerateEventList)(
+                port.as_raw(),
+                &raw mut set,
+                KSEVENT_PINCAPS_JACKINFOCHANGE,
+                1,
+                pin,
+                0,
+                u32::MAX,
+            );
         }
     }
 }
@@ -579,14 +670,19 @@ portcls_sys::kernel_abi! {
         // SAFETY: the hardware, alive until its DPCs are flushed at stop.
         let hardware = unsafe { &*context.cast::<Hardware>() };
         let mut device = hardware.device.lock();
-        let Device { bars, sound, reports, failed, sinks } = &mut *device;
+        let Device { bars, sound, reports, failed, sinks, jack_ports } = &mut *device;
         if *failed {
             return;
         }
         if let Some(sound) = sound.as_deref_mut() {
             let mut access = DeviceAccess { sound, bars, sinks };
             match access.collect() {
-                Ok(taken) => *reports += taken,
+                Ok(collected) => {
+                    *reports += collected.taken;
+                    if collected.jacks != 0 {
+                        announce_jacks(sound, jack_ports, collected.jacks);
+                    }
+                }
                 Err(status) => {
                     *failed = true;
                     access.fail_all(status);
@@ -624,6 +720,7 @@ impl Hardware {
                     reports: 0,
                     failed: false,
                     sinks: [None; sound::MAX_STREAMS as usize],
+                    jack_ports: [None, None],
                 }),
                 dma: None,
                 dpc: KDPC::zeroed(),
@@ -759,6 +856,9 @@ impl Hardware {
             dma.put();
         }
         drop(self.port.take());
+        // The topology ports are released at PASSIVE_LEVEL, here, not in the DPC.
+        let ports = core::mem::take(&mut self.device.get_mut().jack_ports);
+        drop(ports);
         Self::unmap(&bars);
     }
 
@@ -870,33 +970,41 @@ impl Hardware {
 
     /// The jack of the endpoint of a direction (input for `capture`) as KS describes it: of
     /// the jacks the device has for that direction, one of the function group of the
-    /// direction's stream if there is one, else the first; connected as the device last said
-    /// (a jack that cannot detect presence is always connected). `None`: the device reports
-    /// no jack for the direction.
+    /// direction's stream if there is one, else the first; connected as the device last said,
+    /// if its pin detects presence (else always connected). `None`: the device reports no
+    /// jack for the direction.
     #[must_use]
     pub fn jack(&self, capture: bool) -> Option<Jack> {
-        let function = self.stream_of(capture).map(|(_, info)| info.hda_fn_nid);
         let device = self.device.lock();
-        let sound = device.sound.as_deref()?;
-        let (_, jack) = sound
-            .jacks()
-            .filter(|(_, jack)| {
-                let config = PinConfig(jack.config);
-                config.is_wired()
-                    && if capture {
-                        config.is_input()
-                    } else {
-                        config.is_output()
-                    }
-            })
-            .min_by_key(|&(id, jack)| (Some(jack.hda_fn_nid) != function, id))?;
+        let (_, jack) = chosen_jack(device.sound.as_deref()?, capture)?;
         let config = PinConfig(jack.config);
         let detects = jack.detects_presence() && !config.ignores_presence();
         Some(Jack::from_pin_config(
             config,
             capture,
-            jack.connected || !detects,
+            detects.then_some(jack.connected),
         ))
+    }
+
+    /// From now on, a change of the jack of a direction (input for `capture`) is announced
+    /// to `port`, the topology port of that direction: `KSEVENT_PINCAPS_JACKINFOCHANGE` on its
+    /// external pin (the DPC raises it). At `PASSIVE_LEVEL`, in `StartDevice`.
+    ///
+    /// # Errors
+    /// The port's refusal of `IPortEvents`.
+    pub fn watch_jacks(
+        &self,
+        capture: bool,
+        port: &portcls::ComPtr<portcls_sys::wavert::IPort>,
+    ) -> Result<(), NTSTATUS> {
+        let events = port
+            .query::<IPortEvents>()
+            .map_err(|error| error.status())?;
+        let mut device = self.device.lock();
+        if let Some(slot) = device.jack_ports.get_mut(usize::from(capture)) {
+            *slot = Some(events);
+        }
+        Ok(())
     }
 
     /// Binds `sink` to device stream `id`: from now on its completions reach it. The sink
