@@ -343,3 +343,120 @@ impl Sim {
 
 /// A miniport's event handler.
 type EventHandler = portcls_sys::kernel_abi!(unsafe fn(*mut PCEVENT_REQUEST) -> NTSTATUS);
+
+#[cfg(test)]
+mod tests {
+    use portcls_sys::ks::{KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange};
+
+    use super::*;
+    use crate::OsProfile;
+
+    /// An enabled entry of `port` for the jack event on `pin`, as `enable_event` makes it;
+    /// returns its key and the address the miniport is handed.
+    fn entry(sim: &Sim, port: u64, pin: u32) -> (u64, usize) {
+        let mut state = sim.world.lock();
+        let key = state.ks_events.next;
+        state.ks_events.next += 1;
+        let storage = Box::new([0; 8]);
+        let address = std::ptr::from_ref(&*storage).addr();
+        state.ks_events.entries.insert(
+            key,
+            Entry {
+                port,
+                set: KSEVENTSETID_PinCapsChange,
+                event: KSEVENT_PINCAPS_JACKINFOCHANGE,
+                pin,
+                node: PCFILTER_NODE,
+                listed: false,
+                signals: 0,
+                storage,
+            },
+        );
+        (key, address)
+    }
+
+    fn signals(sim: &Sim, key: u64) -> u64 {
+        sim.event_signals(&KsEvent { id: key })
+    }
+
+    fn jack(pin: Option<u32>) -> Match {
+        Match {
+            set: Some(KSEVENTSETID_PinCapsChange),
+            event: KSEVENT_PINCAPS_JACKINFOCHANGE,
+            pin,
+            node: None,
+        }
+    }
+
+    #[test]
+    fn only_listed_entries_that_match_are_signalled() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let (listed, address) = entry(&sim, 1, 3);
+        let (other_pin, other_address) = entry(&sim, 1, 4);
+        let (never_added, _) = entry(&sim, 1, 3);
+        add(&sim.world, 1, address);
+        add(&sim.world, 1, other_address);
+        generate(&sim.world, 1, &jack(Some(3)));
+        assert_eq!(
+            [listed, other_pin, never_added].map(|key| signals(&sim, key)),
+            [1, 0, 0]
+        );
+        // Any pin, any set; another port's list, another event id: nothing.
+        generate(&sim.world, 1, &jack(None));
+        generate(
+            &sim.world,
+            1,
+            &Match {
+                set: None,
+                ..jack(Some(4))
+            },
+        );
+        generate(&sim.world, 2, &jack(None));
+        generate(
+            &sim.world,
+            1,
+            &Match {
+                event: 0,
+                ..jack(None)
+            },
+        );
+        assert_eq!([listed, other_pin].map(|key| signals(&sim, key)), [2, 2]);
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+        sim.world.lock().ks_events.drop_port(1);
+        assert_eq!(signals(&sim, listed), 0, "gone with its port");
+    }
+
+    #[test]
+    fn a_foreign_entry_or_a_high_irql_is_a_violation() {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        let (key, address) = entry(&sim, 1, 3);
+        add(&sim.world, 2, address);
+        add(&sim.world, 1, 0x1234);
+        assert_eq!(
+            sim.violations(),
+            [
+                Violation::BadObject {
+                    ddi: Ddi::AddEventToEventList,
+                    object: address
+                },
+                Violation::BadObject {
+                    ddi: Ddi::AddEventToEventList,
+                    object: 0x1234
+                }
+            ]
+        );
+        add(&sim.world, 1, address);
+        {
+            let _raised = crate::raise_irql(portcls_sys::hw::HIGH_LEVEL);
+            generate(&sim.world, 1, &jack(Some(3)));
+        }
+        assert_eq!(signals(&sim, key), 0);
+        assert!(sim.violations().iter().any(|violation| matches!(
+            violation,
+            Violation::IrqlTooHigh {
+                ddi: Ddi::GenerateEventList,
+                ..
+            }
+        )));
+    }
+}
