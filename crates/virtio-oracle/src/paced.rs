@@ -148,21 +148,7 @@ impl Paced {
 
     /// A chain's descriptors: (address, length, device writes).
     fn chain(&self, queue: QueueConfig, head: u16) -> Vec<(u64, u32, bool)> {
-        let mut out = Vec::new();
-        let mut at = head;
-        for _ in 0..queue.size {
-            let d = queue.descriptors + 16 * u64::from(at % queue.size);
-            let descriptor: [u8; 16] = self.read(d);
-            let address = u64::from_le_bytes(descriptor[..8].try_into().unwrap_or_default());
-            let len = u32::from_le_bytes(descriptor[8..12].try_into().unwrap_or_default());
-            let flags = u16::from_le_bytes([descriptor[12], descriptor[13]]);
-            out.push((address, len, flags & 2 != 0));
-            if flags & 1 == 0 {
-                break;
-            }
-            at = u16::from_le_bytes([descriptor[14], descriptor[15]]);
-        }
-        out
+        self.oracle.chain(queue, u32::from(head))
     }
 
     /// Reads the control requests the driver made available, before the oracle answers them.
