@@ -522,65 +522,67 @@ impl SoundDevice {
         device.kick(bars, sound::EVENT_QUEUE);
         device.config = device.read_config(bars);
         let count = device.config.streams_used();
-        let infos: [Option<PcmInfo>; sound::MAX_STREAMS as usize] = device.query(
+        device.query(
             bars,
             wait,
-            sound::R_PCM_INFO,
-            count,
-            sound::PCM_INFO_BYTES,
+            (sound::R_PCM_INFO, count, sound::PCM_INFO_BYTES),
             PcmInfo::parse,
+            |device, index, info| {
+                if let Some(state) = device.streams.get_mut(index) {
+                    state.info = Some(info);
+                }
+            },
         )?;
-        for (state, info) in device.streams.iter_mut().zip(infos) {
-            state.info = info;
-        }
         let maps = device.config.chmaps.min(MAX_CHMAP_QUERY);
-        device.chmaps = device.query(
+        device.query(
             bars,
             wait,
-            sound::R_CHMAP_INFO,
-            maps,
-            sound::CHMAP_INFO_BYTES,
+            (sound::R_CHMAP_INFO, maps, sound::CHMAP_INFO_BYTES),
             ChmapInfo::parse,
+            |device, index, map| {
+                if let Some(slot) = device.chmaps.get_mut(index) {
+                    *slot = Some(map);
+                }
+            },
         )?;
         let jacks = device.config.jacks.min(MAX_JACK_QUERY);
-        device.jacks = device.query(
+        device.query(
             bars,
             wait,
-            sound::R_JACK_INFO,
-            jacks,
-            sound::JACK_INFO_BYTES,
+            (sound::R_JACK_INFO, jacks, sound::JACK_INFO_BYTES),
             JackInfo::parse,
-        )?;
-        Ok(())
+            |device, index, jack| {
+                if let Some(slot) = device.jacks.get_mut(index) {
+                    *slot = Some(jack);
+                }
+            },
+        )
     }
 
     /// Asks for items `0..count` of `code` (`PCM_INFO`, `CHMAP_INFO`, `JACK_INFO`), each a
     /// record of `size` bytes, and reads the reply from the reply area record by record (no
-    /// copy of the whole reply): all of them, or none if one is malformed. Nothing is asked
-    /// for none. `count` is at most `N`, whose records fit the reply area.
-    fn query<T: Copy, const N: usize>(
+    /// copy of the whole reply), handing each to `store` with its index: all of them, or an
+    /// error if one is malformed (the failed start then forgets what was stored). Nothing is
+    /// asked for none. The callers keep `count` to what fits the reply area.
+    // Not inlined: its frame comes and goes with each query (see `start_in`).
+    #[inline(never)]
+    fn query<T>(
         &mut self,
         bars: &mut impl Bars,
         wait: &mut dyn FnMut() -> bool,
-        code: u32,
-        count: u32,
-        size: usize,
+        (code, count, size): (u32, u32, usize),
         parse: fn(&[u8]) -> Result<T, ReplyError>,
-    ) -> Result<[Option<T>; N], StartStep> {
-        let mut out = [None; N];
-        let records = usize::try_from(count).unwrap_or(usize::MAX).min(N);
+        store: fn(&mut Self, usize, T),
+    ) -> Result<(), StartStep> {
+        let records = usize::try_from(count).unwrap_or(usize::MAX);
         if records == 0 {
-            return Ok(out);
+            return Ok(());
         }
-        let needed = records * size + 4;
-        let (Ok(wire_count), Ok(wire_size), Ok(reply_len)) = (
-            u32::try_from(records),
-            u32::try_from(size),
-            u32::try_from(needed),
-        ) else {
+        let needed = records.saturating_mul(size).saturating_add(4);
+        let (Ok(wire_size), Ok(reply_len)) = (u32::try_from(size), u32::try_from(needed)) else {
             return Err(StartStep::Query(DeviceError::BadRequest));
         };
-        let query = sound::query_info(code, 0, wire_count, wire_size);
+        let query = sound::query_info(code, 0, count, wire_size);
         let written = self
             .request(bars, &query, reply_len, wait)
             .map_err(StartStep::Query)?;
@@ -596,12 +598,13 @@ impl SoundDevice {
         if written < needed {
             return Err(malformed(ReplyError::Short { needed, written }));
         }
-        for (index, slot) in out.iter_mut().take(records).enumerate() {
+        for index in 0..records {
             let record: [u8; RECORD_BYTES] = self.read_message(REPLY_AT + 4 + index * size);
             let bytes = record.get(..size).ok_or(malformed(ReplyError::BadInfo))?;
-            *slot = Some(parse(bytes).map_err(malformed)?);
+            let item = parse(bytes).map_err(malformed)?;
+            store(self, index, item);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Where the ISR status byte is (for a line interrupt's ISR).
