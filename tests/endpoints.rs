@@ -13,11 +13,13 @@ mod common;
 mod parse;
 
 use common::{bring_up, format_bytes, loadable_profiles};
-use portcls_sim::property::{ControlKind, Flow};
+use portcls_sim::property::{ControlKind, Flow, Target};
 use portcls_sim::{Device, Sim};
 use portcls_sys::ks::{
-    AUDIO_SIGNALPROCESSINGMODE_DEFAULT, AUDIO_SIGNALPROCESSINGMODE_RAW, ePortConnIntegratedDevice,
+    AUDIO_SIGNALPROCESSINGMODE_DEFAULT, AUDIO_SIGNALPROCESSINGMODE_RAW,
+    KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange, ePortConnIntegratedDevice,
 };
+use wavert_sample::descriptors::{CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN};
 use wavert_sample::format::Format;
 use wavert_sample::identity::{CAPTURE_TOPOLOGY, RENDER_TOPOLOGY};
 
@@ -104,9 +106,28 @@ fn the_endpoint_builder_sees_both_endpoints_with_modes_controls_keys_and_jacks()
             for control in &endpoint.controls {
                 assert_eq!(control.ranges.len(), 2, "{profile} {flow:?}: stereo");
             }
-            // The jack: an integrated device, connected.
+            // The jack: an integrated device, connected, without presence detection; its
+            // change event can be enabled (the topology filters have it for device jacks)
+            // and is never raised here.
             assert!(endpoint.connected(), "{profile} {flow:?}");
             assert_eq!(endpoint.jack.port_connection, ePortConnIntegratedDevice);
+            assert_eq!(endpoint.jack2.capabilities, 0, "{profile} {flow:?}");
+            let external = if flow == Flow::Render {
+                RENDER_TOPOLOGY_SPEAKER_PIN
+            } else {
+                CAPTURE_TOPOLOGY_MICROPHONE_PIN
+            };
+            let event = sim
+                .enable_event(
+                    device.fdo,
+                    topology,
+                    Target::Pin(external),
+                    KSEVENTSETID_PinCapsChange,
+                    KSEVENT_PINCAPS_JACKINFOCHANGE,
+                )
+                .expect("the jack event is enabled");
+            assert_eq!(sim.event_signals(&event), 0);
+            assert_eq!(sim.disable_event(event), portcls_sys::STATUS_SUCCESS);
             // The modes of the host pin behind it.
             let mut modes = sim
                 .signal_processing_modes(device.fdo, &endpoint.wave.0, endpoint.wave.1)

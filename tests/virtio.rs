@@ -888,8 +888,8 @@ fn enable_jack_events(sim: &Sim, device: &Device) -> [KsEvent; 2] {
 /// in, the microphone pulled out) reach the descriptions through the DPC, which raises
 /// `KSEVENT_PINCAPS_JACKINFOCHANGE` on that endpoint's topology pin, once per change; events
 /// for the HDMI jack (no endpoint's) and for a jack the device does not have change nothing
-/// and raise nothing; in D3 the descriptions hold, back in D0 the device is asked again; a
-/// disabled event is not raised again.
+/// and raise nothing; in D3 the descriptions hold, back in D0 the device is asked again and
+/// what changed meanwhile is announced; a disabled event is not raised again.
 fn the_endpoints_describe_the_jacks_the_device_reports() {
     use portcls_sys::ks::{
         KSAUDIO_SPEAKER_STEREO, eConnType3Point5mm, eGenLocPrimaryBox, eGeoLocRear, ePortConnJack,
@@ -951,6 +951,9 @@ fn the_endpoints_describe_the_jacks_the_device_reports() {
         plugged,
         "as last said, in D3"
     );
+    // Plugged in while the device was reset: nothing reaches the driver then; in D0 the
+    // device reports it, and the change is announced.
+    function.lock().unwrap().device().set_connected(2, true);
     sim.set_power(device.fdo, D0).expect("D0");
     let _ = sim.run_devices();
     assert_eq!(
@@ -958,20 +961,26 @@ fn the_endpoints_describe_the_jacks_the_device_reports() {
         2,
         "asked again in D0"
     );
+    let plugged = [
+        plugged[0],
+        JackDescription {
+            connected: true,
+            ..microphone
+        },
+    ];
     assert_eq!(endpoint_jacks(&sim, &device), plugged);
+    let signals = |events: &[KsEvent; 2]| events.each_ref().map(|event| sim.event_signals(event));
+    assert_eq!(signals(&events), [1, 2], "the change in D3 announced in D0");
     // After D0, pulled out again: the event again (the DPC found the ports where they were).
     assert!(function.lock().unwrap().device().plug(1, false));
     assert!(sim.run_devices() > 0);
-    assert_eq!(
-        events.each_ref().map(|event| sim.event_signals(event)),
-        [2, 1]
-    );
+    assert_eq!(signals(&events), [2, 2]);
     assert!(!endpoint_jacks(&sim, &device)[0].connected);
     let [render, capture] = events;
     assert_eq!(sim.disable_event(render), STATUS_SUCCESS);
-    assert!(function.lock().unwrap().device().plug(2, true));
+    assert!(function.lock().unwrap().device().plug(2, false));
     assert!(sim.run_devices() > 0);
-    assert_eq!(sim.event_signals(&capture), 2);
+    assert_eq!(sim.event_signals(&capture), 3);
     assert_eq!(sim.disable_event(capture), STATUS_SUCCESS);
     sim.remove_device(device.fdo);
     conforming(&function);

@@ -114,6 +114,14 @@ impl WithJacks {
         &self.jacks
     }
 
+    /// Jack `id` is connected or not from now on, without an event (as while the device is
+    /// reset: the driver learns it from the next `JACK_INFO`).
+    pub fn set_connected(&mut self, id: usize, connected: bool) {
+        if let Some(jack) = self.jacks.get_mut(id) {
+            jack.connected = connected;
+        }
+    }
+
     /// Something is plugged into jack `id` (`connected`) or pulled out of it: the jack
     /// changes (if the device has it) and the event goes to the driver, for any `id` (a
     /// device may lie about which jack). Returns whether the driver had an event buffer

@@ -609,6 +609,9 @@ pub struct Hardware {
     lengths: [u64; 6],
     /// Left D0: the device reset, its interrupt disconnected.
     suspended: bool,
+    /// Whether each direction's jack (render, capture) was connected when the function left
+    /// D0, for telling Windows of what changed meanwhile.
+    jacks_before: [Option<bool>; 2],
 }
 
 // SAFETY: the raw pointers name the device's own mappings, adapter and PDO, used under the
@@ -733,6 +736,7 @@ impl Hardware {
                 space,
                 lengths,
                 suspended: false,
+                jacks_before: [None; 2],
             },
         )
         .map_err(|_| {
@@ -875,6 +879,8 @@ impl Hardware {
         let device = self.device.get_mut();
         device.sinks = [None; sound::MAX_STREAMS as usize];
         if let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) {
+            self.jacks_before = [false, true]
+                .map(|capture| chosen_jack(sound, capture).map(|(_, jack)| jack.connected));
             let _ = sound.shut_down(&mut device.bars, dma, |_, _| {});
         }
         self.suspended = true;
@@ -905,6 +911,19 @@ impl Hardware {
             )
             .map_err(|step| step.status())?;
         device.failed = false;
+        // A jack that changed while the function was out of D0 is announced as the DPC
+        // announces one that changes in D0.
+        let mut changed = 0_u32;
+        for (capture, before) in [false, true].into_iter().zip(self.jacks_before) {
+            if let Some((id, jack)) = chosen_jack(sound, capture)
+                && before != Some(jack.connected)
+            {
+                changed |= 1_u32.checked_shl(id).unwrap_or(0);
+            }
+        }
+        if changed != 0 {
+            announce_jacks(sound, &device.jack_ports, changed);
+        }
         let context: *mut Self = self;
         // SAFETY: forwarded; the context outlives the connection (suspend and stop disconnect
         // first).
