@@ -853,6 +853,12 @@ fn endpoint_jacks(sim: &Sim, device: &Device) -> [JackDescription; 2] {
             portcls_sys::ks::JACKDESC2_PRESENCE_DETECT_CAPABILITY,
             "{flow:?}"
         );
+        // No volume, mute or meter node: Windows applies the endpoint's volume itself.
+        assert!(
+            endpoint.controls.is_empty(),
+            "{flow:?}: {:?}",
+            endpoint.controls
+        );
         endpoint.jack
     })
 }

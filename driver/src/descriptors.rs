@@ -671,6 +671,42 @@ pub static CAPTURE_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
         &TOPOLOGY_CATEGORIES,
     ));
 
+static RENDER_DEVICE_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 1] = [pin_to_pin(
+    RENDER_TOPOLOGY_WAVE_PIN,
+    RENDER_TOPOLOGY_SPEAKER_PIN,
+)];
+
+static CAPTURE_DEVICE_TOPOLOGY_CONNECTIONS: [PCCONNECTION_DESCRIPTOR; 1] = [pin_to_pin(
+    CAPTURE_TOPOLOGY_MICROPHONE_PIN,
+    CAPTURE_TOPOLOGY_WAVE_PIN,
+)];
+
+/// The render topology filter of a virtio-sound function: the bridge pin straight to the
+/// speaker pin, with the jack properties and event, and no nodes. The audio goes to the device
+/// as the client wrote it (in place, in the buffer's pages) and the device has no volume, mute
+/// or meter the driver can drive, so a node would be a control that does nothing; without one,
+/// Windows applies the endpoint's volume and mute in its audio engine, as it does for any
+/// endpoint without hardware volume.
+pub static RENDER_DEVICE_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
+    StaticTable::new(filter_descriptor(
+        TOPOLOGY_AUTOMATION.as_ptr(),
+        RENDER_TOPOLOGY_PINS.get(),
+        &[],
+        &RENDER_DEVICE_TOPOLOGY_CONNECTIONS,
+        &TOPOLOGY_CATEGORIES,
+    ));
+
+/// The capture topology filter of a virtio-sound function: the microphone pin straight to the
+/// bridge pin, no nodes (as [`RENDER_DEVICE_TOPOLOGY_FILTER`]).
+pub static CAPTURE_DEVICE_TOPOLOGY_FILTER: StaticTable<PCFILTER_DESCRIPTOR> =
+    StaticTable::new(filter_descriptor(
+        TOPOLOGY_AUTOMATION.as_ptr(),
+        CAPTURE_TOPOLOGY_PINS.get(),
+        &[],
+        &CAPTURE_DEVICE_TOPOLOGY_CONNECTIONS,
+        &TOPOLOGY_CATEGORIES,
+    ));
+
 /// `PinSize` of every filter of this driver.
 const PIN_SIZE: u32 = ulong(size_of::<PCPIN_DESCRIPTOR>());
 
@@ -764,6 +800,19 @@ impl DeviceDescriptor {
     pub const fn range(&self) -> Option<DataRange> {
         self.range
     }
+}
+
+/// The descriptor of topology `subdevice` on a virtio-sound function
+/// ([`RENDER_DEVICE_TOPOLOGY_FILTER`], [`CAPTURE_DEVICE_TOPOLOGY_FILTER`]), or `None` for a
+/// subdevice that is not a topology filter of this driver.
+#[must_use]
+pub fn device_topology_filter(subdevice: &Subdevice) -> Option<&'static PCFILTER_DESCRIPTOR> {
+    let table = match subdevice.name {
+        name if name == identity::RENDER_TOPOLOGY.name => &RENDER_DEVICE_TOPOLOGY_FILTER,
+        name if name == identity::CAPTURE_TOPOLOGY.name => &CAPTURE_DEVICE_TOPOLOGY_FILTER,
+        _ => return None,
+    };
+    Some(table.get())
 }
 
 /// The descriptor of `subdevice` (matched by its name, which is unique), or `None` for a

@@ -543,6 +543,14 @@ portcls_sys::kernel_abi! {
     ) -> NTSTATUS {
         // SAFETY: PortCls calls through a live TopologyMiniport.
         let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this.cast::<c_void>()) };
+        // A virtio-sound function's endpoints have no nodes (see
+        // `descriptors::RENDER_DEVICE_TOPOLOGY_FILTER`).
+        if Adapter::of(&miniport.adapter).is_function() {
+            return match crate::descriptors::device_topology_filter(miniport.subdevice) {
+                Some(descriptor) => describe_filter(descriptor, out),
+                None => STATUS_INVALID_PARAMETER,
+            };
+        }
         describe(miniport.subdevice, out)
     }
 }

@@ -674,6 +674,45 @@ fn capture_topology_filter_runs_the_microphone_through_volume_mute_and_meter() {
 }
 
 #[test]
+fn a_virtio_functions_topology_filters_join_their_pins_with_no_nodes() {
+    for (sub, from, to) in [
+        (
+            identity::RENDER_TOPOLOGY,
+            RENDER_TOPOLOGY_WAVE_PIN,
+            RENDER_TOPOLOGY_SPEAKER_PIN,
+        ),
+        (
+            identity::CAPTURE_TOPOLOGY,
+            CAPTURE_TOPOLOGY_MICROPHONE_PIN,
+            CAPTURE_TOPOLOGY_WAVE_PIN,
+        ),
+    ] {
+        let filter = descriptors::device_topology_filter(&sub).expect("a topology filter");
+        // SAFETY: the driver's static descriptor, complete and consistent.
+        let breaches = unsafe { check_filter(filter) };
+        assert!(breaches.is_empty(), "{}: {breaches:?}", sub.name);
+        // The same pins as on the virtual device, the same jack table and event.
+        assert_eq!(filter.PinCount, descriptor(&sub).PinCount, "{}", sub.name);
+        assert!(
+            core::ptr::eq(filter.Pins, descriptor(&sub).Pins),
+            "{}",
+            sub.name
+        );
+        assert!(nodes(filter).is_empty(), "{}", sub.name);
+        assert_eq!(
+            connections(filter),
+            [filter_connection(from, to)],
+            "{}",
+            sub.name
+        );
+        assert_jack_table(filter);
+    }
+    for wave in [identity::RENDER_WAVE, identity::CAPTURE_WAVE] {
+        assert!(descriptors::device_topology_filter(&wave).is_none());
+    }
+}
+
+#[test]
 fn physical_connections_join_a_bridge_pin_out_to_a_bridge_pin_in() {
     assert_eq!(
         PHYSICAL_CONNECTIONS.map(|c| (c.from.name, c.from_pin, c.to.name, c.to_pin)),
