@@ -48,7 +48,8 @@ use portcls_sys::km::{
     CONNECT_MESSAGE_BASED, DEVICE_DESCRIPTION, DEVICE_DESCRIPTION_VERSION2, IRP_MJ_PNP,
     LARGE_INTEGER, MmNonCached, PCIBus, PKINTERRUPT,
 };
-use portcls_sys::wavert::{IResourceListVtbl, PRESOURCELIST};
+use portcls_sys::ks::{KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange};
+use portcls_sys::wavert::{IPortEvents, IResourceListVtbl, PRESOURCELIST};
 use portcls_sys::{
     GUID, NTSTATUS, PDEVICE_OBJECT, PVOID, STATUS_DEVICE_PROTOCOL_ERROR,
     STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_SUPPORTED, STATUS_SUCCESS, ULONG,
@@ -57,15 +58,12 @@ use portcls_sys::{
 use super::bars::MappedBars;
 use super::device::{Completion, DeviceError, DmaBlock, DmaMemory, Piece, Report, SoundDevice};
 use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
-use super::sound::{self, PcmInfo};
-use super::sound::{Event, JackInfo};
+use super::sound::{self, Event, JackInfo, PcmInfo};
 use crate::descriptors::{CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN};
 use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
 use crate::pool::{Pool, PoolBox};
 use crate::properties::{Jack, PinConfig};
 use crate::sync::SpinLock;
-use portcls_sys::ks::{KSEVENT_PINCAPS_JACKINFOCHANGE, KSEVENTSETID_PinCapsChange};
-use portcls_sys::wavert::IPortEvents;
 
 portcls_sys::kernel_abi! {
     #[cfg_attr(
