@@ -317,6 +317,7 @@ fn d3_disconnects_the_interrupt_and_d0_brings_it_back() {
 
 /// `KSSTATE_*`.
 const STOP: u32 = 0;
+const ACQUIRE: u32 = 1;
 const PAUSE: u32 = 2;
 const RUN: u32 = 3;
 /// 1 ms in the machine's time units.
@@ -567,6 +568,75 @@ fn a_device_that_lies_while_streaming_fails_the_stream_cleanly() {
         sim.unload_driver().expect("unload");
         sim.assert_clean();
     }
+}
+
+/// A device that stops answering control requests while a stream plays (it takes nothing
+/// from the control queue any more): the stream's next command (PAUSE's `STOP`) waits its
+/// 100 ms and gives up; the device is then taken for broken, so the stream fails
+/// (`GetPosition` and RUN answer `STATUS_IO_DEVICE_ERROR`) and no new stream binds, while the
+/// steps back to STOP succeed; D3 and back starts the device anew and a stream plays again;
+/// removal leaves nothing.
+fn a_device_that_stops_answering_fails_the_stream_cleanly() {
+    use portcls_sys::{STATUS_DEVICE_PROTOCOL_ERROR, STATUS_IO_DEVICE_ERROR};
+    const D0: u32 = 1;
+    const D3: u32 = 4;
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let liar = Liar::new(Oracle::over(&sim.device_memory().arena()));
+    let (device, function) =
+        machine::plug_in(&sim, 5, liar, |_, _| {}).expect("the function is plugged in");
+    assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
+    let run = |sim: &Sim| {
+        for _ in 0..5 {
+            sim.advance(MS);
+            let _ = sim.run_devices();
+        }
+    };
+    let mut render = open(&sim, &device, false, 3840, 2);
+    assert_eq!(render.walk_to(RUN), STATUS_SUCCESS);
+    run(&sim);
+    assert!(render.position().is_ok(), "the truth first");
+    function
+        .lock()
+        .unwrap()
+        .device()
+        .lie(Lie::Silent { queue: 0 });
+    assert_eq!(
+        render.set_state(PAUSE),
+        STATUS_SUCCESS,
+        "PAUSE itself succeeds"
+    );
+    assert_eq!(render.position(), Err(STATUS_IO_DEVICE_ERROR));
+    assert_eq!(render.set_state(RUN), STATUS_IO_DEVICE_ERROR, "RUN refused");
+    assert_eq!(render.walk_to(STOP), STATUS_SUCCESS, "back to STOP");
+    assert_eq!(
+        render.set_state(ACQUIRE),
+        STATUS_DEVICE_PROTOCOL_ERROR,
+        "a broken device binds nothing"
+    );
+    render.close();
+    function.lock().unwrap().device().lie(Lie::None);
+    sim.set_power(device.fdo, D3).expect("D3");
+    sim.set_power(device.fdo, D0).expect("D0");
+    let mut render = open(&sim, &device, false, 3840, 2);
+    assert_eq!(
+        render.walk_to(RUN),
+        STATUS_SUCCESS,
+        "the device started anew"
+    );
+    let before = render.event_signals();
+    run(&sim);
+    assert!(render.event_signals() > before, "and it plays");
+    assert!(render.position().is_ok());
+    assert_eq!(render.walk_to(STOP), STATUS_SUCCESS);
+    render.close();
+    sim.remove_device(device.fdo);
+    assert!(sim.registrations().is_empty());
+    assert_eq!(function.lock().unwrap().status(), 0, "reset");
+    assert_eq!(function.lock().unwrap().breaches(), [] as [String; 0]);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.unload_driver().expect("unload");
+    sim.assert_clean();
 }
 
 /// The render stream's event signals and the capture stream's position.
@@ -1031,6 +1101,7 @@ both_drivers!(
     d3_disconnects_the_interrupt_and_d0_brings_it_back,
     both_directions_stream_on_the_device_at_its_pace,
     a_device_that_lies_while_streaming_fails_the_stream_cleanly,
+    a_device_that_stops_answering_fails_the_stream_cleanly,
     the_device_goes_away_while_streaming,
     every_failure_while_streaming_is_undone,
     the_host_pins_stream_what_the_device_lists,

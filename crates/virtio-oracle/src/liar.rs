@@ -3,8 +3,9 @@
 //!
 //! [`Liar`] wraps an [`Oracle`]; after each notification it applies its [`Lie`] to every used
 //! entry the oracle added to the notified queue: a status the device never meant, a used
-//! length or descriptor id no conforming device writes, or a used index that runs ahead. The
-//! driver must turn each into a clean error, never a read or write outside its buffers.
+//! length or descriptor id no conforming device writes, or a used index that runs ahead; or it
+//! stops taking anything from a queue. The driver must turn each into a clean error, never a
+//! read or write outside its buffers, nor a hang.
 
 use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
 
@@ -42,6 +43,12 @@ pub enum Lie {
         /// The queue.
         queue: u16,
     },
+    /// The device takes nothing from the queue any more (it hangs): notifications of it are
+    /// ignored, its chains stay available.
+    Silent {
+        /// The queue.
+        queue: u16,
+    },
 }
 
 impl Lie {
@@ -51,7 +58,8 @@ impl Lie {
             Self::Status { queue, .. }
             | Self::UsedLength { queue, .. }
             | Self::UsedId { queue, .. }
-            | Self::UsedIndexAhead { queue } => Some(queue),
+            | Self::UsedIndexAhead { queue }
+            | Self::Silent { queue } => Some(queue),
         }
     }
 }
@@ -128,7 +136,7 @@ impl Liar {
                     }
                     Lie::UsedLength { len, .. } => self.oracle.write(entry + 4, &len.to_le_bytes()),
                     Lie::UsedId { id, .. } => self.oracle.write(entry, &id.to_le_bytes()),
-                    Lie::UsedIndexAhead { .. } | Lie::None => {}
+                    Lie::UsedIndexAhead { .. } | Lie::Silent { .. } | Lie::None => {}
                 }
             }
             at = at.wrapping_add(1);
@@ -155,6 +163,9 @@ impl VirtioDevice for Liar {
     }
 
     fn notify(&mut self, index: u16) -> Result<(), String> {
+        if self.lie == (Lie::Silent { queue: index }) {
+            return Ok(());
+        }
         let result = VirtioDevice::notify(&mut self.oracle, index);
         self.rewrite(index);
         result

@@ -491,13 +491,13 @@ impl DeviceAccess<'_> {
             jacks,
         })
     }
+}
 
-    /// Tells every bound stream the device failed with `status`.
-    fn fail_all(&self, status: NTSTATUS) {
-        for sink in self.sinks.iter().flatten() {
-            // SAFETY: as in `collect`.
-            unsafe { sink.as_ref() }.failed(status);
-        }
+/// Tells every bound stream the device failed with `status`. Under the device's lock.
+fn fail_all(sinks: &Sinks, status: NTSTATUS) {
+    for sink in sinks.iter().flatten() {
+        // SAFETY: a bound sink is alive: it unbinds (under the lock) before it goes.
+        unsafe { sink.as_ref() }.failed(status);
     }
 }
 
@@ -686,7 +686,7 @@ portcls_sys::kernel_abi! {
                 }
                 Err(status) => {
                     *failed = true;
-                    access.fail_all(status);
+                    fail_all(sinks, status);
                 }
             }
         }
@@ -1092,7 +1092,8 @@ impl Hardware {
     ///
     /// # Errors
     /// The device's refusal (the reply's status), a broken control queue, silence
-    /// (`STATUS_IO_DEVICE_ERROR`), or [`Hardware::access`]'s.
+    /// (`STATUS_IO_DEVICE_ERROR`: the device is then taken for broken, as the DPC takes a
+    /// device that breaks a queue, and every bound stream fails), or [`Hardware::access`]'s.
     fn command(&self, request: &[u8]) -> Result<(), NTSTATUS> {
         self.access(|device| device.sound.send(device.bars, request, 4))?
             .map_err(|error| error.status())?;
@@ -1107,7 +1108,13 @@ impl Hardware {
             }
             stall();
         }
-        Err(DeviceError::Timeout.status())
+        // A device that does not answer is broken: a late reply would be taken for the next
+        // request's. Every bound stream fails; a return to D0 starts the device anew.
+        let status = DeviceError::Timeout.status();
+        let mut device = self.device.lock();
+        device.failed = true;
+        fail_all(&device.sinks, status);
+        Err(status)
     }
 
     /// Runs `work` with the device, under its lock.
