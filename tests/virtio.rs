@@ -1065,6 +1065,55 @@ fn the_endpoints_describe_the_jacks_the_device_reports() {
     sim.assert_clean();
 }
 
+/// Jack and channel-map info are optional: a device that answers their queries
+/// `VIRTIO_SND_S_NOT_SUPP` starts, taken to have none. Without jack info the endpoints keep
+/// the virtual device's descriptions (integrated, always connected, no presence detection)
+/// and jack events change nothing; without channel maps the host pins stream stereo as front
+/// left, front right.
+fn a_device_without_jack_or_channel_map_info_starts() {
+    use portcls_sys::ks::ePortConnIntegratedDevice;
+    for lie in [JackLie::NotSupported, JackLie::ChmapsNotSupported] {
+        let sim = Sim::new(OsProfile::Win10_1511);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let (device, function) = plug_in_with_jacks(&sim, device_jacks());
+        function.lock().unwrap().device().lie(lie);
+        assert_eq!(sim.start_device(&device), STATUS_SUCCESS, "{lie:?}");
+        let _ = sim.run_devices();
+        let endpoints = sim.endpoints(device.fdo).expect("the endpoints");
+        assert_eq!(endpoints.len(), 2, "{lie:?}");
+        for endpoint in &endpoints {
+            assert!(!endpoint.host_ranges.is_empty(), "{lie:?}: the pin streams");
+            let plain = lie == JackLie::NotSupported;
+            assert_eq!(
+                endpoint.jack.port_connection == ePortConnIntegratedDevice,
+                plain,
+                "{lie:?}: {:?}",
+                endpoint.jack
+            );
+            assert_eq!(endpoint.jack2.capabilities == 0, plain, "{lie:?}");
+        }
+        if lie == JackLie::NotSupported {
+            assert!(function.lock().unwrap().device().plug(1, true));
+            let _ = sim.run_devices();
+            assert!(
+                sim.endpoints(device.fdo)
+                    .unwrap()
+                    .iter()
+                    .all(portcls_sim::Endpoint::connected)
+            );
+        }
+        sim.remove_device(device.fdo);
+        conforming(&function);
+        assert!(
+            sim.violations().is_empty(),
+            "{lie:?}: {:?}",
+            sim.violations()
+        );
+        sim.unload_driver().expect("unload");
+        sim.assert_clean();
+    }
+}
+
 /// Jack replies no conforming device writes (a record cut short, a `connected` byte that is
 /// neither 0 nor 1) fail the start cleanly, as a bad stream or channel-map record does:
 /// nothing registered, the device reset, nothing left.
@@ -1107,6 +1156,7 @@ both_drivers!(
     the_host_pins_stream_what_the_device_lists,
     the_endpoints_describe_the_jacks_the_device_reports,
     a_device_that_lies_about_its_jacks_is_refused,
+    a_device_without_jack_or_channel_map_info_starts,
 );
 
 /// Image only: a host build is a debug build whose frames say nothing about the shipped code.

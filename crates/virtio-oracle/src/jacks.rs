@@ -5,7 +5,7 @@
 //! event queue. [`WithJacks`] gives it jacks the way a VMM can, by what it writes into guest
 //! memory: the configuration's `jacks` says how many; after the oracle has answered a control
 //! request, a `JACK_INFO` reply is rewritten with the jacks' records (every other request is
-//! the oracle's alone); and the event queue is the VMM's: [`WithJacks::plug`] writes a
+//! the oracle's alone, but for the lies of [`JackLie`]); and the event queue is the VMM's: [`WithJacks::plug`] writes a
 //! `VIRTIO_SND_EVT_JACK_CONNECTED` or `DISCONNECTED` event into the next buffer the driver
 //! made available there and raises its interrupt, as a device does when something is plugged
 //! in or pulled out.
@@ -20,6 +20,10 @@ const R_JACK_INFO: u32 = 1;
 const S_OK: u32 = 0x8000;
 /// `VIRTIO_SND_S_BAD_MSG`.
 const S_BAD_MSG: u32 = 0x8001;
+/// `VIRTIO_SND_S_NOT_SUPP`.
+const S_NOT_SUPP: u32 = 0x8002;
+/// `VIRTIO_SND_R_CHMAP_INFO`.
+const R_CHMAP_INFO: u32 = 0x0200;
 /// `VIRTIO_SND_EVT_JACK_CONNECTED`; `DISCONNECTED` is the next code.
 const EVT_JACK_CONNECTED: u32 = 0x1000;
 /// Bytes of `virtio_snd_jack_info`.
@@ -60,6 +64,11 @@ pub enum JackLie {
     ShortReply,
     /// Every record's `connected` byte is 2 (neither false nor true).
     BadRecord,
+    /// `JACK_INFO` is answered `VIRTIO_SND_S_NOT_SUPP` (a device that has jacks but does not
+    /// implement their query).
+    NotSupported,
+    /// `CHMAP_INFO` is answered `VIRTIO_SND_S_NOT_SUPP` (the oracle's channel map withheld).
+    ChmapsNotSupported,
 }
 
 /// The oracle with jacks. See the [module](self) docs.
@@ -172,7 +181,23 @@ impl WithJacks {
             let Some(&(request, len, _)) = chain.iter().find(|&&(_, _, writable)| !writable) else {
                 continue;
             };
-            if len < 16 || self.oracle.read32(request) != R_JACK_INFO {
+            if len < 16 {
+                continue;
+            }
+            let code = self.oracle.read32(request);
+            let refused = match code {
+                R_JACK_INFO => self.lie == JackLie::NotSupported,
+                R_CHMAP_INFO => self.lie == JackLie::ChmapsNotSupported,
+                _ => continue,
+            };
+            if refused {
+                let written = self
+                    .oracle
+                    .write_chain(queue, head, &S_NOT_SUPP.to_le_bytes());
+                self.oracle.write(entry + 4, &written.to_le_bytes());
+                continue;
+            }
+            if code != R_JACK_INFO {
                 continue;
             }
             let start = self.oracle.read32(request + 4) as usize;

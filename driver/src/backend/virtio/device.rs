@@ -289,6 +289,15 @@ const RECORD_BYTES: usize = sound::PCM_INFO_BYTES;
 const _: () = assert!(4 + MAX_JACKS * sound::JACK_INFO_BYTES <= REPLY_BYTES);
 const _: () = assert!(4 + MAX_CHMAPS * sound::CHMAP_INFO_BYTES <= REPLY_BYTES);
 
+/// The outcome of an optional query: refused as not supported is none, which is no failure
+/// (nothing was stored: the status comes before the records).
+fn optional(result: Result<(), StartStep>) -> Result<(), StartStep> {
+    match result {
+        Err(StartStep::Query(DeviceError::Reply(ReplyError::NotSupported))) => Ok(()),
+        other => other,
+    }
+}
+
 // SAFETY: the device's blocks are the driver's own DMA memory, owned by this value; moving it
 // to another thread moves that ownership (the shell serialises access under its lock).
 unsafe impl Send for SoundDevice {}
@@ -533,8 +542,10 @@ impl SoundDevice {
                 }
             },
         )?;
+        // Channel maps and jacks are optional: a device that does not implement their query
+        // (`VIRTIO_SND_S_NOT_SUPP`) is taken to have none. Any other failure fails the start.
         let maps = device.config.chmaps.min(MAX_CHMAP_QUERY);
-        device.query(
+        let chmaps = device.query(
             bars,
             wait,
             (sound::R_CHMAP_INFO, maps, sound::CHMAP_INFO_BYTES),
@@ -544,9 +555,10 @@ impl SoundDevice {
                     *slot = Some(map);
                 }
             },
-        )?;
+        );
+        optional(chmaps)?;
         let jacks = device.config.jacks.min(MAX_JACK_QUERY);
-        device.query(
+        let jacks = device.query(
             bars,
             wait,
             (sound::R_JACK_INFO, jacks, sound::JACK_INFO_BYTES),
@@ -556,7 +568,8 @@ impl SoundDevice {
                     *slot = Some(jack);
                 }
             },
-        )
+        );
+        optional(jacks)
     }
 
     /// Asks for items `0..count` of `code` (`PCM_INFO`, `CHMAP_INFO`, `JACK_INFO`), each a
