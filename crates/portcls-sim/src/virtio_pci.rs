@@ -193,8 +193,9 @@ impl<D: VirtioDevice> VirtioPci<D> {
     /// From now on every address the driver hands the device is checked against the live
     /// DMA allocations of `memory`'s machine before the device sees it: at each notification,
     /// the queue's three areas, and every descriptor of each chain made available since the
-    /// last one. An address outside them is the machine's [`Violation::DeviceAccess`]
-    /// (`crate::Violation`), as if the device had made the access (the device still gets the
+    /// last one. An address outside them is the machine's
+    /// [`Violation::DeviceAccess`](crate::Violation::DeviceAccess), as if the device had made
+    /// the access (the device still gets the
     /// chain: a device implementation with its own view of memory, such as a `vm-memory`
     /// mapping of the whole range, is bounded by that view).
     pub fn check_memory(&mut self, memory: &crate::physical::DeviceMemory) {

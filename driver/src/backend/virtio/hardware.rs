@@ -1060,11 +1060,15 @@ impl Hardware {
         }
     }
 
-    /// `PCM_SET_PARAMS`: see [`Hardware::command`].
+    /// `PCM_SET_PARAMS`, posted under the device's lock and its reply awaited outside it, at
+    /// most 100 ms, a stall at a time: the DPC goes on taking periods meanwhile, and no
+    /// processor spins at `DISPATCH_LEVEL` waiting for the device.
     ///
     /// # Errors
-    /// As [`Hardware::command`]; `STATUS_INVALID_PARAMETER` for a stream the device does not
-    /// have.
+    /// The device's refusal (the reply's status); a broken control queue; silence
+    /// (`STATUS_IO_DEVICE_ERROR`: the device is then taken for broken, as the DPC takes a
+    /// device that breaks a queue, and every bound stream fails); `STATUS_INVALID_PARAMETER`
+    /// for a stream the device does not have; or [`Hardware::access`]'s.
     pub fn set_params(&self, params: &sound::Params) -> Result<(), NTSTATUS> {
         let request = self
             .access(|device| device.sound.set_params_request(params))?
@@ -1072,8 +1076,8 @@ impl Hardware {
         self.command(&request)
     }
 
-    /// A PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of stream `id`: see
-    /// [`Hardware::command`].
+    /// A PCM command (`PREPARE`, `START`, `STOP`, `RELEASE`) of stream `id`, sent and awaited
+    /// as [`Hardware::set_params`] does.
     ///
     /// # Errors
     /// As [`Hardware::set_params`].
@@ -1084,16 +1088,12 @@ impl Hardware {
         self.command(&request)
     }
 
-    /// Sends a control request and waits for its status, at most 100 ms, a stall at a time
-    /// with the device's lock released between looks: the DPC goes on taking periods while
-    /// the device answers, and no processor spins at `DISPATCH_LEVEL` waiting for it. One
-    /// request at a time: the callers are the streams' state changes, which the adapter's
-    /// gate serializes.
+    /// Sends a control request and waits for its status (see [`Hardware::set_params`]), with
+    /// the device's lock released between looks. One request at a time: the callers are the
+    /// streams' state changes, which the adapter's gate serializes.
     ///
     /// # Errors
-    /// The device's refusal (the reply's status), a broken control queue, silence
-    /// (`STATUS_IO_DEVICE_ERROR`: the device is then taken for broken, as the DPC takes a
-    /// device that breaks a queue, and every bound stream fails), or [`Hardware::access`]'s.
+    /// As [`Hardware::set_params`].
     fn command(&self, request: &[u8]) -> Result<(), NTSTATUS> {
         self.access(|device| device.sound.send(device.bars, request, 4))?
             .map_err(|error| error.status())?;
