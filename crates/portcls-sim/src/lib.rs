@@ -879,6 +879,8 @@ pub fn guid_name(guid: &GUID) -> String {
         portcls_sys::IID_IUnknown => "IID_IUnknown",
         portcls_sys::IID_IPortClsStreamResourceManager => "IID_IPortClsStreamResourceManager",
         portcls_sys::IID_IPortClsStreamResourceManager2 => "IID_IPortClsStreamResourceManager2",
+        portcls_sys::wavert::IID_IPortEvents => "IID_IPortEvents",
+        portcls_sys::ks::KSEVENTSETID_PinCapsChange => "KSEVENTSETID_PinCapsChange",
         _ => return format!("{{{:032X}}}", guid.to_u128()),
     };
     name.to_owned()
