@@ -181,6 +181,8 @@ impl Sim {
         set: GUID,
         id: u32,
     ) -> Result<KsEvent, NTSTATUS> {
+        // An enable request is an access to the device, as a property request is.
+        self.note_access(fdo);
         let port = self.port_id(fdo, name).ok_or(STATUS_INVALID_PARAMETER)?;
         let (Some(subdevice), Some(miniport)) = (
             self.subdevices(fdo).into_iter().find(|s| s.name == name),
