@@ -6,9 +6,10 @@
 //!   the library's, the sample driver's and the workspace tests again for arm64 Linux under
 //!   qemu-aarch64 (the `image::` half against the arm64 image); the cost table and the
 //!   newcomer's command as smoke tests; docs; the publishing dry run; lints and kernel images
-//!   linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic); Miri;
-//!   fuzzing.
+//!   linked with rust-lld for x64 and arm64 and checked (imports, no reachable panic); Miri (in
+//!   two lanes side by side); fuzzing.
 //! - `cargo xtask test --quick`: the same without Miri and fuzzing.
+//! - `cargo xtask miri`: the test command's Miri step alone.
 //! - `cargo xtask images`: the library probe for x64 and arm64, with and without the export,
 //!   checked and kept in `target/probe/<arch>/`, then `package` below.
 //! - `cargo xtask package`: the signed driver packages for x64 and arm64 under
@@ -70,6 +71,10 @@ enum Action {
     Arm64 { runs: Vec<Vec<String>> },
     /// Run an xtask function.
     Run(fn() -> Result<(), String>),
+    /// Run lanes of cargo steps side by side (one lane per core): each lane's steps in order,
+    /// lane `i > 0` in its own target directory (`target/lane<i>`, so the lanes never wait for
+    /// each other's build lock), each step's output held and printed when it ends.
+    Lanes(Vec<Vec<Step>>),
 }
 
 struct Step {
@@ -460,48 +465,69 @@ const WHOLE_LIFE_MIRI_TESTS: [&str; 6] = [
     "streams",
 ];
 
-/// The library and the model under Miri, with and without the export; then the driver's shell.
+/// The library and the model under Miri, with and without the export, and the driver's pure
+/// logic and shell: single-threaded interpreters, so in two lanes side by side (balanced by
+/// their measured times: the driver's unit tests with the library and the model, then the
+/// driver's shell with the export compiled out).
 fn miri_steps() -> Vec<Step> {
-    let mut driver: Vec<String> = ["miri", "test", "-p", "wavert-sample", "--lib"]
-        .map(str::to_owned)
-        .to_vec();
-    for test in DRIVER_MIRI_TESTS {
-        driver.extend(["--test".to_owned(), test.to_owned()]);
-    }
-    driver.extend(["-p".to_owned(), "portcls-workspace-tests".to_owned()]);
-    for test in WHOLE_LIFE_MIRI_TESTS {
-        driver.extend(["--test".to_owned(), test.to_owned()]);
-    }
-    let driver = Step {
-        name: "Miri (sample driver: pure logic, and its shell in the model)".to_owned(),
+    let miri = |name: String, args: Vec<String>| Step {
+        name,
         action: Action::Cargo {
             toolchain: Some(MIRI_TOOLCHAIN),
-            args: driver,
+            args,
             env: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
         },
     };
-    [("", true), (", export compiled out", false)]
-        .into_iter()
-        .map(|(label, export)| {
-            let mut args: Vec<String> = ["miri", "test", "-p", "portcls-sys", "-p", "portcls"]
-                .map(str::to_owned)
-                .to_vec();
-            if export {
-                args.extend(["-p", "portcls-sim"].map(str::to_owned));
-            } else {
-                args.push("--no-default-features".to_owned());
-            }
-            Step {
-                name: format!("Miri{label}"),
-                action: Action::Cargo {
-                    toolchain: Some(MIRI_TOOLCHAIN),
-                    args,
-                    env: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
-                },
-            }
-        })
-        .chain([driver])
-        .collect()
+    let words = |list: &[&str]| list.iter().map(|&word| word.to_owned()).collect::<Vec<_>>();
+    let mut shell = words(&["miri", "test", "-p", "wavert-sample"]);
+    for test in DRIVER_MIRI_TESTS {
+        shell.extend(["--test".to_owned(), test.to_owned()]);
+    }
+    shell.extend(["-p".to_owned(), "portcls-workspace-tests".to_owned()]);
+    for test in WHOLE_LIFE_MIRI_TESTS {
+        shell.extend(["--test".to_owned(), test.to_owned()]);
+    }
+    let first = vec![
+        miri(
+            "Miri (sample driver: pure logic)".to_owned(),
+            words(&["miri", "test", "-p", "wavert-sample", "--lib"]),
+        ),
+        miri(
+            "Miri (library and model)".to_owned(),
+            words(&[
+                "miri",
+                "test",
+                "-p",
+                "portcls-sys",
+                "-p",
+                "portcls",
+                "-p",
+                "portcls-sim",
+            ]),
+        ),
+    ];
+    let second = vec![
+        miri(
+            "Miri (sample driver: its shell in the model)".to_owned(),
+            shell,
+        ),
+        miri(
+            "Miri (library, export compiled out)".to_owned(),
+            words(&[
+                "miri",
+                "test",
+                "-p",
+                "portcls-sys",
+                "-p",
+                "portcls",
+                "--no-default-features",
+            ]),
+        ),
+    ];
+    vec![Step {
+        name: "Miri (the library, the model and the sample driver, in two lanes)".to_owned(),
+        action: Action::Lanes(vec![first, second]),
+    }]
 }
 
 fn test_plan(with_miri: bool) -> Vec<Step> {
@@ -572,6 +598,7 @@ fn execute(action: &Action) -> Result<(), String> {
         Action::Driver { target } => audit::self_test(target),
         Action::Fuzz { seconds } => fuzz::run(*seconds).map(|_| ()),
         Action::Run(run) => run(),
+        Action::Lanes(lanes) => run_lanes(lanes),
         Action::Arm64 { runs } => {
             if !cfg!(target_arch = "aarch64") {
                 check_arm64_tools()?;
@@ -597,16 +624,108 @@ fn execute(action: &Action) -> Result<(), String> {
     }
 }
 
-fn run(plan: &[Step]) -> ExitCode {
-    let needs_miri = plan.iter().any(|step| {
-        matches!(
-            step.action,
-            Action::Cargo {
-                toolchain: Some(MIRI_TOOLCHAIN),
-                ..
-            }
-        )
+/// Runs [`Action::Lanes`]. Every step of every lane runs, even after a failure.
+fn run_lanes(lanes: &[Vec<Step>]) -> Result<(), String> {
+    // The lanes share one Miri sysroot: it is built once, before they start.
+    if lanes.iter().flatten().any(uses_miri) {
+        let status = Command::new("cargo")
+            .args([&format!("+{MIRI_TOOLCHAIN}"), "miri", "setup"])
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err("cargo miri setup failed".to_owned());
+        }
+    }
+    let failures = std::thread::scope(|scope| {
+        let handles: Vec<_> = lanes
+            .iter()
+            .enumerate()
+            .map(|(index, lane)| scope.spawn(move || run_lane(index, lane)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| vec!["a lane panicked".to_owned()])
+            })
+            .collect::<Vec<_>>()
     });
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// One lane of [`run_lanes`]: its steps in order, their output printed as each ends. Returns
+/// the failures.
+fn run_lane(index: usize, lane: &[Step]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for step in lane {
+        let at = Instant::now();
+        let result = match &step.action {
+            Action::Cargo {
+                toolchain,
+                args,
+                env,
+            } => {
+                let mut command = Command::new("cargo");
+                if let Some(toolchain) = toolchain {
+                    command.arg(format!("+{toolchain}"));
+                }
+                command.args(args).envs(env.iter().copied());
+                if index > 0 {
+                    command.env("CARGO_TARGET_DIR", format!("target/lane{index}"));
+                }
+                match command.output() {
+                    Ok(output) => {
+                        // One write per stream, so the lanes' outputs do not interleave.
+                        let _ = std::io::Write::write_all(&mut std::io::stdout(), &output.stdout);
+                        let _ = std::io::Write::write_all(&mut std::io::stderr(), &output.stderr);
+                        if output.status.success() {
+                            Ok(())
+                        } else {
+                            Err(format!("cargo {} failed", args.join(" ")))
+                        }
+                    }
+                    Err(e) => Err(format!("cannot run cargo: {e}")),
+                }
+            }
+            other => execute(other),
+        };
+        match result {
+            Ok(()) => println!(
+                "==> xtask: (lane {}) {} passed in {:.1?}",
+                index + 1,
+                step.name,
+                at.elapsed()
+            ),
+            Err(error) => {
+                println!(
+                    "==> xtask: (lane {}) {} FAILED in {:.1?}: {error}",
+                    index + 1,
+                    step.name,
+                    at.elapsed()
+                );
+                failures.push(format!("{}: {error}", step.name));
+            }
+        }
+    }
+    failures
+}
+
+/// Whether a step runs cargo under the Miri toolchain (itself or in its lanes).
+fn uses_miri(step: &Step) -> bool {
+    match &step.action {
+        Action::Cargo { toolchain, .. } => *toolchain == Some(MIRI_TOOLCHAIN),
+        Action::Lanes(lanes) => lanes.iter().flatten().any(uses_miri),
+        _ => false,
+    }
+}
+
+fn run(plan: &[Step]) -> ExitCode {
+    let needs_miri = plan.iter().any(uses_miri);
     if needs_miri && !ensure_miri() {
         eprintln!(
             "xtask: could not install {MIRI_TOOLCHAIN} with Miri (rustup toolchain install failed)"
@@ -648,7 +767,7 @@ fn run(plan: &[Step]) -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cargo xtask test [--quick] | package | images | audit | build | bench | \
+        "usage: cargo xtask test [--quick] | miri | package | images | audit | build | bench | \
          explore [schedules] | soak [hours] | fuzz [seconds]"
     );
     ExitCode::from(2)
@@ -865,6 +984,7 @@ fn main() -> ExitCode {
     {
         ["test"] => run(&test_plan(true)),
         ["test", "--quick"] => run(&test_plan(false)),
+        ["miri"] => run(&miri_steps()),
         ["build"] => build_driver(),
         ["bench"] => print_bench(),
         ["audit"] => print_audit(),
