@@ -571,6 +571,20 @@ pub(crate) fn ensure_miri() -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// `cargo` with `args` (under `toolchain`, if any) and `env`, as [`Action::Cargo`] runs it.
+fn cargo_command(
+    toolchain: Option<&str>,
+    args: &[String],
+    env: &[(&'static str, &'static str)],
+) -> Command {
+    let mut command = Command::new("cargo");
+    if let Some(toolchain) = toolchain {
+        command.arg(format!("+{toolchain}"));
+    }
+    command.args(args).envs(env.iter().copied());
+    command
+}
+
 fn execute(action: &Action) -> Result<(), String> {
     match action {
         Action::Cargo {
@@ -578,12 +592,7 @@ fn execute(action: &Action) -> Result<(), String> {
             args,
             env,
         } => {
-            let mut command = Command::new("cargo");
-            if let Some(toolchain) = toolchain {
-                command.arg(format!("+{toolchain}"));
-            }
-            command.args(args).envs(env.iter().copied());
-            let status = command
+            let status = cargo_command(*toolchain, args, env)
                 .status()
                 .map_err(|e| format!("cannot run cargo: {e}"))?;
             if status.success() {
@@ -670,11 +679,7 @@ fn run_lane(index: usize, lane: &[Step]) -> Vec<String> {
                 args,
                 env,
             } => {
-                let mut command = Command::new("cargo");
-                if let Some(toolchain) = toolchain {
-                    command.arg(format!("+{toolchain}"));
-                }
-                command.args(args).envs(env.iter().copied());
+                let mut command = cargo_command(*toolchain, args, env);
                 if index > 0 {
                     command.env("CARGO_TARGET_DIR", format!("target/lane{index}"));
                 }
