@@ -40,7 +40,8 @@ mod publish;
 #[cfg(test)]
 mod wdk;
 
-use std::process::{Command, ExitCode};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 /// Seconds each fuzz target runs in the test command.
@@ -592,13 +593,22 @@ fn execute(action: &Action) -> Result<(), String> {
             args,
             env,
         } => {
-            let status = cargo_command(*toolchain, args, env)
-                .status()
+            let mut child = cargo_command(*toolchain, args, env)
+                .stdout(Stdio::piped())
+                .spawn()
                 .map_err(|e| format!("cannot run cargo: {e}"))?;
+            let mut notes = Notes::default();
+            if let Some(stdout) = child.stdout.take() {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    println!("{line}");
+                    notes.read(&line);
+                }
+            }
+            let status = child.wait().map_err(|e| format!("cannot run cargo: {e}"))?;
             if status.success() {
                 Ok(())
             } else {
-                Err(format!("cargo {} failed", args.join(" ")))
+                Err(notes.after(format!("cargo {} failed", args.join(" "))))
             }
         }
         Action::LibraryProbe { target, export } => {
@@ -691,7 +701,11 @@ fn run_lane(index: usize, lane: &[Step]) -> Vec<String> {
                         if output.status.success() {
                             Ok(())
                         } else {
-                            Err(format!("cargo {} failed", args.join(" ")))
+                            let mut notes = Notes::default();
+                            String::from_utf8_lossy(&output.stdout)
+                                .lines()
+                                .for_each(|line| notes.read(line));
+                            Err(notes.after(format!("cargo {} failed", args.join(" "))))
                         }
                     }
                     Err(e) => Err(format!("cannot run cargo: {e}")),
@@ -718,6 +732,39 @@ fn run_lane(index: usize, lane: &[Step]) -> Vec<String> {
         }
     }
     failures
+}
+
+/// The lines of a cargo run's output that say what failed (the failed tests, each panic's
+/// place and first line of message), repeated in the summary so that the end of a long log
+/// names them.
+#[derive(Default)]
+struct Notes {
+    lines: Vec<String>,
+    /// The previous line was a panic's place: its message follows.
+    message_next: bool,
+}
+
+impl Notes {
+    /// At most this many lines are kept.
+    const MOST: usize = 40;
+
+    fn read(&mut self, line: &str) {
+        let notable = std::mem::take(&mut self.message_next)
+            || line.starts_with("test ") && line.ends_with(" FAILED");
+        if line.contains("' panicked at ") {
+            self.message_next = true;
+        }
+        if (notable || self.message_next) && self.lines.len() < Self::MOST {
+            self.lines.push(line.to_owned());
+        }
+    }
+
+    /// `error`, then the kept lines, indented.
+    fn after(self, error: String) -> String {
+        self.lines
+            .iter()
+            .fold(error, |all, line| format!("{all}\n      {line}"))
+    }
 }
 
 /// Whether a step runs cargo under the Miri toolchain (itself or in its lanes).
@@ -750,7 +797,7 @@ fn run(plan: &[Step]) -> ExitCode {
                     step.name,
                     at.elapsed()
                 );
-                failed.push(step.name.as_str());
+                failed.push((step.name.as_str(), error));
             }
         }
     }
@@ -760,8 +807,8 @@ fn run(plan: &[Step]) -> ExitCode {
         failed.len(),
         started.elapsed()
     );
-    for name in &failed {
-        println!("  failed: {name}");
+    for (name, error) in &failed {
+        println!("  failed: {name}\n    {error}");
     }
     if failed.is_empty() {
         ExitCode::SUCCESS
@@ -1008,5 +1055,47 @@ fn main() -> ExitCode {
         ["fuzz"] => print_fuzz(60),
         ["fuzz", seconds] => print_fuzz(seconds.parse().unwrap_or(60)),
         _ => usage(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Notes;
+
+    #[test]
+    fn notes_keep_the_failed_tests_and_each_panics_place_and_message() {
+        let output = "\
+running 3 tests
+test passes ... ok
+test fails ... FAILED
+test also_fails ... FAILED
+
+failures:
+
+---- fails stdout ----
+
+thread 'fails' panicked at tests/virtio.rs:10:5:
+assertion `left == right` failed
+  left: 1
+ right: 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out
+";
+        let mut notes = Notes::default();
+        output.lines().for_each(|line| notes.read(line));
+        assert_eq!(
+            notes.after("cargo test failed".to_owned()),
+            "cargo test failed\n      test fails ... FAILED\n      test also_fails ... FAILED\n      \
+             thread 'fails' panicked at tests/virtio.rs:10:5:\n      assertion `left == right` \
+             failed"
+        );
+    }
+
+    #[test]
+    fn notes_stop_at_their_limit() {
+        let mut notes = Notes::default();
+        (0..100).for_each(|i| notes.read(&format!("test t{i} ... FAILED")));
+        assert_eq!(notes.lines.len(), Notes::MOST);
     }
 }
