@@ -23,12 +23,13 @@ use crate::backend::virtio::hardware::{Hardware, Resources};
 use crate::com::ComObject;
 use crate::descriptors;
 use crate::device::{self, Adapter};
-use crate::identity::{self, FilterKind, Subdevice};
+use crate::identity::{EndpointFilters, FilterKind, Subdevice};
 use crate::miniport::{TopologyMiniport, WaveMiniport};
 use crate::pool::Pool;
 
-/// The subdevices PortCls may hold for one adapter.
-const MAX_MINIPORTS: u32 = 4;
+/// The subdevices PortCls may hold for one adapter: every endpoint's two.
+#[allow(clippy::cast_possible_truncation)] // 16
+const MAX_MINIPORTS: u32 = crate::identity::DEVICE_SUBDEVICES.len() as u32;
 
 portcls_sys::kernel_abi! {
     /// The driver's entry point: hands the driver object to PortCls with our `AddDevice`.
@@ -149,33 +150,51 @@ impl Device {
     fn start(&self) -> Result<(), NTSTATUS> {
         // SAFETY: the adapter's own IUnknown and our FDO; PortCls keeps its own reference.
         check(unsafe { PcRegisterAdapterPowerManagement(self.adapter.as_raw().cast(), self.fdo) })?;
-        let render_wave = self.install(&identity::RENDER_WAVE)?;
-        // A virtio-sound function's interrupt is a stream resource of the render port.
+        // The virtual device has one endpoint of each flow; a virtio-sound function one per
+        // stream of each direction.
         // SAFETY: inside StartDevice.
-        if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
-            hardware.register(&render_wave)?;
+        let endpoints = unsafe { Adapter::of(&self.adapter).hardware() }
+            .map_or([1, 1], |hardware| {
+                [hardware.endpoints(false), hardware.endpoints(true)]
+            });
+        for (capture, count) in [false, true].into_iter().zip(endpoints) {
+            for index in 0..count {
+                if let Some(endpoint) = EndpointFilters::of(capture, index) {
+                    self.install_endpoint(endpoint)?;
+                }
+            }
         }
-        let render_topology = self.install(&identity::RENDER_TOPOLOGY)?;
-        let capture_wave = self.install(&identity::CAPTURE_WAVE)?;
-        let capture_topology = self.install(&identity::CAPTURE_TOPOLOGY)?;
+        Ok(())
+    }
+
+    /// One endpoint: its wave and topology subdevices and the wire between them.
+    fn install_endpoint(&self, endpoint: &'static EndpointFilters) -> Result<(), NTSTATUS> {
+        let wave = self.install(&endpoint.wave)?;
+        let first_render = !endpoint.wave.flow.is_capture() && endpoint.wave.index == 0;
+        // A virtio-sound function's interrupt is a stream resource of the first render port.
+        // SAFETY: inside StartDevice.
+        if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() }
+            && first_render
+        {
+            hardware.register(&wave)?;
+        }
+        let topology = self.install(&endpoint.topology)?;
         // A virtio-sound function's jack changes are announced on the topology filters.
         // SAFETY: inside StartDevice.
         if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
-            hardware.watch_jacks(false, &render_topology)?;
-            hardware.watch_jacks(true, &capture_topology)?;
+            hardware.watch_jacks(
+                endpoint.wave.flow.is_capture(),
+                endpoint.wave.index,
+                &topology,
+            )?;
         }
-        self.connect(
-            &render_wave,
-            descriptors::RENDER_WAVE_BRIDGE_PIN,
-            &render_topology,
-            descriptors::RENDER_TOPOLOGY_WAVE_PIN,
-        )?;
-        self.connect(
-            &capture_topology,
-            descriptors::CAPTURE_TOPOLOGY_WAVE_PIN,
-            &capture_wave,
-            descriptors::CAPTURE_WAVE_BRIDGE_PIN,
-        )
+        let wire = descriptors::PhysicalConnection::of(endpoint);
+        let (from, to) = if endpoint.wave.flow.is_capture() {
+            (&topology, &wave)
+        } else {
+            (&wave, &topology)
+        };
+        self.connect(from, wire.from_pin, to, wire.to_pin)
     }
 
     /// Port, miniport, `Init`, `PcRegisterSubdevice` for one subdevice.
@@ -197,8 +216,9 @@ impl Device {
                 // its direction lists (formats, rates, channels, channel map).
                 // SAFETY: inside StartDevice.
                 if let Some(hardware) = unsafe { Adapter::of(&self.adapter).hardware() } {
-                    let capture = subdevice.name == identity::CAPTURE_WAVE.name;
-                    miniport = miniport.for_device(hardware.stream_range(capture))?;
+                    miniport = miniport.for_device(
+                        hardware.stream_range(subdevice.flow.is_capture(), subdevice.index),
+                    )?;
                 }
                 ComObject::create(self.pool, miniport)?
             }

@@ -56,7 +56,7 @@ use portcls_sys::wavert::{
 };
 
 use crate::format::{DataRange, SampleFormat};
-use crate::identity::{self, Subdevice};
+use crate::identity::{self, EndpointFlow, FilterKind, Subdevice};
 use crate::properties::{jack_event, node_property, pin_property, wave_pin_property};
 
 // ---------------------------------------------------------------------------------------------
@@ -112,21 +112,34 @@ pub struct PhysicalConnection {
     pub to_pin: u32,
 }
 
-/// The two physical connections: render wave → render topology, capture topology → capture
-/// wave.
+impl PhysicalConnection {
+    /// The wire of one endpoint: its wave filter's bridge pin to its topology filter's for
+    /// render, the other way for capture.
+    #[must_use]
+    pub const fn of(endpoint: &identity::EndpointFilters) -> Self {
+        match endpoint.wave.flow {
+            EndpointFlow::Render => Self {
+                from: endpoint.wave,
+                from_pin: RENDER_WAVE_BRIDGE_PIN,
+                to: endpoint.topology,
+                to_pin: RENDER_TOPOLOGY_WAVE_PIN,
+            },
+            EndpointFlow::Capture => Self {
+                from: endpoint.topology,
+                from_pin: CAPTURE_TOPOLOGY_WAVE_PIN,
+                to: endpoint.wave,
+                to_pin: CAPTURE_WAVE_BRIDGE_PIN,
+            },
+        }
+    }
+}
+
+/// The virtual device's two physical connections: render wave → render topology, capture
+/// topology → capture wave. A virtio-sound function has these and one more for each endpoint
+/// after the first of its flow ([`PhysicalConnection::of`]).
 pub const PHYSICAL_CONNECTIONS: [PhysicalConnection; 2] = [
-    PhysicalConnection {
-        from: identity::RENDER_WAVE,
-        from_pin: RENDER_WAVE_BRIDGE_PIN,
-        to: identity::RENDER_TOPOLOGY,
-        to_pin: RENDER_TOPOLOGY_WAVE_PIN,
-    },
-    PhysicalConnection {
-        from: identity::CAPTURE_TOPOLOGY,
-        from_pin: CAPTURE_TOPOLOGY_WAVE_PIN,
-        to: identity::CAPTURE_WAVE,
-        to_pin: CAPTURE_WAVE_BRIDGE_PIN,
-    },
+    PhysicalConnection::of(&identity::ENDPOINTS[0][0]),
+    PhysicalConnection::of(&identity::ENDPOINTS[1][0]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -807,24 +820,29 @@ impl DeviceDescriptor {
 /// subdevice that is not a topology filter of this driver.
 #[must_use]
 pub fn device_topology_filter(subdevice: &Subdevice) -> Option<&'static PCFILTER_DESCRIPTOR> {
-    let table = match subdevice.name {
-        name if name == identity::RENDER_TOPOLOGY.name => &RENDER_DEVICE_TOPOLOGY_FILTER,
-        name if name == identity::CAPTURE_TOPOLOGY.name => &CAPTURE_DEVICE_TOPOLOGY_FILTER,
-        _ => return None,
+    if !identity::DEVICE_SUBDEVICES.contains(subdevice) {
+        return None;
+    }
+    let table = match (subdevice.kind, subdevice.flow) {
+        (FilterKind::Topology, EndpointFlow::Render) => &RENDER_DEVICE_TOPOLOGY_FILTER,
+        (FilterKind::Topology, EndpointFlow::Capture) => &CAPTURE_DEVICE_TOPOLOGY_FILTER,
+        (FilterKind::Wave, _) => return None,
     };
     Some(table.get())
 }
 
-/// The descriptor of `subdevice` (matched by its name, which is unique), or `None` for a
-/// subdevice this driver does not register.
+/// The descriptor of `subdevice` (every endpoint of a flow has the same filters), or `None`
+/// for a subdevice this driver does not register.
 #[must_use]
 pub fn filter(subdevice: &Subdevice) -> Option<&'static PCFILTER_DESCRIPTOR> {
-    let table = match subdevice.name {
-        name if name == identity::RENDER_WAVE.name => &RENDER_WAVE_FILTER,
-        name if name == identity::RENDER_TOPOLOGY.name => &RENDER_TOPOLOGY_FILTER,
-        name if name == identity::CAPTURE_WAVE.name => &CAPTURE_WAVE_FILTER,
-        name if name == identity::CAPTURE_TOPOLOGY.name => &CAPTURE_TOPOLOGY_FILTER,
-        _ => return None,
+    if !identity::DEVICE_SUBDEVICES.contains(subdevice) {
+        return None;
+    }
+    let table = match (subdevice.kind, subdevice.flow) {
+        (FilterKind::Wave, EndpointFlow::Render) => &RENDER_WAVE_FILTER,
+        (FilterKind::Topology, EndpointFlow::Render) => &RENDER_TOPOLOGY_FILTER,
+        (FilterKind::Wave, EndpointFlow::Capture) => &CAPTURE_WAVE_FILTER,
+        (FilterKind::Topology, EndpointFlow::Capture) => &CAPTURE_TOPOLOGY_FILTER,
     };
     Some(table.get())
 }

@@ -43,6 +43,7 @@ use portcls_sys::{
 use crate::backend::virtio::hardware::Hardware;
 use crate::backend::virtual_device::cable::{Cable, Ring};
 use crate::com::{ComClass, ComObject, unknown_vtable};
+use crate::identity::MAX_ENDPOINTS_PER_FLOW;
 use crate::levels::PeakMeter;
 use crate::pool::{Pool, PoolBox};
 use crate::properties::{Controls, Jack};
@@ -91,8 +92,8 @@ pub struct Adapter {
     /// Whether the device is a virtio-sound function (set at its first start, for good: its
     /// streams run on the device, or on nothing while it is stopped).
     function: AtomicBool,
-    /// The jacks the function last reported (render, capture), for when it is halted.
-    jacks: SpinLock<[Option<Jack>; 2]>,
+    /// The jacks the function last reported (by flow and endpoint), for when it is halted.
+    jacks: SpinLock<[[Option<Jack>; MAX_ENDPOINTS_PER_FLOW]; 2]>,
 }
 
 // SAFETY: `guarded` is only reached inside the gate (see `Inside`).
@@ -199,7 +200,7 @@ impl Adapter {
             meters: SpinLock::new([PeakMeter::new(); 2]),
             hardware: UnsafeCell::new(None),
             function: AtomicBool::new(false),
-            jacks: SpinLock::new([None; 2]),
+            jacks: SpinLock::new([[None; MAX_ENDPOINTS_PER_FLOW]; 2]),
         };
         let object: ComPtr<IAdapterPowerManagement> = ComObject::create(pool, adapter)?;
         // SAFETY: the object just made, in its final place; nobody else has it yet.
@@ -287,22 +288,22 @@ impl Adapter {
         self.function.load(Ordering::Acquire)
     }
 
-    /// The jack of the external pin of a direction (the microphone's for `capture`) on a
-    /// virtio-sound function that reports one ([`Hardware::jack`]): as the function says now,
-    /// or, while it is halted (stopped or out of D0), as it last said. `None` for the virtual
-    /// device, or a function without such a jack. Call at `PASSIVE_LEVEL` (it enters the
-    /// gate), never inside it.
+    /// The jack of the external pin of endpoint `index` of a direction (a microphone's for
+    /// `capture`) on a virtio-sound function that reports one ([`Hardware::jack`]): as the
+    /// function says now, or, while it is halted (stopped or out of D0), as it last said.
+    /// `None` for the virtual device, or a function without such a jack. Call at
+    /// `PASSIVE_LEVEL` (it enters the gate), never inside it.
     #[must_use]
-    pub fn jack(&self, capture: bool) -> Option<Jack> {
+    pub fn jack(&self, capture: bool, index: usize) -> Option<Jack> {
         if !self.is_function() {
             return None;
         }
         let now = self
             .enter()
             .hardware()
-            .map(|hardware| hardware.jack(capture));
+            .map(|hardware| hardware.jack(capture, index));
         let mut jacks = self.jacks.lock();
-        let slot = jacks.get_mut(usize::from(capture))?;
+        let slot = jacks.get_mut(usize::from(capture))?.get_mut(index)?;
         if let Some(now) = now {
             *slot = now;
         }

@@ -233,6 +233,12 @@ pub struct Subdevice {
     pub name_utf16: &'static [u16],
     /// The filter's port kind.
     pub kind: FilterKind,
+    /// The flow of the endpoint the filter is part of.
+    pub flow: EndpointFlow,
+    /// Which endpoint of its flow the filter is part of: 0 for the first (the only one on the
+    /// virtual device), `n` for the one a virtio-sound function's `n`-th stream of that
+    /// direction becomes.
+    pub index: usize,
     /// The KS categories the filter's interface is registered under, each once.
     pub categories: &'static [KsCategory],
     /// The interface's `FriendlyName` registry value.
@@ -299,49 +305,246 @@ macro_rules! utf16z {
     }};
 }
 
+/// One filter of an endpoint: `$kind` (`Wave` or `Topology`) of flow `$flow`, endpoint
+/// `$index`, named `$name` (the friendly name `$friendly`).
+macro_rules! subdevice {
+    (Wave, $flow:ident, $index:expr, $name:expr, $friendly:expr) => {
+        Subdevice {
+            name: $name,
+            name_utf16: utf16z!($name),
+            kind: FilterKind::Wave,
+            flow: EndpointFlow::$flow,
+            index: $index,
+            categories: match EndpointFlow::$flow {
+                EndpointFlow::Render => {
+                    &[KsCategory::Audio, KsCategory::Render, KsCategory::Realtime]
+                }
+                EndpointFlow::Capture => {
+                    &[KsCategory::Audio, KsCategory::Capture, KsCategory::Realtime]
+                }
+            },
+            friendly_name: $friendly,
+            endpoint: None,
+        }
+    };
+    (Topology, $flow:ident, $index:expr, $name:expr, $friendly:expr) => {
+        Subdevice {
+            name: $name,
+            name_utf16: utf16z!($name),
+            kind: FilterKind::Topology,
+            flow: EndpointFlow::$flow,
+            index: $index,
+            categories: &[KsCategory::Audio, KsCategory::Topology],
+            friendly_name: $friendly,
+            endpoint: Some(EndpointFlow::$flow),
+        }
+    };
+}
+
 /// The render wave filter (host pin, DMA buffer).
-pub const RENDER_WAVE: Subdevice = Subdevice {
-    name: "WaveSpeaker",
-    name_utf16: utf16z!("WaveSpeaker"),
-    kind: FilterKind::Wave,
-    categories: &[KsCategory::Audio, KsCategory::Render, KsCategory::Realtime],
-    friendly_name: "WaveRT Sample Speaker Wave",
-    endpoint: None,
-};
+pub const RENDER_WAVE: Subdevice =
+    subdevice!(Wave, Render, 0, "WaveSpeaker", "WaveRT Sample Speaker Wave");
 
 /// The render topology filter (volume, mute, the speaker bridge pin).
-pub const RENDER_TOPOLOGY: Subdevice = Subdevice {
-    name: "TopologySpeaker",
-    name_utf16: utf16z!("TopologySpeaker"),
-    kind: FilterKind::Topology,
-    categories: &[KsCategory::Audio, KsCategory::Topology],
-    friendly_name: "WaveRT Sample Speaker Topology",
-    endpoint: Some(EndpointFlow::Render),
-};
+pub const RENDER_TOPOLOGY: Subdevice = subdevice!(
+    Topology,
+    Render,
+    0,
+    "TopologySpeaker",
+    "WaveRT Sample Speaker Topology"
+);
 
 /// The capture wave filter (host pin, DMA buffer).
-pub const CAPTURE_WAVE: Subdevice = Subdevice {
-    name: "WaveMicrophone",
-    name_utf16: utf16z!("WaveMicrophone"),
-    kind: FilterKind::Wave,
-    categories: &[KsCategory::Audio, KsCategory::Capture, KsCategory::Realtime],
-    friendly_name: "WaveRT Sample Microphone Wave",
-    endpoint: None,
-};
+pub const CAPTURE_WAVE: Subdevice = subdevice!(
+    Wave,
+    Capture,
+    0,
+    "WaveMicrophone",
+    "WaveRT Sample Microphone Wave"
+);
 
 /// The capture topology filter (the microphone bridge pin).
-pub const CAPTURE_TOPOLOGY: Subdevice = Subdevice {
-    name: "TopologyMicrophone",
-    name_utf16: utf16z!("TopologyMicrophone"),
-    kind: FilterKind::Topology,
-    categories: &[KsCategory::Audio, KsCategory::Topology],
-    friendly_name: "WaveRT Sample Microphone Topology",
-    endpoint: Some(EndpointFlow::Capture),
-};
+pub const CAPTURE_TOPOLOGY: Subdevice = subdevice!(
+    Topology,
+    Capture,
+    0,
+    "TopologyMicrophone",
+    "WaveRT Sample Microphone Topology"
+);
 
-/// Every subdevice, in the order the adapter registers them.
+/// Every subdevice of the virtual device (one endpoint of each flow), in the order the adapter
+/// registers them. A virtio-sound function registers these and, for each stream of a
+/// direction after the first, that endpoint's pair of [`ENDPOINTS`].
 pub const SUBDEVICES: [Subdevice; 4] =
     [RENDER_WAVE, RENDER_TOPOLOGY, CAPTURE_WAVE, CAPTURE_TOPOLOGY];
+
+/// The most endpoints of one flow: a virtio-sound function's first this many output streams
+/// and first this many input streams become endpoints (a device with more has the rest
+/// ignored). The INF declares the interfaces of every one of them on the PCI binding.
+pub const MAX_ENDPOINTS_PER_FLOW: usize = 4;
+
+/// The two filters of one endpoint: the wave filter and the topology filter its bridge pin
+/// is wired to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointFilters {
+    /// The wave filter (host pin, DMA buffer).
+    pub wave: Subdevice,
+    /// The topology filter (the external pin that becomes the endpoint).
+    pub topology: Subdevice,
+}
+
+/// Every endpoint's filters, by flow (render, then capture) and index: endpoint `n` of a flow
+/// is `ENDPOINTS[flow][n]`. The first of each flow are the virtual device's ([`SUBDEVICES`]).
+pub const ENDPOINTS: [[EndpointFilters; MAX_ENDPOINTS_PER_FLOW]; 2] = [
+    [
+        EndpointFilters {
+            wave: RENDER_WAVE,
+            topology: RENDER_TOPOLOGY,
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Render,
+                1,
+                "WaveSpeaker2",
+                "WaveRT Sample Speaker 2 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Render,
+                1,
+                "TopologySpeaker2",
+                "WaveRT Sample Speaker 2 Topology"
+            ),
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Render,
+                2,
+                "WaveSpeaker3",
+                "WaveRT Sample Speaker 3 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Render,
+                2,
+                "TopologySpeaker3",
+                "WaveRT Sample Speaker 3 Topology"
+            ),
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Render,
+                3,
+                "WaveSpeaker4",
+                "WaveRT Sample Speaker 4 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Render,
+                3,
+                "TopologySpeaker4",
+                "WaveRT Sample Speaker 4 Topology"
+            ),
+        },
+    ],
+    [
+        EndpointFilters {
+            wave: CAPTURE_WAVE,
+            topology: CAPTURE_TOPOLOGY,
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Capture,
+                1,
+                "WaveMicrophone2",
+                "WaveRT Sample Microphone 2 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Capture,
+                1,
+                "TopologyMicrophone2",
+                "WaveRT Sample Microphone 2 Topology"
+            ),
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Capture,
+                2,
+                "WaveMicrophone3",
+                "WaveRT Sample Microphone 3 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Capture,
+                2,
+                "TopologyMicrophone3",
+                "WaveRT Sample Microphone 3 Topology"
+            ),
+        },
+        EndpointFilters {
+            wave: subdevice!(
+                Wave,
+                Capture,
+                3,
+                "WaveMicrophone4",
+                "WaveRT Sample Microphone 4 Wave"
+            ),
+            topology: subdevice!(
+                Topology,
+                Capture,
+                3,
+                "TopologyMicrophone4",
+                "WaveRT Sample Microphone 4 Topology"
+            ),
+        },
+    ],
+];
+
+/// Every subdevice a virtio-sound function may register (every endpoint's two filters, by
+/// flow and index): what the INF's PCI binding declares.
+pub const DEVICE_SUBDEVICES: [Subdevice; 4 * MAX_ENDPOINTS_PER_FLOW] = {
+    let mut out = [RENDER_WAVE; 4 * MAX_ENDPOINTS_PER_FLOW];
+    let mut i = 0;
+    while i < 2 * MAX_ENDPOINTS_PER_FLOW {
+        let endpoint = ENDPOINTS[i / MAX_ENDPOINTS_PER_FLOW][i % MAX_ENDPOINTS_PER_FLOW];
+        out[2 * i] = endpoint.wave;
+        out[2 * i + 1] = endpoint.topology;
+        i += 1;
+    }
+    out
+};
+
+impl EndpointFlow {
+    /// Whether audio enters the computer.
+    #[must_use]
+    pub const fn is_capture(self) -> bool {
+        matches!(self, Self::Capture)
+    }
+
+    /// The flow of a direction (input for `capture`).
+    #[must_use]
+    pub const fn of(capture: bool) -> Self {
+        if capture { Self::Capture } else { Self::Render }
+    }
+}
+
+impl EndpointFilters {
+    /// Endpoint `index` of the flow of a direction (input for `capture`), if there is one.
+    #[must_use]
+    pub const fn of(capture: bool, index: usize) -> Option<&'static Self> {
+        if index < MAX_ENDPOINTS_PER_FLOW {
+            Some(&ENDPOINTS[capture as usize][index])
+        } else {
+            None
+        }
+    }
+}
 
 /// Displays a registry-order GUID in its braced, upper-case text form
 /// (`{6994AD04-93EF-11D0-A3CC-00A0C9223196}`), as INF files and the registry write it.
@@ -369,7 +572,7 @@ mod tests {
 
     #[test]
     fn utf16_names_equal_the_str_names_plus_a_nul() {
-        for sub in SUBDEVICES {
+        for sub in DEVICE_SUBDEVICES {
             let (last, body) = sub.name_utf16.split_last().unwrap();
             assert_eq!(*last, 0, "{}", sub.name);
             let decoded: String = char::decode_utf16(body.iter().copied())
@@ -410,7 +613,7 @@ mod tests {
 
     #[test]
     fn subdevice_names_are_distinct_and_fit_a_reference_string() {
-        for (i, a) in SUBDEVICES.iter().enumerate() {
+        for (i, a) in DEVICE_SUBDEVICES.iter().enumerate() {
             assert!(!a.name.is_empty());
             // A reference string is one path component of the interface symbolic link.
             assert!(
@@ -418,7 +621,7 @@ mod tests {
                 "{} must be plain alphanumeric",
                 a.name
             );
-            for b in &SUBDEVICES[i + 1..] {
+            for b in &DEVICE_SUBDEVICES[i + 1..] {
                 assert!(!a.name.eq_ignore_ascii_case(b.name));
                 assert_ne!(a.friendly_name, b.friendly_name);
             }
@@ -427,7 +630,7 @@ mod tests {
 
     #[test]
     fn categories_follow_the_filter_kind_and_flow() {
-        for sub in SUBDEVICES {
+        for sub in DEVICE_SUBDEVICES {
             assert!(sub.has_category(KsCategory::Audio), "{}", sub.name);
             for (j, c) in sub.categories.iter().enumerate() {
                 assert!(
@@ -446,9 +649,10 @@ mod tests {
                         sub.has_category(KsCategory::Render)
                             ^ sub.has_category(KsCategory::Capture)
                     );
+                    assert_eq!(sub.has_category(KsCategory::Capture), sub.flow.is_capture());
                 }
                 FilterKind::Topology => {
-                    assert!(sub.endpoint.is_some());
+                    assert_eq!(sub.endpoint, Some(sub.flow));
                     assert_eq!(sub.categories, &[KsCategory::Audio, KsCategory::Topology]);
                 }
             }
@@ -457,6 +661,34 @@ mod tests {
         assert!(CAPTURE_WAVE.has_category(KsCategory::Capture));
         assert_eq!(RENDER_TOPOLOGY.endpoint, Some(EndpointFlow::Render));
         assert_eq!(CAPTURE_TOPOLOGY.endpoint, Some(EndpointFlow::Capture));
+    }
+
+    #[test]
+    fn each_endpoint_pairs_a_wave_and_a_topology_filter_of_its_flow_and_index() {
+        for (flow, endpoints) in ENDPOINTS.iter().enumerate() {
+            for (index, endpoint) in endpoints.iter().enumerate() {
+                let capture = flow == 1;
+                assert_eq!(EndpointFilters::of(capture, index), Some(endpoint));
+                for (sub, kind) in [
+                    (endpoint.wave, FilterKind::Wave),
+                    (endpoint.topology, FilterKind::Topology),
+                ] {
+                    assert_eq!(sub.kind, kind, "{}", sub.name);
+                    assert_eq!(sub.flow, EndpointFlow::of(capture), "{}", sub.name);
+                    assert_eq!(sub.index, index, "{}", sub.name);
+                }
+                assert!(DEVICE_SUBDEVICES.contains(&endpoint.wave));
+                assert!(DEVICE_SUBDEVICES.contains(&endpoint.topology));
+            }
+            assert_eq!(EndpointFilters::of(flow == 1, MAX_ENDPOINTS_PER_FLOW), None);
+        }
+        // The virtual device's are the first of each flow, in the order it registers them.
+        assert_eq!(SUBDEVICES[..2], DEVICE_SUBDEVICES[..2]);
+        assert_eq!(
+            SUBDEVICES[2..],
+            DEVICE_SUBDEVICES[2 * MAX_ENDPOINTS_PER_FLOW..2 * MAX_ENDPOINTS_PER_FLOW + 2]
+        );
+        assert!(EndpointFlow::Capture.is_capture() && !EndpointFlow::Render.is_capture());
     }
 
     #[test]

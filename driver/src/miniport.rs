@@ -143,8 +143,7 @@ impl WaveMiniport {
         format: PKSDATAFORMAT,
     ) -> Result<ComPtr<IMiniportWaveRTStream>, NTSTATUS> {
         let host = host_pin(self.subdevice).ok_or(STATUS_INVALID_PARAMETER)?;
-        let is_capture = self.subdevice.name == crate::identity::CAPTURE_WAVE.name;
-        if pin != host || capture != is_capture {
+        if pin != host || capture != self.subdevice.flow.is_capture() {
             return Err(STATUS_INVALID_PARAMETER);
         }
         // SAFETY: PortCls passes the client's format, readable for its FormatSize and, when
@@ -173,6 +172,7 @@ impl WaveMiniport {
             manager,
             format,
             capture,
+            endpoint: self.subdevice.index,
         })
     }
 }
@@ -191,9 +191,9 @@ impl TopologyMiniport {
         }
     }
 
-    /// Whether this is the microphone's filter.
-    fn is_capture(&self) -> bool {
-        self.subdevice.name == crate::identity::CAPTURE_TOPOLOGY.name
+    /// Whether this is a microphone's filter.
+    const fn is_capture(&self) -> bool {
+        self.subdevice.flow.is_capture()
     }
 
     /// The peak of `channel` at the filter's peak meter since that channel was last read, and
@@ -244,7 +244,7 @@ impl TopologyMiniport {
     /// [`Adapter::jack`]). Call at `PASSIVE_LEVEL`.
     #[must_use]
     pub fn device_jack(&self) -> Option<crate::properties::Jack> {
-        Adapter::of(&self.adapter).jack(self.is_capture())
+        Adapter::of(&self.adapter).jack(self.is_capture(), self.subdevice.index)
     }
 }
 
@@ -358,12 +358,14 @@ unsafe fn intersect(
 
 /// The host (streaming) pin of a wave subdevice.
 fn host_pin(subdevice: &Subdevice) -> Option<u32> {
-    if subdevice.name == crate::identity::RENDER_WAVE.name {
-        Some(crate::descriptors::RENDER_WAVE_HOST_PIN)
-    } else if subdevice.name == crate::identity::CAPTURE_WAVE.name {
+    if subdevice.kind != crate::identity::FilterKind::Wave
+        || !crate::identity::DEVICE_SUBDEVICES.contains(subdevice)
+    {
+        None
+    } else if subdevice.flow.is_capture() {
         Some(crate::descriptors::CAPTURE_WAVE_HOST_PIN)
     } else {
-        None
+        Some(crate::descriptors::RENDER_WAVE_HOST_PIN)
     }
 }
 

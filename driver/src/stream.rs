@@ -172,6 +172,8 @@ pub struct WaveStream {
     /// The `IMiniportWaveRTInputStream` facet's vtable pointer (answered for capture only).
     input: &'static IMiniportWaveRTInputStreamVtbl,
     pub(crate) capture: bool,
+    /// As [`StreamParts::endpoint`].
+    pub(crate) endpoint: usize,
     pub(crate) pool: Pool,
     pub(crate) adapter: ComPtr<IAdapterPowerManagement>,
     pub(crate) port_stream: ComPtr<IPortWaveRTStream>,
@@ -210,6 +212,11 @@ pub struct StreamParts {
     pub format: Format,
     /// Whether this is the capture pin.
     pub capture: bool,
+    /// Which endpoint of its flow the stream's filter is ([`Subdevice::index`]): on a
+    /// virtio-sound function, which of the device's streams of its direction it runs on.
+    ///
+    /// [`Subdevice::index`]: crate::identity::Subdevice::index
+    pub endpoint: usize,
 }
 
 impl WaveStream {
@@ -235,6 +242,7 @@ impl WaveStream {
             output: &OUTPUT_VTABLE,
             input: &INPUT_VTABLE,
             capture: parts.capture,
+            endpoint: parts.endpoint,
             pool: parts.pool,
             adapter: parts.adapter,
             port_stream: parts.port_stream,

@@ -271,18 +271,35 @@ fn the_pci_binding_shares_the_root_devices_files_service_registry_and_interfaces
             "WaveRtSample_Virtio.MSI.AddReg"
         ]
     );
-    for suffix in ["Services", "Interfaces"] {
-        let values = |base: &str| -> Vec<Vec<String>> {
-            lines(&format!("{base}.NT.{suffix}"))
-                .into_iter()
-                .map(|l| l.values)
-                .collect()
-        };
-        assert_eq!(
-            values("WaveRtSample_Virtio"),
-            values("WaveRtSample_Device"),
-            "{suffix}"
-        );
+    let values = |section: &str| -> Vec<Vec<String>> {
+        lines(section).into_iter().map(|l| l.values).collect()
+    };
+    assert_eq!(
+        values("WaveRtSample_Virtio.NT.Services"),
+        values("WaveRtSample_Device.NT.Services")
+    );
+    // The function declares the root device's interfaces, to the same install sections, and
+    // those of its further endpoints.
+    let root = values("WaveRtSample_Device.NT.Interfaces");
+    let function = values("WaveRtSample_Virtio.NT.Interfaces");
+    assert!(root.iter().all(|line| function.contains(line)));
+    assert_eq!(
+        function.len(),
+        root.len() * identity::MAX_ENDPOINTS_PER_FLOW
+    );
+    let further: Vec<&str> = function
+        .iter()
+        .filter(|line| !root.contains(line))
+        .map(|line| line[2].as_str())
+        .collect();
+    for endpoint in identity::ENDPOINTS.iter().flat_map(|flow| &flow[1..]) {
+        for subdevice in [endpoint.wave, endpoint.topology] {
+            assert!(
+                further.contains(&format!("WaveRtSample.{}", subdevice.name).as_str()),
+                "{}",
+                subdevice.name
+            );
+        }
     }
 }
 
@@ -546,6 +563,38 @@ fn a_tampered_pci_interfaces_section_is_reported_as_such() {
 }
 
 #[test]
+fn a_further_endpoint_missing_from_the_pci_binding_or_on_the_root_binding_is_reported() {
+    let missing = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Virtio.NT.Interfaces",
+        &[(
+            "AddInterface = %KSCATEGORY_CAPTURE%,  %KSNAME_WaveMicrophone3%, WaveRtSample.WaveMicrophone3\n",
+            "",
+        )],
+    );
+    assert_reported(
+        &missing,
+        Rule::Interface,
+        "[WaveRtSample_Virtio.NT.Interfaces]: WaveMicrophone3 is registered 0 times under KSCATEGORY_CAPTURE",
+    );
+    assert_eq!(missing.len(), 1, "{}", report(&missing));
+    // The virtual device never registers a second endpoint: its binding must not declare one.
+    let on_root = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample_Device.NT.Interfaces",
+        &[(
+            "; Capture wave filter\n",
+            "AddInterface = %KSCATEGORY_AUDIO%,    %KSNAME_WaveSpeaker2%, WaveRtSample.WaveSpeaker2\n",
+        )],
+    );
+    assert_reported(
+        &on_root,
+        Rule::ReferenceString,
+        "reference string \"WaveSpeaker2\" is not a subdevice name",
+    );
+}
+
+#[test]
 fn a_missing_category_is_reported() {
     let findings = findings_after_in(
         Arch::Amd64,
@@ -610,19 +659,32 @@ fn a_missing_proxy_clsid_or_friendly_name_is_reported() {
 
 #[test]
 fn a_wrong_endpoint_flow_is_reported() {
-    let findings = findings_after(&[(
-        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101",
-        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
-    )]);
-    assert_reported(&findings, Rule::Endpoint, "expected 0x101 (render)");
+    for section in [
+        "WaveRtSample.TopologySpeaker.AddReg",
+        "WaveRtSample.TopologySpeaker3.AddReg",
+    ] {
+        let findings = findings_after_in(
+            Arch::Amd64,
+            section,
+            &[(
+                "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101",
+                "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
+            )],
+        );
+        assert_reported(&findings, Rule::Endpoint, "expected 0x101 (render)");
+    }
 }
 
 #[test]
 fn an_endpoint_flag_written_as_a_string_is_reported() {
-    let findings = findings_after(&[(
-        "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
-        "%PKEY_AudioDevice_EnableEndpointByDefault%, , 0x00000201",
-    )]);
+    let findings = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample.TopologyMicrophone.AddReg",
+        &[(
+            "%PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000201",
+            "%PKEY_AudioDevice_EnableEndpointByDefault%, , 0x00000201",
+        )],
+    );
     assert_reported(
         &findings,
         Rule::Endpoint,
@@ -708,24 +770,32 @@ fn both_endpoints_declare_event_driven_mode_and_the_device_its_idle_settings() {
 
 #[test]
 fn a_missing_or_wrong_event_driven_key_is_reported() {
-    let missing = findings_after(&[(
-        "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n\
-         HKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001\n",
-        "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n",
-    )]);
+    let missing = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample.TopologySpeaker.AddReg",
+        &[(
+            "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n\
+             HKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001\n",
+            "HKR, EP\\0, %PKEY_AudioDevice_EnableEndpointByDefault%, 0x00010001, 0x00000101\n",
+        )],
+    );
     assert_reported(
         &missing,
         Rule::Endpoint,
         "[WaveRtSample.TopologySpeaker]: EP\\0 Supports_EventDriven_Mode is None",
     );
-    let zero = findings_after(&[(
-        "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001",
-        "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000000",
-    )]);
+    let zero = findings_after_in(
+        Arch::Amd64,
+        "WaveRtSample.TopologyMicrophone2.AddReg",
+        &[(
+            "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000001",
+            "0x00000201\nHKR, EP\\0, %PKEY_AudioEndpoint_Supports_EventDriven_Mode%, 0x00010001, 0x00000000",
+        )],
+    );
     assert_reported(
         &zero,
         Rule::Endpoint,
-        "[WaveRtSample.TopologyMicrophone]: EP\\0 Supports_EventDriven_Mode is Some(0)",
+        "[WaveRtSample.TopologyMicrophone2]: EP\\0 Supports_EventDriven_Mode is Some(0)",
     );
     let on_wave = findings_after(&[(
         "HKR, , FriendlyName, , %WaveMicrophone.FriendlyName%\n",

@@ -255,14 +255,14 @@ impl PinConfig {
 /// The jack of pin `pin` of `subdevice`, if that pin is an external one.
 #[must_use]
 pub fn jack_of(subdevice: &Subdevice, pin: u32) -> Option<Jack> {
-    if subdevice.name == identity::RENDER_TOPOLOGY.name && pin == RENDER_TOPOLOGY_SPEAKER_PIN {
-        Some(Jack::SPEAKER)
-    } else if subdevice.name == identity::CAPTURE_TOPOLOGY.name
-        && pin == CAPTURE_TOPOLOGY_MICROPHONE_PIN
+    if subdevice.kind != identity::FilterKind::Topology
+        || !identity::DEVICE_SUBDEVICES.contains(subdevice)
     {
-        Some(Jack::MICROPHONE)
-    } else {
         None
+    } else if subdevice.flow.is_capture() {
+        (pin == CAPTURE_TOPOLOGY_MICROPHONE_PIN).then_some(Jack::MICROPHONE)
+    } else {
+        (pin == RENDER_TOPOLOGY_SPEAKER_PIN).then_some(Jack::SPEAKER)
     }
 }
 
@@ -694,5 +694,17 @@ mod tests {
         assert_eq!(jack_of(&identity::CAPTURE_TOPOLOGY, 1), None);
         assert_eq!(jack_of(&identity::RENDER_WAVE, 1), None);
         assert_eq!(jack_of(&identity::CAPTURE_WAVE, 0), None);
+        // Every endpoint's topology filter has its flow's external pin.
+        for endpoints in identity::ENDPOINTS {
+            for endpoint in endpoints {
+                let (pin, jack) = if endpoint.topology.flow.is_capture() {
+                    (CAPTURE_TOPOLOGY_MICROPHONE_PIN, Jack::MICROPHONE)
+                } else {
+                    (RENDER_TOPOLOGY_SPEAKER_PIN, Jack::SPEAKER)
+                };
+                assert_eq!(jack_of(&endpoint.topology, pin), Some(jack));
+                assert_eq!(jack_of(&endpoint.wave, pin), None);
+            }
+        }
     }
 }

@@ -64,6 +64,16 @@ impl Binding {
     /// Both bindings.
     pub const ALL: [Self; 2] = [Self::Root, Self::VirtioPci];
 
+    /// The subdevices the binding's device may register, whose interfaces its install must
+    /// declare: the virtual device's four, or every endpoint's a virtio-sound function may
+    /// have.
+    pub fn subdevices(self) -> &'static [identity::Subdevice] {
+        match self {
+            Self::Root => &identity::SUBDEVICES,
+            Self::VirtioPci => &identity::DEVICE_SUBDEVICES,
+        }
+    }
+
     /// The hardware ID the models section must list.
     pub fn hardware_id(self) -> &'static str {
         match self {
@@ -594,7 +604,7 @@ impl<'a> Checker<'a> {
             None => self.push(Rule::Service, format!("no [{name}.Services] section")),
         }
         match self.inf.section(&format!("{name}.Interfaces")) {
-            Some(interfaces) => self.interfaces(interfaces),
+            Some(interfaces) => self.interfaces(interfaces, binding.subdevices()),
             None => self.push(Rule::Interface, format!("no [{name}.Interfaces] section")),
         }
     }
@@ -915,7 +925,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn interfaces(&mut self, interfaces: &'a Section) {
+    fn interfaces(&mut self, interfaces: &'a Section, subdevices: &[Subdevice]) {
         // (category, reference string, interface install section, line)
         let mut declared: Vec<(u128, &'a str, &'a str, usize)> = Vec::new();
         for line in interfaces.entries("AddInterface") {
@@ -937,8 +947,8 @@ impl<'a> Checker<'a> {
                 );
             }
             let reference = line.value(1);
-            if !identity::SUBDEVICES.iter().any(|s| s.name == reference) {
-                let near = identity::SUBDEVICES
+            if !subdevices.iter().any(|s| s.name == reference) {
+                let near = subdevices
                     .iter()
                     .find(|s| s.name.eq_ignore_ascii_case(reference));
                 self.push(
@@ -957,7 +967,7 @@ impl<'a> Checker<'a> {
             }
             declared.push((guid, reference, line.value(2), line.number));
         }
-        for subdevice in identity::SUBDEVICES {
+        for subdevice in subdevices {
             let mine: Vec<_> = declared.iter().filter(|d| d.1 == subdevice.name).collect();
             for category in subdevice.categories {
                 let count = mine.iter().filter(|d| d.0 == category.guid()).count();
@@ -990,7 +1000,7 @@ impl<'a> Checker<'a> {
             for (_, _, section, number) in mine {
                 if !checked.iter().any(|c| c.eq_ignore_ascii_case(section)) {
                     checked.push(section);
-                    self.interface_registry(&subdevice, section, *number);
+                    self.interface_registry(subdevice, section, *number);
                 }
             }
         }

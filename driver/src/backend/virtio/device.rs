@@ -657,14 +657,14 @@ impl SoundDevice {
 
     /// The jacks the device has, by id, connected as it last said (at start, then by its
     /// jack events).
-    pub fn jacks(&self) -> impl Iterator<Item = (u32, JackInfo)> + '_ {
+    pub fn jacks(&self) -> impl Iterator<Item = (u32, JackInfo)> + Clone + '_ {
         (0_u32..)
             .zip(self.jacks.iter())
             .filter_map(|(id, jack)| Some((id, (*jack)?)))
     }
 
     /// The streams the device has, with their info.
-    pub fn streams(&self) -> impl Iterator<Item = (u32, PcmInfo)> + '_ {
+    pub fn streams(&self) -> impl Iterator<Item = (u32, PcmInfo)> + Clone + '_ {
         (0_u32..)
             .zip(self.streams.iter())
             .filter_map(|(id, state)| Some((id, state.info?)))

@@ -60,6 +60,7 @@ use super::device::{Completion, DeviceError, DmaBlock, DmaMemory, Piece, Report,
 use super::pci::{CONFIG_SPACE_BYTES, Structures, match_bars};
 use super::sound::{self, Event, JackInfo, PcmInfo};
 use crate::descriptors::{CAPTURE_TOPOLOGY_MICROPHONE_PIN, RENDER_TOPOLOGY_SPEAKER_PIN};
+use crate::identity::MAX_ENDPOINTS_PER_FLOW;
 use crate::kernel::{self, EventStorage, NOTIFICATION_EVENT};
 use crate::pool::{Pool, PoolBox};
 use crate::properties::{Jack, PinConfig};
@@ -409,9 +410,9 @@ struct Device {
     failed: bool,
     /// The streams bound to the device's streams.
     sinks: Sinks,
-    /// The topology ports whose external pin's jack the device's jacks describe (render,
-    /// capture): told when a jack changes.
-    jack_ports: [Option<portcls::ComPtr<IPortEvents>>; 2],
+    /// The topology ports whose external pin's jack the device's jacks describe, by flow and
+    /// endpoint: told when a jack changes.
+    jack_ports: JackPorts,
 }
 
 /// The device, locked: what a bound stream and the DPC do with it.
@@ -510,68 +511,74 @@ pub struct Collected {
     pub jacks: u32,
 }
 
-/// The jack of the endpoint of a direction (input for `capture`): of the jacks the device has
-/// for that direction, one of the function group of the direction's first stream if there is
-/// one, else the first.
-fn chosen_jack(sound: &SoundDevice, capture: bool) -> Option<(u32, JackInfo)> {
-    let direction = if capture {
+/// The virtio direction of a flow (input for `capture`).
+const fn direction(capture: bool) -> u8 {
+    if capture {
         sound::D_INPUT
     } else {
         sound::D_OUTPUT
-    };
-    let function = sound
-        .streams()
-        .find(|(_, info)| info.direction == direction)
-        .map(|(_, info)| info.hda_fn_nid);
-    sound
-        .jacks()
-        .filter(|(_, jack)| {
-            let config = PinConfig(jack.config);
-            config.is_wired()
-                && if capture {
-                    config.is_input()
-                } else {
-                    config.is_output()
-                }
-        })
-        .min_by_key(|&(id, jack)| (Some(jack.hda_fn_nid) != function, id))
+    }
 }
 
-/// Tells the topology port of each direction whose jack changed (`changed`: bit per jack id):
+/// The `index`-th stream of a direction (input for `capture`), with what the device said
+/// about it.
+fn nth_stream(sound: &SoundDevice, capture: bool, index: usize) -> Option<(u32, PcmInfo)> {
+    sound
+        .streams()
+        .filter(|(_, info)| info.direction == direction(capture))
+        .nth(index)
+}
+
+/// The jack of endpoint `index` of a direction (input for `capture`): see
+/// [`sound::endpoint_jack`].
+fn chosen_jack(sound: &SoundDevice, capture: bool, index: usize) -> Option<(u32, JackInfo)> {
+    sound::endpoint_jack(sound.streams(), sound.jacks(), capture, index)
+}
+
+/// Bit `id` for each jack (below 32) the device last said was connected.
+fn connected_jacks(sound: &SoundDevice) -> u32 {
+    sound
+        .jacks()
+        .filter(|(_, jack)| jack.connected)
+        .fold(0, |bits, (id, _)| bits | 1_u32.checked_shl(id).unwrap_or(0))
+}
+
+/// The topology ports of the endpoints, by flow (render, capture) and index.
+type JackPorts = [[Option<portcls::ComPtr<IPortEvents>>; MAX_ENDPOINTS_PER_FLOW]; 2];
+
+/// Tells the topology port of each endpoint whose jack changed (`changed`: bit per jack id):
 /// `KSEVENT_PINCAPS_JACKINFOCHANGE` on its external pin. At `DISPATCH_LEVEL` or below.
-fn announce_jacks(
-    sound: &SoundDevice,
-    ports: &[Option<portcls::ComPtr<IPortEvents>>; 2],
-    changed: u32,
-) {
-    for (capture, port) in [false, true].into_iter().zip(ports) {
-        let Some(port) = port else {
-            continue;
-        };
-        let Some((id, _)) = chosen_jack(sound, capture) else {
-            continue;
-        };
-        if changed & 1_u32.checked_shl(id).unwrap_or(0) == 0 {
-            continue;
-        }
-        let pin = if capture {
-            CAPTURE_TOPOLOGY_MICROPHONE_PIN
-        } else {
-            RENDER_TOPOLOGY_SPEAKER_PIN
-        };
-        let mut set = KSEVENTSETID_PinCapsChange;
-        // SAFETY: a live port (the reference is ours); the set is read during the call; any
-        // IRQL up to DISPATCH_LEVEL.
-        unsafe {
-            (port.vtable().GenerateEventList)(
-                port.as_raw(),
-                &raw mut set,
-                KSEVENT_PINCAPS_JACKINFOCHANGE,
-                1,
-                pin,
-                0,
-                u32::MAX,
-            );
+fn announce_jacks(sound: &SoundDevice, ports: &JackPorts, changed: u32) {
+    for (capture, ports) in [false, true].into_iter().zip(ports) {
+        for (index, port) in ports.iter().enumerate() {
+            let Some(port) = port else {
+                continue;
+            };
+            let Some((id, _)) = chosen_jack(sound, capture, index) else {
+                continue;
+            };
+            if changed & 1_u32.checked_shl(id).unwrap_or(0) == 0 {
+                continue;
+            }
+            let pin = if capture {
+                CAPTURE_TOPOLOGY_MICROPHONE_PIN
+            } else {
+                RENDER_TOPOLOGY_SPEAKER_PIN
+            };
+            let mut set = KSEVENTSETID_PinCapsChange;
+            // SAFETY: a live port (the reference is ours); the set is read during the call; any
+            // IRQL up to DISPATCH_LEVEL.
+            unsafe {
+                (port.vtable().GenerateEventList)(
+                    port.as_raw(),
+                    &raw mut set,
+                    KSEVENT_PINCAPS_JACKINFOCHANGE,
+                    1,
+                    pin,
+                    0,
+                    u32::MAX,
+                );
+            }
         }
     }
 }
@@ -607,9 +614,9 @@ pub struct Hardware {
     lengths: [u64; 6],
     /// Left D0: the device reset, its interrupt disconnected.
     suspended: bool,
-    /// Whether each direction's jack (render, capture) was connected when the function left
-    /// D0, for telling Windows of what changed meanwhile.
-    jacks_before: [Option<bool>; 2],
+    /// The jacks connected when the function left D0 ([`connected_jacks`]), for telling
+    /// Windows of what changed meanwhile.
+    jacks_before: u32,
 }
 
 // SAFETY: the raw pointers name the device's own mappings, adapter and PDO, used under the
@@ -721,7 +728,7 @@ impl Hardware {
                     reports: 0,
                     failed: false,
                     sinks: [None; sound::MAX_STREAMS as usize],
-                    jack_ports: [None, None],
+                    jack_ports: JackPorts::default(),
                 }),
                 dma: None,
                 dpc: KDPC::zeroed(),
@@ -734,7 +741,7 @@ impl Hardware {
                 space,
                 lengths,
                 suspended: false,
-                jacks_before: [None; 2],
+                jacks_before: 0,
             },
         )
         .map_err(|_| {
@@ -877,8 +884,7 @@ impl Hardware {
         let device = self.device.get_mut();
         device.sinks = [None; sound::MAX_STREAMS as usize];
         if let (Some(sound), Some(dma)) = (device.sound.as_mut(), self.dma.as_mut()) {
-            self.jacks_before = [false, true]
-                .map(|capture| chosen_jack(sound, capture).map(|(_, jack)| jack.connected));
+            self.jacks_before = connected_jacks(sound);
             let _ = sound.shut_down(&mut device.bars, dma, |_, _| {});
         }
         self.suspended = true;
@@ -911,14 +917,7 @@ impl Hardware {
         device.failed = false;
         // A jack that changed while the function was out of D0 is announced as the DPC
         // announces one that changes in D0.
-        let mut changed = 0_u32;
-        for (capture, before) in [false, true].into_iter().zip(self.jacks_before) {
-            if let Some((id, jack)) = chosen_jack(sound, capture)
-                && before != Some(jack.connected)
-            {
-                changed |= 1_u32.checked_shl(id).unwrap_or(0);
-            }
-        }
+        let changed = connected_jacks(sound) ^ self.jacks_before;
         if changed != 0 {
             announce_jacks(sound, &device.jack_ports, changed);
         }
@@ -953,29 +952,37 @@ impl Hardware {
         (device.reports, device.failed)
     }
 
-    /// The first device stream of a direction (input for `capture`), with what the device
-    /// said about it.
+    /// How many endpoints a direction (input for `capture`) has on this device: one per
+    /// stream of that direction, at most [`MAX_ENDPOINTS_PER_FLOW`], and at least one (an
+    /// endpoint without a stream streams nothing).
     #[must_use]
-    pub fn stream_of(&self, capture: bool) -> Option<(u32, PcmInfo)> {
-        let direction = if capture {
-            sound::D_INPUT
-        } else {
-            sound::D_OUTPUT
-        };
+    pub fn endpoints(&self, capture: bool) -> usize {
         let device = self.device.lock();
-        let sound = device.sound.as_deref()?;
-        sound
-            .streams()
-            .find(|(_, info)| info.direction == direction)
+        let streams = device.sound.as_deref().map_or(0, |sound| {
+            sound
+                .streams()
+                .filter(|(_, info)| info.direction == direction(capture))
+                .count()
+        });
+        streams.clamp(1, MAX_ENDPOINTS_PER_FLOW)
     }
 
-    /// What the host pin of a direction (input for `capture`) streams on this device: what of
-    /// the driver's range the device's stream lists ([`PcmInfo::data_range`]), if the device's
-    /// channel maps for that direction (when it lists any) include the driver's layout, front
-    /// left then front right. `None`: the endpoint streams nothing.
+    /// The device stream of endpoint `index` of a direction (input for `capture`): the
+    /// `index`-th stream of that direction, with what the device said about it.
     #[must_use]
-    pub fn stream_range(&self, capture: bool) -> Option<crate::format::DataRange> {
-        let (_, info) = self.stream_of(capture)?;
+    pub fn stream_of(&self, capture: bool, index: usize) -> Option<(u32, PcmInfo)> {
+        let device = self.device.lock();
+        nth_stream(device.sound.as_deref()?, capture, index)
+    }
+
+    /// What the host pin of endpoint `index` of a direction (input for `capture`) streams on
+    /// this device: what of the driver's range the endpoint's stream lists
+    /// ([`PcmInfo::data_range`]), if the device's channel maps for that direction (when it
+    /// lists any) include the driver's layout, front left then front right. `None`: the
+    /// endpoint streams nothing.
+    #[must_use]
+    pub fn stream_range(&self, capture: bool, index: usize) -> Option<crate::format::DataRange> {
+        let (_, info) = self.stream_of(capture, index)?;
         let range = info.data_range()?;
         let device = self.device.lock();
         let sound = device.sound.as_deref()?;
@@ -985,15 +992,14 @@ impl Hardware {
         stereo.then_some(range)
     }
 
-    /// The jack of the endpoint of a direction (input for `capture`) as KS describes it: of
-    /// the jacks the device has for that direction, one of the function group of the
-    /// direction's stream if there is one, else the first; connected as the device last said,
+    /// The jack of endpoint `index` of a direction (input for `capture`) as KS describes it
+    /// (which of the device's jacks: see [`chosen_jack`]); connected as the device last said,
     /// if its pin detects presence (else always connected). `None`: the device reports no
-    /// jack for the direction.
+    /// jack for the endpoint.
     #[must_use]
-    pub fn jack(&self, capture: bool) -> Option<Jack> {
+    pub fn jack(&self, capture: bool, index: usize) -> Option<Jack> {
         let device = self.device.lock();
-        let (_, jack) = chosen_jack(device.sound.as_deref()?, capture)?;
+        let (_, jack) = chosen_jack(device.sound.as_deref()?, capture, index)?;
         let config = PinConfig(jack.config);
         let detects = jack.detects_presence() && !config.ignores_presence();
         Some(Jack::from_pin_config(
@@ -1003,22 +1009,28 @@ impl Hardware {
         ))
     }
 
-    /// From now on, a change of the jack of a direction (input for `capture`) is announced
-    /// to `port`, the topology port of that direction: `KSEVENT_PINCAPS_JACKINFOCHANGE` on its
-    /// external pin (the DPC raises it). At `PASSIVE_LEVEL`, in `StartDevice`.
+    /// From now on, a change of the jack of endpoint `index` of a direction (input for
+    /// `capture`) is announced to `port`, that endpoint's topology port:
+    /// `KSEVENT_PINCAPS_JACKINFOCHANGE` on its external pin (the DPC raises it). At
+    /// `PASSIVE_LEVEL`, in `StartDevice`.
     ///
     /// # Errors
     /// The port's refusal of `IPortEvents`.
     pub fn watch_jacks(
         &self,
         capture: bool,
+        index: usize,
         port: &portcls::ComPtr<portcls_sys::wavert::IPort>,
     ) -> Result<(), NTSTATUS> {
         let events = port
             .query::<IPortEvents>()
             .map_err(|error| error.status())?;
         let mut device = self.device.lock();
-        if let Some(slot) = device.jack_ports.get_mut(usize::from(capture)) {
+        if let Some(slot) = device
+            .jack_ports
+            .get_mut(usize::from(capture))
+            .and_then(|ports| ports.get_mut(index))
+        {
             *slot = Some(events);
         }
         Ok(())

@@ -650,9 +650,108 @@ pub fn parse_event(buffer: &[u8; EVENT_BYTES], written: u32) -> Result<Event, Re
     })
 }
 
+/// Which of a device's jacks (`jacks`: id and record) is the external pin of endpoint
+/// `index` of a direction (input for `capture`), the endpoint of the `index`-th stream of that
+/// direction among `streams`. Of the wired jacks of the direction: in the stream's function
+/// group, the one whose place among the group's jacks is the stream's among the group's
+/// streams of that direction (the second output stream of a group gets its second output
+/// jack). Endpoint 0 without such a jack gets the direction's first; another endpoint, none.
+pub fn endpoint_jack(
+    streams: impl Iterator<Item = (u32, PcmInfo)> + Clone,
+    jacks: impl Iterator<Item = (u32, JackInfo)> + Clone,
+    capture: bool,
+    index: usize,
+) -> Option<(u32, JackInfo)> {
+    let direction = if capture { D_INPUT } else { D_OUTPUT };
+    let mine = streams.filter(|(_, info)| info.direction == direction);
+    let function = mine.clone().nth(index).map(|(_, info)| info.hda_fn_nid);
+    let rank = mine
+        .take(index)
+        .filter(|(_, info)| Some(info.hda_fn_nid) == function)
+        .count();
+    let wired = jacks.filter(|(_, jack)| {
+        let config = crate::properties::PinConfig(jack.config);
+        config.is_wired()
+            && if capture {
+                config.is_input()
+            } else {
+                config.is_output()
+            }
+    });
+    wired
+        .clone()
+        .filter(|(_, jack)| Some(jack.hda_fn_nid) == function)
+        .nth(rank)
+        .or_else(|| wired.clone().next().filter(|_| index == 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_endpoint_gets_the_jack_of_its_place_in_its_function_group() {
+        let stream = |direction, hda_fn_nid| PcmInfo {
+            hda_fn_nid,
+            features: 0,
+            formats: 1 << 5,
+            rates: 1 << 7,
+            direction,
+            channels_min: 2,
+            channels_max: 2,
+        };
+        // Default configurations: jack (0), rear (1), line out (0) / mic in (0xA), green /
+        // pink, wired; and one with no physical connection (1 in bits 31:30).
+        let jack = |hda_fn_nid, config| JackInfo {
+            hda_fn_nid,
+            features: 0,
+            config,
+            caps: 0,
+            connected: true,
+        };
+        let line_out = 0x0101_4010;
+        let mic_in = 0x01A1_9020;
+        let unwired_out = 0x4101_4010;
+        let streams = [
+            (0, stream(D_OUTPUT, 1)),
+            (1, stream(D_INPUT, 1)),
+            (2, stream(D_OUTPUT, 1)),
+            (3, stream(D_OUTPUT, 2)),
+            (4, stream(D_INPUT, 2)),
+        ];
+        let jacks = [
+            (0, jack(1, line_out)),
+            (1, jack(1, unwired_out)),
+            (2, jack(2, line_out)),
+            (3, jack(1, line_out)),
+            (4, jack(1, mic_in)),
+        ];
+        let pick = |capture, index| {
+            endpoint_jack(streams.into_iter(), jacks.into_iter(), capture, index).map(|(id, _)| id)
+        };
+        // Outputs: streams 0 and 2 in group 1 (its wired output jacks 0 and 3), 3 in group 2.
+        assert_eq!(pick(false, 0), Some(0));
+        assert_eq!(pick(false, 1), Some(3));
+        assert_eq!(pick(false, 2), Some(2));
+        assert_eq!(pick(false, 3), None);
+        // Inputs: stream 1 in group 1 has jack 4; stream 4's group 2 has no input jack.
+        assert_eq!(pick(true, 0), Some(4));
+        assert_eq!(pick(true, 1), None);
+        // Without a jack in its group the first endpoint takes the direction's first.
+        let other_group = [(0, jack(7, line_out)), (1, jack(7, mic_in))];
+        let pick_other = |capture, index| {
+            endpoint_jack(streams.into_iter(), other_group.into_iter(), capture, index)
+                .map(|(id, _)| id)
+        };
+        assert_eq!(pick_other(false, 0), Some(0));
+        assert_eq!(pick_other(true, 0), Some(1));
+        assert_eq!(pick_other(false, 1), None);
+        // No stream of the direction at all: the first endpoint still gets a jack.
+        assert_eq!(
+            endpoint_jack(core::iter::empty(), jacks.into_iter(), true, 0).map(|(id, _)| id),
+            Some(4)
+        );
+    }
 
     #[test]
     fn channel_maps_parse_and_tell_the_drivers_stereo_apart() {

@@ -170,7 +170,7 @@ fn bind(stream: &WaveStream, inside: &mut Inside<'_>) -> Result<(), NTSTATUS> {
         return Ok(());
     };
     let (id, info) = hardware
-        .stream_of(stream.capture)
+        .stream_of(stream.capture, stream.endpoint)
         .ok_or(STATUS_NOT_SUPPORTED)?;
     let (link, params) = {
         let inner = stream.inner.lock();
