@@ -24,6 +24,7 @@ use virtio_oracle::Oracle;
 use virtio_oracle::jacks::{Jack as DeviceJack, JackLie, WithJacks};
 use virtio_oracle::liar::{Liar, Lie};
 use virtio_oracle::machine::{self, PacedFunction};
+use virtio_oracle::paced::MoreStream;
 use wavert_sample::format::Format;
 
 type Function<D = Oracle> = virtio_oracle::machine::Function<D>;
@@ -1142,7 +1143,162 @@ fn a_device_that_lies_about_its_jacks_is_refused() {
     }
 }
 
+/// Streams a device has beyond the oracle's two (0 output, 1 input): 2 an output and 3 an
+/// input of the same function group, 4 an output of another.
+const MORE_STREAMS: [MoreStream; 3] = [
+    MoreStream {
+        direction: 0,
+        hda_fn_nid: 0,
+    },
+    MoreStream {
+        direction: 1,
+        hda_fn_nid: 0,
+    },
+    MoreStream {
+        direction: 0,
+        hda_fn_nid: 1,
+    },
+];
+
+/// The registered subdevices' names, in order.
+fn subdevice_names(sim: &Sim, device: &Device) -> Vec<String> {
+    sim.subdevices(device.fdo)
+        .into_iter()
+        .map(|subdevice| subdevice.name)
+        .collect()
+}
+
+/// Every device stream becomes an endpoint: a device with three output and two input streams
+/// gets three render and two capture endpoints (each a wave filter wired to its topology
+/// filter, under the names the INF declares), each host pin streaming what its stream lists;
+/// all five stream at once, each on its own device stream (the `n`-th endpoint of a flow on
+/// the `n`-th stream of that direction), at the device's pace, the captured audio the device's
+/// frame counter; STOP gives every period back and nothing is left.
+fn every_device_stream_becomes_an_endpoint() {
+    use wavert_sample::descriptors::{CAPTURE_WAVE_HOST_PIN, RENDER_WAVE_HOST_PIN};
+    use wavert_sample::identity::EndpointFilters;
+    for profile in common::loadable_profiles() {
+        let sim = Sim::new(profile);
+        assert_eq!(common::load(&sim), STATUS_SUCCESS);
+        let paced = PacedFunction::with_streams(&sim, 5, &MORE_STREAMS).expect("plugged in");
+        let device = &paced.device;
+        assert_eq!(sim.start_device(device), STATUS_SUCCESS, "{profile}");
+        let _ = sim.run_devices();
+        // (capture, endpoint index, device stream id)
+        let ends = [
+            (false, 0, 0),
+            (false, 1, 2),
+            (false, 2, 4),
+            (true, 0, 1),
+            (true, 1, 3),
+        ];
+        let filters = |capture, index| EndpointFilters::of(capture, index).unwrap();
+        let expected: Vec<&str> = ends
+            .iter()
+            .flat_map(|&(capture, index, _)| {
+                let endpoint = filters(capture, index);
+                [endpoint.wave.name, endpoint.topology.name]
+            })
+            .collect();
+        assert_eq!(subdevice_names(&sim, device), expected, "{profile}");
+        assert_eq!(sim.physical_connections(device.fdo).len(), 5, "{profile}");
+        let endpoints = sim.endpoints(device.fdo).expect("the endpoints");
+        assert_eq!(endpoints.len(), 5, "{profile}");
+        for &(capture, index, _) in &ends {
+            let endpoint = filters(capture, index);
+            let found = endpoints
+                .iter()
+                .find(|e| e.topology == endpoint.topology.name)
+                .expect("an endpoint per topology filter");
+            assert_eq!(found.wave.0, endpoint.wave.name, "{profile}");
+            assert_eq!(
+                found.flow,
+                if capture { Flow::Capture } else { Flow::Render },
+                "{profile}"
+            );
+            assert!(!found.host_ranges.is_empty(), "{profile}: {}", endpoint.wave.name);
+        }
+        // All five at once: 20 ms buffers, two 10 ms device periods each.
+        let (bytes, frames, period) = (3840_u32, 960_u64, 480_u64);
+        let mut streams: Vec<(Stream, usize)> = ends
+            .iter()
+            .map(|&(capture, index, id)| {
+                let (pin, wave) = if capture {
+                    (CAPTURE_WAVE_HOST_PIN, filters(true, index).wave.name)
+                } else {
+                    (RENDER_WAVE_HOST_PIN, filters(false, index).wave.name)
+                };
+                let mut stream = sim
+                    .open_stream(device.fdo, wave, pin, &common::format_bytes(Format::PREFERRED))
+                    .unwrap();
+                stream.allocate_buffer(2, bytes).unwrap();
+                assert_eq!(stream.register_event(), STATUS_SUCCESS);
+                assert_eq!(stream.walk_to(RUN), STATUS_SUCCESS, "{profile}: {wave}");
+                (stream, id)
+            })
+            .collect();
+        for ms in 1..=200_u64 {
+            paced.tick(&sim, MS);
+            for (stream, id) in &streams {
+                let done = paced.frames(*id);
+                let (offset, _) = stream.position().expect("a position");
+                let at = linear(offset, done, frames);
+                assert!(
+                    done <= at && at <= done + period,
+                    "{profile} at {ms} ms, device stream {id}: at {at}, the device at {done}"
+                );
+            }
+        }
+        for (stream, id) in &streams {
+            assert_eq!(paced.frames(*id), 9_600, "{profile}: device stream {id}");
+            assert_eq!(stream.event_signals(), 20, "{profile}: device stream {id}");
+        }
+        // The second microphone recorded its own stream's frames: the last period, 9 120..9 600.
+        let recorded = streams[4].0.read_buffer();
+        for frame in 9_120..9_600_u64 {
+            let at = usize::try_from(frame % frames * 4).unwrap();
+            let sample = u16::from_le_bytes([recorded[at], recorded[at + 1]]);
+            assert_eq!(u64::from(sample), frame, "{profile}: frame {frame}");
+        }
+        for (stream, _) in &mut streams {
+            assert_eq!(stream.walk_to(STOP), STATUS_SUCCESS, "{profile}");
+        }
+        let streams: Vec<Stream> = streams.into_iter().map(|(stream, _)| stream).collect();
+        let streams: [Stream; 5] = streams.try_into().ok().unwrap();
+        finish(&sim, &paced, streams, &profile.to_string());
+    }
+}
+
+/// A device with more streams of a direction than a flow has endpoints (six outputs) gets
+/// four endpoints of that flow, on its first four output streams; its input stream still
+/// gets the capture endpoint.
+fn a_device_with_more_streams_than_endpoints_gets_the_first_four_of_a_flow() {
+    use wavert_sample::identity::{ENDPOINTS, MAX_ENDPOINTS_PER_FLOW};
+    let sim = Sim::new(OsProfile::Win10_1511);
+    assert_eq!(common::load(&sim), STATUS_SUCCESS);
+    let outputs = [MoreStream {
+        direction: 0,
+        hda_fn_nid: 0,
+    }; 5];
+    let paced = PacedFunction::with_streams(&sim, 5, &outputs).expect("plugged in");
+    let device = &paced.device;
+    assert_eq!(sim.start_device(device), STATUS_SUCCESS);
+    let mut expected: Vec<&str> = ENDPOINTS[0]
+        .iter()
+        .flat_map(|endpoint| [endpoint.wave.name, endpoint.topology.name])
+        .collect();
+    expected.extend([ENDPOINTS[1][0].wave.name, ENDPOINTS[1][0].topology.name]);
+    assert_eq!(subdevice_names(&sim, device), expected);
+    assert_eq!(
+        sim.endpoints(device.fdo).expect("the endpoints").len(),
+        MAX_ENDPOINTS_PER_FLOW + 1
+    );
+    finish(&sim, &paced, [], "more streams than endpoints");
+}
+
 both_drivers!(
+    every_device_stream_becomes_an_endpoint,
+    a_device_with_more_streams_than_endpoints_gets_the_first_four_of_a_flow,
     a_message_interrupt_is_registered_for_the_life_of_the_connection,
     without_messages_the_line_interrupt_is_registered,
     every_failure_while_starting_the_function_is_undone,

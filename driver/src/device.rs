@@ -50,8 +50,9 @@ use crate::properties::{Controls, Jack};
 use crate::stream::WaveStream;
 use crate::sync::{Gate, GateGuard, SpinLock};
 
-/// The most streams one adapter tracks (one per host pin instance; the filters allow one each).
-pub const MAX_STREAMS: usize = 4;
+/// The most streams one adapter tracks: one per host pin instance (each wave filter allows
+/// one), of every endpoint it may have.
+pub const MAX_STREAMS: usize = 2 * MAX_ENDPOINTS_PER_FLOW;
 /// The device-extension size the driver asks `PcAddAdapterDevice` for: PortCls's part plus a
 /// pointer to the adapter object.
 #[allow(clippy::cast_possible_truncation)] // 8 bytes

@@ -104,6 +104,26 @@ impl<T> PoolBox<T> {
         })
     }
 
+    /// A bitwise copy of `template` in pool memory, copied straight into the block (a value of
+    /// kilobytes never crosses the kernel stack, as one moved into [`PoolBox::new`] may).
+    ///
+    /// # Safety
+    /// A bitwise copy of `template` must be a valid `T` of its own: `template` owns nothing
+    /// (no memory, no handle) that the copy would then own twice.
+    #[must_use]
+    pub unsafe fn copy_of(pool: Pool, template: &T) -> Option<Self> {
+        const { assert!(core::mem::align_of::<T>() <= POOL_ALIGNMENT) };
+        let memory = pool.allocate(core::mem::size_of::<T>().max(1)).cast::<T>();
+        let ptr = NonNull::new(memory)?;
+        // SAFETY: a fresh block large enough and aligned for T, not overlapping `template`;
+        // the copy is a valid T by the caller's contract.
+        unsafe { ptr.as_ptr().copy_from_nonoverlapping(template, 1) };
+        Some(Self {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+
     /// Gives up ownership; the block must come back through [`PoolBox::from_raw`].
     #[must_use]
     pub fn into_raw(self) -> NonNull<T> {

@@ -19,7 +19,7 @@ use portcls_sim::{Bar, BarMapper, Device, PciDevice, PciInterrupts, Sim};
 use portcls_sys::NTSTATUS;
 
 use crate::Oracle;
-use crate::paced::Paced;
+use crate::paced::{MoreStream, Paced};
 
 /// A function shared by the test and the machine (the MMIO trap and the device's work).
 pub type Function<D> = Arc<Mutex<VirtioPci<D>>>;
@@ -123,7 +123,16 @@ impl PacedFunction {
     /// # Errors
     /// As [`plug_in`].
     pub fn plug_in(sim: &Sim, messages: u16) -> Result<Self, NTSTATUS> {
-        let oracle = Paced::new(Oracle::over(&sim.device_memory().arena()));
+        Self::with_streams(sim, messages, &[])
+    }
+
+    /// Plugs in one whose device has `more` streams after the oracle's two
+    /// ([`Paced::with_streams`]).
+    ///
+    /// # Errors
+    /// As [`plug_in`].
+    pub fn with_streams(sim: &Sim, messages: u16, more: &[MoreStream]) -> Result<Self, NTSTATUS> {
+        let oracle = Paced::with_streams(Oracle::over(&sim.device_memory().arena()), more);
         let (device, function) = plug_in(sim, messages, oracle, |function, now| {
             // A function surprise-removed is gone: it touches no memory any more.
             if !function.removed() {

@@ -384,10 +384,10 @@ impl Paced {
         }
         let mut reply = written[..4 + own * PCM_INFO_BYTES].to_vec();
         for (stream, _) in self.more.iter().take(count.saturating_sub(own)) {
-            // virtio_snd_pcm_info: hdr.hda_fn_nid at 0, direction at 30.
+            // virtio_snd_pcm_info: hdr.hda_fn_nid at 0, direction at 24.
             let Some(template) = records
                 .chunks_exact(PCM_INFO_BYTES)
-                .find(|record| record[30] == stream.direction)
+                .find(|record| record[24] == stream.direction)
             else {
                 return S_BAD_MSG.to_le_bytes().to_vec();
             };

@@ -439,7 +439,7 @@ impl SoundDevice {
                 allocated.free_all();
                 // Back to a placeholder, field by field (no copy of the whole device).
                 for queue in &mut self.queues {
-                    *queue = SplitQueue::placeholder();
+                    queue.clear();
                 }
                 self.rings = [None; 4];
                 self.messages.bytes = 0;
@@ -504,7 +504,7 @@ impl SoundDevice {
             // SAFETY: the block is DMA memory the driver owns until `stop` (or the failed start)
             // frees it, at least `layout.bytes` long and 16-aligned (checked by `take`); only
             // this queue and the device touch it.
-            *queue = unsafe { SplitQueue::new(block.host, block.device, layout) };
+            unsafe { queue.set_up(block.host, block.device, layout) };
             let addresses = QueueAddresses {
                 size,
                 descriptors: queue.descriptor_address(),
@@ -1094,7 +1094,7 @@ impl SoundDevice {
             }
         }
         for queue in &mut self.queues {
-            *queue = SplitQueue::placeholder();
+            queue.clear();
         }
         for block in self.rings.iter_mut().filter_map(Option::take) {
             dma.free(block);

@@ -385,10 +385,10 @@ fn stall() {
 /// The streams bound to device streams, by device stream id.
 type Sinks = [Option<NonNull<dyn PeriodSink>>; sound::MAX_STREAMS as usize];
 
-/// The most periods one pass of [`DeviceAccess::collect`] hands on. A period is a chain of at
-/// least three descriptors (header, audio, status) on a 16-entry queue: at most five are on
-/// each of the two queues at once.
-const BATCH: usize = 16;
+/// The most periods one pass of [`DeviceAccess::collect`] hands on: every period the driver
+/// keeps on the device (at most [`MAX_IN_FLIGHT`](super::device::MAX_IN_FLIGHT) for each
+/// stream it takes). A device cannot complete more: the rings refuse a period never posted.
+const BATCH: usize = (super::device::MAX_IN_FLIGHT * sound::MAX_STREAMS) as usize;
 
 /// A WaveRT stream bound to a device stream: what the device's completions reach.
 pub trait PeriodSink {
@@ -1160,6 +1160,14 @@ impl Drop for Hardware {
     }
 }
 
+/// A device not started ([`SoundDevice::placeholder`]), what [`start_sound`] copies into pool.
+struct Template(SoundDevice);
+
+// SAFETY: the placeholder is only ever read (copied); its pointers point nowhere.
+unsafe impl Sync for Template {}
+
+static PLACEHOLDER: Template = Template(SoundDevice::placeholder());
+
 /// Starts the device layer in pool, in place.
 #[inline(never)]
 fn start_sound(
@@ -1171,8 +1179,9 @@ fn start_sound(
     messages: u16,
     wait: &mut dyn FnMut() -> bool,
 ) -> Result<PoolBox<SoundDevice>, NTSTATUS> {
-    let mut sound = PoolBox::new(pool, SoundDevice::placeholder())
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+    // SAFETY: a placeholder owns nothing (no memory: its blocks and queues are empty).
+    let mut sound = unsafe { PoolBox::copy_of(pool, &PLACEHOLDER.0) }
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
     sound
         .start_in(bars, dma, space, lengths, messages, wait)
         .map_err(|step| step.status())?;

@@ -19,11 +19,12 @@ use core::sync::atomic::{Ordering, fence};
 
 use portcls_sys::{NTSTATUS, STATUS_DEVICE_PROTOCOL_ERROR, STATUS_INSUFFICIENT_RESOURCES};
 
-/// The largest queue the driver uses (descriptors): enough for every period a stream keeps on
-/// the device and every event buffer, and small enough that a queue's own records stay a few
-/// hundred bytes (they live in the device's object, which is built on a kernel stack). The
-/// device's maximum may be larger; the driver asks for less, as the transport allows.
-pub const MAX_QUEUE_SIZE: u16 = 16;
+/// The largest queue the driver uses (descriptors): enough for every period the streams of a
+/// direction keep on the device (four endpoints' streams, each with up to four periods of up
+/// to four descriptors) and every event buffer, and small enough that a queue's own records
+/// stay about a kilobyte (they live in the device's object, in pool). The device's maximum
+/// may be larger; the driver asks for less, as the transport allows.
+pub const MAX_QUEUE_SIZE: u16 = 64;
 /// The longest descriptor chain the driver builds (the sound protocol needs at most three:
 /// header, payload, status).
 pub const MAX_CHAIN: usize = 4;
@@ -276,20 +277,43 @@ impl SplitQueue {
     /// queue exists (the device may).
     #[must_use]
     pub unsafe fn new(base: NonNull<u8>, device_address: u64, layout: Layout) -> Self {
-        let mut queue = Self {
-            base,
-            device_address,
-            layout,
-            slots: [Slot::default(); MAX_QUEUE_SIZE as usize],
-            free: [0; MAX_QUEUE_SIZE as usize],
-            free_count: 0,
-            chains: 0,
-            avail_index: 0,
-            used_index: 0,
-            fault: None,
-        };
-        queue.reset();
+        let mut queue = Self::placeholder();
+        // SAFETY: the caller's contract.
+        unsafe { queue.set_up(base, device_address, layout) };
         queue
+    }
+
+    /// [`SplitQueue::new`] in place: the queue (whatever it was) becomes one over
+    /// `layout.bytes` bytes at `base`, which the device sees at `device_address`, the block
+    /// zeroed. A queue is about a kilobyte: set up in place, it never crosses the kernel stack.
+    ///
+    /// # Safety
+    /// As for [`SplitQueue::new`].
+    pub unsafe fn set_up(&mut self, base: NonNull<u8>, device_address: u64, layout: Layout) {
+        self.base = base;
+        self.device_address = device_address;
+        self.layout = layout;
+        self.reset();
+    }
+
+    /// Becomes a [placeholder](SplitQueue::placeholder) in place (the block is not touched: it
+    /// is no longer the queue's).
+    pub fn clear(&mut self) {
+        self.base = NonNull::dangling();
+        self.device_address = 0;
+        self.layout = Layout {
+            size: 0,
+            avail: 0,
+            used: 0,
+            bytes: 0,
+        };
+        self.slots.fill(Slot::EMPTY);
+        self.free.fill(0);
+        self.free_count = 0;
+        self.chains = 0;
+        self.avail_index = 0;
+        self.used_index = 0;
+        self.fault = None;
     }
 
     /// The layout the queue was built with.
@@ -351,7 +375,7 @@ impl SplitQueue {
         for offset in 0..self.layout.bytes {
             self.write_u8(offset, 0);
         }
-        self.slots = [Slot::default(); MAX_QUEUE_SIZE as usize];
+        self.slots.fill(Slot::default());
         let size = self.layout.size;
         // Descriptor 0 on top: chains take the lowest free indices first.
         for (position, index) in self.free.iter_mut().take(usize::from(size)).enumerate() {
@@ -697,15 +721,19 @@ mod tests {
         assert_eq!(layout.bytes, 296 + 4 + 128 + 2);
         let small = Layout::new(1).unwrap();
         assert_eq!((small.avail, small.used, small.bytes), (16, 24, 38));
-        for bad in [0, 3, 12, 32, 64, 65535] {
+        let largest = Layout::new(MAX_QUEUE_SIZE).unwrap();
+        assert_eq!((largest.avail, largest.used), (1024, 1160)); // 1024 + 4 + 128 + 2, to 4
+        assert_eq!(largest.bytes, 1160 + 4 + 512 + 2);
+        for bad in [0, 3, 12, 128, 256, 65535] {
             assert_eq!(Layout::new(bad), None, "{bad}");
         }
         assert_eq!(Layout::size_for(0), None);
         assert_eq!(Layout::size_for(1), Some(1));
         assert_eq!(Layout::size_for(12), Some(8));
         assert_eq!(Layout::size_for(16), Some(16));
-        assert_eq!(Layout::size_for(256), Some(16));
-        assert_eq!(Layout::size_for(u16::MAX), Some(16));
+        assert_eq!(Layout::size_for(48), Some(32));
+        assert_eq!(Layout::size_for(256), Some(64));
+        assert_eq!(Layout::size_for(u16::MAX), Some(64));
     }
 
     #[test]
