@@ -1216,7 +1216,11 @@ fn every_device_stream_becomes_an_endpoint() {
                 if capture { Flow::Capture } else { Flow::Render },
                 "{profile}"
             );
-            assert!(!found.host_ranges.is_empty(), "{profile}: {}", endpoint.wave.name);
+            assert!(
+                !found.host_ranges.is_empty(),
+                "{profile}: {}",
+                endpoint.wave.name
+            );
         }
         // All five at once: 20 ms buffers, two 10 ms device periods each.
         let (bytes, frames, period) = (3840_u32, 960_u64, 480_u64);
@@ -1229,7 +1233,12 @@ fn every_device_stream_becomes_an_endpoint() {
                     (RENDER_WAVE_HOST_PIN, filters(false, index).wave.name)
                 };
                 let mut stream = sim
-                    .open_stream(device.fdo, wave, pin, &common::format_bytes(Format::PREFERRED))
+                    .open_stream(
+                        device.fdo,
+                        wave,
+                        pin,
+                        &common::format_bytes(Format::PREFERRED),
+                    )
                     .unwrap();
                 stream.allocate_buffer(2, bytes).unwrap();
                 assert_eq!(stream.register_event(), STATUS_SUCCESS);

@@ -485,7 +485,7 @@ impl SoundDevice {
         };
         transport::set_config_vector(&mut common, config_vector).map_err(StartStep::Transport)?;
         let messages = allocated.take(4, MESSAGE_BYTES)?;
-        // The queues are set up in place (each is a few hundred bytes: no copies of them on
+        // The queues are set up in place (each is about a kilobyte: no copies of them on
         // the kernel stack).
         let device = self;
         device.structures = structures;

@@ -1180,8 +1180,8 @@ fn start_sound(
     wait: &mut dyn FnMut() -> bool,
 ) -> Result<PoolBox<SoundDevice>, NTSTATUS> {
     // SAFETY: a placeholder owns nothing (no memory: its blocks and queues are empty).
-    let mut sound = unsafe { PoolBox::copy_of(pool, &PLACEHOLDER.0) }
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+    let sound = unsafe { PoolBox::copy_of(pool, &PLACEHOLDER.0) };
+    let mut sound = sound.ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
     sound
         .start_in(bars, dma, space, lengths, messages, wait)
         .map_err(|step| step.status())?;
