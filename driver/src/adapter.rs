@@ -1,9 +1,10 @@
 //! The adapter: `DriverEntry`, `AddDevice` and `StartDevice`, through PortCls.
 //!
-//! `StartDevice` makes, for each of the four subdevices, a port (`PcNewPort`), its miniport,
-//! binds them (`IPort::Init`) and registers the subdevice under the name the INF's interfaces
-//! use (`PcRegisterSubdevice`); then it wires each wave filter's bridge pin to its topology
-//! filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them the
+//! `StartDevice` makes, for each subdevice of each endpoint (the virtual device has one of each
+//! flow, a virtio-sound function one per stream), a port (`PcNewPort`), its miniport, binds
+//! them (`IPort::Init`) and registers the subdevice under the name the INF's interfaces use
+//! (`PcRegisterSubdevice`); then it wires the endpoint's wave filter's bridge pin to its
+//! topology filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them the
 //! miniports) from then on; the driver's own references go when `StartDevice` returns.
 //! `StartDevice` also makes the adapter object ([`device`]) on first start, registers it for
 //! power callbacks, and `DriverEntry` hooks PnP so that engines stop before the device does.
@@ -74,7 +75,7 @@ portcls_sys::kernel_abi! {
 }
 
 portcls_sys::kernel_abi! {
-    /// `StartDevice`: the four subdevices and their physical connections.
+    /// `StartDevice`: every endpoint's subdevices and their physical connections.
     unsafe fn start_device(
         fdo: PDEVICE_OBJECT,
         irp: PIRP,

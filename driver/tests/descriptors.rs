@@ -177,7 +177,7 @@ fn host_pin(subdevice: &Subdevice) -> &'static PCPIN_DESCRIPTOR {
 
 #[test]
 fn every_descriptor_passes_the_ks_rule_checker() {
-    for subdevice in SUBDEVICES {
+    for subdevice in identity::DEVICE_SUBDEVICES {
         let filter = descriptor(&subdevice);
         // SAFETY: the driver's static descriptor, complete and consistent.
         let breaches = unsafe { check_filter(filter) };
@@ -206,16 +206,38 @@ fn each_subdevice_maps_to_its_own_static_descriptor_and_others_to_none() {
         assert!(std::ptr::eq(found, table.as_ptr()), "{}", subdevice.name);
         assert_eq!(found.Version, 0);
     }
+    // Every further endpoint of a flow has the first one's filters.
+    for endpoints in identity::ENDPOINTS {
+        for endpoint in &endpoints[1..] {
+            for (subdevice, first) in [
+                (endpoint.wave, endpoints[0].wave),
+                (endpoint.topology, endpoints[0].topology),
+            ] {
+                assert!(
+                    std::ptr::eq(descriptor(&subdevice), descriptor(&first)),
+                    "{}",
+                    subdevice.name
+                );
+                assert_eq!(
+                    descriptors::device_topology_filter(&subdevice).map(std::ptr::from_ref),
+                    descriptors::device_topology_filter(&first).map(std::ptr::from_ref),
+                    "{}",
+                    subdevice.name
+                );
+            }
+        }
+    }
     let stranger = Subdevice {
         name: "Stranger",
         ..identity::RENDER_WAVE
     };
     assert!(descriptors::filter(&stranger).is_none());
+    assert!(descriptors::device_topology_filter(&stranger).is_none());
 }
 
 #[test]
 fn filter_categories_are_the_subdevice_interface_categories() {
-    for subdevice in SUBDEVICES {
+    for subdevice in identity::DEVICE_SUBDEVICES {
         let found: Vec<u128> = categories(descriptor(&subdevice))
             .iter()
             .map(GUID::to_u128)

@@ -234,3 +234,87 @@ fn a_start_without_the_register_bar_is_refused_before_touching_the_device() {
     assert!(matches!(result, Err(StartStep::Structures(_))));
     assert_eq!((memory.allocations, function.0.resets()), (0, 0));
 }
+
+/// Streams a VMM adds after the oracle's two ([`Paced::with_streams`]): the configuration counts
+/// them, `PCM_INFO` describes them as the oracle's stream of their direction under their own
+/// function group, and their requests follow the spec's state machine (`START` before
+/// `PREPARE`, or `STOP` of a stream not started, is refused as the oracle refuses it).
+#[test]
+fn a_device_with_more_streams_reports_them_and_keeps_their_state_machine() {
+    use virtio_oracle::paced::{MoreStream, Paced};
+    use wavert_sample::backend::virtio::sound::ReplyError;
+    let more = [
+        MoreStream {
+            direction: sound::D_INPUT,
+            hda_fn_nid: 3,
+        },
+        MoreStream {
+            direction: sound::D_OUTPUT,
+            hda_fn_nid: 4,
+        },
+    ];
+    let (mut function, mut memory, mut device) =
+        start(Paced::with_streams(Oracle::new(), &more), MSIX_VECTORS);
+    let streams: Vec<_> = device.streams().collect();
+    let ids: Vec<(u32, u8, u32)> = streams
+        .iter()
+        .map(|(id, info)| (*id, info.direction, info.hda_fn_nid))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (0, sound::D_OUTPUT, 0),
+            (1, sound::D_INPUT, 0),
+            (2, sound::D_INPUT, 3),
+            (3, sound::D_OUTPUT, 4)
+        ]
+    );
+    // The same formats, rates and channels as the oracle's stream of each direction.
+    let like = |(_, a): &(u32, sound::PcmInfo), (_, b): &(u32, sound::PcmInfo)| {
+        (a.formats, a.rates, a.channels_min, a.channels_max)
+            == (b.formats, b.rates, b.channels_min, b.channels_max)
+    };
+    assert!(like(&streams[2], &streams[1]) && like(&streams[3], &streams[0]));
+    let refused = Err(DeviceError::Reply(ReplyError::BadMessage));
+    let mut pcm =
+        |device: &mut SoundDevice, code| device.pcm(&mut function, code, 2, &mut never_wait);
+    assert_eq!(
+        pcm(&mut device, sound::R_PCM_START),
+        refused,
+        "not prepared"
+    );
+    assert_eq!(
+        pcm(&mut device, sound::R_PCM_PREPARE),
+        refused,
+        "no parameters"
+    );
+    drop(pcm);
+    let format = Format::new(SampleFormat::Pcm16, 2, 48_000).unwrap();
+    let params = sound::Params {
+        stream: 2,
+        buffer_bytes: 3840,
+        period_bytes: 1920,
+        channels: 2,
+        format: sound::wire_format(format.sample()),
+        rate: sound::wire_rate(format.rate()).unwrap(),
+    };
+    assert_eq!(
+        device.set_params(&mut function, &params, &mut never_wait),
+        Ok(())
+    );
+    let mut pcm =
+        |device: &mut SoundDevice, code| device.pcm(&mut function, code, 2, &mut never_wait);
+    assert_eq!(pcm(&mut device, sound::R_PCM_STOP), refused, "not started");
+    for code in [
+        sound::R_PCM_PREPARE,
+        sound::R_PCM_START,
+        sound::R_PCM_STOP,
+        sound::R_PCM_RELEASE,
+    ] {
+        assert_eq!(pcm(&mut device, code), Ok(()), "{code:#x}");
+    }
+    assert_eq!(pcm(&mut device, sound::R_PCM_START), refused, "released");
+    drop(pcm);
+    assert!(device.stop(&mut function, &mut memory, |_, _| {}));
+    assert_eq!(memory.live, []);
+}
