@@ -243,6 +243,14 @@ fn a_start_without_the_register_bar_is_refused_before_touching_the_device() {
 fn a_device_with_more_streams_reports_them_and_keeps_their_state_machine() {
     use virtio_oracle::paced::{MoreStream, Paced};
     use wavert_sample::backend::virtio::sound::ReplyError;
+    /// A PCM request for the first added stream (2).
+    fn pcm(
+        device: &mut SoundDevice,
+        function: &mut Function<Paced>,
+        code: u32,
+    ) -> Result<(), DeviceError> {
+        device.pcm(function, code, 2, &mut never_wait)
+    }
     let more = [
         MoreStream {
             direction: sound::D_INPUT,
@@ -276,19 +284,16 @@ fn a_device_with_more_streams_reports_them_and_keeps_their_state_machine() {
     };
     assert!(like(&streams[2], &streams[1]) && like(&streams[3], &streams[0]));
     let refused = Err(DeviceError::Reply(ReplyError::BadMessage));
-    let mut pcm =
-        |device: &mut SoundDevice, code| device.pcm(&mut function, code, 2, &mut never_wait);
     assert_eq!(
-        pcm(&mut device, sound::R_PCM_START),
+        pcm(&mut device, &mut function, sound::R_PCM_START),
         refused,
         "not prepared"
     );
     assert_eq!(
-        pcm(&mut device, sound::R_PCM_PREPARE),
+        pcm(&mut device, &mut function, sound::R_PCM_PREPARE),
         refused,
         "no parameters"
     );
-    drop(pcm);
     let format = Format::new(SampleFormat::Pcm16, 2, 48_000).unwrap();
     let params = sound::Params {
         stream: 2,
@@ -302,19 +307,24 @@ fn a_device_with_more_streams_reports_them_and_keeps_their_state_machine() {
         device.set_params(&mut function, &params, &mut never_wait),
         Ok(())
     );
-    let mut pcm =
-        |device: &mut SoundDevice, code| device.pcm(&mut function, code, 2, &mut never_wait);
-    assert_eq!(pcm(&mut device, sound::R_PCM_STOP), refused, "not started");
+    assert_eq!(
+        pcm(&mut device, &mut function, sound::R_PCM_STOP),
+        refused,
+        "not started"
+    );
     for code in [
         sound::R_PCM_PREPARE,
         sound::R_PCM_START,
         sound::R_PCM_STOP,
         sound::R_PCM_RELEASE,
     ] {
-        assert_eq!(pcm(&mut device, code), Ok(()), "{code:#x}");
+        assert_eq!(pcm(&mut device, &mut function, code), Ok(()), "{code:#x}");
     }
-    assert_eq!(pcm(&mut device, sound::R_PCM_START), refused, "released");
-    drop(pcm);
+    assert_eq!(
+        pcm(&mut device, &mut function, sound::R_PCM_START),
+        refused,
+        "released"
+    );
     assert!(device.stop(&mut function, &mut memory, |_, _| {}));
     assert_eq!(memory.live, []);
 }
