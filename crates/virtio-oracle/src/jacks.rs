@@ -12,16 +12,10 @@
 
 use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
 
-use crate::{Oracle, QUEUES};
+use crate::{Oracle, QUEUES, S_BAD_MSG, S_NOT_SUPP, S_OK};
 
 /// `VIRTIO_SND_R_JACK_INFO`.
 const R_JACK_INFO: u32 = 1;
-/// `VIRTIO_SND_S_OK`.
-const S_OK: u32 = 0x8000;
-/// `VIRTIO_SND_S_BAD_MSG`.
-const S_BAD_MSG: u32 = 0x8001;
-/// `VIRTIO_SND_S_NOT_SUPP`.
-const S_NOT_SUPP: u32 = 0x8002;
 /// `VIRTIO_SND_R_CHMAP_INFO`.
 const R_CHMAP_INFO: u32 = 0x0200;
 /// `VIRTIO_SND_EVT_JACK_CONNECTED`; `DISCONNECTED` is the next code.

@@ -63,6 +63,13 @@ pub const DEVICE_ID: u16 = 25;
 /// `controls`).
 pub const CONFIG_BYTES: usize = 16;
 
+/// `VIRTIO_SND_S_OK`, the status the VMM's own answers carry.
+pub(crate) const S_OK: u32 = 0x8000;
+/// `VIRTIO_SND_S_BAD_MSG`.
+pub(crate) const S_BAD_MSG: u32 = 0x8001;
+/// `VIRTIO_SND_S_NOT_SUPP`.
+pub(crate) const S_NOT_SUPP: u32 = 0x8002;
+
 /// A block of guest memory: where the device sees it and where the host can touch it.
 #[derive(Clone, Copy, Debug)]
 pub struct Block {

@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use portcls_sim::virtio_pci::{QueueConfig, VirtioDevice};
 
-use crate::{Oracle, QUEUES};
+use crate::{Oracle, QUEUES, S_BAD_MSG, S_OK};
 
 const TX: usize = 2;
 const RX: usize = 3;
@@ -44,10 +44,6 @@ const MAX_STREAMS: usize = 8;
 const R_PCM_INFO: u32 = 0x0100;
 /// Bytes of `virtio_snd_pcm_info`.
 const PCM_INFO_BYTES: usize = 32;
-/// `VIRTIO_SND_S_OK`.
-const S_OK: u32 = 0x8000;
-/// `VIRTIO_SND_S_BAD_MSG`.
-const S_BAD_MSG: u32 = 0x8001;
 
 /// A stream the VMM adds to the oracle's (see [`Paced::with_streams`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -618,7 +614,7 @@ impl Paced {
         if let Some(&(status, len, true)) = chain.last()
             && len >= 8
         {
-            self.oracle.write(status, &0x8000_u32.to_le_bytes());
+            self.oracle.write(status, &S_OK.to_le_bytes());
             self.oracle.write(status + 4, &0_u32.to_le_bytes());
             written += 8;
         }
