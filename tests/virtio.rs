@@ -155,12 +155,34 @@ fn without_messages_the_line_interrupt_is_registered() {
 
 /// Every fallible call on the way up fails in turn: the start fails with that status (or
 /// goes on, for the registration, which a driver survives), and removal leaves nothing:
-/// nothing mapped, allocated, connected or registered, the device reset.
+/// nothing mapped, allocated, connected or registered, the device reset. On the oracle, and on
+/// a device with five streams (five endpoints, each registered and wired, to be undone).
 fn every_failure_while_starting_the_function_is_undone() {
+    let (total, failed) = every_failure_while_starting_is_undone_on(|sim| try_plug_in(sim, 5));
+    println!(
+        "{total} fallible calls up to a started virtio function; {failed} failures failed the start"
+    );
+    assert!(failed > 10);
+    let (more, failed_more) = every_failure_while_starting_is_undone_on(|sim| {
+        PacedFunction::with_streams(sim, 5, &MORE_STREAMS)
+            .map(|paced| (paced.device, paced.function))
+    });
+    println!(
+        "{more} fallible calls up to a started virtio function with five streams; {failed_more} \
+         failures failed the start"
+    );
+    assert!(more > total && failed_more > failed);
+}
+
+/// [`every_failure_while_starting_the_function_is_undone`] on the function `plug` plugs in:
+/// the fallible calls of a start, and how many of their failures failed it.
+fn every_failure_while_starting_is_undone_on<D: VirtioDevice + 'static>(
+    plug: impl Fn(&Sim) -> Result<(Device, Function<D>), portcls_sys::NTSTATUS>,
+) -> (u64, usize) {
     let total = {
         let sim = Sim::new(OsProfile::Win10_1511);
         assert_eq!(common::load(&sim), STATUS_SUCCESS);
-        let (device, _function) = plug_in(&sim, 5);
+        let (device, _function) = plug(&sim).expect("the function is plugged in");
         let before = sim.fallible_calls();
         assert_eq!(sim.start_device(&device), STATUS_SUCCESS);
         let total = sim.fallible_calls();
@@ -176,7 +198,7 @@ fn every_failure_while_starting_the_function_is_undone() {
             sim.assert_clean();
             continue;
         }
-        let Ok((device, function)) = try_plug_in(&sim, 5) else {
+        let Ok((device, function)) = plug(&sim) else {
             sim.unload_driver().expect("unload");
             sim.assert_clean();
             continue;
@@ -192,6 +214,7 @@ fn every_failure_while_starting_the_function_is_undone() {
         }
         sim.remove_device(device.fdo);
         assert!(sim.registrations().is_empty(), "failing call {k}");
+        assert!(sim.subdevices(device.fdo).is_empty(), "failing call {k}");
         assert_eq!(
             function.lock().unwrap().status() & 0x04,
             0,
@@ -206,10 +229,7 @@ fn every_failure_while_starting_the_function_is_undone() {
         sim.unload_driver().expect("unload");
         sim.assert_clean();
     }
-    println!(
-        "{total} fallible calls up to a started virtio function; {failed_starts} failures failed the start"
-    );
-    assert!(failed_starts > 10);
+    (total, failed_starts)
 }
 
 /// The live interrupt registrations.
