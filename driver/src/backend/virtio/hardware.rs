@@ -993,9 +993,9 @@ impl Hardware {
     }
 
     /// The jack of endpoint `index` of a direction (input for `capture`) as KS describes it
-    /// (which of the device's jacks: see [`chosen_jack`]); connected as the device last said,
-    /// if its pin detects presence (else always connected). `None`: the device reports no
-    /// jack for the endpoint.
+    /// (which of the device's jacks: see [`sound::endpoint_jack`]); connected as the device
+    /// last said, if its pin detects presence (else always connected). `None`: the device
+    /// reports no jack for the endpoint.
     #[must_use]
     pub fn jack(&self, capture: bool, index: usize) -> Option<Jack> {
         let device = self.device.lock();
