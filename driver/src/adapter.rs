@@ -4,8 +4,8 @@
 //! flow, a virtio-sound function one per stream), a port (`PcNewPort`), its miniport, binds
 //! them (`IPort::Init`) and registers the subdevice under the name the INF's interfaces use
 //! (`PcRegisterSubdevice`); then it wires the endpoint's wave filter's bridge pin to its
-//! topology filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them the
-//! miniports) from then on; the driver's own references go when `StartDevice` returns.
+//! topology filter (`PcRegisterPhysicalConnection`). PortCls keeps the ports (and through them
+//! the miniports) from then on; the driver's own references go when `StartDevice` returns.
 //! `StartDevice` also makes the adapter object ([`device`]) on first start, registers it for
 //! power callbacks, and `DriverEntry` hooks PnP so that engines stop before the device does.
 
