@@ -5,7 +5,7 @@
 //! The adapter here is the smallest one PortCls accepts (no subdevices); it registers a thread
 //! through the library on the device's PDO, as a careless driver would, and leaves it there.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use portcls::{ComPtr, Pdo, StreamResourceManager, Thread};
 use portcls_sim::{OsProfile, PnpRequest, Sim, Violation};
@@ -15,12 +15,24 @@ use portcls_sys::wavert::{
 };
 use portcls_sys::{IUnknown, NTSTATUS, PDEVICE_OBJECT, STATUS_SUCCESS};
 
-/// The FDO the last `StartDevice` saw.
-static STARTED: AtomicUsize = AtomicUsize::new(0);
+/// The FDO of every `StartDevice` so far, of every test (they run side by side in one process,
+/// so each looks only for its own device's).
+static STARTED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// How many times `StartDevice` has run for `fdo`.
+fn starts_of(fdo: PDEVICE_OBJECT) -> usize {
+    let started = STARTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    started.iter().filter(|&&f| f == fdo.addr()).count()
+}
 
 portcls_sys::kernel_abi! {
     unsafe fn start(fdo: PDEVICE_OBJECT, _irp: PIRP, _res: PRESOURCELIST) -> NTSTATUS {
-        STARTED.store(fdo.addr(), Ordering::SeqCst);
+        STARTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(fdo.addr());
         STATUS_SUCCESS
     }
 }
@@ -79,9 +91,10 @@ fn start_goes_through_the_pnp_entry_to_start_device() {
     let sim = Sim::new(OsProfile::Win10_1511);
     assert_eq!(sim.load_driver(entry), STATUS_SUCCESS);
     let device = sim.plug_in().unwrap();
-    STARTED.store(0, Ordering::SeqCst);
+    // While the device lives no other device has its FDO's address: the count is its own.
+    let before = starts_of(device.fdo);
     assert_eq!(sim.pnp(device.fdo, PnpRequest::Start), STATUS_SUCCESS);
-    assert_eq!(STARTED.load(Ordering::SeqCst), device.fdo.addr());
+    assert_eq!(starts_of(device.fdo), before + 1);
     sim.remove_device(device.fdo);
     sim.assert_clean();
 }
