@@ -153,7 +153,8 @@ impl Device {
         check(unsafe { PcRegisterAdapterPowerManagement(self.adapter.as_raw().cast(), self.fdo) })?;
         // The virtual device has one endpoint of each flow; a virtio-sound function one per
         // stream of each direction.
-        // SAFETY: inside StartDevice.
+        // SAFETY: inside StartDevice (PnP's serialisation of the device); the reference ends
+        // with this statement, only the two counts are kept.
         let endpoints = unsafe { Adapter::of(&self.adapter).hardware() }
             .map_or([1, 1], |hardware| {
                 [hardware.endpoints(false), hardware.endpoints(true)]

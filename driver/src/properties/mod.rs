@@ -220,8 +220,8 @@ portcls_sys::kernel_abi! {
                     return STATUS_INVALID_PARAMETER;
                 }
                 let this = request.MajorTarget.cast();
-                // SAFETY: PortCls passes the miniport's IUnknown as MajorTarget: a live
-                // topology miniport of ours (caller's contract).
+                // SAFETY: PortCls passes the miniport's IUnknown as MajorTarget (checked
+                // non-null above): a live topology miniport of ours (caller's contract).
                 let miniport = unsafe { ComObject::<TopologyMiniport>::from_this(this) };
                 // SAFETY: the entry of this call (caller's contract).
                 unsafe { miniport.add_event(request.EventEntry) }

@@ -503,7 +503,7 @@ impl SoundDevice {
             };
             // SAFETY: the block is DMA memory the driver owns until `stop` (or the failed start)
             // frees it, at least `layout.bytes` long and 16-aligned (checked by `take`); only
-            // this queue and the device touch it.
+            // this queue, set up on it in place, and the device touch it.
             unsafe { queue.set_up(block.host, block.device, layout) };
             let addresses = QueueAddresses {
                 size,
