@@ -511,21 +511,12 @@ pub struct Collected {
     pub jacks: u32,
 }
 
-/// The virtio direction of a flow (input for `capture`).
-const fn direction(capture: bool) -> u8 {
-    if capture {
-        sound::D_INPUT
-    } else {
-        sound::D_OUTPUT
-    }
-}
-
 /// The `index`-th stream of a direction (input for `capture`), with what the device said
 /// about it.
 fn nth_stream(sound: &SoundDevice, capture: bool, index: usize) -> Option<(u32, PcmInfo)> {
     sound
         .streams()
-        .filter(|(_, info)| info.direction == direction(capture))
+        .filter(|(_, info)| info.direction == sound::direction(capture))
         .nth(index)
 }
 
@@ -961,7 +952,7 @@ impl Hardware {
         let streams = device.sound.as_deref().map_or(0, |sound| {
             sound
                 .streams()
-                .filter(|(_, info)| info.direction == direction(capture))
+                .filter(|(_, info)| info.direction == sound::direction(capture))
                 .count()
         });
         streams.clamp(1, MAX_ENDPOINTS_PER_FLOW)

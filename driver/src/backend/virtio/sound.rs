@@ -650,6 +650,12 @@ pub fn parse_event(buffer: &[u8; EVENT_BYTES], written: u32) -> Result<Event, Re
     })
 }
 
+/// The direction of a flow: [`D_INPUT`] for `capture`, else [`D_OUTPUT`].
+#[must_use]
+pub const fn direction(capture: bool) -> u8 {
+    if capture { D_INPUT } else { D_OUTPUT }
+}
+
 /// Which of a device's jacks (`jacks`: id and record) is the external pin of endpoint
 /// `index` of a direction (input for `capture`), the endpoint of the `index`-th stream of that
 /// direction among `streams`. Of the wired jacks of the direction: in the stream's function
@@ -662,8 +668,7 @@ pub fn endpoint_jack(
     capture: bool,
     index: usize,
 ) -> Option<(u32, JackInfo)> {
-    let direction = if capture { D_INPUT } else { D_OUTPUT };
-    let mine = streams.filter(|(_, info)| info.direction == direction);
+    let mine = streams.filter(|(_, info)| info.direction == direction(capture));
     let function = mine.clone().nth(index).map(|(_, info)| info.hda_fn_nid);
     let rank = mine
         .take(index)
